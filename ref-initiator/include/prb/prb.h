@@ -21,7 +21,7 @@
  * Every function that can fail returns 0 (or a count where documented) or a
  * negative errno value; `prb_strerror` describes one. Arguments are checked
  * before anything is sent: a NULL pointer, an address that is not a multiple of
- * PRB_BLOCK_BYTES, a block count outside 1..PRB_MAX_RANGE_BLOCKS, a range that
+ * PRB_BLOCK_BYTES, a block count outside 1..PRB_RANGE_MAX_BLOCKS, a range that
  * passes 2^64, a length of 0, a CAS/FADD offset that is not a multiple of 8
  * give -EINVAL locally; offset + length beyond the block gives -ERANGE; a write,
  * CAS or FADD through a read-only mapping gives -EPERM; CAS/FADD when the brick
@@ -73,7 +73,7 @@ extern "C" {
 /** Block size in bytes (2 MiB): addresses and lengths of mappings are in these. */
 #define PRB_BLOCK_BYTES 2097152u
 /** Largest block count of one ALLOC or FREE. */
-#define PRB_MAX_RANGE_BLOCKS 65536u
+#define PRB_RANGE_MAX_BLOCKS 65536u
 /** Largest extent count of one asynchronous LIST page. */
 #define PRB_MAX_LIST_PAGE 4096u
 /** Queue depth asked for when the options do not say (clamped to the brick's grant). */
@@ -322,7 +322,7 @@ int prb_keepalive(struct prb_session *session);
  * when this returns 0. New blocks read as zeros.
  * \param session the session.
  * \param addr logical address, a multiple of PRB_BLOCK_BYTES.
- * \param blocks 1 (a single block) .. PRB_MAX_RANGE_BLOCKS.
+ * \param blocks 1 (a single block) .. PRB_RANGE_MAX_BLOCKS.
  * \return 0; -EEXIST (a block of the range is allocated); -ENOSPC; -EINVAL;
  *         -ENOTCONN; -ECONNRESET.
  */
@@ -333,7 +333,7 @@ int prb_alloc(struct prb_session *session, uint64_t addr, uint32_t blocks);
  * when this returns 0.
  * \param session the session.
  * \param addr logical address, a multiple of PRB_BLOCK_BYTES.
- * \param blocks 1 .. PRB_MAX_RANGE_BLOCKS.
+ * \param blocks 1 .. PRB_RANGE_MAX_BLOCKS.
  * \param flags 0 or PRB_FREE_FLAG_FORCE (revoke live handles first; their
  *        holders get -ESTALE).
  * \return 0; -ENOENT (a block is not allocated); -EBUSY (a block has a live
@@ -506,7 +506,7 @@ int prb_async_keepalive(struct prb_session *session, uint64_t user_data);
  * Queue an ALLOC (see prb_alloc).
  * \param session the session.
  * \param addr logical address, a multiple of PRB_BLOCK_BYTES.
- * \param blocks 1 .. PRB_MAX_RANGE_BLOCKS.
+ * \param blocks 1 .. PRB_RANGE_MAX_BLOCKS.
  * \param user_data returned in the completion.
  * \return 0 or a negative errno.
  */
@@ -517,7 +517,7 @@ int prb_async_alloc(struct prb_session *session, uint64_t addr, uint32_t blocks,
  * Queue a FREE (see prb_free).
  * \param session the session.
  * \param addr logical address, a multiple of PRB_BLOCK_BYTES.
- * \param blocks 1 .. PRB_MAX_RANGE_BLOCKS.
+ * \param blocks 1 .. PRB_RANGE_MAX_BLOCKS.
  * \param flags 0 or PRB_FREE_FLAG_FORCE.
  * \param user_data returned in the completion.
  * \return 0 or a negative errno.
@@ -538,8 +538,9 @@ int prb_async_map(struct prb_session *session, uint64_t addr, unsigned flags,
 		  struct prb_mapping **mapping, uint64_t user_data);
 
 /**
- * Queue an UNMAP. The mapping object is freed when the completion is reaped
- * (whatever the result) and must not be used after this call returns 0.
+ * Queue an UNMAP. The mapping object is freed by libprb once the UNMAP and every
+ * earlier request on it are finished (whatever the result); the caller must not
+ * use it after this call returns 0.
  * \param mapping the mapping (a dead one gives -ESTALE and is not freed: use prb_unmap).
  * \param user_data returned in the completion.
  * \return 0 or a negative errno.
