@@ -1,0 +1,194 @@
+/* Conversation state: requests paired with responses by tag, handles and remote keys
+ * tied to the MAP that created them. Built on the first pass, read on every pass. */
+#include "prb_dissector.h"
+
+#include <inttypes.h>
+
+#include <epan/conversation.h>
+#include <epan/proto_data.h>
+
+
+/* File-scope keys of per-frame data: two per PDU of the frame, one for the RDMA access. */
+#define PRB_KEY_TXN(index) (1U + 2U * (index))
+#define PRB_KEY_MAPPING(index) (2U + 2U * (index))
+#define PRB_KEY_RKEY 0xffffffffU
+
+/* What one conversation (TCP connection, or the RDMA peers' address pair) remembers. */
+struct prb_conv {
+	wmem_map_t *pending;  /* tag -> struct prb_txn *, requests not yet answered */
+	wmem_map_t *handles;  /* uint64_t handle -> struct prb_mapping * */
+};
+
+/* rkey -> struct prb_mapping *, across the capture: RDMA READ/WRITE packets belong to
+ * other QPs than the SEND/RECV capsules, so keys are looked up capture-wide. */
+static wmem_map_t *prb_rkeys;
+
+void prb_conv_init(void)
+{
+	prb_rkeys = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_direct_hash,
+					   g_direct_equal);
+}
+
+/* The conversation of this PDU: TCP's own, or for RDMA the pair of IP addresses (requests
+ * and responses travel between different queue pairs). */
+static conversation_t *find_conv(packet_info *pinfo, enum prb_binding binding)
+{
+	conversation_t *conv;
+
+	if (binding == PRB_BINDING_TCP)
+		return find_or_create_conversation(pinfo);
+	conv = find_conversation(pinfo->num, &pinfo->src, &pinfo->dst, CONVERSATION_NONE, 0, 0, 0);
+	if (conv == NULL)
+		conv = conversation_new(pinfo->num, &pinfo->src, &pinfo->dst, CONVERSATION_NONE, 0, 0,
+					0);
+	return conv;
+}
+
+static struct prb_conv *conv_data(packet_info *pinfo, enum prb_binding binding)
+{
+	conversation_t *conv = find_conv(pinfo, binding);
+	struct prb_conv *data = conversation_get_proto_data(conv, proto_prb);
+
+	if (data == NULL) {
+		data = wmem_new0(wmem_file_scope(), struct prb_conv);
+		data->pending = wmem_map_new(wmem_file_scope(), g_direct_hash, g_direct_equal);
+		data->handles = wmem_map_new(wmem_file_scope(), g_int64_hash, g_int64_equal);
+		conversation_add_proto_data(conv, proto_prb, data);
+	}
+	return data;
+}
+
+/* First pass: open a transaction for a request, or close the one a response answers. */
+static struct prb_txn *pair(tvbuff_t *tvb, packet_info *pinfo, const struct prb_pdu *pdu,
+			    const char *summary)
+{
+	struct prb_conv *conv = conv_data(pinfo, pdu->binding);
+	void *tag = GUINT_TO_POINTER(pdu->tag);
+	struct prb_txn *txn;
+
+	if (!pdu->response) {
+		txn = wmem_new0(wmem_file_scope(), struct prb_txn);
+		txn->request_frame = pinfo->num;
+		txn->request_time = pinfo->abs_ts;
+		txn->opcode = pdu->opcode;
+		txn->summary = wmem_strdup(wmem_file_scope(), summary);
+		if (pdu->opcode == PRB_OP_MAP && pdu->hlen == pdu->msg->size) {
+			txn->addr = prb_layout_value(tvb, pdu->msg, 0, "addr");
+			txn->map_flags = (uint32_t)prb_layout_value(tvb, pdu->msg, 0, "map_flags");
+		}
+		wmem_map_insert(conv->pending, tag, txn);
+		return txn;
+	}
+	txn = wmem_map_lookup(conv->pending, tag);
+	if (txn == NULL || txn->opcode != pdu->opcode)
+		return NULL;
+	txn->response_frame = pinfo->num;
+	wmem_map_remove(conv->pending, tag);
+	return txn;
+}
+
+struct prb_txn *prb_conv_track(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+			       const struct prb_pdu *pdu, const char *request_summary)
+{
+	struct prb_txn *txn;
+	proto_item *item;
+	nstime_t delta;
+
+	if (pdu->msg->direction == PRB_WS_EITHER)
+		return NULL;
+	if (!PINFO_FD_VISITED(pinfo)) {
+		txn = pair(tvb, pinfo, pdu, request_summary);
+		if (txn != NULL)
+			p_add_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_TXN(pdu->index), txn);
+	}
+	txn = p_get_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_TXN(pdu->index));
+	if (txn == NULL) {
+		if (pdu->response)
+			expert_add_info(pinfo, proto_tree_get_parent(tree), &prb_ei[PRB_EI_NO_REQUEST]);
+		return NULL;
+	}
+	if (!pdu->response) {
+		if (txn->response_frame != 0) {
+			item = proto_tree_add_uint(tree, prb_xf[PRB_XF_RESPONSE_IN], tvb, 0, 0,
+						   txn->response_frame);
+			proto_item_set_generated(item);
+		}
+		return txn;
+	}
+	item = proto_tree_add_uint(tree, prb_xf[PRB_XF_REQUEST_IN], tvb, 0, 0, txn->request_frame);
+	proto_item_set_generated(item);
+	nstime_delta(&delta, &pinfo->abs_ts, &txn->request_time);
+	item = proto_tree_add_time(tree, prb_xf[PRB_XF_TIME], tvb, 0, 0, &delta);
+	proto_item_set_generated(item);
+	return txn;
+}
+
+/* First pass: the mapping a PDU creates (MAP response) or uses (a request with a handle). */
+static struct prb_mapping *remember(tvbuff_t *tvb, packet_info *pinfo, const struct prb_pdu *pdu,
+				    const struct prb_txn *txn)
+{
+	struct prb_conv *conv = conv_data(pinfo, pdu->binding);
+	struct prb_mapping *m;
+	uint64_t handle;
+
+	if (pdu->response) {
+		if (pdu->opcode != PRB_OP_MAP || txn == NULL || pdu->status != 0 ||
+		    pdu->hlen != pdu->msg->size)
+			return NULL;
+		m = wmem_new0(wmem_file_scope(), struct prb_mapping);
+		m->addr = txn->addr;
+		m->map_flags = txn->map_flags;
+		m->handle = prb_layout_value(tvb, pdu->msg, 0, "handle");
+		m->raddr = prb_layout_value(tvb, pdu->msg, 0, "raddr");
+		m->rkey = (uint32_t)prb_layout_value(tvb, pdu->msg, 0, "rkey");
+		m->length = (uint32_t)prb_layout_value(tvb, pdu->msg, 0, "length");
+		m->map_frame = pinfo->num;
+		wmem_map_insert(conv->handles, &m->handle, m);
+		if (m->rkey != 0)
+			wmem_map_insert(prb_rkeys, GUINT_TO_POINTER(m->rkey), m);
+		return m;
+	}
+	if (prb_layout_field(pdu->msg, "handle") == NULL || pdu->hlen != pdu->msg->size)
+		return NULL;
+	handle = prb_layout_value(tvb, pdu->msg, 0, "handle");
+	m = wmem_map_lookup(conv->handles, &handle);
+	if (m != NULL && pdu->opcode == PRB_OP_UNMAP && m->unmap_frame == 0)
+		m->unmap_frame = pinfo->num;
+	return m;
+}
+
+void prb_conv_mapping(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+		      const struct prb_pdu *pdu, const struct prb_txn *txn)
+{
+	const struct prb_mapping *m;
+	proto_item *item;
+
+	if (pdu->msg->direction == PRB_WS_EITHER)
+		return;
+	if (!PINFO_FD_VISITED(pinfo)) {
+		m = remember(tvb, pinfo, pdu, txn);
+		if (m != NULL)
+			p_add_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_MAPPING(pdu->index),
+					 (void *)m);
+	}
+	m = p_get_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_MAPPING(pdu->index));
+	if (m == NULL)
+		return;
+	item = proto_tree_add_uint64(tree, prb_xf[PRB_XF_BLOCK], tvb, 0, 0, m->addr);
+	proto_item_set_generated(item);
+	if (m->map_frame != pinfo->num) {
+		item = proto_tree_add_uint(tree, prb_xf[PRB_XF_MAP_IN], tvb, 0, 0, m->map_frame);
+		proto_item_set_generated(item);
+	}
+}
+
+const struct prb_mapping *prb_conv_rkey(packet_info *pinfo, uint32_t rkey)
+{
+	if (!PINFO_FD_VISITED(pinfo)) {
+		struct prb_mapping *m = wmem_map_lookup(prb_rkeys, GUINT_TO_POINTER(rkey));
+
+		if (m != NULL)
+			p_add_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_RKEY, m);
+	}
+	return p_get_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_RKEY);
+}

@@ -1,0 +1,111 @@
+/* RDMA binding over RoCE/InfiniBand: control capsules in SEND payloads and in rdma_cm
+ * private data (HELLO), and one-sided RDMA READ/WRITE annotated with the MAP behind their
+ * remote key. Wireshark 4.0 hands the RETH of RDMA WRITE (first/only) and READ request
+ * packets to the infiniband.payload heuristics in struct infinibandinfo. */
+#include "prb_dissector.h"
+
+#include <inttypes.h>
+
+#include <epan/dissectors/packet-infiniband.h>
+
+
+/* A capsule: one whole PDU at the start of the payload (multi-packet SENDs are not
+ * reassembled by Wireshark; prb capsules without data fit one MTU). */
+static bool dissect_capsule(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
+{
+	uint32_t plen;
+
+	if (!prb_header_plausible(tvb, 0))
+		return false;
+	plen = tvb_get_letohl(tvb, PRB_WS_HDR_PLEN);
+	if (plen > tvb_reported_length(tvb))
+		return false;
+	prb_dissect_pdu(tvb_new_subset_length(tvb, 0, (int)plen), pinfo, tree, PRB_BINDING_RDMA);
+	return true;
+}
+
+/* An RDMA READ request or WRITE whose rkey a MAP response handed out. */
+static bool annotate_access(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+			    const struct infinibandinfo *info)
+{
+	const struct prb_mapping *m = prb_conv_rkey(pinfo, info->reth_remote_key);
+	bool write = info->opCode != RC_RDMA_READ_REQUEST;
+	proto_item *item, *sub_item;
+	proto_tree *sub;
+	uint64_t offset;
+
+	if (m == NULL)
+		return false;
+	offset = info->reth_remote_address - m->raddr;
+	col_set_str(pinfo->cinfo, COL_PROTOCOL, "PRB");
+	col_append_fstr(pinfo->cinfo, COL_INFO, " [prb RDMA %s block 0x%" PRIx64 " +0x%" PRIx64
+			" len %u]", write ? "WRITE" : "READ", m->addr, offset, info->reth_dma_length);
+	item = proto_tree_add_item(tree, prb_xf[PRB_XF_RDMA], tvb, 0, -1, ENC_NA);
+	proto_item_append_text(item, ": %s block 0x%" PRIx64 " +0x%" PRIx64, write ? "WRITE" : "READ",
+			       m->addr, offset);
+	sub = proto_item_add_subtree(item, prb_ett[PRB_ETT_RDMA]);
+	sub_item = proto_tree_add_uint(sub, prb_xf[PRB_XF_RDMA_RKEY], tvb, 0, 0, info->reth_remote_key);
+	proto_item_set_generated(sub_item);
+	sub_item = proto_tree_add_uint64(sub, prb_xf[PRB_XF_BLOCK], tvb, 0, 0, m->addr);
+	proto_item_set_generated(sub_item);
+	sub_item = proto_tree_add_uint64(sub, prb_xf[PRB_XF_RDMA_OFFSET], tvb, 0, 0, offset);
+	proto_item_set_generated(sub_item);
+	if (info->reth_remote_address < m->raddr ||
+	    offset + info->reth_dma_length > (uint64_t)m->length)
+		expert_add_info(pinfo, sub_item, &prb_ei[PRB_EI_RDMA_OUTSIDE]);
+	sub_item = proto_tree_add_uint(sub, prb_xf[PRB_XF_RDMA_LENGTH], tvb, 0, 0, info->reth_dma_length);
+	proto_item_set_generated(sub_item);
+	sub_item = proto_tree_add_uint(sub, prb_xf[PRB_XF_MAP_IN], tvb, 0, 0, m->map_frame);
+	proto_item_set_generated(sub_item);
+	if (m->unmap_frame != 0 && m->unmap_frame < pinfo->num)
+		expert_add_info_format(pinfo, sub_item, &prb_ei[PRB_EI_RDMA_UNMAPPED],
+				       "Remote key 0x%x used after its UNMAP in frame %u",
+				       info->reth_remote_key, m->unmap_frame);
+	if (tvb_reported_length(tvb) > 0)
+		proto_tree_add_item(sub, prb_xf[PRB_XF_DATA], tvb, 0, -1, ENC_NA);
+	return true;
+}
+
+static gboolean prb_ib_payload_heuristic(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+				     void *data)
+{
+	const struct infinibandinfo *info = data;
+
+	if (info == NULL)
+		return FALSE;
+	switch (info->opCode) {
+	case RC_SEND_ONLY:
+	case RC_SEND_ONLY_IMM:
+	case RC_SEND_ONLY_INVAL:
+		return dissect_capsule(tvb, pinfo, tree) ? TRUE : FALSE;
+	case RC_RDMA_WRITE_FIRST:
+	case RC_RDMA_WRITE_ONLY:
+	case RC_RDMA_WRITE_ONLY_IMM:
+	case RC_RDMA_READ_REQUEST:
+		return annotate_access(tvb, pinfo, tree, info) ? TRUE : FALSE;
+	default:
+		return FALSE;
+	}
+}
+
+/* rdma_cm private data: HELLO request (REQ), response (REP) or error response (REJ). */
+static gboolean prb_ib_cm_heuristic(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+	const struct infinibandinfo *info = data;
+
+	if (info != NULL && info->cm_attribute_id != ATTR_CM_REQ &&
+	    info->cm_attribute_id != ATTR_CM_REP && info->cm_attribute_id != ATTR_CM_REJ)
+		return FALSE;
+	if (tvb_captured_length(tvb) < PRB_HDR_SIZE ||
+	    (tvb_get_guint8(tvb, PRB_WS_HDR_OPCODE) & ~PRB_OPCODE_RESPONSE) != PRB_OP_HELLO)
+		return FALSE;
+	return dissect_capsule(tvb, pinfo, tree) ? TRUE : FALSE;
+}
+
+void prb_rdma_handoff(void)
+{
+	heur_dissector_add("infiniband.payload", prb_ib_payload_heuristic, "prb over InfiniBand",
+			   "prb_infiniband", proto_prb, HEURISTIC_ENABLE);
+	heur_dissector_add("infiniband.mad.cm.private", prb_ib_cm_heuristic,
+			   "prb in rdma_cm private data", "prb_ib_cm", proto_prb, HEURISTIC_ENABLE);
+}
