@@ -41,6 +41,7 @@ class Constant:
     name: str
     value: int
     doc: str
+    literal: str = ""  # the value as the spec spells it (0x5250), for generated code
 
 
 @dataclass
@@ -48,6 +49,7 @@ class EnumValue:
     name: str
     value: int
     doc: str
+    literal: str = ""
 
 
 @dataclass
@@ -194,6 +196,7 @@ class _Lines:
     def __init__(self, text: str):
         self.tables: dict[tuple, int] = {}
         self.keys: dict[tuple, int] = {}
+        self.raw: dict[tuple, str] = {}
         counts: dict[tuple, int] = {}
         current: tuple = ()
         parent: tuple = ()
@@ -217,9 +220,17 @@ class _Lines:
                 parent = current = (m.group(1),)
                 self.tables[current] = lineno
                 continue
-            m = re.match(r"^([A-Za-z0-9_]+)\s*=", s)
+            m = re.match(r"^([A-Za-z0-9_]+)\s*=\s*([^#]*)", s)
             if m and current:
                 self.keys.setdefault(current + (m.group(1),), lineno)
+                self.raw.setdefault(current + (m.group(1),), m.group(2).strip())
+
+    def literal(self, where: tuple, key: str, value: int) -> str:
+        """An integer as the spec spells it, when C spells it the same; else decimal."""
+        raw = self.raw.get(where + (key,), "")
+        if re.fullmatch(r"0x[0-9A-Fa-f]+|[1-9][0-9]*|0", raw) and int(raw, 0) == value:
+            return raw
+        return str(value)
 
     def line(self, where: tuple, key: str | None = None) -> int:
         if key is not None and where + (key,) in self.keys:
@@ -323,7 +334,8 @@ class _Loader:
         value = self.typed(t, "value", int, where, entry)
         if not 0 <= value < 1 << 64:
             self.fail(where, entry, "value must fit an unsigned 64-bit integer", "value")
-        self.constants[name] = Constant(name, value, self.typed(t, "doc", str, where, entry))
+        self.constants[name] = Constant(name, value, self.typed(t, "doc", str, where, entry),
+                                        self.lines.literal(where, "value", value))
 
     def enum(self, where: tuple, t: dict):
         entry = f"enum {t.get('name', '?')}"
@@ -366,7 +378,8 @@ class _Loader:
             if kind == "flags" and (n == 0 or n & (n - 1)):
                 self.fail(vw, ventry, f"flag value {n:#x} must be a single bit", "value")
             self.unique(numbers, n, vw, ventry, f"value {n:#x}", "value")
-            values.append(EnumValue(vname, n, self.typed(v, "doc", str, vw, ventry)))
+            values.append(EnumValue(vname, n, self.typed(v, "doc", str, vw, ventry),
+                                    self.lines.literal(vw, "value", n)))
         self.enums[name] = Enum(name, prefix, etype, kind, doc, values)
 
     # -- fields, structs, messages

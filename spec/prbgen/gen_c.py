@@ -1,0 +1,927 @@
+"""The C codec (libprbwire): prb/wire.h and wire.c, as spec/CODEC.md describes them."""
+
+from __future__ import annotations
+
+from model import Enum, Field, Message, Spec, Struct
+
+C_TYPES = {"u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t"}
+DIRECTION_C = {"request": "PRB_DIR_REQUEST", "response": "PRB_DIR_RESPONSE",
+               "either": "PRB_DIR_EITHER"}
+PAYLOAD_C = {"none": "PRB_PAYLOAD_NONE", "data": "PRB_PAYLOAD_DATA",
+             "extents": "PRB_PAYLOAD_EXTENTS"}
+
+
+def generate(spec: Spec) -> dict[str, str]:
+    """{relative path: body} of the codec's files (the CLI adds the banner)."""
+    return {"prb/wire.h": Header(spec).text(), "wire.c": Source(spec).text()}
+
+
+# ---------------------------------------------------------------- spelling
+
+
+def lit(value: int, spelled: str | None = None) -> str:
+    """An unsigned integer literal with the suffix its width needs."""
+    text = spelled or str(value)
+    return text + ("U" if value <= 0xFFFFFFFF else "ULL")
+
+
+def macro(name: str) -> str:
+    return f"PRB_{name.upper()}"
+
+
+def comment(text: str, indent: str = "") -> list[str]:
+    """A Doxygen comment, wrapped at 100 columns."""
+    one = f"{indent}/** {text} */"
+    if len(one.expandtabs(8)) <= 100:
+        return [one]
+    lines, line = [f"{indent}/**"], f"{indent} *"
+    for word in text.split():
+        if len((line + " " + word).expandtabs(8)) > 100:
+            lines.append(line)
+            line = f"{indent} *"
+        line += " " + word
+    return lines + [line, f"{indent} */"]
+
+
+def documented(decl: str, doc: str, indent: str = "\t") -> list[str]:
+    """decl with its doc after it (/**< */) when that fits 100 columns, else above it."""
+    one = f"{indent}{decl} /**< {doc} */"
+    if len(one.expandtabs(8)) <= 100:
+        return [one]
+    return comment(doc, indent) + [f"{indent}{decl}"]
+
+
+def c_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def bound(value: int, ref: str | None) -> str:
+    """A bound as C: the constant's macro when the spec names one, else a literal."""
+    return macro(ref) if ref else lit(value)
+
+
+def member_decl(f: Field) -> str:
+    if f.is_bytes:
+        return f"uint8_t {f.name}[{f.size}];"
+    return f"{C_TYPES[f.type]} {f.name};"
+
+
+def enum_range_test(e: Enum, value: str) -> str:
+    """C condition true when value is not a member of enum e."""
+    numbers = sorted(v.value for v in e.values)
+    by_value = {v.value: v for v in e.values}
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        high = f"{value} > {e.c_name(by_value[numbers[-1]])}"
+        if numbers[0] == 0:
+            return high
+        return f"{value} < {e.c_name(by_value[numbers[0]])} || {high}"
+    return f"prb_{e.name}_name({value}) == NULL"
+
+
+def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL") -> list[str]:
+    """The checks of one decoded field, in the order the errors are reported."""
+    where = f'{f.offset}, "{owner}.{f.name}"'
+    tests: list[tuple[str, str, str]] = []
+    if f.reserved:
+        tests.append((f"{value} != 0", "EINVAL", "reserved: must be zero"))
+    if f.enum:
+        tests.append((enum_range_test(f.enum, value), "ERANGE", f"not a {f.enum.name} value"))
+    if f.flags:
+        tests.append((f"{value} & ~{macro(f.flags.prefix + '_ALL')}", "EINVAL",
+                      f"undefined {f.flags.name} bits"))
+    if f.equals is not None:
+        ref = f.equals_ref or str(f.equals)
+        tests.append((f"{value} != {bound(f.equals, f.equals_ref)}", equals_errno,
+                      f"must equal {ref}"))
+    if f.align is not None:
+        ref = f.align_ref or str(f.align)
+        tests.append((f"{value} & ({bound(f.align, f.align_ref)} - 1)", "EINVAL",
+                      f"not a multiple of {ref}"))
+    if f.min is not None:
+        tests.append((f"{value} < {bound(f.min, f.min_ref)}", "EINVAL",
+                      f"below min {f.min_ref or f.min}"))
+    if f.max is not None and f.max < f.type_max:
+        tests.append((f"{value} > {bound(f.max, f.max_ref)}", "E2BIG",
+                      f"above max {f.max_ref or f.max}"))
+    lines = []
+    for cond, errno, reason in tests:
+        lines += [f"\tif ({cond})"] + fail_stmt("\t\t", errno, where, reason)
+    return lines
+
+
+def align_to(prefix: str) -> str:
+    """Tabs then spaces reaching the column after prefix (for continuation lines)."""
+    column = len(prefix.expandtabs(8))
+    return "\t" * (column // 8) + " " * (column % 8)
+
+
+def fail_stmt(indent: str, errno: str, where: str, reason: str) -> list[str]:
+    """'return fail(...);', wrapped before the reason when the line passes 100 columns."""
+    head = f"{indent}return fail(err, -{errno}, {where}, "
+    one = head + c_string(reason) + ");"
+    if len(one.expandtabs(8)) <= 100:
+        return [one]
+    opening = f"{indent}return fail("
+    return [head.rstrip(), align_to(opening) + c_string(reason) + ");"]
+
+
+def pack(opening: str, parts: list[str], closing: str) -> list[str]:
+    """opening, parts joined by ', ', closing: wrapped at 100 columns under the first part."""
+    lines, line = [], opening
+    for i, part in enumerate(parts):
+        piece = part + (closing if i == len(parts) - 1 else ",")
+        if line != opening and len((line + " " + piece).expandtabs(8)) > 100:
+            lines.append(line)
+            line = align_to(opening) + piece
+        else:
+            line += ("" if line == opening else " ") + piece
+    return lines + [line]
+
+
+def getter(f: Field, at: str) -> str:
+    return f"get_{f.type}({at} + {f.offset})" if f.type != "u8" else f"{at}[{f.offset}]"
+
+
+# ---------------------------------------------------------------- prb/wire.h
+
+
+class Header:
+    def __init__(self, spec: Spec):
+        self.spec = spec
+
+    def text(self) -> str:
+        out = [
+            "/* prb/wire.h: libprbwire, the prb wire codec. The API is described in spec/CODEC.md. */",
+            "#ifndef PRB_WIRE_H",
+            "#define PRB_WIRE_H",
+            "",
+            "#include <stddef.h>",
+            "#include <stdint.h>",
+            "",
+            "#ifdef __cplusplus",
+            'extern "C" {',
+            "#endif",
+            "",
+        ]
+        out += self.constants() + self.enums() + self.structs() + self.messages()
+        out += self.dispatch() + self.descriptors() + self.functions()
+        out += [
+            "#ifdef __cplusplus",
+            "}",
+            "#endif",
+            "",
+            "/* Hand-written helpers: CRC32C, PDU lengths, URLs, error responses. */",
+            "#include <prb/wire_helpers.h>",
+            "",
+            "#endif /* PRB_WIRE_H */",
+        ]
+        return "\n".join(out) + "\n"
+
+    def constants(self) -> list[str]:
+        out = ["/* ---------------------------------------------------------------- constants */", ""]
+        for c in self.spec.constants:
+            out += comment(c.doc)
+            out.append(f"#define {macro(c.name)} {lit(c.value, c.literal)}")
+        out.append("")
+        for s in self.spec.structs:
+            if not any(c.name == f"{s.name}_size" for c in self.spec.constants):
+                out += comment(f"Size of struct {s.name} on the wire.")
+                out.append(f"#define {macro(s.name + '_size')} {lit(s.size)}")
+        for m in self.spec.messages:
+            out.append(f"#define {macro(m.name + '_size')} {lit(m.size)}")
+        return out + [""]
+
+    def enums(self) -> list[str]:
+        out = ["/* ---------------------------------------------------------------- enums */", ""]
+        for e in self.spec.enums:
+            out += comment(e.doc)
+            out.append(f"enum prb_{e.name} {{")
+            for v in e.values:
+                out += documented(f"{e.c_name(v)} = {v.literal},", v.doc)
+            out += ["};"]
+            if e.is_flags:
+                out += comment(f"Every defined bit of {e.name}; the others are reserved.")
+                out.append(f"#define {macro(e.prefix + '_ALL')} {lit(e.mask, hex(e.mask))}")
+            out.append("")
+        return out
+
+    def structs(self) -> list[str]:
+        out = ["/* ---------------------------------------------------------------- structs */", ""]
+        for s in self.spec.structs:
+            out += comment(f"{s.doc} Reserved fields are checked and not kept.")
+            out.append(f"struct prb_{s.name} {{")
+            out += self.members(s.fields)
+            out += ["};", ""]
+        return out
+
+    @staticmethod
+    def members(fields: list[Field]) -> list[str]:
+        out = []
+        for f in fields:
+            if not f.reserved:
+                out += documented(member_decl(f), f.doc)
+        return out
+
+    def messages(self) -> list[str]:
+        out = ["/* ---------------------------------------------------------------- messages */", ""]
+        for m in self.spec.messages:
+            out += comment(f"{m.name} ({m.direction}, opcode {m.opcode.name}): {m.doc}")
+            out.append(f"struct prb_{m.name} {{")
+            out.append("\tstruct prb_hdr hdr;")
+            out += self.members(m.fields)
+            if m.payload != "none":
+                unit = "bytes" if m.payload == "data" else "bytes of extent records"
+                out.append(f"\tuint32_t payload_len; /**< Payload {unit} after the fixed part. */")
+            out += ["};", ""]
+        return out
+
+    def dispatch(self) -> list[str]:
+        out = ["/* ---------------------------------------------------------------- dispatch */", ""]
+        out += comment("One identifier per message, in spec order.")
+        out.append("enum prb_msg_id {")
+        out += [f"\t{macro('msg_' + m.name)}," for m in self.spec.messages]
+        out += ["\tPRB_MSG_COUNT", "};", ""]
+        out += comment("Any message; hdr is valid in every member.")
+        out.append("union prb_msg {")
+        out.append("\tstruct prb_hdr hdr;")
+        out += [f"\tstruct prb_{m.name} {m.name};" for m in self.spec.messages]
+        return out + ["};", ""]
+
+    def descriptors(self) -> list[str]:
+        return [
+            "/* ---------------------------------------------------------------- descriptors */",
+            "",
+            "/** How a field is checked. */",
+            "enum prb_field_kind {",
+            "\tPRB_FIELD_UINT,     /**< a number, maybe with min/max/align/equals */",
+            "\tPRB_FIELD_ENUM,     /**< a member of an enum (value_name != NULL for members) */",
+            "\tPRB_FIELD_FLAGS,    /**< bits outside mask are reserved */",
+            "\tPRB_FIELD_RESERVED, /**< must be zero */",
+            "\tPRB_FIELD_BYTES,    /**< opaque bytes, any value */",
+            "};",
+            "",
+            "/** Checks of a PRB_FIELD_UINT field (bits of prb_field_desc.checks). */",
+            "enum prb_field_check {",
+            "\tPRB_CHECK_MIN = 1 << 0,",
+            "\tPRB_CHECK_MAX = 1 << 1,",
+            "\tPRB_CHECK_ALIGN = 1 << 2,",
+            "\tPRB_CHECK_EQUALS = 1 << 3,",
+            "\tPRB_CHECK_PAYLOAD_LENGTH = 1 << 4, /**< holds the payload length (bytes or records) */",
+            "};",
+            "",
+            "/** Who sends a message. */",
+            "enum prb_direction { PRB_DIR_REQUEST, PRB_DIR_RESPONSE, PRB_DIR_EITHER };",
+            "",
+            "/** What follows a message's fixed part. */",
+            "enum prb_payload_kind { PRB_PAYLOAD_NONE, PRB_PAYLOAD_DATA, PRB_PAYLOAD_EXTENTS };",
+            "",
+            "/** One field of a struct or message body, as the spec defines it. */",
+            "struct prb_field_desc {",
+            "\tconst char *name;            /**< spec name, e.g. \"blocks\" */",
+            "\tuint16_t offset;             /**< from the start of the PDU (or struct) */",
+            "\tuint16_t size;               /**< bytes: 1, 2, 4, 8 or 16 */",
+            "\tuint16_t c_offset;           /**< offsetof the member in the C struct (not RESERVED) */",
+            "\tenum prb_field_kind kind;",
+            "\tunsigned checks;             /**< PRB_CHECK_* bits */",
+            "\tuint64_t mask;               /**< FLAGS: the defined bits */",
+            "\tuint64_t min, max;           /**< UINT: bounds, when checks has them */",
+            "\tuint64_t align;              /**< UINT: the value is a multiple of it */",
+            "\tuint64_t equals;             /**< UINT: the only value allowed */",
+            "\tconst char *(*value_name)(unsigned v); /**< ENUM: NULL for non-members */",
+            "};",
+            "",
+            "/** A struct (hdr, extent). */",
+            "struct prb_struct_desc {",
+            "\tconst char *name;",
+            "\tuint16_t size;",
+            "\tuint16_t field_count;",
+            "\tconst struct prb_field_desc *fields;",
+            "};",
+            "",
+            "/** A message: its header values and its body fields (reserved ones included). */",
+            "struct prb_msg_desc {",
+            "\tconst char *name;            /**< spec name, e.g. \"alloc_req\" */",
+            "\tuint8_t opcode;              /**< the opcode byte, response bit included */",
+            "\tenum prb_direction direction;",
+            "\tuint16_t size;               /**< fixed part, header included */",
+            "\tenum prb_payload_kind payload;",
+            "\tuint32_t payload_max;        /**< DATA: largest payload (bytes) */",
+            "\tuint16_t field_count;",
+            "\tconst struct prb_field_desc *fields;",
+            "};",
+            "",
+            "extern const struct prb_msg_desc prb_msg_descs[PRB_MSG_COUNT];",
+        ] + [f"extern const struct prb_struct_desc prb_{s.name}_desc;" for s in self.spec.structs] + [""]
+
+    def functions(self) -> list[str]:
+        out = ["/* ---------------------------------------------------------------- functions */", ""]
+        out += [
+            "/** Where and why a decoder refused a PDU. */",
+            "struct prb_wire_error {",
+            "\tuint32_t offset;   /**< byte offset in the PDU of the field at fault */",
+            "\tconst char *field; /**< its spec name, e.g. \"alloc_req.blocks\" */",
+            "\tconst char *reason; /**< short English text */",
+            "};",
+            "",
+        ]
+        for e in self.spec.enums:
+            what = "a single bit's name" if e.is_flags else "the spec name"
+            out += [
+                f"/**",
+                f" * Name of a {e.name} value.",
+                f" * \\param v the value",
+                f" * \\return {what}, or NULL when v is not a member",
+                f" */",
+                f"const char *prb_{e.name}_name(unsigned v);",
+                "",
+            ]
+        out += [
+            "/**",
+            " * Map a response status to an errno.",
+            " * \\return 0 for OK, -EEXIST for PRB_ST_EEXIST and so on, -EPROTO for a non-member",
+            " */",
+            "int prb_status_to_errno(uint16_t status);",
+            "",
+            "/**",
+            " * Map a negative errno to a response status (the inverse of prb_status_to_errno).",
+            " * \\return the status; PRB_ST_EIO for an errno the spec has no status for",
+            " */",
+            "uint16_t prb_status_from_errno(int neg_errno);",
+            "",
+        ]
+        for s in self.spec.structs:
+            out += self.codec_prototypes(s.name, s.size, raw=True)
+        for m in self.spec.messages:
+            out += self.codec_prototypes(m.name, m.size, raw=False)
+        out += [
+            "/**",
+            " * Message identifier of an opcode byte.",
+            " * \\param opcode the header's opcode byte, response bit included",
+            " * \\return a prb_msg_id, or -EOPNOTSUPP when no message has that byte",
+            " */",
+            "int prb_msg_id_of(uint8_t opcode);",
+            "",
+            "/**",
+            " * Decode any message: the header picks the decoder.",
+            " * \\param id set to the message's identifier when the header is understood",
+            " * \\return 0 or a negative errno as the message's decoder",
+            " */",
+            "int prb_msg_decode(const void *buf, size_t len, union prb_msg *m, enum prb_msg_id *id,",
+            "\t\t   struct prb_wire_error *err);",
+            "",
+            "/**",
+            " * Encode any message with its own encoder.",
+            " * \\return the bytes written, -EMSGSIZE, or -EINVAL for an unknown id",
+            " */",
+            "int prb_msg_encode(enum prb_msg_id id, const union prb_msg *m, void *buf, size_t len);",
+            "",
+        ]
+        return out
+
+    @staticmethod
+    def codec_prototypes(name: str, size: int, raw: bool) -> list[str]:
+        if raw:
+            enc = [f" * Write struct {name} ({size} bytes) little-endian, every value as given."]
+        else:
+            enc = [f" * Write the fixed part of {name} ({size} bytes): magic, opcode, hlen and plen",
+                   " * are set here, the rest as given."]
+        return [
+            "/**",
+            *enc,
+            " * \\param buf, len where to write",
+            " * \\return the bytes written, or -EMSGSIZE when len is too small (nothing written)",
+            " */",
+            f"int prb_{name}_encode(const struct prb_{name} *m, void *buf, size_t len);",
+            "",
+            "/**",
+            f" * Decode and check {name}.",
+            " * \\param buf, len the bytes, from the first byte of the " + ("struct" if raw else "PDU"),
+            " * \\param err where to say which field failed, or NULL",
+            " * \\return 0 or a negative errno (spec/CODEC.md lists one per kind of failure)",
+            " */",
+            f"int prb_{name}_decode(const void *buf, size_t len, struct prb_{name} *m,",
+            align_to(f"int prb_{name}_decode(") + "struct prb_wire_error *err);",
+            "",
+        ]
+
+
+# ---------------------------------------------------------------- wire.c
+
+
+class Source:
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.hdr = spec.hdr
+        flags = next(f.flags for f in self.hdr.fields if f.name == "flags")
+        self.hdgst = flags.c_name(flags.value("HDGST"))
+        self.ddgst = flags.c_name(flags.value("DDGST"))
+
+    def text(self) -> str:
+        out = [
+            "/* wire.c: libprbwire, the prb wire codec (spec/CODEC.md). */",
+            "#include <errno.h>",
+            "#include <string.h>",
+            "",
+            "#include <prb/wire.h>",
+            "",
+        ]
+        out += self.le_helpers() + self.static_asserts() + self.names() + self.status_map()
+        out += self.descriptor_tables() + self.hdr_codec()
+        for s in self.spec.structs:
+            if s is not self.hdr:
+                out += self.struct_codec(s)
+        for m in self.spec.messages:
+            out += self.message_codec(m)
+        out += self.dispatch()
+        return "\n".join(out).rstrip("\n") + "\n"
+
+    # -- plumbing
+
+    @staticmethod
+    def le_helpers() -> list[str]:
+        out = ["/* Little-endian loads and stores; compilers turn them into single moves. */"]
+        for bits in (16, 32, 64):
+            t = f"uint{bits}_t"
+            n = bits // 8
+            terms = [f"({t})p[{i}] << {8 * i}" if i else f"({t})p[0]" for i in range(n)]
+            body = [f"\treturn ({t})({terms[0]} |"]
+            cont = align_to(f"\treturn ({t})(")
+            body += [f"{cont}{term} |" for term in terms[1:-1]]
+            body += [f"{cont}{terms[-1]});"]
+            out += [
+                f"static {t} get_u{bits}(const uint8_t *p)",
+                "{",
+                *body,
+                "}",
+                "",
+                f"static void put_u{bits}(uint8_t *p, {t} v)",
+                "{",
+            ]
+            out += [f"\tp[{i}] = (uint8_t)(v >> {8 * i});" if i else "\tp[0] = (uint8_t)v;"
+                    for i in range(n)]
+            out += ["}", ""]
+        out += [
+            "/* Fill err (when given) and return rc: every decoder failure goes through here. */",
+            "static int fail(struct prb_wire_error *err, int rc, uint32_t offset, const char *field,",
+            "\t\tconst char *reason)",
+            "{",
+            "\tif (err) {",
+            "\t\terr->offset = offset;",
+            "\t\terr->field = field;",
+            "\t\terr->reason = reason;",
+            "\t}",
+            "\treturn rc;",
+            "}",
+            "",
+        ]
+        return out
+
+    def static_asserts(self) -> list[str]:
+        out = ["/* The C members are as wide as the wire fields they hold. */"]
+
+        def pin(owner: str, fields: list[Field]):
+            for f in fields:
+                if not f.reserved:
+                    out.extend([f"_Static_assert(sizeof(((struct prb_{owner} *)0)->{f.name}) == "
+                                f"{f.size},", f"\t       \"{owner}.{f.name} width\");"])
+        for s in self.spec.structs:
+            pin(s.name, s.fields)
+        for m in self.spec.messages:
+            pin(m.name, m.fields)
+        out += ["", "/* Layout facts the spec checker enforced, pinned here too. */"]
+        for m in self.spec.messages:
+            out.append(f"_Static_assert({macro(m.name + '_size')} % 8 == 0, "
+                       f"\"{m.name}: a multiple of 8 bytes\");")
+        hellos = {m.direction: m for m in self.spec.messages if m.opcode.name == "HELLO"}
+        for direction, limit in (("request", "rdma_req_private_data"),
+                                 ("response", "rdma_rsp_private_data")):
+            if direction in hellos:
+                out += [f"_Static_assert({macro(hellos[direction].name + '_size')} <= "
+                        f"{macro(limit)},",
+                        f"\t       \"HELLO {direction} fits rdma_cm private data\");"]
+        out.append("_Static_assert(PRB_BLOCK_SIZE == 1ULL << PRB_BLOCK_SHIFT, "
+                   "\"block_size is 1 << block_shift\");")
+        return out + [""]
+
+    def names(self) -> list[str]:
+        out = []
+        for e in self.spec.enums:
+            out += [f"const char *prb_{e.name}_name(unsigned v)", "{", "\tswitch (v) {"]
+            for v in e.values:
+                out += [f"\tcase {e.c_name(v)}:", f"\t\treturn \"{v.name}\";"]
+            out += ["\tdefault:", "\t\treturn NULL;", "\t}", "}", ""]
+        return out
+
+    def status_map(self) -> list[str]:
+        status = self.spec.enum("status")
+        errors = [v for v in status.values if v.name != "OK"]
+        out = ["int prb_status_to_errno(uint16_t status)", "{", "\tswitch (status) {",
+               f"\tcase {status.c_name(status.value('OK'))}:", "\t\treturn 0;"]
+        for v in errors:
+            out += [f"\tcase {status.c_name(v)}:", f"\t\treturn -{v.name};"]
+        out += ["\tdefault:", "\t\treturn -EPROTO;", "\t}", "}", "",
+                "uint16_t prb_status_from_errno(int neg_errno)", "{", "\tswitch (-neg_errno) {",
+                "\tcase 0:", f"\t\treturn {status.c_name(status.value('OK'))};"]
+        for v in errors:
+            out += [f"\tcase {v.name}:", f"\t\treturn {status.c_name(v)};"]
+            if v.name == "ENOTSUP":
+                out += ["#if EOPNOTSUPP != ENOTSUP", "\tcase EOPNOTSUPP:",
+                        f"\t\treturn {status.c_name(v)};", "#endif"]
+        fallback = status.value("EIO")
+        out += ["\tdefault:", f"\t\treturn {status.c_name(fallback) if fallback else 'PRB_ST_EIO'};",
+                "\t}", "}", ""]
+        return out
+
+    # -- descriptors
+
+    @staticmethod
+    def field_desc(owner: str, f: Field) -> list[str]:
+        if f.reserved:
+            kind = "PRB_FIELD_RESERVED"
+        elif f.enum:
+            kind = "PRB_FIELD_ENUM"
+        elif f.flags:
+            kind = "PRB_FIELD_FLAGS"
+        elif f.is_bytes:
+            kind = "PRB_FIELD_BYTES"
+        else:
+            kind = "PRB_FIELD_UINT"
+        parts = [f'.name = "{f.name}"', f".offset = {f.offset}", f".size = {f.size}",
+                 f".kind = {kind}"]
+        if not f.reserved:
+            parts.append(f".c_offset = offsetof(struct prb_{owner}, {f.name})")
+        checks = []
+        for key, flag in (("min", "MIN"), ("max", "MAX"), ("align", "ALIGN"),
+                          ("equals", "EQUALS")):
+            value = getattr(f, key)
+            if value is not None:
+                checks.append(f"PRB_CHECK_{flag}")
+                parts.append(f".{key} = {bound(value, getattr(f, key + '_ref'))}")
+        if f.payload_length:
+            checks.append("PRB_CHECK_PAYLOAD_LENGTH")
+        if checks:
+            parts.append(".checks = " + " | ".join(checks))
+        if f.flags:
+            parts.append(f".mask = {macro(f.flags.prefix + '_ALL')}")
+        if f.enum:
+            parts.append(f".value_name = prb_{f.enum.name}_name")
+        return pack("\t{", parts, "},")
+
+    def field_table(self, owner: str, fields: list[Field]) -> list[str]:
+        if not fields:
+            return []
+        out = [f"static const struct prb_field_desc {owner}_fields[] = {{"]
+        for f in fields:
+            out += self.field_desc(owner, f)
+        return out + ["};", ""]
+
+    def descriptor_tables(self) -> list[str]:
+        out = []
+        for s in self.spec.structs:
+            out += self.field_table(s.name, s.fields)
+            out += [f"const struct prb_struct_desc prb_{s.name}_desc = {{",
+                    f'\t.name = "{s.name}",', f"\t.size = {s.size},",
+                    f"\t.field_count = {len(s.fields)},", f"\t.fields = {s.name}_fields,",
+                    "};", ""]
+        for m in self.spec.messages:
+            out += self.field_table(m.name, m.fields)
+        out.append("const struct prb_msg_desc prb_msg_descs[PRB_MSG_COUNT] = {")
+        for m in self.spec.messages:
+            out += [f"\t[{macro('msg_' + m.name)}] = {{",
+                    f'\t\t.name = "{m.name}",',
+                    f"\t\t.opcode = {self.opcode_byte(m)},",
+                    f"\t\t.direction = {DIRECTION_C[m.direction]},",
+                    f"\t\t.size = {macro(m.name + '_size')},",
+                    f"\t\t.payload = {PAYLOAD_C[m.payload]},"]
+            payload_max = self.payload_max(m)
+            if payload_max:
+                out.append(f"\t\t.payload_max = {payload_max},")
+            if m.fields:
+                out += [f"\t\t.field_count = {len(m.fields)},", f"\t\t.fields = {m.name}_fields,"]
+            out.append("\t},")
+        return out + ["};", ""]
+
+    def payload_max(self, m: Message) -> str | None:
+        if m.payload == "none":
+            return None
+        if m.payload_max is not None:
+            return bound(m.payload_max, m.payload_max_ref)
+        pf = m.payload_field
+        limit = bound(pf.max, pf.max_ref)
+        if m.payload == "extents":
+            return f"{limit} * {macro('extent_size')}"
+        return limit
+
+    def opcode_byte(self, m: Message) -> str:
+        op = self.spec.opcodes.c_name(m.opcode)
+        return f"{op} | PRB_OPCODE_RESPONSE" if m.is_response else op
+
+    # -- the header
+
+    def hdr_codec(self) -> list[str]:
+        h = self.hdr
+        get = [f"\th->{f.name} = {getter(f, 'p')};" for f in h.fields]
+        frame = []
+        for name in ("magic", "flags"):
+            f = next(x for x in h.fields if x.name == name)
+            frame += field_checks("hdr", f, f"h->{name}", equals_errno="EPROTO")
+        status = next(f for f in h.fields if f.name == "status")
+        status_checks = field_checks("hdr", status, "h->status")
+        off = {f.name: f.offset for f in h.fields}
+        out = [
+            "/* The common header's fields as they are on the wire. */",
+            "static void get_hdr(const uint8_t *p, struct prb_hdr *h)",
+            "{",
+            *get,
+            "}",
+            "",
+            "/* What every PDU's header must pass before its opcode means anything. */",
+            "static int check_hdr_frame(const struct prb_hdr *h, struct prb_wire_error *err)",
+            "{",
+            *frame,
+            "\tif (h->hlen < PRB_HDR_SIZE)",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "shorter than the header"),
+            "\tif (h->plen < h->hlen)",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "shorter than hlen"),
+            "\treturn 0;",
+            "}",
+            "",
+            "/* The status field of any header. */",
+            "static int check_hdr_status(const struct prb_hdr *h, struct prb_wire_error *err)",
+            "{",
+            *status_checks,
+            "\treturn 0;",
+            "}",
+            "",
+            "int prb_hdr_decode(const void *buf, size_t len, struct prb_hdr *h,",
+            "\t\t   struct prb_wire_error *err)",
+            "{",
+            "\tint rc;",
+            "",
+            "\tif (len < PRB_HDR_SIZE)",
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, "hdr"', "shorter than the header"),
+            "\tget_hdr(buf, h);",
+            "\trc = check_hdr_frame(h, err);",
+            "\tif (rc < 0)",
+            "\t\treturn rc;",
+            "\tif (prb_msg_id_of(h->opcode) < 0)",
+            *fail_stmt("\t\t", "EOPNOTSUPP", f'{off["opcode"]}, "hdr.opcode"', "unknown opcode"),
+            "\treturn check_hdr_status(h, err);",
+            "}",
+            "",
+            "int prb_hdr_encode(const struct prb_hdr *m, void *buf, size_t len)",
+            "{",
+            "\tuint8_t *p = buf;",
+            "",
+            "\tif (len < PRB_HDR_SIZE)",
+            "\t\treturn -EMSGSIZE;",
+            *[self.putter(f, f"m->{f.name}") for f in h.fields],
+            "\treturn (int)PRB_HDR_SIZE;",
+            "}",
+            "",
+        ]
+        return out + self.msg_hdr_codec()
+
+    @staticmethod
+    def putter(f: Field, value: str) -> str:
+        if f.type == "u8":
+            return f"\tp[{f.offset}] = {value};"
+        return f"\tput_{f.type}(p + {f.offset}, {value});"
+
+    def msg_hdr_codec(self) -> list[str]:
+        set_by_encoder = {
+            "magic": "PRB_MAGIC",
+            "opcode": "d->opcode",
+            "plen": "prb_pdu_plen(d->size, h->flags, payload_len)",
+            "hlen": "d->size",
+        }
+        puts = [self.putter(f, set_by_encoder.get(f.name, f"h->{f.name}")) for f in self.hdr.fields]
+        off = {f.name: f.offset for f in self.hdr.fields}
+        return [
+            "/* The header of a message's PDU: magic, opcode, hlen and plen from the message. */",
+            "static void put_msg_hdr(uint8_t *p, const struct prb_hdr *h, const struct prb_msg_desc *d,",
+            "\t\t\tuint32_t payload_len)",
+            "{",
+            *puts,
+            "}",
+            "",
+            "/* Returned by decode_msg_hdr for an error response: the header alone. */",
+            "enum { ERROR_RESPONSE = 1 };",
+            "",
+            "/* An error response (status != 0) is the header alone, with no data digest. */",
+            "static int check_error_response(const struct prb_hdr *h, struct prb_wire_error *err)",
+            "{",
+            "\tuint32_t plen = PRB_HDR_SIZE;",
+            "",
+            "\tif (h->hlen != PRB_HDR_SIZE)",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "error response longer than the header"),
+            f"\tif (h->flags & {self.ddgst})",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
+            f"\tif (h->flags & {self.hdgst})",
+            "\t\tplen += PRB_HDGST_SIZE;",
+            "\tif (h->plen != plen)",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "error response with a payload"),
+            "\treturn ERROR_RESPONSE;",
+            "}",
+            "",
+            "/* The payload length plen announces, checked against the message's payload kind. */",
+            "static int check_payload(const struct prb_hdr *h, const struct prb_msg_desc *d,",
+            "\t\t\t uint32_t *payload_len, struct prb_wire_error *err)",
+            "{",
+            "\tuint32_t fixed = d->size;",
+            "\tuint32_t payload;",
+            "",
+            f"\tif (h->flags & {self.hdgst})",
+            "\t\tfixed += PRB_HDGST_SIZE;",
+            f"\tif (h->flags & {self.ddgst})",
+            "\t\tfixed += PRB_DDGST_SIZE;",
+            "\tif (h->plen < fixed)",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "shorter than the fixed part and digests"),
+            "\tpayload = h->plen - fixed;",
+            "\tif (d->payload == PRB_PAYLOAD_NONE && payload != 0)",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "payload on a message without one"),
+            f"\tif ((h->flags & {self.ddgst}) && payload == 0)",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
+            "\tif (d->payload != PRB_PAYLOAD_NONE && payload > d->payload_max)",
+            *fail_stmt("\t\t", "E2BIG", f'{off["plen"]}, "hdr.plen"', "payload above its max"),
+            "\tif (payload_len)",
+            "\t\t*payload_len = payload;",
+            "\treturn 0;",
+            "}",
+            "",
+            "/*",
+            " * Decode and check the header of message d: 0 when the body follows, ERROR_RESPONSE",
+            " * for a valid error response, or a negative errno.",
+            " */",
+            "static int decode_msg_hdr(const uint8_t *p, size_t len, struct prb_hdr *h,",
+            "\t\t\t  const struct prb_msg_desc *d, uint32_t *payload_len,",
+            "\t\t\t  struct prb_wire_error *err)",
+            "{",
+            "\tint rc;",
+            "",
+            "\tif (len < PRB_HDR_SIZE)",
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, d->name', "shorter than the header"),
+            "\tget_hdr(p, h);",
+            "\trc = check_hdr_frame(h, err);",
+            "\tif (rc < 0)",
+            "\t\treturn rc;",
+            "\tif (h->opcode != d->opcode) {",
+            "\t\tif (prb_msg_id_of(h->opcode) < 0)",
+            *fail_stmt("\t\t\t", "EOPNOTSUPP", f'{off["opcode"]}, "hdr.opcode"', "unknown opcode"),
+            *fail_stmt("\t\t", "ENOMSG", f'{off["opcode"]}, "hdr.opcode"', "another message's opcode"),
+            "\t}",
+            "\trc = check_hdr_status(h, err);",
+            "\tif (rc < 0)",
+            "\t\treturn rc;",
+            "\tif (h->status != 0) {",
+            "\t\tif (d->direction != PRB_DIR_RESPONSE)",
+            *fail_stmt("\t\t\t", "EINVAL", f'{off["status"]}, "hdr.status"', "nonzero status in a request"),
+            "\t\treturn check_error_response(h, err);",
+            "\t}",
+            "\tif (len < d->size)",
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, d->name', "shorter than the fixed part"),
+            "\tif (h->hlen != d->size)",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "not the message's size"),
+            "\treturn check_payload(h, d, payload_len, err);",
+            "}",
+            "",
+        ]
+
+    # -- structs and messages
+
+    def body_decode(self, owner: str, fields: list[Field]) -> list[str]:
+        out = []
+        for f in fields:
+            if f.reserved:
+                out += field_checks(owner, f, getter(f, "p"))
+            elif f.is_bytes:
+                out.append(f"\tmemcpy(m->{f.name}, p + {f.offset}, sizeof(m->{f.name}));")
+            else:
+                out.append(f"\tm->{f.name} = {getter(f, 'p')};")
+                out += field_checks(owner, f, f"m->{f.name}")
+        return out
+
+    def body_encode(self, fields: list[Field]) -> list[str]:
+        out = []
+        for f in fields:
+            if f.reserved:
+                out.append(self.putter(f, "0"))
+            elif f.is_bytes:
+                out.append(f"\tmemcpy(p + {f.offset}, m->{f.name}, sizeof(m->{f.name}));")
+            else:
+                out.append(self.putter(f, f"m->{f.name}"))
+        return out
+
+    def struct_codec(self, s: Struct) -> list[str]:
+        size = macro(s.name + "_size")
+        return [
+            f"int prb_{s.name}_decode(const void *buf, size_t len, struct prb_{s.name} *m,",
+            align_to(f"int prb_{s.name}_decode(") + "struct prb_wire_error *err)",
+            "{",
+            "\tconst uint8_t *p = buf;",
+            "",
+            f"\tif (len < {size})",
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, "{s.name}"', "shorter than the struct"),
+            *self.body_decode(s.name, s.fields),
+            "\treturn 0;",
+            "}",
+            "",
+            f"int prb_{s.name}_encode(const struct prb_{s.name} *m, void *buf, size_t len)",
+            "{",
+            "\tuint8_t *p = buf;",
+            "",
+            f"\tif (len < {size})",
+            "\t\treturn -EMSGSIZE;",
+            *self.body_encode(s.fields),
+            f"\treturn (int){size};",
+            "}",
+            "",
+        ]
+
+    def message_codec(self, m: Message) -> list[str]:
+        size = macro(m.name + "_size")
+        desc = f"&prb_msg_descs[{macro('msg_' + m.name)}]"
+        payload_len = "&m->payload_len" if m.payload != "none" else "NULL"
+        out = [
+            f"int prb_{m.name}_decode(const void *buf, size_t len, struct prb_{m.name} *m,",
+            align_to(f"int prb_{m.name}_decode(") + "struct prb_wire_error *err)",
+            "{",
+        ]
+        body = self.body_decode(m.name, m.fields)
+        if body:
+            out.append("\tconst uint8_t *p = buf;")
+        out += ["\tint rc;", "", f"\trc = decode_msg_hdr(buf, len, &m->hdr, {desc}, {payload_len},",
+                "\t\t\t    err);"]
+        has_members = any(not f.reserved for f in m.fields) or m.payload != "none"
+        if m.is_response and has_members:
+            out += ["\tif (rc < 0)", "\t\treturn rc;",
+                    "\tif (rc == ERROR_RESPONSE) {",
+                    f"\t\t*m = (struct prb_{m.name}){{.hdr = m->hdr}};",
+                    "\t\treturn 0;", "\t}"]
+        elif m.is_response or body:
+            out += ["\tif (rc != 0)", "\t\treturn rc < 0 ? rc : 0;"]
+        else:
+            out += ["\treturn rc;", "}", ""]
+            return out + self.message_encode(m, size, desc)
+        out += body
+        pf = m.payload_field
+        if pf is not None:
+            where = f'{pf.offset}, "{m.name}.{pf.name}"'
+            if m.payload == "extents":
+                cond = f"(uint64_t)m->{pf.name} * {macro('extent_size')} != m->payload_len"
+                reason = "differs from the extents in the payload"
+            else:
+                cond = f"m->{pf.name} != m->payload_len"
+                reason = "differs from the payload length"
+            out += [f"\tif ({cond})"] + fail_stmt("\t\t", "EBADMSG", where, reason)
+        out += ["\treturn 0;", "}", ""]
+        return out + self.message_encode(m, size, desc)
+
+    def message_encode(self, m: Message, size: str, desc: str) -> list[str]:
+        payload_len = "m->payload_len" if m.payload != "none" else "0"
+        return [
+            f"int prb_{m.name}_encode(const struct prb_{m.name} *m, void *buf, size_t len)",
+            "{",
+            "\tuint8_t *p = buf;",
+            "",
+            f"\tif (len < {size})",
+            "\t\treturn -EMSGSIZE;",
+            f"\tput_msg_hdr(p, &m->hdr, {desc}, {payload_len});",
+            *self.body_encode(m.fields),
+            f"\treturn (int){size};",
+            "}",
+            "",
+        ]
+
+    # -- generic dispatch
+
+    def dispatch(self) -> list[str]:
+        out = ["int prb_msg_id_of(uint8_t opcode)", "{", "\tswitch (opcode) {"]
+        for m in self.spec.messages:
+            out += [f"\tcase {self.opcode_byte(m)}:", f"\t\treturn {macro('msg_' + m.name)};"]
+        out += ["\tdefault:", "\t\treturn -EOPNOTSUPP;", "\t}", "}", ""]
+        out += [
+            "int prb_msg_decode(const void *buf, size_t len, union prb_msg *m, enum prb_msg_id *id,",
+            "\t\t   struct prb_wire_error *err)",
+            "{",
+            "\tint rc = prb_hdr_decode(buf, len, &m->hdr, err);",
+            "",
+            "\tif (rc < 0)",
+            "\t\treturn rc;",
+            "\t*id = (enum prb_msg_id)prb_msg_id_of(m->hdr.opcode);",
+            "\tswitch (*id) {",
+        ]
+        for m in self.spec.messages:
+            out += [f"\tcase {macro('msg_' + m.name)}:",
+                    f"\t\treturn prb_{m.name}_decode(buf, len, &m->{m.name}, err);"]
+        out += ["\tdefault:", "\t\treturn -EOPNOTSUPP;", "\t}", "}", ""]
+        out += [
+            "int prb_msg_encode(enum prb_msg_id id, const union prb_msg *m, void *buf, size_t len)",
+            "{",
+            "\tswitch (id) {",
+        ]
+        for m in self.spec.messages:
+            out += [f"\tcase {macro('msg_' + m.name)}:",
+                    f"\t\treturn prb_{m.name}_encode(&m->{m.name}, buf, len);"]
+        out += ["\tdefault:", "\t\treturn -EINVAL;", "\t}", "}"]
+        return out
