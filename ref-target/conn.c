@@ -1,0 +1,1085 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+#include "conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <prb/wire.h>
+
+#include "brick.h"
+#include "log.h"
+
+/* Input buffer: fixed parts of PDUs and small payloads; big payloads bypass it. */
+#define RX_BUF_SIZE (64u * 1024u)
+/* Below this many bytes left, a payload is received through the buffer (fewer syscalls). */
+#define RX_DIRECT_MIN 4096u
+/* Stop reading requests while this much output waits (the peer is not reading). */
+#define TX_BACKLOG_MAX (8u * 1024u * 1024u)
+/* Largest fixed part (info_rsp) plus a header digest. */
+#define TX_HEAD_MAX 128u
+
+enum rx_state {
+	RX_HDR,      /* waiting for the 16-byte common header */
+	RX_FIXED,    /* waiting for the rest of the fixed part and the header digest */
+	RX_PAYLOAD,  /* payload going to the sink (block, bounce buffer or nowhere) */
+	RX_DDGST,    /* waiting for the 4-byte data digest */
+	RX_DEAD,     /* fatal error or end: input is ignored */
+};
+
+/* One PDU to send: head (fixed part + header digest), optional payload, optional digest. */
+struct tx_entry {
+	uint8_t head[TX_HEAD_MAX];
+	uint32_t head_len;
+	const uint8_t *data;
+	uint32_t data_len;
+	uint8_t *owned;              /* heap copy of the payload, freed once sent */
+	struct prb_mapping *ref;     /* zero-copy: data points into this mapping's block */
+	uint8_t trailer[PRB_DDGST_SIZE];
+	uint32_t trailer_len;
+	bool response;               /* answers a request: ends an outstanding one when sent */
+	bool last;                   /* close the connection once it is sent */
+};
+
+struct prb_conn {
+	struct prb_brick *brick;
+	struct prb_session *session;
+	struct prb_conn_limits lim;
+	uint32_t max_pdu;            /* largest PDU we receive */
+
+	/* Negotiated by HELLO. */
+	bool hello_done;
+	bool hdgst, ddgst;
+	uint16_t queue_depth;
+	uint32_t features;
+	uint32_t max_data;
+	uint32_t peer_max_pdu;
+
+	/* Receive side. */
+	enum rx_state rx_state;
+	uint8_t *rbuf;
+	size_t rstart, rend;
+	bool rx_direct;              /* the last rx_space pointed at sink_dst */
+	struct prb_hdr hdr;          /* header of the PDU being received */
+	uint32_t fixed_need;         /* RX_FIXED: hlen + header digest */
+	uint8_t *sink_dst;           /* RX_PAYLOAD: where payload bytes go, NULL: dropped */
+	uint32_t sink_left;
+	uint32_t payload_len;
+	bool skip_only;              /* the PDU is being skipped (unknown opcode, bad WRITE) */
+	/* The WRITE whose payload is arriving. */
+	struct prb_mapping *wr_map;  /* NULL once revoked (or when the WRITE failed) */
+	uint32_t wr_offset;
+	uint16_t wr_status;
+	uint8_t *bounce;             /* data digest on: the payload lands here first */
+
+	/* Send side: a ring of queue_depth + 2 entries (responses, one TERM). */
+	struct tx_entry *tx;
+	uint32_t tx_cap, tx_head, tx_count;
+	size_t tx_off;               /* bytes of the head entry already sent */
+	size_t tx_bytes;             /* bytes queued, not yet sent */
+	uint32_t zero_copy;          /* entries holding a ref */
+	uint32_t outstanding;        /* requests received whose response is not sent yet */
+
+	bool closing;                /* TERM queued or peer gone: no more requests */
+	bool eof;
+	uint64_t last_activity_ms;   /* last complete PDU received or bytes sent */
+	uint64_t last_rx_ms;         /* last bytes received */
+};
+
+static void conn_on_unmap(void *ctx, struct prb_mapping *m);
+
+static const struct prb_session_ops conn_session_ops = {
+	.on_map = NULL,
+	.on_unmap = conn_on_unmap,
+};
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+int prb_conn_new(struct prb_brick *brick, const struct prb_conn_limits *lim, uint64_t now_ms,
+		 struct prb_conn **out)
+{
+	struct prb_conn *c = calloc(1, sizeof(*c));
+	int err = -ENOMEM;
+
+	if (!c)
+		return -ENOMEM;
+	c->brick = brick;
+	c->lim = *lim;
+	c->max_pdu = lim->max_data + 64u > PRB_MIN_MAX_PDU ? lim->max_data + 64u : PRB_MIN_MAX_PDU;
+	c->queue_depth = 1;
+	c->max_data = lim->max_data;
+	c->peer_max_pdu = PRB_MIN_MAX_PDU;
+	c->last_activity_ms = now_ms;
+	c->last_rx_ms = now_ms;
+	c->rbuf = malloc(RX_BUF_SIZE);
+	if (!c->rbuf)
+		goto err_free_conn;
+	c->tx_cap = (uint32_t)lim->queue_depth + 2u;
+	c->tx = calloc(c->tx_cap, sizeof(*c->tx));
+	if (!c->tx)
+		goto err_free_rbuf;
+	err = prb_session_new(brick, &conn_session_ops, c, lim->max_mappings, &c->session);
+	if (err < 0)
+		goto err_free_tx;
+	*out = c;
+	return 0;
+
+err_free_tx:
+	free(c->tx);
+err_free_rbuf:
+	free(c->rbuf);
+err_free_conn:
+	free(c);
+	return err;
+}
+
+static void tx_entry_release(struct prb_conn *c, struct tx_entry *e)
+{
+	free(e->owned);
+	if (e->ref)
+		c->zero_copy--;
+	memset(e, 0, sizeof(*e));
+}
+
+void prb_conn_delete(struct prb_conn *c)
+{
+	if (!c)
+		return;
+	/* Drop queued output first: its references must not outlive the session. */
+	while (c->tx_count) {
+		tx_entry_release(c, &c->tx[c->tx_head]);
+		c->tx_head = (c->tx_head + 1) % c->tx_cap;
+		c->tx_count--;
+	}
+	c->wr_map = NULL;
+	prb_session_delete(c->session);
+	free(c->bounce);
+	free(c->tx);
+	free(c->rbuf);
+	free(c);
+}
+
+/* ------------------------------------------------------------------ send side */
+
+/* A free entry at the tail of the ring (the ring is sized so it never runs out). */
+static struct tx_entry *tx_push(struct prb_conn *c)
+{
+	struct tx_entry *e;
+
+	if (c->tx_count == c->tx_cap)
+		return NULL;
+	e = &c->tx[(c->tx_head + c->tx_count) % c->tx_cap];
+	memset(e, 0, sizeof(*e));
+	c->tx_count++;
+	return e;
+}
+
+/* Account a filled entry; append the header digest over the encoded fixed part. */
+static void tx_commit_entry(struct prb_conn *c, struct tx_entry *e, int hlen, bool hdgst)
+{
+	e->head_len = (uint32_t)hlen;
+	if (hdgst) {
+		put_le32(e->head + hlen, prb_crc32c(e->head, (size_t)hlen));
+		memset(e->head + hlen + 4, 0, 4);
+		e->head_len += PRB_HDGST_SIZE;
+	}
+	c->tx_bytes += e->head_len + e->data_len + e->trailer_len;
+}
+
+/* Digest flags of a PDU we send after the handshake with \p payload_len bytes of payload. */
+static uint8_t conn_tx_flags(const struct prb_conn *c, uint32_t payload_len)
+{
+	uint8_t flags = 0;
+
+	if (c->hdgst)
+		flags |= PRB_HDR_HDGST;
+	if (c->ddgst && payload_len > 0)
+		flags |= PRB_HDR_DDGST;
+	return flags;
+}
+
+/* Queue a TERM, stop taking requests; the connection closes once it is sent. */
+static void conn_term(struct prb_conn *c, uint16_t reason, uint32_t error_offset)
+{
+	struct prb_term term;
+	struct tx_entry *e;
+	int n;
+
+	if (c->closing) {
+		c->rx_state = RX_DEAD;
+		return;
+	}
+	prb_info("connection terminated: %s (offset %u, opcode %#x tag %u)",
+		 prb_term_reason_name(reason) ? prb_term_reason_name(reason) : "?", error_offset,
+		 c->hdr.opcode, c->hdr.tag);
+	c->closing = true;
+	c->rx_state = RX_DEAD;
+	e = tx_push(c);
+	if (!e)
+		return;
+	memset(&term, 0, sizeof(term));
+	term.hdr.flags = c->hello_done ? conn_tx_flags(c, 0) : 0;
+	term.hdr.tag = c->hdr.tag;
+	term.reason = reason;
+	term.error_offset = error_offset;
+	n = prb_term_encode(&term, e->head, sizeof(e->head));
+	if (n < 0) {
+		c->tx_count--;
+		return;
+	}
+	e->last = true;
+	tx_commit_entry(c, e, n, c->hello_done && c->hdgst);
+}
+
+/* Queue an error response (the header alone) to the current request. */
+static void conn_error_rsp(struct prb_conn *c, uint16_t status)
+{
+	struct tx_entry *e = tx_push(c);
+	uint8_t flags = c->hello_done ? conn_tx_flags(c, 0) : 0;
+	int n;
+
+	if (!e)
+		return;
+	n = prb_error_rsp_encode(c->hdr.opcode, c->hdr.tag, status, flags, e->head,
+				 sizeof(e->head));
+	if (n < 0) {
+		c->tx_count--;
+		return;
+	}
+	e->response = true;
+	tx_commit_entry(c, e, n, flags & PRB_HDR_HDGST);
+	prb_dbg("tag %u opcode %#x -> %s", c->hdr.tag, c->hdr.opcode,
+		prb_status_name(status) ? prb_status_name(status) : "?");
+}
+
+/* Queue a successful response encoded from \p msg (a union prb_msg of id \p id). */
+static struct tx_entry *conn_rsp(struct prb_conn *c, enum prb_msg_id id, union prb_msg *msg,
+				 uint32_t payload_len, bool digests)
+{
+	struct tx_entry *e = tx_push(c);
+	int n;
+
+	if (!e)
+		return NULL;
+	msg->hdr.tag = c->hdr.tag;
+	msg->hdr.status = PRB_ST_OK;
+	msg->hdr.flags = digests ? conn_tx_flags(c, payload_len) : 0;
+	n = prb_msg_encode(id, msg, e->head, sizeof(e->head));
+	if (n < 0) {
+		c->tx_count--;
+		return NULL;
+	}
+	e->response = true;
+	e->head_len = (uint32_t)n;
+	return e;
+}
+
+/* Finish a response from conn_rsp: payload (already set) digests and accounting. */
+static void conn_rsp_done(struct prb_conn *c, struct tx_entry *e)
+{
+	bool hdgst = e->head[3] & PRB_HDR_HDGST;
+
+	if (e->head[3] & PRB_HDR_DDGST) {
+		put_le32(e->trailer, prb_crc32c(e->data, e->data_len));
+		e->trailer_len = PRB_DDGST_SIZE;
+	}
+	tx_commit_entry(c, e, (int)e->head_len, hdgst);
+}
+
+/* Answer the current request with \p err (0: an empty success response of id \p id). */
+static void conn_simple_rsp(struct prb_conn *c, enum prb_msg_id id, int err)
+{
+	union prb_msg msg;
+	struct tx_entry *e;
+
+	if (err < 0) {
+		conn_error_rsp(c, prb_status_from_errno(err));
+		return;
+	}
+	memset(&msg, 0, sizeof(msg));
+	e = conn_rsp(c, id, &msg, 0, true);
+	if (e)
+		conn_rsp_done(c, e);
+}
+
+/* Replace zero-copy payloads of queued entries by copies: those matching \p m, or with
+ * \p m NULL, those reading the block at \p block_data. */
+static void tx_copy_refs(struct prb_conn *c, const struct prb_mapping *m, const uint8_t *block_data)
+{
+	for (uint32_t i = 0; i < c->tx_count && c->zero_copy; i++) {
+		struct tx_entry *e = &c->tx[(c->tx_head + i) % c->tx_cap];
+		uint8_t *copy;
+
+		if (!e->ref || (m ? e->ref != m : e->ref->data != block_data))
+			continue;
+		copy = malloc(e->data_len);
+		if (!copy) {
+			/* Cannot keep the bytes: drop the connection rather than send others'. */
+			prb_err("out of memory copying a READ response: closing the connection");
+			e->data_len = 0;
+			c->closing = true;
+			c->rx_state = RX_DEAD;
+			c->eof = true;
+		} else {
+			memcpy(copy, e->data, e->data_len);
+		}
+		e->owned = copy;
+		e->data = copy;
+		e->ref = NULL;
+		c->zero_copy--;
+	}
+}
+
+/* Brick hook: a mapping of this connection is revoked (UNMAP, FREE FORCE, close). */
+static void conn_on_unmap(void *ctx, struct prb_mapping *m)
+{
+	struct prb_conn *c = ctx;
+
+	if (c->wr_map == m) {
+		/* PRB-UNMAP: the WRITE arriving through it fails and lands nowhere from now on. */
+		c->wr_map = NULL;
+		c->wr_status = PRB_ST_ESTALE;
+		if (!c->ddgst)
+			c->sink_dst = NULL;
+	}
+	if (c->zero_copy)
+		tx_copy_refs(c, m, NULL);
+}
+
+int prb_conn_tx_iov(struct prb_conn *c, struct iovec *iov, int max)
+{
+	size_t skip = c->tx_off;
+	int n = 0;
+
+	for (uint32_t i = 0; i < c->tx_count && n < max; i++) {
+		struct tx_entry *e = &c->tx[(c->tx_head + i) % c->tx_cap];
+		const uint8_t *seg[3] = { e->head, e->data, e->trailer };
+		size_t len[3] = { e->head_len, e->data_len, e->trailer_len };
+
+		for (int s = 0; s < 3 && n < max; s++) {
+			if (skip >= len[s]) {
+				skip -= len[s];
+				continue;
+			}
+			iov[n].iov_base = (void *)(uintptr_t)(seg[s] + skip);
+			iov[n].iov_len = len[s] - skip;
+			skip = 0;
+			n++;
+		}
+	}
+	return n;
+}
+
+void prb_conn_tx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
+{
+	if (n)
+		c->last_activity_ms = now_ms;
+	c->tx_bytes -= n;
+	c->tx_off += n;
+	while (c->tx_count) {
+		struct tx_entry *e = &c->tx[c->tx_head];
+		size_t total = (size_t)e->head_len + e->data_len + e->trailer_len;
+
+		if (c->tx_off < total)
+			break;
+		c->tx_off -= total;
+		if (e->response && c->outstanding)
+			c->outstanding--;
+		if (e->last)
+			c->eof = true;
+		tx_entry_release(c, e);
+		c->tx_head = (c->tx_head + 1) % c->tx_cap;
+		c->tx_count--;
+	}
+}
+
+size_t prb_conn_tx_pending(const struct prb_conn *c)
+{
+	return c->tx_bytes;
+}
+
+bool prb_conn_done(const struct prb_conn *c)
+{
+	return (c->eof || c->closing) && c->tx_count == 0;
+}
+
+void prb_conn_rx_eof(struct prb_conn *c)
+{
+	c->eof = true;
+	c->closing = true;
+	c->rx_state = RX_DEAD;
+}
+
+void prb_conn_shutdown(struct prb_conn *c)
+{
+	conn_term(c, PRB_TERM_SHUTDOWN, 0);
+}
+
+void prb_conn_tick(struct prb_conn *c, uint64_t now_ms)
+{
+	bool partial = c->rx_state != RX_HDR || c->rend > c->rstart;
+
+	if (c->closing)
+		return;
+	if (partial && c->lim.pdu_timeout_ms && now_ms - c->last_rx_ms >= c->lim.pdu_timeout_ms) {
+		conn_term(c, PRB_TERM_TIMEOUT, 0);
+		return;
+	}
+	if (!partial && c->lim.idle_timeout_ms &&
+	    now_ms - c->last_activity_ms >= c->lim.idle_timeout_ms &&
+	    now_ms - c->last_rx_ms >= c->lim.idle_timeout_ms)
+		conn_term(c, PRB_TERM_TIMEOUT, 0);
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static void conn_hello(struct prb_conn *c, const struct prb_hello_req *req)
+{
+	struct prb_brick_info info;
+	union prb_msg msg;
+	struct prb_hello_rsp *rsp = &msg.hello_rsp;
+	struct tx_entry *e;
+	uint16_t version;
+	uint32_t max_data;
+
+	/* PRB-HELLO: a second HELLO is EPROTO. */
+	if (c->hello_done) {
+		conn_error_rsp(c, PRB_ST_EPROTO);
+		return;
+	}
+	if (req->min_version > req->max_version) {
+		conn_error_rsp(c, PRB_ST_EINVAL);
+		return;
+	}
+	/* PRB-HELLO: the highest version in both ranges; none: ENOTSUP, then close. */
+	version = req->max_version < PRB_VERSION ? req->max_version : (uint16_t)PRB_VERSION;
+	if (version < req->min_version || version < 1) {
+		conn_error_rsp(c, PRB_ST_ENOTSUP);
+		c->closing = true;
+		c->rx_state = RX_DEAD;
+		return;
+	}
+	c->queue_depth = req->queue_depth < c->lim.queue_depth ? req->queue_depth
+								 : c->lim.queue_depth;
+	c->features = req->features & c->lim.features &
+		      (PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS);
+	prb_brick_get_info(c->brick, &info);
+	if (info.tier_blocks)
+		c->features |= PRB_FEAT_TIERING;
+	if (info.persistent)
+		c->features |= PRB_FEAT_PERSISTENT;
+	c->peer_max_pdu = req->max_pdu;
+	/* Our largest PDU to the peer is a READ response: fixed part, digests, data. */
+	max_data = req->max_pdu - PRB_READ_RSP_SIZE - PRB_HDGST_SIZE - PRB_DDGST_SIZE;
+	max_data &= ~4095u;
+	c->max_data = max_data < c->lim.max_data ? max_data : c->lim.max_data;
+
+	memset(&msg, 0, sizeof(msg));
+	rsp->version = version;
+	rsp->queue_depth = c->queue_depth;
+	rsp->features = c->features;
+	rsp->max_pdu = c->max_pdu;
+	rsp->max_data = c->max_data;
+	memcpy(rsp->brick_id, info.brick_id, sizeof(rsp->brick_id));
+	rsp->capacity_blocks = info.capacity_blocks;
+	rsp->free_blocks = info.free_blocks;
+	rsp->boot_epoch = info.boot_epoch;
+	rsp->max_mappings = c->lim.max_mappings;
+	/* HELLO PDUs never carry digests; every later one does as negotiated. */
+	e = conn_rsp(c, PRB_MSG_HELLO_RSP, &msg, 0, false);
+	if (!e)
+		return;
+	conn_rsp_done(c, e);
+	c->hello_done = true;
+	c->hdgst = c->features & PRB_FEAT_HDGST;
+	c->ddgst = c->features & PRB_FEAT_DDGST;
+	prb_dbg("HELLO: version %u qd %u features %#x max_data %u", version, c->queue_depth,
+		c->features, c->max_data);
+}
+
+static void conn_info(struct prb_conn *c)
+{
+	struct prb_brick_info info;
+	union prb_msg msg;
+	struct prb_info_rsp *rsp = &msg.info_rsp;
+	struct tx_entry *e;
+
+	prb_brick_get_info(c->brick, &info);
+	memset(&msg, 0, sizeof(msg));
+	memcpy(rsp->brick_id, info.brick_id, sizeof(rsp->brick_id));
+	rsp->boot_epoch = info.boot_epoch;
+	rsp->capacity_blocks = info.capacity_blocks;
+	rsp->free_blocks = info.free_blocks;
+	rsp->fast_blocks = info.fast_blocks;
+	rsp->fast_free = info.fast_free;
+	rsp->tier_blocks = info.tier_blocks;
+	rsp->tier_free = info.tier_free;
+	rsp->mapped_blocks = info.mapped_blocks;
+	rsp->requests = info.requests;
+	rsp->connections = info.connections;
+	e = conn_rsp(c, PRB_MSG_INFO_RSP, &msg, 0, true);
+	if (e)
+		conn_rsp_done(c, e);
+}
+
+static void conn_map(struct prb_conn *c, const struct prb_map_req *req)
+{
+	struct prb_mapping *m;
+	union prb_msg msg;
+	struct tx_entry *e;
+	int err = prb_brick_map(c->session, req->addr, req->map_flags, &m);
+
+	if (err < 0) {
+		conn_error_rsp(c, prb_status_from_errno(err));
+		return;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.map_rsp.handle = m->handle;
+	msg.map_rsp.raddr = m->raddr;
+	msg.map_rsp.rkey = m->rkey;
+	msg.map_rsp.length = PRB_BLOCK_SIZE;
+	e = conn_rsp(c, PRB_MSG_MAP_RSP, &msg, 0, true);
+	if (e)
+		conn_rsp_done(c, e);
+}
+
+static void conn_list(struct prb_conn *c, const struct prb_list_req *req)
+{
+	/* PRB-LIST: the response must fit the peer's max_pdu. */
+	uint32_t fit = (c->peer_max_pdu - PRB_LIST_RSP_SIZE - PRB_HDGST_SIZE - PRB_DDGST_SIZE) /
+		       16u;
+	uint32_t max = req->max_extents < fit ? req->max_extents : fit;
+	struct prb_extent *ext = calloc(max, sizeof(*ext));
+	uint8_t *payload;
+	union prb_msg msg;
+	struct tx_entry *e;
+	uint64_t next;
+	bool end;
+	int n;
+
+	if (!ext) {
+		conn_error_rsp(c, PRB_ST_ENOMEM);
+		return;
+	}
+	n = prb_brick_list(c->brick, req->cursor, ext, max, &next, &end);
+	if (n < 0) {
+		free(ext);
+		conn_error_rsp(c, prb_status_from_errno(n));
+		return;
+	}
+	payload = malloc((size_t)n * 16u + 1u);
+	if (!payload) {
+		free(ext);
+		conn_error_rsp(c, PRB_ST_ENOMEM);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		prb_extent_encode(&ext[i], payload + (size_t)i * 16u, 16u);
+	free(ext);
+	memset(&msg, 0, sizeof(msg));
+	msg.list_rsp.next_cursor = next;
+	msg.list_rsp.count = (uint32_t)n;
+	msg.list_rsp.list_flags = end ? PRB_LIST_END : 0;
+	msg.list_rsp.payload_len = (uint32_t)n * 16u;
+	e = conn_rsp(c, PRB_MSG_LIST_RSP, &msg, msg.list_rsp.payload_len, true);
+	if (!e) {
+		free(payload);
+		return;
+	}
+	e->owned = payload;
+	e->data = payload;
+	e->data_len = msg.list_rsp.payload_len;
+	conn_rsp_done(c, e);
+}
+
+static void conn_read(struct prb_conn *c, const struct prb_read_req *req)
+{
+	struct prb_mapping *m;
+	union prb_msg msg;
+	struct tx_entry *e;
+	int err = prb_brick_access(c->session, req->handle, req->offset, req->length, false, &m);
+
+	/* PRB-READ: length above the negotiated max_data is EINVAL. */
+	if (!err && req->length > c->max_data)
+		err = -EINVAL;
+	if (err < 0) {
+		conn_error_rsp(c, prb_status_from_errno(err));
+		return;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.read_rsp.payload_len = req->length;
+	e = conn_rsp(c, PRB_MSG_READ_RSP, &msg, req->length, true);
+	if (!e)
+		return;
+	if (c->ddgst) {
+		/* The digest must match the bytes sent: send a snapshot. */
+		e->owned = malloc(req->length);
+		if (!e->owned) {
+			c->tx_count--;
+			conn_error_rsp(c, PRB_ST_ENOMEM);
+			return;
+		}
+		memcpy(e->owned, m->data + req->offset, req->length);
+		e->data = e->owned;
+	} else {
+		e->data = m->data + req->offset;
+		e->ref = m;
+		c->zero_copy++;
+	}
+	e->data_len = req->length;
+	conn_rsp_done(c, e);
+}
+
+static void conn_atomic(struct prb_conn *c, enum prb_msg_id id, const union prb_msg *req)
+{
+	union prb_msg msg;
+	struct prb_mapping *m;
+	struct tx_entry *e;
+	uint64_t original = 0;
+	uint64_t handle = id == PRB_MSG_CAS_REQ ? req->cas_req.handle : req->fadd_req.handle;
+	uint32_t offset = id == PRB_MSG_CAS_REQ ? req->cas_req.offset : req->fadd_req.offset;
+	int err;
+
+	/* PRB-CAS/FADD: only when ATOMICS was negotiated. */
+	if (!(c->features & PRB_FEAT_ATOMICS)) {
+		conn_error_rsp(c, PRB_ST_ENOTSUP);
+		return;
+	}
+	/* Earlier READs of this connection answer with the bytes before the change. */
+	if (c->zero_copy && prb_brick_access(c->session, handle, offset, PRB_ATOMIC_SIZE, true,
+					     &m) == 0)
+		tx_copy_refs(c, NULL, m->data);
+	if (id == PRB_MSG_CAS_REQ)
+		err = prb_brick_cas(c->session, handle, offset, req->cas_req.compare,
+				    req->cas_req.swap, &original);
+	else
+		err = prb_brick_fadd(c->session, handle, offset, req->fadd_req.add, &original);
+	if (err < 0) {
+		conn_error_rsp(c, prb_status_from_errno(err));
+		return;
+	}
+	memset(&msg, 0, sizeof(msg));
+	if (id == PRB_MSG_CAS_REQ) {
+		msg.cas_rsp.original = original;
+		e = conn_rsp(c, PRB_MSG_CAS_RSP, &msg, 0, true);
+	} else {
+		msg.fadd_rsp.original = original;
+		e = conn_rsp(c, PRB_MSG_FADD_RSP, &msg, 0, true);
+	}
+	if (e)
+		conn_rsp_done(c, e);
+}
+
+/* Set up the payload sink of a decoded WRITE (or skip it when the WRITE fails). */
+static void conn_write_begin(struct prb_conn *c, const struct prb_write_req *req)
+{
+	struct prb_mapping *m = NULL;
+	int err = prb_brick_access(c->session, req->handle, req->offset, req->length, true, &m);
+
+	if (!err && req->length > c->max_data)
+		err = -EINVAL;
+	c->rx_state = RX_PAYLOAD;
+	c->sink_left = c->payload_len;
+	c->sink_dst = NULL;
+	c->wr_map = NULL;
+	c->wr_status = PRB_ST_OK;
+	if (err < 0) {
+		c->wr_status = prb_status_from_errno(err);
+		return;
+	}
+	if (c->ddgst) {
+		if (!c->bounce)
+			c->bounce = malloc(c->lim.max_data);
+		if (!c->bounce) {
+			c->wr_status = PRB_ST_ENOMEM;
+			return;
+		}
+		c->sink_dst = c->bounce;
+	} else {
+		/* Earlier READs of this connection answer with the bytes before the WRITE. */
+		if (c->zero_copy)
+			tx_copy_refs(c, NULL, m->data);
+		c->sink_dst = m->data + req->offset;
+	}
+	c->wr_map = m;
+	c->wr_offset = req->offset;
+}
+
+/* The whole WRITE (payload and digest) arrived: apply it and answer. */
+static void conn_write_end(struct prb_conn *c, bool digest_ok)
+{
+	struct prb_mapping *m = c->wr_map;
+
+	c->wr_map = NULL;
+	if (c->wr_status != PRB_ST_OK) {
+		conn_error_rsp(c, c->wr_status);
+		return;
+	}
+	if (c->ddgst) {
+		/* PRB-DIGEST: a data digest mismatch writes nothing (EBADMSG). */
+		if (!digest_ok) {
+			conn_error_rsp(c, PRB_ST_EBADMSG);
+			return;
+		}
+		if (c->zero_copy)
+			tx_copy_refs(c, NULL, m->data);
+		memcpy(m->data + c->wr_offset, c->bounce, c->payload_len);
+	}
+	conn_simple_rsp(c, PRB_MSG_WRITE_RSP, 0);
+}
+
+/* Execute a decoded request (not WRITE, whose payload comes first). */
+static void conn_dispatch(struct prb_conn *c, enum prb_msg_id id, const union prb_msg *msg)
+{
+	struct prb_session *s = c->session;
+	int err;
+
+	switch (id) {
+	case PRB_MSG_HELLO_REQ:
+		conn_hello(c, &msg->hello_req);
+		break;
+	case PRB_MSG_INFO_REQ:
+		conn_info(c);
+		break;
+	case PRB_MSG_KEEPALIVE_REQ:
+		conn_simple_rsp(c, PRB_MSG_KEEPALIVE_RSP, 0);
+		break;
+	case PRB_MSG_ALLOC_REQ:
+		err = prb_brick_alloc(c->brick, msg->alloc_req.addr, msg->alloc_req.blocks);
+		conn_simple_rsp(c, PRB_MSG_ALLOC_RSP, err);
+		break;
+	case PRB_MSG_FREE_REQ:
+		err = prb_brick_free(c->brick, msg->free_req.addr, msg->free_req.blocks,
+				     msg->free_req.free_flags);
+		conn_simple_rsp(c, PRB_MSG_FREE_RSP, err);
+		break;
+	case PRB_MSG_MAP_REQ:
+		conn_map(c, &msg->map_req);
+		break;
+	case PRB_MSG_UNMAP_REQ:
+		conn_simple_rsp(c, PRB_MSG_UNMAP_RSP, prb_brick_unmap(s, msg->unmap_req.handle));
+		break;
+	case PRB_MSG_LIST_REQ:
+		conn_list(c, &msg->list_req);
+		break;
+	case PRB_MSG_READ_REQ:
+		conn_read(c, &msg->read_req);
+		break;
+	case PRB_MSG_FLUSH_REQ:
+		err = prb_brick_flush(s, msg->flush_req.handle, msg->flush_req.offset,
+				      msg->flush_req.length);
+		conn_simple_rsp(c, PRB_MSG_FLUSH_RSP, err);
+		break;
+	case PRB_MSG_CAS_REQ:
+	case PRB_MSG_FADD_REQ:
+		conn_atomic(c, id, msg);
+		break;
+	default:
+		conn_error_rsp(c, PRB_ST_ENOTSUP);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ receive side */
+
+/* The PDU is fully received: wait for the next header. */
+static void rx_pdu_end(struct prb_conn *c)
+{
+	c->rx_state = RX_HDR;
+	c->sink_dst = NULL;
+	c->sink_left = 0;
+	c->skip_only = false;
+}
+
+/* Skip the rest of the PDU (after an error response to it). */
+static void rx_skip(struct prb_conn *c, uint32_t consumed)
+{
+	c->skip_only = true;
+	c->sink_dst = NULL;
+	c->sink_left = c->hdr.plen - consumed;
+	c->rx_state = c->sink_left ? RX_PAYLOAD : RX_HDR;
+	if (!c->sink_left)
+		rx_pdu_end(c);
+}
+
+/* Expected size of the fixed part of request \p opcode, or 0 for an unknown opcode. */
+static uint32_t rx_request_size(uint8_t opcode, enum prb_msg_id *id)
+{
+	int r = prb_msg_id_of(opcode);
+
+	if (r < 0)
+		return 0;
+	*id = (enum prb_msg_id)r;
+	return prb_msg_descs[r].size;
+}
+
+/* The common header of a PDU arrived: framing checks, then decide how to receive it. */
+static void rx_header(struct prb_conn *c)
+{
+	const uint8_t *p = c->rbuf + c->rstart;
+	struct prb_wire_error we;
+	enum prb_msg_id id = PRB_MSG_COUNT;
+	uint32_t size, hd, dd, payload;
+	bool known;
+	int err;
+
+	memset(&c->hdr, 0, sizeof(c->hdr));
+	err = prb_hdr_decode(p, PRB_HDR_SIZE, &c->hdr, &we);
+	/* PRB-FRAME: bad magic, reserved flag bits: TERM BAD_HEADER. */
+	if (err == -EPROTO) {
+		conn_term(c, PRB_TERM_BAD_HEADER, 0);
+		return;
+	}
+	if (p[3] & ~(unsigned)PRB_HDR_ALL) {
+		conn_term(c, PRB_TERM_BAD_HEADER, 3);
+		return;
+	}
+	if (c->hdr.hlen < PRB_HDR_SIZE) {
+		conn_term(c, PRB_TERM_BAD_HEADER, 14);
+		return;
+	}
+	if (c->hdr.plen < c->hdr.hlen) {
+		conn_term(c, PRB_TERM_BAD_HEADER, 4);
+		return;
+	}
+	/* PRB-FRAME: plen above our max_pdu: TERM PDU_TOO_LARGE. */
+	if (c->hdr.plen > c->max_pdu) {
+		conn_term(c, PRB_TERM_PDU_TOO_LARGE, 4);
+		return;
+	}
+	/* A TERM from the initiator: it closes; so do we. */
+	if ((c->hdr.opcode & 0x7f) == PRB_OP_TERM) {
+		prb_info("peer sent TERM");
+		c->closing = true;
+		c->eof = true;
+		c->rx_state = RX_DEAD;
+		return;
+	}
+	/* PRB-FRAME: responses are not sent to a brick; HELLO comes first. */
+	if (c->hdr.opcode & PRB_OPCODE_RESPONSE) {
+		conn_term(c, PRB_TERM_SEQUENCE, 2);
+		return;
+	}
+	if (!c->hello_done && c->hdr.opcode != PRB_OP_HELLO) {
+		conn_term(c, PRB_TERM_SEQUENCE, 2);
+		return;
+	}
+	size = rx_request_size(c->hdr.opcode, &id);
+	known = size != 0;
+	if (known && c->hdr.hlen != size) {
+		conn_term(c, PRB_TERM_BAD_HEADER, 14);
+		return;
+	}
+	/* PRB-DIGEST: digest flags exactly as negotiated (never on HELLO). */
+	hd = (p[3] & PRB_HDR_HDGST) ? PRB_HDGST_SIZE : 0;
+	dd = (p[3] & PRB_HDR_DDGST) ? PRB_DDGST_SIZE : 0;
+	if ((hd != 0) != (c->hello_done && c->hdgst) || c->hdr.plen < c->hdr.hlen + hd + dd) {
+		conn_term(c, PRB_TERM_HEADER_DIGEST, 3);
+		return;
+	}
+	payload = c->hdr.plen - c->hdr.hlen - hd - dd;
+	if ((dd != 0) != (c->hello_done && c->ddgst && payload > 0)) {
+		conn_term(c, PRB_TERM_HEADER_DIGEST, 3);
+		return;
+	}
+	if (known && prb_msg_descs[id].payload == PRB_PAYLOAD_NONE && payload != 0) {
+		conn_term(c, PRB_TERM_BAD_HEADER, 4);
+		return;
+	}
+	/* PRB-QUEUE: more outstanding requests than negotiated: TERM QUEUE_OVERFLOW. */
+	if (c->outstanding >= c->queue_depth) {
+		conn_term(c, PRB_TERM_QUEUE_OVERFLOW, 8);
+		return;
+	}
+	c->outstanding++;
+	prb_brick_count_request(c->brick);
+	c->payload_len = payload;
+	c->rstart += PRB_HDR_SIZE;
+	if (!known) {
+		/* PRB-FRAME: unknown opcode, sane header: ENOTSUP, skip the PDU. */
+		conn_error_rsp(c, PRB_ST_ENOTSUP);
+		rx_skip(c, PRB_HDR_SIZE);
+		return;
+	}
+	c->fixed_need = c->hdr.hlen + hd - PRB_HDR_SIZE;
+	c->rx_state = RX_FIXED;
+}
+
+/* The fixed part (and header digest) arrived: verify, decode, dispatch. */
+static void rx_fixed(struct prb_conn *c)
+{
+	const uint8_t *p = c->rbuf + c->rstart - PRB_HDR_SIZE;
+	uint32_t hlen = c->hdr.hlen;
+	struct prb_wire_error we;
+	union prb_msg msg;
+	enum prb_msg_id id;
+	int err;
+
+	c->rstart += c->fixed_need;
+	if (c->hdr.flags & PRB_HDR_HDGST) {
+		/* PRB-DIGEST: header digest mismatch: TERM HEADER_DIGEST. */
+		if (get_le32(p + hlen) != prb_crc32c(p, hlen) || get_le32(p + hlen + 4) != 0) {
+			conn_term(c, PRB_TERM_HEADER_DIGEST, hlen);
+			return;
+		}
+	}
+	memset(&msg, 0, sizeof(msg));
+	err = prb_msg_decode(p, hlen, &msg, &id, &we);
+	if (err < 0) {
+		/* PRB-FIELD: reserved bits, alignment, min/max/enum: EINVAL, connection goes on. */
+		prb_dbg("tag %u: %s: %s", c->hdr.tag, we.field ? we.field : "?",
+			we.reason ? we.reason : "?");
+		conn_error_rsp(c, PRB_ST_EINVAL);
+		rx_skip(c, hlen + ((c->hdr.flags & PRB_HDR_HDGST) ? PRB_HDGST_SIZE : 0u));
+		return;
+	}
+	if (id == PRB_MSG_WRITE_REQ) {
+		conn_write_begin(c, &msg.write_req);
+		return;
+	}
+	conn_dispatch(c, id, &msg);
+	rx_pdu_end(c);
+}
+
+/* The payload of the current PDU is in: a WRITE waits for its digest, a skip ends. */
+static void rx_payload_end(struct prb_conn *c)
+{
+	if (c->skip_only) {
+		rx_pdu_end(c);
+		return;
+	}
+	if (c->hdr.flags & PRB_HDR_DDGST) {
+		c->rx_state = RX_DDGST;
+		return;
+	}
+	conn_write_end(c, true);
+	rx_pdu_end(c);
+}
+
+/* The data digest of a WRITE arrived. */
+static void rx_ddgst(struct prb_conn *c)
+{
+	uint32_t want = get_le32(c->rbuf + c->rstart);
+	bool ok = true;
+
+	c->rstart += PRB_DDGST_SIZE;
+	if (c->wr_status == PRB_ST_OK)
+		ok = want == prb_crc32c(c->bounce, c->payload_len);
+	conn_write_end(c, ok);
+	rx_pdu_end(c);
+}
+
+/* Feed payload bytes from the input buffer to the sink. */
+static void rx_payload_from_buffer(struct prb_conn *c)
+{
+	size_t avail = c->rend - c->rstart;
+	uint32_t take = avail < c->sink_left ? (uint32_t)avail : c->sink_left;
+
+	if (c->sink_dst) {
+		memcpy(c->sink_dst, c->rbuf + c->rstart, take);
+		c->sink_dst += take;
+	}
+	c->rstart += take;
+	c->sink_left -= take;
+	if (c->sink_left == 0)
+		rx_payload_end(c);
+}
+
+/* Parse everything the input buffer holds. */
+static void rx_process(struct prb_conn *c, uint64_t now_ms)
+{
+	for (;;) {
+		size_t avail = c->rend - c->rstart;
+
+		switch (c->rx_state) {
+		case RX_HDR:
+			if (avail < PRB_HDR_SIZE)
+				return;
+			rx_header(c);
+			break;
+		case RX_FIXED:
+			if (avail < c->fixed_need)
+				return;
+			rx_fixed(c);
+			break;
+		case RX_PAYLOAD:
+			if (avail == 0)
+				return;
+			rx_payload_from_buffer(c);
+			break;
+		case RX_DDGST:
+			if (avail < PRB_DDGST_SIZE)
+				return;
+			rx_ddgst(c);
+			break;
+		case RX_DEAD:
+			c->rstart = c->rend;
+			return;
+		}
+		if (c->rx_state == RX_HDR)
+			c->last_activity_ms = now_ms;
+	}
+}
+
+bool prb_conn_rx_wanted(const struct prb_conn *c)
+{
+	return !c->closing && c->rx_state != RX_DEAD && c->tx_bytes <= TX_BACKLOG_MAX;
+}
+
+size_t prb_conn_rx_space(struct prb_conn *c, void **buf)
+{
+	c->rx_direct = false;
+	if (!prb_conn_rx_wanted(c))
+		return 0;
+	if (c->rx_state == RX_PAYLOAD && c->rstart == c->rend && c->sink_dst &&
+	    c->sink_left >= RX_DIRECT_MIN) {
+		c->rx_direct = true;
+		*buf = c->sink_dst;
+		return c->sink_left;
+	}
+	if (c->rstart == c->rend) {
+		c->rstart = 0;
+		c->rend = 0;
+	} else if (RX_BUF_SIZE - c->rend < 4096u) {
+		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
+		c->rend -= c->rstart;
+		c->rstart = 0;
+	}
+	*buf = c->rbuf + c->rend;
+	return RX_BUF_SIZE - c->rend;
+}
+
+void prb_conn_rx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
+{
+	if (n == 0)
+		return;
+	c->last_rx_ms = now_ms;
+	if (c->rx_direct) {
+		c->rx_direct = false;
+		/* Revoked while the bytes were in flight? They landed in a still-pinned block
+		 * (revocation runs between calls, never during one); only count them. */
+		if (c->sink_dst)
+			c->sink_dst += n;
+		c->sink_left -= (uint32_t)n;
+		if (c->sink_left == 0)
+			rx_payload_end(c);
+		if (c->rx_state == RX_HDR)
+			c->last_activity_ms = now_ms;
+		rx_process(c, now_ms);
+		return;
+	}
+	c->rend += n;
+	rx_process(c, now_ms);
+}
