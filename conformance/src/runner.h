@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The runner: selection, skips, CUnit glue, per-test cleanup, results. */
+#ifndef PRB_CONFORMANCE_RUNNER_H
+#define PRB_CONFORMANCE_RUNNER_H
+
+#include <stddef.h>
+
+#include "suite.h"
+
+enum cf_outcome { CF_NOT_RUN, CF_PASSED, CF_FAILED, CF_SKIPPED };
+
+struct cf_result {
+	const struct cf_test *test;
+	enum cf_outcome outcome;
+	char reason[256];          /* why skipped */
+	char *failures;            /* "file:line: message\n"..., malloc'd */
+	double seconds;
+};
+
+struct cf_options {
+	const char *url;
+	const char **patterns;     /* --test PATTERN..., NULL-terminated; none = all */
+	size_t npatterns;
+	const char *xml_path;
+	const char *restart_cmd;
+	bool destructive;
+	bool verbose;
+	int timeout_ms;
+	int restart_timeout_ms;
+};
+
+/** Every registered test, in run order; \p count set. */
+const struct cf_test *const *cf_all_tests(size_t *count);
+
+/** Run the selected tests. \return 0 all passed, 1 a test failed, 2 could not run. */
+int cf_run(const struct cf_options *opt);
+
+/** Write JUnit XML for \p n results. \return 0 or a negative errno. */
+int cf_junit_write(const char *path, const char *url, const struct cf_result *results, size_t n);
+
+#endif

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a conformance test sees: its registration entry, connections the runner closes
+ * for it, an address region of its own, assertions with readable messages, skips with a
+ * reason, and the brick restart hook.
+ */
+#ifndef PRB_CONFORMANCE_SUITE_H
+#define PRB_CONFORMANCE_SUITE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <CUnit/CUnit.h>
+
+#include "conn.h"
+#include "ops.h"
+
+/* What a test needs beyond a live brick. */
+enum cf_needs {
+	CF_DESTRUCTIVE = 1U << 0, /* disturbs other users of the brick: run with --destructive */
+	CF_RESTART = 1U << 1,     /* crashes and restarts the brick: run with --restart-cmd */
+};
+
+/* One row of the registration table. */
+struct cf_test {
+	const char *name;      /* Family.Suite.Test */
+	void (*fn)(void);
+	const char *reqs;      /* requirement IDs of spec/PROTOCOL.md it checks, space-separated */
+	bool mandatory;        /* false: an optional feature; skipped when the brick lacks it */
+	unsigned needs;        /* enum cf_needs */
+	uint32_t feature;      /* PRB_FEAT_* the brick must grant, 0 for none */
+	const char *doc;       /* what the test checks, one line */
+};
+
+/* Each tests/<suite>.c defines one table, ended by an entry with name NULL. */
+extern const struct cf_test cf_tests_handshake[];
+extern const struct cf_test cf_tests_alloc[];
+extern const struct cf_test cf_tests_free[];
+extern const struct cf_test cf_tests_map[];
+extern const struct cf_test cf_tests_unmap[];
+extern const struct cf_test cf_tests_list[];
+extern const struct cf_test cf_tests_data[];
+extern const struct cf_test cf_tests_atomics[];
+extern const struct cf_test cf_tests_robust[];
+extern const struct cf_test cf_tests_digest[];
+extern const struct cf_test cf_tests_concurrency[];
+extern const struct cf_test cf_tests_durability[];
+
+/* What the runner learned from its first HELLO (all features asked for). */
+struct cf_brick {
+	struct prb_hello_rsp hello;
+	uint32_t features;         /* granted when every defined feature was asked for */
+	int timeout_ms;
+};
+const struct cf_brick *cf_brick(void);
+const char *cf_url(void);
+
+/** Socket to the brick, no HELLO; closed by the runner after the test. Fails fatally. */
+struct cf_conn *cf_open(void);
+/** Connection after HELLO asking for \p features; closed by the runner. Fails fatally. */
+struct cf_conn *cf_connect_features(uint32_t features);
+/** Connection after HELLO asking for ATOMICS (when the brick offers it), no digests. */
+struct cf_conn *cf_connect(void);
+/** Close a connection early (the brick sees it drop). */
+void cf_disconnect(struct cf_conn *c);
+
+/** Logical address of block \p i of the running test's own region (2^20 blocks, random base). */
+uint64_t cf_addr(uint64_t i);
+
+/** Mark the running test skipped with a reason (it should return right after). */
+void cf_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/** Print a line when --verbose. */
+void cf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Run --restart-cmd and wait until the brick accepts a HELLO again. Fails fatally. */
+void cf_restart(void);
+
+/**
+ * Expect the brick to send TERM with \p reason, then close the connection.
+ * A TERM with another reason, a close without TERM, or silence fail the test.
+ */
+bool cf_expect_term(struct cf_conn *c, unsigned reason, const char *file, unsigned line);
+#define CF_TERM(c, reason) cf_expect_term((c), (reason), __FILE__, __LINE__)
+
+/** The brick still answers: a new connection, HELLO, KEEPALIVE. Fails the test if not. */
+void cf_check_alive(void);
+
+/** Blocks allocated among \p blocks blocks from \p addr, counted with LIST. */
+uint64_t cf_allocated_range(struct cf_conn *c, uint64_t addr, uint64_t blocks);
+/** Blocks allocated among blocks first .. first + n - 1 of the test's region. */
+uint64_t cf_allocated(struct cf_conn *c, uint64_t first, uint64_t n);
+
+/** Fill \p buf with bytes derived from \p seed (test data that cannot be mistaken). */
+void cf_pattern(void *buf, size_t len, uint64_t seed);
+
+/* Assertions: they record a CUnit failure with a readable message. */
+bool cf_check_status(struct cf_conn *c, int got, int want, bool fatal, const char *expr,
+		     const char *file, unsigned line);
+bool cf_check(bool ok, bool fatal, const char *file, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* CF_ST(conn, call, PRB_ST_x): the call returned that status. */
+#define CF_ST(c, expr, want) cf_check_status((c), (expr), (want), false, #expr, __FILE__, __LINE__)
+#define CF_ST_FATAL(c, expr, want) \
+	cf_check_status((c), (expr), (want), true, #expr, __FILE__, __LINE__)
+/* CF_CHECK(condition, "printf format", ...): message shown when the condition is false. */
+#define CF_CHECK(cond, ...) cf_check((cond), false, __FILE__, __LINE__, __VA_ARGS__)
+#define CF_CHECK_FATAL(cond, ...) cf_check((cond), true, __FILE__, __LINE__, __VA_ARGS__)
+
+#endif

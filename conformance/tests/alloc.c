@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ALLOC: alignment, EEXIST, ranges (all or none), bounds, zeroed blocks, ENOSPC. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "suite.h"
+
+static void basic_single(void)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_CHECK(cf_allocated(c, 0, 1) == 1, "allocated block not in LIST");
+	CF_CHECK(cf_allocated(c, 1, 1) == 0, "neighbour block allocated too");
+}
+
+static void basic_eexist(void)
+{
+	struct cf_conn *a = cf_connect(), *b = cf_connect();
+
+	CF_ST_FATAL(a, cf_alloc(a, cf_addr(3), 1), PRB_ST_OK);
+	CF_ST(a, cf_alloc(a, cf_addr(3), 1), PRB_ST_EEXIST);
+	CF_ST(b, cf_alloc(b, cf_addr(3), 1), PRB_ST_EEXIST);
+}
+
+static void basic_zeroed(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint8_t *buf = malloc(PRB_BLOCK_SIZE), *zero = calloc(1, PRB_BLOCK_SIZE);
+	uint64_t h;
+
+	CF_CHECK_FATAL(buf && zero, "out of memory");
+	/* Write a block, free it, allocate again: the new block reads as zeros. */
+	for (int round = 0; round < 2; round++) {
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+		CF_ST_FATAL(c, cf_read_big(c, h, 0, PRB_BLOCK_SIZE, buf), PRB_ST_OK);
+		CF_CHECK(memcmp(buf, zero, PRB_BLOCK_SIZE) == 0,
+			 "newly allocated block does not read as zeros (round %d)", round);
+		cf_pattern(buf, PRB_BLOCK_SIZE, 77);
+		CF_ST_FATAL(c, cf_write_big(c, h, 0, PRB_BLOCK_SIZE, buf), PRB_ST_OK);
+		CF_ST_FATAL(c, cf_flush(c, h, 0, PRB_BLOCK_SIZE), PRB_ST_OK);
+		CF_ST_FATAL(c, cf_unmap(c, h), PRB_ST_OK);
+		CF_ST_FATAL(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_OK);
+	}
+	free(buf);
+	free(zero);
+}
+
+static void align_unaligned(void)
+{
+	struct cf_conn *c = cf_connect();
+	static const uint64_t offsets[] = { 1, 4096, PRB_BLOCK_SIZE / 2, PRB_BLOCK_SIZE - 1 };
+
+	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++)
+		CF_ST(c, cf_alloc(c, cf_addr(4) + offsets[i], 1), PRB_ST_EINVAL);
+	CF_CHECK(cf_allocated(c, 4, 1) == 0 && cf_allocated(c, 5, 1) == 0,
+		 "an unaligned ALLOC allocated something");
+}
+
+static void count_bounds(void)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST(c, cf_alloc(c, cf_addr(0), 0), PRB_ST_EINVAL);
+	CF_ST(c, cf_alloc(c, cf_addr(0), PRB_MAX_RANGE_BLOCKS + 1), PRB_ST_EINVAL);
+	CF_ST(c, cf_alloc(c, cf_addr(0), 0xFFFFFFFFU), PRB_ST_EINVAL);
+	CF_CHECK(cf_allocated(c, 0, 1) == 0, "a refused ALLOC allocated something");
+}
+
+static void range_overflow(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint64_t last = ~(uint64_t)0 - PRB_BLOCK_SIZE + 1; /* the last block of the space */
+
+	/* addr + blocks * 2 MiB passes 2^64. */
+	CF_ST(c, cf_alloc(c, last, 2), PRB_ST_EINVAL);
+	CF_ST(c, cf_alloc(c, last - PRB_BLOCK_SIZE, PRB_MAX_RANGE_BLOCKS), PRB_ST_EINVAL);
+	/* Nothing may have been allocated at the top (free it if a faulty brick did). */
+	if (!CF_CHECK(cf_allocated_range(c, last, 1) == 0, "refused ALLOC at the top of the space allocated"))
+		cf_free(c, last, 1, PRB_FREE_FORCE);
+}
+
+static void range_basic(void)
+{
+	struct cf_conn *c = cf_connect();
+	struct prb_extent e;
+	uint32_t count = 0, flags;
+	uint64_t next;
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(8), 4), PRB_ST_OK);
+	for (uint64_t i = 8; i < 12; i++)
+		CF_ST(c, cf_alloc(c, cf_addr(i), 1), PRB_ST_EEXIST);
+	CF_ST(c, cf_alloc(c, cf_addr(7), 1), PRB_ST_OK);
+	CF_ST(c, cf_alloc(c, cf_addr(12), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_list(c, cf_addr(7), 1, &e, &count, &next, &flags), PRB_ST_OK);
+	CF_CHECK(count == 1 && e.addr == cf_addr(7) && e.blocks == 6,
+		 "LIST after ALLOC 7, 8..11, 12: first extent %u blocks at +%llu, expected 6 at 7",
+		 count ? e.blocks : 0, count ? (unsigned long long)((e.addr - cf_addr(0)) >> PRB_BLOCK_SHIFT) : 0ULL);
+}
+
+static void range_overlap(void)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(5), 1), PRB_ST_OK);
+	/* Ranges that cover block 5 at their start, middle and end. */
+	CF_ST(c, cf_alloc(c, cf_addr(5), 3), PRB_ST_EEXIST);
+	CF_ST(c, cf_alloc(c, cf_addr(2), 8), PRB_ST_EEXIST);
+	CF_ST(c, cf_alloc(c, cf_addr(3), 3), PRB_ST_EEXIST);
+	/* All or none: nothing else of those ranges was allocated. */
+	for (uint64_t i = 2; i < 10; i++)
+		if (i != 5)
+			CF_CHECK(cf_allocated(c, i, 1) == 0, "block %llu allocated by a refused range",
+				 (unsigned long long)i);
+	CF_ST(c, cf_alloc(c, cf_addr(6), 4), PRB_ST_OK);
+}
+
+static void reserved_nonzero(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint8_t buf[64];
+	union prb_msg m = { .alloc_req = { .addr = cf_addr(0), .blocks = 1 } }, rsp;
+
+	m.hdr.tag = 99;
+	int len = cf_build(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, buf, sizeof(buf));
+	CF_CHECK_FATAL(len == PRB_ALLOC_REQ_SIZE, "encode");
+	buf[28] = 1; /* alloc_req.reserved0 */
+	CF_CHECK_FATAL(cf_send_raw(c, buf, (size_t)len) == 0, "send");
+	CF_ST(c, cf_recv_rsp(c, 99, &rsp), PRB_ST_EINVAL);
+	CF_CHECK(cf_allocated(c, 0, 1) == 0, "ALLOC with reserved bits set allocated the block");
+}
+
+/* Fill the brick: ENOSPC when the range does not fit, all or none, space comes back. */
+static void capacity_enospc(void)
+{
+	struct cf_conn *c = cf_connect();
+	struct prb_info_rsp before, full, after;
+	uint64_t done = 0, i;
+
+	CF_ST_FATAL(c, cf_info(c, &before), PRB_ST_OK);
+	if (before.free_blocks > 8 * (uint64_t)PRB_MAX_RANGE_BLOCKS) {
+		cf_skip("brick has %llu free blocks: filling it takes too long",
+			(unsigned long long)before.free_blocks);
+		return;
+	}
+	/* One range larger than the free space fails whole. */
+	if (before.free_blocks < PRB_MAX_RANGE_BLOCKS) {
+		CF_ST(c, cf_alloc(c, cf_addr(0), (uint32_t)before.free_blocks + 1), PRB_ST_ENOSPC);
+		CF_ST_FATAL(c, cf_info(c, &after), PRB_ST_OK);
+		CF_CHECK(after.free_blocks == before.free_blocks,
+			 "refused ALLOC changed free_blocks %llu -> %llu",
+			 (unsigned long long)before.free_blocks, (unsigned long long)after.free_blocks);
+	}
+	/* Fill it exactly. */
+	while (done < before.free_blocks) {
+		uint64_t left = before.free_blocks - done;
+		uint32_t n = left > PRB_MAX_RANGE_BLOCKS ? PRB_MAX_RANGE_BLOCKS : (uint32_t)left;
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(done), n), PRB_ST_OK);
+		done += n;
+	}
+	CF_ST_FATAL(c, cf_info(c, &full), PRB_ST_OK);
+	CF_CHECK(full.free_blocks == 0, "free_blocks %llu after filling the brick",
+		 (unsigned long long)full.free_blocks);
+	CF_ST(c, cf_alloc(c, cf_addr(done + 1), 1), PRB_ST_ENOSPC);
+	CF_ST(c, cf_alloc(c, cf_addr(done + 1), 4), PRB_ST_ENOSPC);
+	/* Taken addresses still say EEXIST, not ENOSPC. */
+	CF_ST(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_EEXIST);
+	/* Free one: exactly one fits again. */
+	CF_ST_FATAL(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_OK);
+	CF_ST(c, cf_alloc(c, cf_addr(done + 1), 2), PRB_ST_ENOSPC);
+	CF_ST(c, cf_alloc(c, cf_addr(done + 1), 1), PRB_ST_OK);
+	CF_ST(c, cf_free(c, cf_addr(done + 1), 1, 0), PRB_ST_OK);
+	for (i = 1; i < done;) {
+		uint64_t left = done - i;
+		uint32_t n = left > PRB_MAX_RANGE_BLOCKS ? PRB_MAX_RANGE_BLOCKS : (uint32_t)left;
+		CF_ST(c, cf_free(c, cf_addr(i), n, 0), PRB_ST_OK);
+		i += n;
+	}
+	CF_ST_FATAL(c, cf_info(c, &after), PRB_ST_OK);
+	CF_CHECK(after.free_blocks == before.free_blocks, "free_blocks %llu after freeing all, %llu before",
+		 (unsigned long long)after.free_blocks, (unsigned long long)before.free_blocks);
+}
+
+const struct cf_test cf_tests_alloc[] = {
+	{ "Alloc.Basic.Single", basic_single, "alloc.basic", true, 0, 0,
+	  "ALLOC of one block: listed, neighbours untouched" },
+	{ "Alloc.Basic.Eexist", basic_eexist, "alloc.eexist", true, 0, 0,
+	  "ALLOC of an allocated block: EEXIST, from any connection" },
+	{ "Alloc.Basic.Zeroed", basic_zeroed, "alloc.zero", true, 0, 0,
+	  "a newly allocated block reads as zeros, also after FREE of written data" },
+	{ "Alloc.Args.Unaligned", align_unaligned, "alloc.align", true, 0, 0,
+	  "unaligned address: EINVAL, nothing allocated" },
+	{ "Alloc.Args.Count", count_bounds, "alloc.count", true, 0, 0,
+	  "blocks 0 or above 65536: EINVAL" },
+	{ "Alloc.Args.Reserved", reserved_nonzero, "alloc.reserved", true, 0, 0,
+	  "reserved field nonzero: EINVAL, nothing allocated" },
+	{ "Alloc.Range.Overflow", range_overflow, "alloc.overflow", true, 0, 0,
+	  "a range passing 2^64: EINVAL" },
+	{ "Alloc.Range.Basic", range_basic, "alloc.range", true, 0, 0,
+	  "ALLOC of a range allocates each block; LIST coalesces" },
+	{ "Alloc.Range.Overlap", range_overlap, "alloc.overlap", true, 0, 0,
+	  "a range overlapping an allocated block: EEXIST and nothing allocated" },
+	{ "Alloc.Capacity.Enospc", capacity_enospc, "alloc.enospc", true, CF_DESTRUCTIVE, 0,
+	  "fill the brick: ENOSPC, all or none, free_blocks exact, space returns" },
+	{ NULL, NULL, NULL, false, 0, 0, NULL },
+};

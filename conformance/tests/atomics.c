@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* CAS and FADD (feature ATOMICS): results, alignment, bounds, RO, contention. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suite.h"
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static struct cf_conn *mapped_block(uint64_t *h)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, h), PRB_ST_OK);
+	return c;
+}
+
+static void cas_basic(void)
+{
+	uint64_t h, orig = 1;
+	struct cf_conn *c = mapped_block(&h);
+	uint8_t back[8];
+
+	CF_ST(c, cf_cas(c, h, 64, 0, 0x1122334455667788ULL, &orig), PRB_ST_OK);
+	CF_CHECK(orig == 0, "CAS on a zero word returned original 0x%llx", (unsigned long long)orig);
+	CF_ST(c, cf_read(c, h, 64, 8, back), PRB_ST_OK);
+	CF_CHECK(get_le64(back) == 0x1122334455667788ULL, "CAS did not store (little-endian)");
+	/* Wrong compare: nothing stored, the current value returned. */
+	CF_ST(c, cf_cas(c, h, 64, 5, 6, &orig), PRB_ST_OK);
+	CF_CHECK(orig == 0x1122334455667788ULL, "failed CAS returned 0x%llx", (unsigned long long)orig);
+	CF_ST(c, cf_read(c, h, 64, 8, back), PRB_ST_OK);
+	CF_CHECK(get_le64(back) == 0x1122334455667788ULL, "failed CAS stored");
+	/* The last word of the block. */
+	CF_ST(c, cf_cas(c, h, PRB_BLOCK_SIZE - 8, 0, 42, &orig), PRB_ST_OK);
+}
+
+static void fadd_basic(void)
+{
+	uint64_t h, orig = 1;
+	struct cf_conn *c = mapped_block(&h);
+	uint8_t back[8];
+
+	CF_ST(c, cf_fadd(c, h, 8, 5, &orig), PRB_ST_OK);
+	CF_CHECK(orig == 0, "first FADD original 0x%llx", (unsigned long long)orig);
+	CF_ST(c, cf_fadd(c, h, 8, ~0ULL, &orig), PRB_ST_OK); /* -1 */
+	CF_CHECK(orig == 5, "FADD original %llu, expected 5", (unsigned long long)orig);
+	CF_ST(c, cf_fadd(c, h, 8, ~0ULL - 3, &orig), PRB_ST_OK); /* 4 + (2^64 - 4): wraps to 0 */
+	CF_ST(c, cf_read(c, h, 8, 8, back), PRB_ST_OK);
+	CF_CHECK(get_le64(back) == 0, "FADD is not modulo 2^64: 0x%llx", (unsigned long long)get_le64(back));
+	CF_ST(c, cf_fadd(c, h, PRB_BLOCK_SIZE - 8, 1, &orig), PRB_ST_OK);
+}
+
+static void align_bounds(void)
+{
+	uint64_t h, orig;
+	struct cf_conn *c = mapped_block(&h);
+
+	CF_ST(c, cf_cas(c, h, 4, 0, 1, &orig), PRB_ST_EINVAL);
+	CF_ST(c, cf_fadd(c, h, 1, 1, &orig), PRB_ST_EINVAL);
+	CF_ST(c, cf_fadd(c, h, PRB_BLOCK_SIZE - 4, 1, &orig), PRB_ST_EINVAL);
+	CF_ST(c, cf_cas(c, h, PRB_BLOCK_SIZE, 0, 1, &orig), PRB_ST_ERANGE);
+	CF_ST(c, cf_fadd(c, h, PRB_BLOCK_SIZE, 1, &orig), PRB_ST_ERANGE);
+	CF_ST(c, cf_fadd(c, h, 0xFFFFFFF8U, 1, &orig), PRB_ST_ERANGE);
+	CF_ST(c, cf_cas(c, 0xABCDEF0123456789ULL, 0, 0, 1, &orig), PRB_ST_ESTALE);
+}
+
+static void ro_eperm(void)
+{
+	uint64_t hw, hr, orig;
+	struct cf_conn *c = mapped_block(&hw);
+	uint8_t back[8];
+
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &hr), PRB_ST_OK);
+	CF_ST(c, cf_cas(c, hr, 0, 0, 7, &orig), PRB_ST_EPERM);
+	CF_ST(c, cf_fadd(c, hr, 0, 7, &orig), PRB_ST_EPERM);
+	CF_ST(c, cf_read(c, hr, 0, 8, back), PRB_ST_OK);
+	CF_CHECK(get_le64(back) == 0, "refused atomics through RO changed the word");
+}
+
+/* A connection that did not ask for ATOMICS gets ENOTSUP. */
+static void not_negotiated(void)
+{
+	struct cf_conn *c = cf_connect_features(0);
+	uint64_t h, orig;
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_ST(c, cf_cas(c, h, 0, 0, 1, &orig), PRB_ST_ENOTSUP);
+	CF_ST(c, cf_fadd(c, h, 0, 1, &orig), PRB_ST_ENOTSUP);
+}
+
+#define ROUNDS 1500
+
+struct worker {
+	struct cf_conn *c;
+	uint64_t h;
+	bool use_cas;
+	uint64_t seen[ROUNDS]; /* originals returned */
+	int errors;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		uint64_t orig = 0, expect = 0;
+		if (!w->use_cas) {
+			if (cf_fadd(w->c, w->h, 0, 1, &orig) != PRB_ST_OK)
+				w->errors++;
+			w->seen[i] = orig;
+			continue;
+		}
+		/* Increment with a CAS loop. */
+		for (int tries = 0; tries < 10000; tries++) {
+			if (cf_cas(w->c, w->h, 0, expect, expect + 1, &orig) != PRB_ST_OK) {
+				w->errors++;
+				break;
+			}
+			if (orig == expect)
+				break;
+			expect = orig;
+		}
+		w->seen[i] = orig;
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Two connections increment one word (FADD and CAS loops): no update is lost. */
+static void contention(void)
+{
+	struct cf_conn *c = cf_connect();
+	struct worker *w = calloc(2, sizeof(*w));
+	pthread_t t[2];
+	uint64_t *all = calloc(2 * ROUNDS, sizeof(*all));
+	uint8_t back[8];
+
+	CF_CHECK_FATAL(w && all, "out of memory");
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	for (int i = 0; i < 2; i++) {
+		w[i].c = cf_connect();
+		w[i].use_cas = i == 1;
+		CF_ST_FATAL(w[i].c, cf_map(w[i].c, cf_addr(0), PRB_MAP_WRITE, &w[i].h), PRB_ST_OK);
+	}
+	for (int i = 0; i < 2; i++)
+		CF_CHECK_FATAL(pthread_create(&t[i], NULL, worker_main, &w[i]) == 0, "pthread_create");
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CF_CHECK(w[0].errors == 0 && w[1].errors == 0, "errors: FADD %d, CAS %d", w[0].errors,
+		 w[1].errors);
+	CF_ST(w[0].c, cf_read(w[0].c, w[0].h, 0, 8, back), PRB_ST_OK);
+	CF_CHECK(get_le64(back) == 2 * ROUNDS, "counter %llu after %d increments (updates lost)",
+		 (unsigned long long)get_le64(back), 2 * ROUNDS);
+	/* Every increment saw a distinct value 0 .. 2*ROUNDS-1. */
+	memcpy(all, w[0].seen, sizeof(w[0].seen));
+	memcpy(all + ROUNDS, w[1].seen, sizeof(w[1].seen));
+	qsort(all, 2 * ROUNDS, sizeof(*all), cmp_u64);
+	for (uint64_t i = 0; i < 2 * ROUNDS; i++) {
+		if (all[i] != i) {
+			CF_CHECK(false, "increment %llu saw %llu: two updates saw the same value",
+				 (unsigned long long)i, (unsigned long long)all[i]);
+			break;
+		}
+	}
+	free(w);
+	free(all);
+}
+
+const struct cf_test cf_tests_atomics[] = {
+	{ "Atomics.Cas.Basic", cas_basic, "atomics.cas", false, 0, PRB_FEAT_ATOMICS,
+	  "CAS stores only on a match and returns the original, little-endian" },
+	{ "Atomics.Fadd.Basic", fadd_basic, "atomics.fadd", false, 0, PRB_FEAT_ATOMICS,
+	  "FADD returns the original and adds modulo 2^64" },
+	{ "Atomics.Args.AlignBounds", align_bounds, "atomics.args", false, 0, PRB_FEAT_ATOMICS,
+	  "offset not a multiple of 8: EINVAL; beyond the block: ERANGE; unknown handle ESTALE" },
+	{ "Atomics.ReadOnly.Eperm", ro_eperm, "atomics.eperm", false, 0, PRB_FEAT_ATOMICS,
+	  "CAS and FADD through a read-only handle: EPERM" },
+	{ "Atomics.Feature.NotNegotiated", not_negotiated, "atomics.feature", false, 0,
+	  PRB_FEAT_ATOMICS, "CAS and FADD without ATOMICS negotiated: ENOTSUP" },
+	{ "Atomics.Contention.TwoConnections", contention, "atomics.contention", false, 0,
+	  PRB_FEAT_ATOMICS, "FADD and CAS loops from two connections lose no update" },
+	{ NULL, NULL, NULL, false, 0, 0, NULL },
+};

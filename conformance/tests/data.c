@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Data operations on the TCP binding: READ, WRITE, FLUSH; bounds, lengths, RO, handles. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "suite.h"
+
+/* A connection with one allocated block mapped RW (handle *h). */
+static struct cf_conn *mapped_block(uint64_t *h)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, h), PRB_ST_OK);
+	return c;
+}
+
+/* Writes of many shapes against a shadow copy; the whole block must match it. */
+static void rw_exact(void)
+{
+	uint64_t h;
+	struct cf_conn *c = mapped_block(&h);
+	uint8_t *shadow = calloc(1, PRB_BLOCK_SIZE), *back = malloc(PRB_BLOCK_SIZE);
+	uint8_t *data = malloc(PRB_BLOCK_SIZE);
+	uint32_t max = c->hello.max_data;
+	const struct { uint32_t off, len; } w[] = {
+		{ 0, 1 }, { 1, 4095 }, { 4096, 4096 }, { 12345, 777 }, { 0, max },
+		{ PRB_BLOCK_SIZE - 1, 1 }, { PRB_BLOCK_SIZE - 4096, 4096 }, { PRB_BLOCK_SIZE - max, max },
+		{ 65535, 3 },
+	};
+
+	CF_CHECK_FATAL(shadow && back && data, "out of memory");
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		cf_pattern(data, w[i].len, i + 1);
+		CF_ST(c, cf_write(c, h, w[i].off, w[i].len, data), PRB_ST_OK);
+		memcpy(shadow + w[i].off, data, w[i].len);
+		CF_ST(c, cf_read(c, h, w[i].off, w[i].len, back), PRB_ST_OK);
+		CF_CHECK(memcmp(back, data, w[i].len) == 0, "read-after-write differs at %u+%u",
+			 w[i].off, w[i].len);
+	}
+	CF_ST_FATAL(c, cf_read_big(c, h, 0, PRB_BLOCK_SIZE, back), PRB_ST_OK);
+	for (uint32_t i = 0; i < PRB_BLOCK_SIZE; i++) {
+		if (back[i] != shadow[i]) {
+			CF_CHECK(false, "byte %u is 0x%02x, expected 0x%02x", i, back[i], shadow[i]);
+			break;
+		}
+	}
+	free(shadow);
+	free(back);
+	free(data);
+}
+
+/* Another connection's mapping sees an acknowledged WRITE at once. */
+static void rw_cross_connection(void)
+{
+	uint64_t ha, hb;
+	struct cf_conn *a = mapped_block(&ha), *b = cf_connect();
+	uint8_t data[8192], back[8192];
+
+	CF_ST_FATAL(b, cf_map(b, cf_addr(0), 0, &hb), PRB_ST_OK);
+	for (int i = 0; i < 8; i++) {
+		cf_pattern(data, sizeof(data), 100 + (uint64_t)i);
+		CF_ST(a, cf_write(a, ha, (uint32_t)i * 1000, sizeof(data), data), PRB_ST_OK);
+		CF_ST(b, cf_read(b, hb, (uint32_t)i * 1000, sizeof(back), back), PRB_ST_OK);
+		CF_CHECK(memcmp(data, back, sizeof(data)) == 0, "write %d not visible to another connection", i);
+	}
+}
+
+static void bounds_erange(void)
+{
+	uint64_t h;
+	struct cf_conn *c = mapped_block(&h);
+	uint8_t buf[16] = { 0 };
+
+	/* The last byte is inside, one more is out. */
+	CF_ST(c, cf_read(c, h, PRB_BLOCK_SIZE - 1, 1, buf), PRB_ST_OK);
+	CF_ST(c, cf_write(c, h, PRB_BLOCK_SIZE - 1, 1, buf), PRB_ST_OK);
+	CF_ST(c, cf_read(c, h, PRB_BLOCK_SIZE - 1, 2, buf), PRB_ST_ERANGE);
+	CF_ST(c, cf_write(c, h, PRB_BLOCK_SIZE - 1, 2, buf), PRB_ST_ERANGE);
+	CF_ST(c, cf_read(c, h, PRB_BLOCK_SIZE, 1, buf), PRB_ST_ERANGE);
+	CF_ST(c, cf_write(c, h, PRB_BLOCK_SIZE, 1, buf), PRB_ST_ERANGE);
+	CF_ST(c, cf_write(c, h, PRB_BLOCK_SIZE - 8, 16, buf), PRB_ST_ERANGE);
+	/* offset + length wraps 32 bits. */
+	CF_ST(c, cf_read(c, h, 0xFFFFFFF8U, 16, buf), PRB_ST_ERANGE);
+	CF_ST(c, cf_write(c, h, 0xFFFFFFF8U, 16, buf), PRB_ST_ERANGE);
+	CF_ST(c, cf_flush(c, h, PRB_BLOCK_SIZE - 1, 2), PRB_ST_ERANGE);
+	CF_ST(c, cf_flush(c, h, 0xFFFFFFF8U, 16), PRB_ST_ERANGE);
+	CF_ST(c, cf_flush(c, h, 0, PRB_BLOCK_SIZE), PRB_ST_OK);
+}
+
+static void length_invalid(void)
+{
+	uint64_t h;
+	struct cf_conn *c = mapped_block(&h);
+	uint8_t buf[16] = { 0 };
+	union prb_msg m = { .read_req = { .handle = h, .offset = 0, .length = 0 } }, rsp;
+
+	/* READ and FLUSH of 0 bytes (a WRITE of 0 bytes carries no payload to check). */
+	CF_ST(c, cf_call(c, PRB_MSG_READ_REQ, &m, NULL, 0, &rsp), PRB_ST_EINVAL);
+	CF_ST(c, cf_flush(c, h, 0, 0), PRB_ST_EINVAL);
+	CF_ST(c, cf_write(c, h, 0, 0, buf), PRB_ST_EINVAL);
+	if (c->hello.max_data < PRB_BLOCK_SIZE) {
+		uint32_t len = c->hello.max_data + 1;
+		uint8_t *big = calloc(1, len);
+		CF_CHECK_FATAL(big != NULL, "out of memory");
+		CF_ST(c, cf_read(c, h, 0, len, big), PRB_ST_EINVAL);
+		if (len + 64U <= c->hello.max_pdu)
+			CF_ST(c, cf_write(c, h, 0, len, big), PRB_ST_EINVAL);
+		free(big);
+	}
+}
+
+static void ro_eperm(void)
+{
+	uint64_t hw, hr;
+	struct cf_conn *c = mapped_block(&hw);
+	uint8_t data[512], back[512];
+
+	cf_pattern(data, sizeof(data), 9);
+	CF_ST_FATAL(c, cf_write(c, hw, 0, sizeof(data), data), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &hr), PRB_ST_OK);
+	uint8_t other[512];
+	cf_pattern(other, sizeof(other), 10);
+	CF_ST(c, cf_write(c, hr, 0, sizeof(other), other), PRB_ST_EPERM);
+	CF_ST(c, cf_read(c, hr, 0, sizeof(back), back), PRB_ST_OK);
+	CF_CHECK(memcmp(back, data, sizeof(data)) == 0, "a refused write through RO changed the data");
+	/* Read-only handles may flush. */
+	CF_ST(c, cf_flush(c, hr, 0, sizeof(back)), PRB_ST_OK);
+}
+
+static void flush_basic(void)
+{
+	uint64_t h;
+	struct cf_conn *c = mapped_block(&h);
+	uint8_t data[4096];
+
+	cf_pattern(data, sizeof(data), 4);
+	CF_ST(c, cf_write(c, h, 8192, sizeof(data), data), PRB_ST_OK);
+	CF_ST(c, cf_flush(c, h, 8192, sizeof(data)), PRB_ST_OK);
+	CF_ST(c, cf_flush(c, h, 0, PRB_BLOCK_SIZE), PRB_ST_OK);
+	CF_ST(c, cf_flush(c, h, PRB_BLOCK_SIZE - 1, 1), PRB_ST_OK);
+	CF_ST(c, cf_flush(c, 0x5555AAAA5555AAAAULL, 0, 1), PRB_ST_ESTALE);
+}
+
+/* A READ of a whole max_data piece returns exactly that many bytes, pipelined too. */
+static void read_pipelined(void)
+{
+	uint64_t h;
+	struct cf_conn *c = mapped_block(&h);
+	uint32_t depth = c->hello.queue_depth < 8 ? c->hello.queue_depth : 8;
+	uint8_t *data = malloc(PRB_BLOCK_SIZE);
+	union prb_msg m[8];
+
+	CF_CHECK_FATAL(data != NULL, "out of memory");
+	cf_pattern(data, PRB_BLOCK_SIZE, 31);
+	CF_ST_FATAL(c, cf_write_big(c, h, 0, PRB_BLOCK_SIZE, data), PRB_ST_OK);
+	for (uint32_t i = 0; i < depth; i++) {
+		m[i] = (union prb_msg){ .read_req = { .handle = h, .offset = i * 4096U, .length = 4096 } };
+		CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_READ_REQ, &m[i], NULL, 0, false) == 0, "send");
+	}
+	for (uint32_t n = 0; n < depth; n++) {
+		union prb_msg rsp;
+		CF_CHECK_FATAL(cf_recv_pdu(c, -1) == 0, "response %u: %s", n, c->detail);
+		uint32_t i = 0;
+		while (i < depth && m[i].hdr.tag != c->rx_hdr.tag)
+			i++;
+		CF_CHECK_FATAL(i < depth, "unknown tag %u", c->rx_hdr.tag);
+		uint32_t len;
+		const uint8_t *p = cf_rx_payload(c, &len);
+		CF_CHECK(c->rx_hdr.status == PRB_ST_OK && len == 4096 &&
+				 memcmp(p, data + i * 4096U, 4096) == 0,
+			 "pipelined READ %u: status %u, %u bytes, data %s", i, c->rx_hdr.status, len,
+			 len == 4096 && memcmp(p, data + i * 4096U, 4096) == 0 ? "ok" : "wrong");
+		(void)rsp;
+	}
+	free(data);
+}
+
+const struct cf_test cf_tests_data[] = {
+	{ "Data.ReadWrite.Exact", rw_exact, "data.rw", true, 0, 0,
+	  "writes of many offsets and lengths read back byte for byte; the rest stays zero" },
+	{ "Data.ReadWrite.CrossConnection", rw_cross_connection, "data.visible", true, 0, 0,
+	  "an acknowledged WRITE is visible to another connection's READ" },
+	{ "Data.ReadWrite.Pipelined", read_pipelined, "data.pipeline", true, 0, 0,
+	  "pipelined READs each return their own bytes" },
+	{ "Data.Bounds.Erange", bounds_erange, "data.erange", true, 0, 0,
+	  "offset + length beyond 2 MiB (also wrapping 32 bits): ERANGE; the last byte is fine" },
+	{ "Data.Bounds.Length", length_invalid, "data.length", true, 0, 0,
+	  "length 0 or above max_data: EINVAL" },
+	{ "Data.ReadOnly.Eperm", ro_eperm, "data.eperm", true, 0, 0,
+	  "WRITE through a read-only handle: EPERM, nothing written; RO may FLUSH" },
+	{ "Data.Flush.Basic", flush_basic, "data.flush", true, 0, 0,
+	  "FLUSH of ranges of a mapped block; unknown handle ESTALE" },
+	{ NULL, NULL, NULL, false, 0, 0, NULL },
+};

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* FREE: ENOENT, all or none, mapped blocks (EBUSY, FORCE), argument checks. */
+#include "suite.h"
+
+static void basic_single(void)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_OK);
+	CF_CHECK(cf_allocated(c, 0, 1) == 0, "freed block still listed");
+	CF_ST(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_ENOENT);
+	CF_ST(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+}
+
+static void basic_enoent(void)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_ENOENT);
+	CF_ST(c, cf_free(c, cf_addr(0), 1, PRB_FREE_FORCE), PRB_ST_ENOENT);
+}
+
+static void range_partial(void)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 2), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(3), 1), PRB_ST_OK);
+	/* Block 2 is free: the whole FREE fails and nothing is freed. */
+	CF_ST(c, cf_free(c, cf_addr(0), 4, 0), PRB_ST_ENOENT);
+	CF_CHECK(cf_allocated(c, 0, 4) == 3, "a refused FREE freed some blocks");
+	CF_ST(c, cf_free(c, cf_addr(0), 2, 0), PRB_ST_OK);
+	CF_CHECK(cf_allocated(c, 0, 4) == 1, "FREE of a range left blocks allocated");
+	CF_ST(c, cf_free(c, cf_addr(3), 1, 0), PRB_ST_OK);
+}
+
+static void range_many(void)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 100), PRB_ST_OK);
+	CF_ST(c, cf_free(c, cf_addr(10), 80, 0), PRB_ST_OK);
+	CF_CHECK(cf_allocated(c, 0, 100) == 20, "FREE of 80 of 100 blocks left %llu",
+		 (unsigned long long)cf_allocated(c, 0, 100));
+	CF_ST(c, cf_free(c, cf_addr(0), 10, 0), PRB_ST_OK);
+	CF_ST(c, cf_free(c, cf_addr(90), 10, 0), PRB_ST_OK);
+	CF_CHECK(cf_allocated(c, 0, 100) == 0, "blocks left after freeing everything");
+}
+
+static void args(void)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST(c, cf_free(c, cf_addr(0) + 4096, 1, 0), PRB_ST_EINVAL);
+	CF_ST(c, cf_free(c, cf_addr(0), 0, 0), PRB_ST_EINVAL);
+	CF_ST(c, cf_free(c, cf_addr(0), PRB_MAX_RANGE_BLOCKS + 1, 0), PRB_ST_EINVAL);
+	CF_ST(c, cf_free(c, ~(uint64_t)0 - PRB_BLOCK_SIZE + 1, 2, 0), PRB_ST_EINVAL);
+	for (uint32_t bit = 1; bit; bit <<= 1)
+		if (!(bit & PRB_FREE_ALL))
+			CF_ST(c, cf_free(c, cf_addr(0), 1, bit), PRB_ST_EINVAL);
+	CF_CHECK(cf_allocated(c, 0, 1) == 1, "a refused FREE freed the block");
+}
+
+static void mapped_busy(void)
+{
+	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	uint64_t h;
+	uint8_t byte = 0x5A, back = 0;
+
+	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 2), PRB_ST_OK);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(1), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	/* Mapped by another connection, by this one, alone or inside a range. */
+	CF_ST(b, cf_free(b, cf_addr(1), 1, 0), PRB_ST_EBUSY);
+	CF_ST(a, cf_free(a, cf_addr(1), 1, 0), PRB_ST_EBUSY);
+	CF_ST(b, cf_free(b, cf_addr(0), 2, 0), PRB_ST_EBUSY);
+	CF_CHECK(cf_allocated(b, 0, 2) == 2, "a refused FREE freed a block");
+	CF_ST(a, cf_write(a, h, 0, 1, &byte), PRB_ST_OK);
+	CF_ST(a, cf_read(a, h, 0, 1, &back), PRB_ST_OK);
+	CF_CHECK(back == byte, "handle no longer works after refused FREE");
+	/* Once unmapped, FREE works. */
+	CF_ST(a, cf_unmap(a, h), PRB_ST_OK);
+	CF_ST(b, cf_free(b, cf_addr(0), 2, 0), PRB_ST_OK);
+}
+
+static void mapped_force(void)
+{
+	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	uint64_t h1, h2;
+	uint8_t byte = 1;
+
+	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 2), PRB_ST_OK);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_WRITE, &h1), PRB_ST_OK);
+	CF_ST_FATAL(b, cf_map(b, cf_addr(1), 0, &h2), PRB_ST_OK);
+	CF_ST(b, cf_free(b, cf_addr(0), 2, PRB_FREE_FORCE), PRB_ST_OK);
+	CF_CHECK(cf_allocated(b, 0, 2) == 0, "FREE FORCE left blocks allocated");
+	/* The holders' handles are revoked. */
+	CF_ST(a, cf_read(a, h1, 0, 1, &byte), PRB_ST_ESTALE);
+	CF_ST(a, cf_write(a, h1, 0, 1, &byte), PRB_ST_ESTALE);
+	CF_ST(b, cf_read(b, h2, 0, 1, &byte), PRB_ST_ESTALE);
+	CF_ST(a, cf_unmap(a, h1), PRB_ST_ESTALE);
+	/* A new block at the address is a new block: zeros, no old handle reaches it. */
+	CF_ST(a, cf_alloc(a, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST(a, cf_read(a, h1, 0, 1, &byte), PRB_ST_ESTALE);
+}
+
+const struct cf_test cf_tests_free[] = {
+	{ "Free.Basic.Single", basic_single, "free.basic", true, 0, 0,
+	  "FREE of one block: gone from LIST, second FREE ENOENT, ALLOC again works" },
+	{ "Free.Basic.Enoent", basic_enoent, "free.enoent", true, 0, 0,
+	  "FREE of a free block: ENOENT (with and without FORCE)" },
+	{ "Free.Range.Partial", range_partial, "free.partial", true, 0, 0,
+	  "FREE of a range with a free block: ENOENT, nothing freed" },
+	{ "Free.Range.Many", range_many, "free.range", true, 0, 0,
+	  "FREE of part of an allocated range" },
+	{ "Free.Args.Invalid", args, "free.args", true, 0, 0,
+	  "unaligned, zero, oversize, overflowing, unknown flag bits: EINVAL" },
+	{ "Free.Mapped.Busy", mapped_busy, "free.busy", true, 0, 0,
+	  "FREE of a mapped block (any connection): EBUSY, handle keeps working" },
+	{ "Free.Mapped.Force", mapped_force, "free.force", true, 0, 0,
+	  "FREE with FORCE revokes every handle of the range, then frees" },
+	{ NULL, NULL, NULL, false, 0, 0, NULL },
+};

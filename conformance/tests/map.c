@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* MAP: ENOENT, RO/RW, shared versus exclusive across connections, handles, limits. */
+#include <stdlib.h>
+
+#include "suite.h"
+
+static void basic_enoent(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint64_t h;
+
+	CF_ST(c, cf_map(c, cf_addr(0), 0, &h), PRB_ST_ENOENT);
+	CF_ST(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE | PRB_MAP_EXCL, &h), PRB_ST_ENOENT);
+}
+
+static void basic_response(void)
+{
+	struct cf_conn *c = cf_connect();
+	union prb_msg m = { .map_req = { .addr = cf_addr(0), .map_flags = PRB_MAP_WRITE } }, rsp;
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_call(c, PRB_MSG_MAP_REQ, &m, NULL, 0, &rsp), PRB_ST_OK);
+	CF_CHECK(rsp.map_rsp.handle != 0, "handle 0");
+	CF_CHECK(rsp.map_rsp.length == PRB_BLOCK_SIZE, "length %u", rsp.map_rsp.length);
+	CF_CHECK(rsp.map_rsp.raddr == 0 && rsp.map_rsp.rkey == 0,
+		 "TCP binding: raddr 0x%llx rkey 0x%x, expected 0", (unsigned long long)rsp.map_rsp.raddr,
+		 rsp.map_rsp.rkey);
+}
+
+static void args(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint64_t h;
+	uint8_t buf[64];
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST(c, cf_map(c, cf_addr(0) + 512, 0, &h), PRB_ST_EINVAL);
+	for (uint32_t bit = 1; bit; bit <<= 1)
+		if (!(bit & PRB_MAP_ALL))
+			CF_ST(c, cf_map(c, cf_addr(0), bit, &h), PRB_ST_EINVAL);
+	union prb_msg m = { .map_req = { .addr = cf_addr(0) } }, rsp;
+	m.hdr.tag = 5;
+	int len = cf_build(c, PRB_MSG_MAP_REQ, &m, NULL, 0, buf, sizeof(buf));
+	CF_CHECK_FATAL(len == PRB_MAP_REQ_SIZE, "encode");
+	buf[31] = 0x80; /* map_req.reserved0 */
+	CF_CHECK_FATAL(cf_send_raw(c, buf, (size_t)len) == 0, "send");
+	CF_ST(c, cf_recv_rsp(c, 5, &rsp), PRB_ST_EINVAL);
+	/* None of those left a mapping: an exclusive MAP works. */
+	CF_ST(c, cf_map(c, cf_addr(0), PRB_MAP_EXCL, &h), PRB_ST_OK);
+}
+
+static void shared_coexist(void)
+{
+	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	uint64_t h[4];
+
+	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST(a, cf_map(a, cf_addr(0), 0, &h[0]), PRB_ST_OK);
+	CF_ST(b, cf_map(b, cf_addr(0), PRB_MAP_WRITE, &h[1]), PRB_ST_OK);
+	CF_ST(a, cf_map(a, cf_addr(0), PRB_MAP_WRITE, &h[2]), PRB_ST_OK);
+	CF_ST(b, cf_map(b, cf_addr(0), 0, &h[3]), PRB_ST_OK);
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
+			CF_CHECK(h[i] != h[j], "two live mappings share handle 0x%llx",
+				 (unsigned long long)h[i]);
+}
+
+/* EXCL when another mapping exists, and any MAP while an EXCL one exists: EBUSY. */
+static void excl_other_conn(void)
+{
+	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	uint64_t ha, hb;
+
+	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 2), PRB_ST_OK);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(0), 0, &ha), PRB_ST_OK);
+	CF_ST(b, cf_map(b, cf_addr(0), PRB_MAP_EXCL, &hb), PRB_ST_EBUSY);
+	CF_ST(b, cf_map(b, cf_addr(0), PRB_MAP_EXCL | PRB_MAP_WRITE, &hb), PRB_ST_EBUSY);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(1), PRB_MAP_EXCL | PRB_MAP_WRITE, &ha), PRB_ST_OK);
+	CF_ST(b, cf_map(b, cf_addr(1), 0, &hb), PRB_ST_EBUSY);
+	CF_ST(b, cf_map(b, cf_addr(1), PRB_MAP_WRITE, &hb), PRB_ST_EBUSY);
+	CF_ST(b, cf_map(b, cf_addr(1), PRB_MAP_EXCL, &hb), PRB_ST_EBUSY);
+	/* After UNMAP the block is free to map again. */
+	CF_ST(a, cf_unmap(a, ha), PRB_ST_OK);
+	CF_ST(b, cf_map(b, cf_addr(1), PRB_MAP_EXCL, &hb), PRB_ST_OK);
+}
+
+static void excl_same_conn(void)
+{
+	struct cf_conn *a = cf_connect();
+	uint64_t h1, h2;
+
+	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 2), PRB_ST_OK);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_WRITE, &h1), PRB_ST_OK);
+	CF_ST(a, cf_map(a, cf_addr(0), PRB_MAP_EXCL, &h2), PRB_ST_EBUSY);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(1), PRB_MAP_EXCL, &h1), PRB_ST_OK);
+	CF_ST(a, cf_map(a, cf_addr(1), 0, &h2), PRB_ST_EBUSY);
+	CF_ST(a, cf_map(a, cf_addr(1), PRB_MAP_EXCL | PRB_MAP_WRITE, &h2), PRB_ST_EBUSY);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Handles are nonzero, distinct, and never come back after UNMAP. */
+static void handle_unique(void)
+{
+	enum { N = 64 };
+	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	uint64_t h[2 * N];
+
+	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 4), PRB_ST_OK);
+	for (int i = 0; i < N; i++) {
+		struct cf_conn *c = i % 2 ? a : b;
+		CF_ST_FATAL(c, cf_map(c, cf_addr((uint64_t)i % 4), 0, &h[i]), PRB_ST_OK);
+	}
+	for (int i = 0; i < N; i++)
+		CF_ST(i % 2 ? a : b, cf_unmap(i % 2 ? a : b, h[i]), PRB_ST_OK);
+	for (int i = N; i < 2 * N; i++)
+		CF_ST_FATAL(a, cf_map(a, cf_addr((uint64_t)i % 4), 0, &h[i]), PRB_ST_OK);
+	qsort(h, 2 * N, sizeof(h[0]), cmp_u64);
+	CF_CHECK(h[0] != 0, "handle 0 returned");
+	for (int i = 1; i < 2 * N; i++)
+		CF_CHECK(h[i] != h[i - 1], "handle 0x%llx returned twice in one boot epoch",
+			 (unsigned long long)h[i]);
+}
+
+/* A handle works only on the connection that mapped it. */
+static void handle_other_conn(void)
+{
+	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	uint64_t h;
+	uint8_t byte = 3;
+
+	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_ST(b, cf_read(b, h, 0, 1, &byte), PRB_ST_ESTALE);
+	CF_ST(b, cf_write(b, h, 0, 1, &byte), PRB_ST_ESTALE);
+	CF_ST(b, cf_flush(b, h, 0, 1), PRB_ST_ESTALE);
+	CF_ST(b, cf_unmap(b, h), PRB_ST_ESTALE);
+	/* B's failed UNMAP did not revoke A's handle. */
+	CF_ST(a, cf_write(a, h, 0, 1, &byte), PRB_ST_OK);
+}
+
+/* max_mappings live handles per connection; one more gets ENOMEM. */
+static void limit_max_mappings(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint32_t max = c->hello.max_mappings;
+	uint64_t h = 0;
+
+	if (max > 8192) {
+		cf_skip("max_mappings %u: too many to reach in a quick test", max);
+		return;
+	}
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	for (uint32_t i = 0; i < max; i++)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h), PRB_ST_OK);
+	CF_ST(c, cf_map(c, cf_addr(0), 0, &h), PRB_ST_ENOMEM);
+	/* The limit is per connection. */
+	struct cf_conn *d = cf_connect();
+	CF_ST(d, cf_map(d, cf_addr(0), 0, &h), PRB_ST_OK);
+	CF_ST(c, cf_unmap(c, h), PRB_ST_ESTALE); /* d's handle, not c's */
+}
+
+const struct cf_test cf_tests_map[] = {
+	{ "Map.Basic.Enoent", basic_enoent, "map.enoent", true, 0, 0,
+	  "MAP of a free block: ENOENT" },
+	{ "Map.Basic.Response", basic_response, "map.rsp", true, 0, 0,
+	  "MAP response: nonzero handle, length 2 MiB, raddr and rkey 0 on TCP" },
+	{ "Map.Args.Invalid", args, "map.args", true, 0, 0,
+	  "unaligned address, unknown flag bits, reserved field: EINVAL" },
+	{ "Map.Shared.Coexist", shared_coexist, "map.shared", true, 0, 0,
+	  "shared RO and RW mappings from two connections coexist" },
+	{ "Map.Exclusive.OtherConnection", excl_other_conn, "map.excl", true, 0, 0,
+	  "EXCL against another connection's mapping and any MAP against EXCL: EBUSY" },
+	{ "Map.Exclusive.SameConnection", excl_same_conn, "map.excl.same", true, 0, 0,
+	  "the exclusive rules hold within one connection too" },
+	{ "Map.Handle.Unique", handle_unique, "map.handle", true, 0, 0,
+	  "handles nonzero, distinct, never reused after UNMAP" },
+	{ "Map.Handle.OtherConnection", handle_other_conn, "map.scope", true, 0, 0,
+	  "another connection's handle: ESTALE for every operation" },
+	{ "Map.Limit.MaxMappings", limit_max_mappings, "map.enomem", true, 0, 0,
+	  "more than max_mappings live handles on one connection: ENOMEM" },
+	{ NULL, NULL, NULL, false, 0, 0, NULL },
+};

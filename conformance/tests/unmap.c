@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* UNMAP and revocation: at once, pipelined, unknown handles, connection drop. */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+#include <time.h>
+
+#include "suite.h"
+
+static void revoke_immediate(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint64_t h;
+	uint8_t buf[16] = { 1, 2, 3 };
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_ST(c, cf_write(c, h, 0, sizeof(buf), buf), PRB_ST_OK);
+	CF_ST(c, cf_unmap(c, h), PRB_ST_OK);
+	CF_ST(c, cf_read(c, h, 0, sizeof(buf), buf), PRB_ST_ESTALE);
+	CF_ST(c, cf_write(c, h, 0, sizeof(buf), buf), PRB_ST_ESTALE);
+	CF_ST(c, cf_flush(c, h, 0, sizeof(buf)), PRB_ST_ESTALE);
+	CF_ST(c, cf_unmap(c, h), PRB_ST_ESTALE);
+	/* Unmapped, the block can be freed. */
+	CF_ST(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_OK);
+}
+
+/* UNMAP then a WRITE on the handle without waiting: the WRITE gets ESTALE, writes nothing. */
+static void revoke_pipelined(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint64_t h, h2;
+	uint8_t data[64], back[64], zero[64] = { 0 };
+	union prb_msg u, w, rsp;
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	cf_pattern(data, sizeof(data), 5);
+	u = (union prb_msg){ .unmap_req = { .handle = h } };
+	w = (union prb_msg){ .write_req = { .handle = h, .offset = 0, .length = sizeof(data) } };
+	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_UNMAP_REQ, &u, NULL, 0, false) == 0, "send");
+	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_WRITE_REQ, &w, data, sizeof(data), false) == 0, "send");
+	for (int i = 0; i < 2; i++) {
+		CF_CHECK_FATAL(cf_recv_pdu(c, -1) == 0, "response %d: %s", i, c->detail);
+		if (c->rx_hdr.tag == u.hdr.tag)
+			CF_CHECK(c->rx_hdr.status == PRB_ST_OK, "UNMAP status %u", c->rx_hdr.status);
+		else
+			CF_CHECK(c->rx_hdr.tag == w.hdr.tag && c->rx_hdr.status == PRB_ST_ESTALE,
+				 "WRITE after UNMAP: tag %u status %s", c->rx_hdr.tag,
+				 prb_status_name(c->rx_hdr.status) ? prb_status_name(c->rx_hdr.status) : "?");
+	}
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h2), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_read(c, h2, 0, sizeof(back), back), PRB_ST_OK);
+	CF_CHECK(memcmp(back, zero, sizeof(back)) == 0, "WRITE after UNMAP reached the block");
+	(void)rsp;
+}
+
+static void unknown_handle(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint8_t byte;
+
+	CF_ST(c, cf_unmap(c, 0), PRB_ST_ESTALE);
+	CF_ST(c, cf_unmap(c, 0x0123456789ABCDEFULL), PRB_ST_ESTALE);
+	CF_ST(c, cf_read(c, 0, 0, 1, &byte), PRB_ST_ESTALE);
+	CF_ST(c, cf_read(c, ~0ULL, 0, 1, &byte), PRB_ST_ESTALE);
+}
+
+/* Retry MAP EXCL for a little while: the brick notices a dropped connection asynchronously. */
+static int map_excl_soon(struct cf_conn *c, uint64_t addr, uint64_t *h)
+{
+	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+	int ret = -1;
+
+	for (int i = 0; i < 200; i++) {
+		ret = cf_map(c, addr, PRB_MAP_EXCL | PRB_MAP_WRITE, h);
+		if (ret != PRB_ST_EBUSY)
+			return ret;
+		nanosleep(&pause, NULL);
+	}
+	return ret;
+}
+
+static void disconnect_revokes(void)
+{
+	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	uint64_t ha, hb;
+
+	CF_ST_FATAL(b, cf_alloc(b, cf_addr(0), 2), PRB_ST_OK);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_EXCL | PRB_MAP_WRITE, &ha), PRB_ST_OK);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(1), 0, &ha), PRB_ST_OK);
+	CF_ST(b, cf_map(b, cf_addr(0), 0, &hb), PRB_ST_EBUSY);
+	cf_disconnect(a);
+	CF_ST(b, map_excl_soon(b, cf_addr(0), &hb), PRB_ST_OK);
+	CF_ST(b, cf_unmap(b, hb), PRB_ST_OK);
+	/* No handle of A is left: FREE without FORCE works, blocks stay allocated till then. */
+	CF_CHECK(cf_allocated(b, 0, 2) == 2, "blocks freed when their mapper disconnected");
+	CF_ST(b, cf_free(b, cf_addr(0), 2, 0), PRB_ST_OK);
+}
+
+static void disconnect_data_stays(void)
+{
+	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	uint64_t h;
+	uint8_t data[4096], back[4096];
+
+	cf_pattern(data, sizeof(data), 11);
+	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_ST_FATAL(a, cf_write(a, h, 100, sizeof(data), data), PRB_ST_OK);
+	cf_disconnect(a);
+	CF_ST_FATAL(b, map_excl_soon(b, cf_addr(0), &h), PRB_ST_OK);
+	CF_ST(b, cf_read(b, h, 100, sizeof(back), back), PRB_ST_OK);
+	CF_CHECK(memcmp(data, back, sizeof(data)) == 0,
+		 "data written before the writer disconnected is gone");
+}
+
+const struct cf_test cf_tests_unmap[] = {
+	{ "Unmap.Revoke.Immediate", revoke_immediate, "unmap.revoke", true, 0, 0,
+	  "after UNMAP every use of the handle gets ESTALE" },
+	{ "Unmap.Revoke.Pipelined", revoke_pipelined, "unmap.pipelined", true, 0, 0,
+	  "a WRITE sent right behind UNMAP gets ESTALE and writes nothing" },
+	{ "Unmap.Handle.Unknown", unknown_handle, "unmap.unknown", true, 0, 0,
+	  "unknown handles (0, random, all ones): ESTALE" },
+	{ "Unmap.Disconnect.Revokes", disconnect_revokes, "unmap.disconnect", true, 0, 0,
+	  "a connection's handles die with it; its blocks stay allocated" },
+	{ "Unmap.Disconnect.DataStays", disconnect_data_stays, "unmap.data", true, 0, 0,
+	  "data written through a dropped connection stays" },
+	{ NULL, NULL, NULL, false, 0, 0, NULL },
+};
