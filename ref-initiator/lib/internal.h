@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libprb private header: the session, its request slots, mappings, and the
+ * transport ops table that TCP implements now and RDMA later.
+ *
+ * The path of one request: prb_async_* or a blocking call checks the arguments
+ * (check.c), takes a slot (queue.c), and queues it; prb_submit hands queued
+ * slots to the transport (tcp.c: encode with proto.c, writev); the transport
+ * receives the answer, matches its tag to the slot and calls
+ * prb_proto_complete (proto.c: decode, fill the caller's outputs), then
+ * prb_queue_finish routes the result to a blocking waiter or the completion
+ * ring that prb_reap empties (async.c).
+ */
+#ifndef PRB_LIB_INTERNAL_H
+#define PRB_LIB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <prb/prb.h>
+#include <prb/wire.h>
+
+/* Largest fixed part of any request plus its header digest. */
+#define PRB_REQ_PDU_MAX 64u
+
+/* Announced max_pdu: one full data PDU with both digests, rounded up. */
+#define PRB_RX_MAX_PDU (PRB_MAX_DATA_LIMIT + 4096u)
+
+struct prb_session;
+struct prb_request;
+
+/* Where the result of a request goes: a blocking caller's waiter, or the ring. */
+struct prb_waiter {
+	unsigned pending; /* requests not yet finished */
+	int result;       /* first error seen, else 0 */
+	int count;        /* LIST: extent count of the last page */
+};
+
+enum prb_request_state {
+	PRB_REQ_FREE = 0,
+	PRB_REQ_QUEUED,   /* in the session's queue, not yet handed to the transport */
+	PRB_REQ_INFLIGHT, /* handed to the transport, answer awaited */
+};
+
+/* One request slot; its index is the low 16 bits of the wire tag. */
+struct prb_request {
+	enum prb_request_state state;
+	uint8_t opcode;   /* PRB_OP_* of the request */
+	uint32_t tag;     /* index | generation << 16 */
+	uint16_t generation;
+	struct prb_request *next; /* queue or free list link */
+
+	/* Parameters. */
+	uint64_t addr;
+	uint32_t blocks;
+	uint32_t flags;
+	struct prb_mapping *mapping;
+	uint64_t handle;
+	uint32_t offset;
+	uint32_t length;
+	void *read_buf;
+	const void *write_buf;
+	uint64_t compare;
+	uint64_t operand; /* CAS swap, FADD addend */
+
+	/* Outputs. */
+	struct prb_brick_info *info_out;
+	struct prb_mapping **mapping_out;
+	struct prb_list_extent *extents_out;
+	uint32_t max_extents;
+	struct prb_list_page *page_out;
+	uint64_t *original_out;
+
+	/* Completion routing. */
+	struct prb_waiter *waiter; /* NULL: user request, result goes to the ring */
+	uint64_t user_data;
+
+	/* Transport scratch: encoded fixed part, digests and send progress. */
+	uint8_t pdu[PRB_REQ_PDU_MAX];
+	uint32_t pdu_len;   /* fixed part + header digest */
+	uint8_t ddgst[4];   /* WRITE data digest */
+	uint32_t sent;      /* bytes of this PDU already written */
+	uint32_t wire_len;  /* whole PDU length */
+};
+
+/*
+ * A transport binding. The core never touches sockets or verbs; a transport
+ * never decodes a response body (proto.c does, for both bindings).
+ */
+struct prb_transport_ops {
+	const char *name;
+	/* Connect and run HELLO; on success set s->transport_ctx and s->params. */
+	int (*open)(struct prb_session *s, const struct prb_url *url);
+	/* Close and free the context (NULL-safe). */
+	void (*close)(struct prb_session *s);
+	/* Take a queued request onto the wire (may only stage it). */
+	int (*start)(struct prb_session *s, struct prb_request *r);
+	/*
+	 * Send what is staged, receive and complete answers; wait at most timeout_ms
+	 * (-1: no limit) for something to happen. Returns >= 0, or a negative errno
+	 * when the connection failed (the caller then fails everything in flight).
+	 */
+	int (*progress)(struct prb_session *s, int timeout_ms);
+	/* Descriptor to poll. */
+	int (*fd)(const struct prb_session *s);
+};
+
+extern const struct prb_transport_ops prb_tcp_transport;
+
+struct prb_opts {
+	unsigned connect_timeout_ms;
+	unsigned io_timeout_ms;
+	unsigned queue_depth;
+	uint32_t features;
+	uint8_t host_id[16];
+};
+
+struct prb_mapping {
+	struct prb_session *session;
+	struct prb_mapping *prev, *next; /* session's list of mappings */
+	uint64_t addr;
+	uint64_t handle;
+	uint64_t raddr;
+	uint32_t rkey;
+	unsigned flags;
+	uint64_t connection; /* session's connection number when mapped */
+	bool revoked;        /* the brick answered ESTALE */
+	bool unmapping;      /* the owner let go (UNMAP queued or done): freed at refs 0 */
+	uint32_t refs;       /* requests in flight that name this mapping */
+};
+
+struct prb_list_iter {
+	struct prb_session *session;
+	struct prb_list_iter *prev, *next;
+	uint64_t cursor; /* next page starts here */
+	bool end;        /* last page fetched */
+	struct prb_list_extent *page;
+	uint32_t page_cap;
+	uint32_t count, index;
+	struct prb_list_extent current;
+	bool have_current;
+};
+
+struct prb_session {
+	char url[300];
+	struct prb_url parsed_url;
+	struct prb_opts opts;
+	const struct prb_transport_ops *transport;
+	void *transport_ctx;
+
+	/* Negotiated at connect. */
+	struct prb_session_info params;
+	uint32_t max_write; /* largest WRITE payload: max_data and the brick's max_pdu */
+	bool connected;
+	int status;          /* 0, or why the connection ended */
+	unsigned term_reason;
+	uint64_t connection; /* grows at every successful connect */
+	bool ever_connected;
+
+	/* Request slots: as many as the brick granted. */
+	struct prb_request *slots;
+	uint32_t slot_count;
+	struct prb_request *free_slots;
+	struct prb_request *queue_head, *queue_tail; /* queued, not yet started */
+	uint32_t inflight;                           /* slots started */
+
+	/* Asynchronous accounting: user requests from queueing to reaping. */
+	uint32_t user_depth;
+	uint32_t user_outstanding;
+	struct prb_completion *ring;
+	uint32_t ring_cap; /* >= user_depth, and >= completions kept over a reconnect */
+	uint32_t ring_head, ring_count;
+
+	struct prb_mapping *mappings;
+	struct prb_list_iter *iters;
+};
+
+/* check.c: argument checks shared by blocking and asynchronous calls. */
+int prb_check_range(uint64_t addr, uint32_t blocks);
+int prb_check_data(const struct prb_mapping *m, uint64_t offset, size_t len, bool write);
+int prb_check_atomic(const struct prb_mapping *m, uint64_t offset);
+int prb_mapping_live(const struct prb_mapping *m);
+
+/* queue.c: slots, tags, the request queue and completion routing. */
+int prb_queue_init(struct prb_session *s, uint32_t slots, uint32_t user_depth);
+void prb_queue_drop_all(struct prb_session *s);
+void prb_queue_fini(struct prb_session *s);
+struct prb_request *prb_queue_get(struct prb_session *s);
+int prb_queue_get_wait(struct prb_session *s, struct prb_request **r);
+void prb_queue_push(struct prb_session *s, struct prb_request *r);
+struct prb_request *prb_queue_lookup(struct prb_session *s, uint32_t tag);
+void prb_queue_finish(struct prb_session *s, struct prb_request *r, int result);
+int prb_queue_start_all(struct prb_session *s);
+int prb_queue_progress(struct prb_session *s, int timeout_ms);
+void prb_queue_fail_all(struct prb_session *s, int result);
+int prb_queue_wait(struct prb_session *s, struct prb_waiter *w);
+
+/* proto.c: request encoding and response decoding (both bindings). */
+int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t flags,
+		     void *buf, size_t len);
+int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8_t *pdu,
+		       size_t len);
+uint32_t prb_request_payload(const struct prb_request *r);
+
+/* session.c */
+void prb_session_lost(struct prb_session *s, int why);
+uint64_t prb_now_ms(void);
+
+/* mapping.c */
+int prb_mapping_create(struct prb_session *s, uint64_t addr, unsigned flags, uint64_t handle,
+		       uint64_t raddr, uint32_t rkey, struct prb_mapping **out);
+void prb_mapping_link(struct prb_mapping *m);
+void prb_mapping_destroy(struct prb_mapping *m);
+
+/* list.c */
+void prb_list_detach_all(struct prb_session *s);
+
+/* async.c: queue helpers used by the blocking calls too. */
+int prb_submit_info(struct prb_session *s, struct prb_waiter *w, struct prb_brick_info *info,
+		    uint64_t user_data);
+int prb_submit_simple(struct prb_session *s, struct prb_waiter *w, uint8_t opcode,
+		      uint64_t addr, uint32_t blocks, uint32_t flags, uint64_t user_data);
+int prb_submit_map(struct prb_session *s, struct prb_waiter *w, uint64_t addr, unsigned flags,
+		   struct prb_mapping **out, uint64_t user_data);
+int prb_submit_unmap(struct prb_mapping *m, struct prb_waiter *w, uint64_t user_data);
+int prb_submit_list(struct prb_session *s, struct prb_waiter *w, uint64_t cursor,
+		    struct prb_list_extent *extents, uint32_t max, struct prb_list_page *page,
+		    uint64_t user_data);
+int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
+		    uint64_t offset, void *read_buf, const void *write_buf, size_t len,
+		    uint64_t user_data);
+int prb_submit_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
+		      uint64_t offset, uint64_t compare, uint64_t operand, uint64_t *original,
+		      uint64_t user_data);
+
+#endif /* PRB_LIB_INTERNAL_H */

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Request encoding and response decoding with the generated codec, for every
+ * binding: a transport frames and moves bytes, this module gives them meaning.
+ * A response that breaks the spec is fatal for the connection (-EPROTO); a
+ * well-formed error response is the request's result.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+uint32_t prb_request_payload(const struct prb_request *r)
+{
+	return r->opcode == PRB_OP_WRITE ? r->length : 0;
+}
+
+/* Encode a request whose body is only the header. */
+static int prb_encode_bare(const struct prb_request *r, struct prb_hdr hdr, void *buf, size_t len)
+{
+	union prb_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr = hdr;
+	if (r->opcode == PRB_OP_INFO)
+		return prb_msg_encode(PRB_MSG_INFO_REQ, &m, buf, len);
+	return prb_msg_encode(PRB_MSG_KEEPALIVE_REQ, &m, buf, len);
+}
+
+/* Encode a data request: READ, WRITE, FLUSH, CAS or FADD. */
+static int prb_encode_data(const struct prb_request *r, struct prb_hdr hdr, void *buf, size_t len)
+{
+	union prb_msg m;
+
+	memset(&m, 0, sizeof(m));
+	switch (r->opcode) {
+	case PRB_OP_READ:
+		m.read_req = (struct prb_read_req){.hdr = hdr, .handle = r->handle,
+						   .offset = r->offset, .length = r->length};
+		return prb_read_req_encode(&m.read_req, buf, len);
+	case PRB_OP_WRITE:
+		m.write_req = (struct prb_write_req){.hdr = hdr, .handle = r->handle,
+						     .offset = r->offset, .length = r->length,
+						     .payload_len = r->length};
+		return prb_write_req_encode(&m.write_req, buf, len);
+	case PRB_OP_FLUSH:
+		m.flush_req = (struct prb_flush_req){.hdr = hdr, .handle = r->handle,
+						     .offset = r->offset, .length = r->length};
+		return prb_flush_req_encode(&m.flush_req, buf, len);
+	case PRB_OP_CAS:
+		m.cas_req = (struct prb_cas_req){.hdr = hdr, .handle = r->handle,
+						 .offset = r->offset, .compare = r->compare,
+						 .swap = r->operand};
+		return prb_cas_req_encode(&m.cas_req, buf, len);
+	default:
+		m.fadd_req = (struct prb_fadd_req){.hdr = hdr, .handle = r->handle,
+						   .offset = r->offset, .add = r->operand};
+		return prb_fadd_req_encode(&m.fadd_req, buf, len);
+	}
+}
+
+int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t flags,
+		     void *buf, size_t len)
+{
+	struct prb_hdr hdr = {.flags = flags, .tag = r->tag};
+	(void)s;
+
+	switch (r->opcode) {
+	case PRB_OP_INFO:
+	case PRB_OP_KEEPALIVE:
+		return prb_encode_bare(r, hdr, buf, len);
+	case PRB_OP_ALLOC: {
+		struct prb_alloc_req m = {.hdr = hdr, .addr = r->addr, .blocks = r->blocks};
+
+		return prb_alloc_req_encode(&m, buf, len);
+	}
+	case PRB_OP_FREE: {
+		struct prb_free_req m = {.hdr = hdr, .addr = r->addr, .blocks = r->blocks,
+					 .free_flags = r->flags};
+
+		return prb_free_req_encode(&m, buf, len);
+	}
+	case PRB_OP_MAP: {
+		struct prb_map_req m = {.hdr = hdr, .addr = r->addr, .map_flags = r->flags};
+
+		return prb_map_req_encode(&m, buf, len);
+	}
+	case PRB_OP_UNMAP: {
+		struct prb_unmap_req m = {.hdr = hdr, .handle = r->handle};
+
+		return prb_unmap_req_encode(&m, buf, len);
+	}
+	case PRB_OP_LIST: {
+		struct prb_list_req m = {.hdr = hdr, .cursor = r->addr,
+					 .max_extents = r->max_extents};
+
+		return prb_list_req_encode(&m, buf, len);
+	}
+	default:
+		return prb_encode_data(r, hdr, buf, len);
+	}
+}
+
+/* INFO answer into the caller's struct. */
+static void prb_fill_info(struct prb_brick_info *out, const struct prb_info_rsp *m)
+{
+	memcpy(out->brick_id, m->brick_id, sizeof(out->brick_id));
+	out->boot_epoch = m->boot_epoch;
+	out->capacity_blocks = m->capacity_blocks;
+	out->free_blocks = m->free_blocks;
+	out->fast_blocks = m->fast_blocks;
+	out->fast_free = m->fast_free;
+	out->tier_blocks = m->tier_blocks;
+	out->tier_free = m->tier_free;
+	out->mapped_blocks = m->mapped_blocks;
+	out->requests = m->requests;
+	out->connections = m->connections;
+}
+
+/*
+ * LIST answer: the extent records after the fixed part, checked against the
+ * request (count within max_extents, ascending, non-overlapping, at or after the
+ * cursor: PROTOCOL.md's LIST rules). Returns 0 or -EPROTO.
+ */
+static int prb_fill_list(struct prb_request *r, const struct prb_list_rsp *m, const uint8_t *pdu,
+			 size_t len)
+{
+	uint32_t offset = prb_payload_offset(&m->hdr);
+	uint64_t floor = r->addr;
+	uint32_t i;
+
+	if (m->count > r->max_extents || offset > len ||
+	    (size_t)m->count * sizeof(uint8_t[16]) > len - offset)
+		return -EPROTO;
+	for (i = 0; i < m->count; i++) {
+		struct prb_extent e;
+		uint64_t bytes;
+
+		if (prb_extent_decode(pdu + offset + (size_t)i * 16u, 16, &e, NULL) < 0)
+			return -EPROTO;
+		bytes = (uint64_t)e.blocks * PRB_BLOCK_SIZE;
+		if (e.addr < floor || bytes - 1 > UINT64_MAX - e.addr)
+			return -EPROTO;
+		floor = e.addr + bytes;
+		r->extents_out[i] = (struct prb_list_extent){
+			.addr = e.addr, .blocks = e.blocks, .state = (enum prb_block_state)e.state};
+	}
+	if (m->count > 0 && m->next_cursor != floor)
+		return -EPROTO;
+	r->page_out->next_cursor = m->next_cursor;
+	r->page_out->count = m->count;
+	r->page_out->end = (m->list_flags & PRB_LIST_END) != 0;
+	return 0;
+}
+
+/* MAP answer: the preallocated object becomes a live mapping, or is freed. */
+static void prb_fill_map(struct prb_request *r, const struct prb_map_rsp *m, int result)
+{
+	struct prb_mapping *map = r->mapping;
+
+	r->mapping = NULL;
+	if (result < 0) {
+		free(map);
+		return;
+	}
+	map->handle = m->handle;
+	map->raddr = m->raddr;
+	map->rkey = m->rkey;
+	map->connection = map->session->connection;
+	prb_mapping_link(map);
+	*r->mapping_out = map;
+}
+
+/* Decode the answer's fixed part and fill the request's outputs; *result gets its status. */
+static int prb_proto_fill(struct prb_request *r, const uint8_t *pdu, size_t len, int *result)
+{
+	union prb_msg m;
+	enum prb_msg_id id;
+	int expected = prb_msg_id_of((uint8_t)(r->opcode | PRB_OPCODE_RESPONSE));
+
+	if (expected < 0 || prb_msg_decode(pdu, len, &m, &id, NULL) < 0 || (int)id != expected)
+		return -EPROTO;
+	*result = prb_status_to_errno(m.hdr.status);
+	if (r->opcode == PRB_OP_MAP)
+		prb_fill_map(r, &m.map_rsp, *result);
+	if (*result < 0)
+		return 0;
+	switch (r->opcode) {
+	case PRB_OP_INFO:
+		prb_fill_info(r->info_out, &m.info_rsp);
+		break;
+	case PRB_OP_LIST:
+		if (prb_fill_list(r, &m.list_rsp, pdu, len) < 0)
+			return -EPROTO;
+		*result = (int)m.list_rsp.count;
+		break;
+	case PRB_OP_READ:
+		if (m.read_rsp.payload_len != r->length)
+			return -EPROTO;
+		break;
+	case PRB_OP_CAS:
+		if (r->original_out)
+			*r->original_out = m.cas_rsp.original;
+		break;
+	case PRB_OP_FADD:
+		if (r->original_out)
+			*r->original_out = m.fadd_rsp.original;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8_t *pdu,
+		       size_t len)
+{
+	int result = 0;
+	int rc = prb_proto_fill(r, pdu, len, &result);
+
+	if (rc < 0)
+		return rc; /* the caller ends the connection, which fails r too */
+	prb_queue_finish(s, r, result);
+	return 0;
+}

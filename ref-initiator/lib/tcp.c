@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The TCP binding: connect, HELLO, then PDUs both ways on one non-blocking
+ * socket. Sending gathers queued requests into one sendmsg, WRITE payloads
+ * straight from the caller's buffer. Receiving reads into a staging buffer,
+ * except a READ answer's payload, which lands in the caller's buffer: what of
+ * it is already staged is copied, the rest is received in place.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Staging buffer: holds any answer but a READ payload (LIST is the largest). */
+#define PRB_TCP_RBUF (128u * 1024u)
+#define PRB_TCP_IOV 64
+/* Most bytes a non-READ answer may have: LIST with both digests. */
+#define PRB_TCP_MAX_STAGED                                                                         \
+	(PRB_LIST_RSP_SIZE + PRB_HDGST_SIZE + PRB_MAX_LIST_EXTENTS * 16u + PRB_DDGST_SIZE)
+
+/* Largest fixed part of an answer with its header digest (INFO is the largest). */
+#define PRB_TCP_MAX_FIXED 128u
+
+_Static_assert(PRB_INFO_RSP_SIZE + PRB_HDGST_SIZE <= PRB_TCP_MAX_FIXED, "INFO answer fits");
+_Static_assert(PRB_READ_RSP_SIZE + PRB_HDGST_SIZE <= PRB_REQ_PDU_MAX, "READ answer header fits");
+_Static_assert(PRB_TCP_MAX_STAGED <= PRB_TCP_RBUF, "staging buffer holds a full LIST answer");
+
+enum prb_tcp_rx {
+	PRB_TCP_RX_PDU,     /* parsing PDUs from the staging buffer */
+	PRB_TCP_RX_DIRECT,  /* receiving a READ payload into the caller's buffer */
+	PRB_TCP_RX_TRAILER, /* expecting the data digest of that READ */
+};
+
+struct prb_tcp {
+	int fd;
+	bool hdgst, ddgst;
+	unsigned io_timeout_ms;
+	uint64_t last_rx_ms;
+
+	struct prb_request *sq_head, *sq_tail; /* started, not fully written */
+
+	uint8_t *rbuf;
+	size_t rstart, rend;
+	enum prb_tcp_rx rx_state;
+	struct prb_request *rx_req;
+	uint32_t rx_done;
+	uint8_t rx_fixed[PRB_REQ_PDU_MAX]; /* the READ answer's fixed part, for proto.c */
+	uint32_t rx_fixed_len;
+};
+
+static struct prb_tcp *prb_tcp_of(const struct prb_session *s)
+{
+	return s->transport_ctx;
+}
+
+static void prb_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t prb_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Wait for events on fd until deadline_ms (monotonic); -ETIMEDOUT when it passes. */
+static int prb_tcp_wait(int fd, short events, uint64_t deadline_ms)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int rc;
+
+	for (;;) {
+		uint64_t now = prb_now_ms();
+
+		if (now >= deadline_ms)
+			return -ETIMEDOUT;
+		rc = poll(&p, 1, (int)(deadline_ms - now));
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Non-blocking connect to one address, finished within the deadline. */
+static int prb_tcp_dial_one(const struct addrinfo *ai, uint64_t deadline_ms)
+{
+	int fd, err = 0;
+	socklen_t len = sizeof(err);
+	int rc;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			rc = -errno;
+			goto err_close;
+		}
+		rc = prb_tcp_wait(fd, POLLOUT, deadline_ms);
+		if (rc < 0)
+			goto err_close;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+			rc = err ? -err : -errno;
+			goto err_close;
+		}
+	}
+	return fd;
+
+err_close:
+	close(fd);
+	return rc;
+}
+
+/* Resolve host and port and connect to the first address that answers. */
+static int prb_tcp_dial(const struct prb_url *url, uint64_t deadline_ms)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *list, *ai;
+	char port[8];
+	int fd = -ECONNREFUSED, rc, one = 1;
+
+	snprintf(port, sizeof(port), "%u", (unsigned)url->port);
+	rc = getaddrinfo(url->host, port, &hints, &list);
+	if (rc != 0)
+		return rc == EAI_NONAME ? -ENXIO : -EHOSTUNREACH;
+	for (ai = list; ai; ai = ai->ai_next) {
+		fd = prb_tcp_dial_one(ai, deadline_ms);
+		if (fd >= 0 || fd == -ETIMEDOUT)
+			break;
+	}
+	freeaddrinfo(list);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* Write all of buf before the deadline (handshake only). */
+static int prb_tcp_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ms)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+	int rc;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			return -errno;
+		rc = prb_tcp_wait(fd, POLLOUT, deadline_ms);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Read exactly len bytes before the deadline (handshake only). */
+static int prb_tcp_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ms)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+	int rc;
+
+	while (len > 0) {
+		n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		rc = prb_tcp_wait(fd, POLLIN, deadline_ms);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Check the brick's HELLO answer against what was asked and record the parameters. */
+static int prb_tcp_accept_hello(struct prb_session *s, const struct prb_hello_rsp *m)
+{
+	const uint32_t informational = PRB_FEATURE_TIERING | PRB_FEATURE_PERSISTENT;
+	struct prb_session_info *p = &s->params;
+	uint32_t overhead = PRB_WRITE_REQ_SIZE + PRB_HDGST_SIZE + PRB_DDGST_SIZE;
+
+	if (m->version < 1 || m->version > PRB_VERSION)
+		return -EPROTO;
+	if (m->queue_depth > s->opts.queue_depth)
+		return -EPROTO;
+	if (m->features & ~(s->opts.features | informational))
+		return -EPROTO;
+	memcpy(p->brick_id, m->brick_id, sizeof(p->brick_id));
+	p->boot_epoch = m->boot_epoch;
+	p->capacity_blocks = m->capacity_blocks;
+	p->free_blocks = m->free_blocks;
+	p->version = m->version;
+	p->features = m->features;
+	p->queue_depth = m->queue_depth;
+	p->max_pdu = m->max_pdu;
+	p->max_data = m->max_data;
+	p->max_mappings = m->max_mappings;
+	s->max_write = m->max_pdu - overhead < m->max_data ? m->max_pdu - overhead : m->max_data;
+	return 0;
+}
+
+/* The HELLO exchange (never with digests): PROTOCOL.md's handshake. */
+static int prb_tcp_hello(struct prb_session *s, int fd, uint64_t deadline_ms)
+{
+	struct prb_hello_req req = {.min_version = 1, .max_version = PRB_VERSION,
+				    .queue_depth = (uint16_t)s->opts.queue_depth,
+				    .features = s->opts.features, .max_pdu = PRB_RX_MAX_PDU};
+	uint8_t buf[256];
+	struct prb_hdr h;
+	union prb_msg m;
+	enum prb_msg_id id;
+	int rc;
+
+	memcpy(req.host_id, s->opts.host_id, sizeof(req.host_id));
+	rc = prb_hello_req_encode(&req, buf, sizeof(buf));
+	if (rc < 0)
+		return rc;
+	rc = prb_tcp_send_all(fd, buf, (size_t)rc, deadline_ms);
+	if (rc < 0)
+		return rc;
+	rc = prb_tcp_recv_all(fd, buf, PRB_HDR_SIZE, deadline_ms);
+	if (rc < 0)
+		return rc;
+	if (prb_hdr_decode(buf, PRB_HDR_SIZE, &h, NULL) < 0 || h.plen < PRB_HDR_SIZE ||
+	    h.plen > sizeof(buf))
+		return -EPROTO;
+	rc = prb_tcp_recv_all(fd, buf + PRB_HDR_SIZE, h.plen - PRB_HDR_SIZE, deadline_ms);
+	if (rc < 0)
+		return rc;
+	if (prb_msg_decode(buf, h.plen, &m, &id, NULL) < 0)
+		return -EPROTO;
+	if (id == PRB_MSG_TERM) {
+		s->term_reason = m.term.reason;
+		return m.term.reason == PRB_TERM_NO_VERSION ? -ENOTSUP : -EPROTO;
+	}
+	if (id != PRB_MSG_HELLO_RSP)
+		return -EPROTO;
+	if (m.hdr.status != PRB_ST_OK)
+		return prb_status_to_errno(m.hdr.status);
+	return prb_tcp_accept_hello(s, &m.hello_rsp);
+}
+
+static int prb_tcp_open(struct prb_session *s, const struct prb_url *url)
+{
+	uint64_t deadline = prb_now_ms() + s->opts.connect_timeout_ms;
+	struct prb_tcp *c;
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->rbuf = malloc(PRB_TCP_RBUF);
+	if (!c->rbuf) {
+		rc = -ENOMEM;
+		goto err_free_ctx;
+	}
+	c->fd = prb_tcp_dial(url, deadline);
+	if (c->fd < 0) {
+		rc = c->fd;
+		goto err_free_rbuf;
+	}
+	s->term_reason = 0;
+	rc = prb_tcp_hello(s, c->fd, deadline);
+	if (rc < 0)
+		goto err_close;
+	c->hdgst = (s->params.features & PRB_FEATURE_HEADER_DIGEST) != 0;
+	c->ddgst = (s->params.features & PRB_FEATURE_DATA_DIGEST) != 0;
+	c->io_timeout_ms = s->opts.io_timeout_ms;
+	c->last_rx_ms = prb_now_ms();
+	s->transport_ctx = c;
+	return 0;
+
+err_close:
+	close(c->fd);
+err_free_rbuf:
+	free(c->rbuf);
+err_free_ctx:
+	free(c);
+	return rc;
+}
+
+static void prb_tcp_close(struct prb_session *s)
+{
+	struct prb_tcp *c = prb_tcp_of(s);
+
+	if (!c)
+		return;
+	close(c->fd);
+	free(c->rbuf);
+	free(c);
+	s->transport_ctx = NULL;
+}
+
+static int prb_tcp_fd(const struct prb_session *s)
+{
+	return prb_tcp_of(s)->fd;
+}
+
+/* Encode the request, add its digests, and put it at the end of the send queue. */
+static int prb_tcp_start(struct prb_session *s, struct prb_request *r)
+{
+	struct prb_tcp *c = prb_tcp_of(s);
+	uint32_t payload = prb_request_payload(r);
+	uint8_t flags = 0;
+	int n;
+
+	if (c->hdgst)
+		flags |= PRB_HDR_HDGST;
+	if (c->ddgst && payload > 0)
+		flags |= PRB_HDR_DDGST;
+	n = prb_proto_encode(s, r, flags, r->pdu, sizeof(r->pdu) - PRB_HDGST_SIZE);
+	if (n < 0)
+		return n;
+	r->pdu_len = (uint32_t)n;
+	if (c->hdgst) {
+		prb_put_le32(r->pdu + n, prb_crc32c(r->pdu, (size_t)n));
+		memset(r->pdu + n + 4, 0, 4);
+		r->pdu_len += PRB_HDGST_SIZE;
+	}
+	r->wire_len = r->pdu_len + payload;
+	if (flags & PRB_HDR_DDGST) {
+		prb_put_le32(r->ddgst, prb_crc32c(r->write_buf, payload));
+		r->wire_len += PRB_DDGST_SIZE;
+	}
+	r->sent = 0;
+	r->next = NULL;
+	if (c->sq_tail)
+		c->sq_tail->next = r;
+	else
+		c->sq_head = r;
+	c->sq_tail = r;
+	if (s->inflight == 1)
+		c->last_rx_ms = prb_now_ms(); /* the answer timer starts with the first request */
+	return 0;
+}
+
+/* Add the unsent part of [base, base + len) (at position pos of the PDU) to the iovec. */
+static int prb_tcp_iov_add(struct iovec *iov, int n, const void *base, uint32_t len, uint32_t pos,
+			   uint32_t sent)
+{
+	if (len == 0 || pos + len <= sent || n >= PRB_TCP_IOV)
+		return n;
+	if (sent > pos) {
+		base = (const uint8_t *)base + (sent - pos);
+		len -= sent - pos;
+	}
+	iov[n].iov_base = (void *)(uintptr_t)base;
+	iov[n].iov_len = len;
+	return n + 1;
+}
+
+/* Write as much of the send queue as the socket takes; 0, or -errno when it failed. */
+static int prb_tcp_send(struct prb_session *s)
+{
+	struct prb_tcp *c = prb_tcp_of(s);
+	struct iovec iov[PRB_TCP_IOV];
+	struct msghdr msg = {.msg_iov = iov};
+	struct prb_request *r;
+	ssize_t n;
+	int count;
+
+	while (c->sq_head) {
+		count = 0;
+		for (r = c->sq_head; r && count < PRB_TCP_IOV - 2; r = r->next) {
+			uint32_t payload = prb_request_payload(r);
+			uint32_t ddgst = r->wire_len - r->pdu_len - payload;
+
+			count = prb_tcp_iov_add(iov, count, r->pdu, r->pdu_len, 0, r->sent);
+			count = prb_tcp_iov_add(iov, count, r->write_buf, payload, r->pdu_len,
+						r->sent);
+			count = prb_tcp_iov_add(iov, count, r->ddgst, ddgst, r->pdu_len + payload,
+						r->sent);
+		}
+		msg.msg_iovlen = (size_t)count;
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		}
+		while (n > 0 && (r = c->sq_head) != NULL) {
+			uint32_t left = r->wire_len - r->sent;
+			uint32_t take = (size_t)n < left ? (uint32_t)n : left;
+
+			r->sent += take;
+			n -= take;
+			if (r->sent == r->wire_len) {
+				c->sq_head = r->next;
+				if (!c->sq_head)
+					c->sq_tail = NULL;
+			}
+		}
+	}
+	return 0;
+}
+
+/* A TERM from the brick: note the reason; the connection is over. */
+static int prb_tcp_term(struct prb_session *s, const uint8_t *p, size_t avail)
+{
+	struct prb_term m;
+
+	if (prb_term_decode(p, avail, &m, NULL) == 0)
+		s->term_reason = m.reason;
+	return -EPROTO;
+}
+
+/* The READ's payload is complete (and its digest checked): finish it. */
+static int prb_tcp_read_done(struct prb_session *s, struct prb_tcp *c)
+{
+	struct prb_request *r = c->rx_req;
+
+	c->rx_state = PRB_TCP_RX_PDU;
+	c->rx_req = NULL;
+	return prb_proto_complete(s, r, c->rx_fixed, c->rx_fixed_len);
+}
+
+/* A READ answer's header is staged: copy what payload is staged, receive the rest in place. */
+static int prb_tcp_read_begin(struct prb_session *s, struct prb_tcp *c, struct prb_request *r,
+			      const struct prb_hdr *h, uint32_t fixed)
+{
+	size_t avail = c->rend - c->rstart;
+	uint32_t payload = prb_payload_len(h);
+	size_t copy;
+
+	if (payload != r->length || fixed > sizeof(c->rx_fixed))
+		return -EPROTO;
+	memcpy(c->rx_fixed, c->rbuf + c->rstart, fixed);
+	c->rx_fixed_len = fixed;
+	copy = avail - fixed < payload ? avail - fixed : payload;
+	memcpy(r->read_buf, c->rbuf + c->rstart + fixed, copy);
+	c->rstart += fixed + copy;
+	c->rx_req = r;
+	c->rx_done = (uint32_t)copy;
+	if (copy < payload) {
+		c->rx_state = PRB_TCP_RX_DIRECT;
+		return 0;
+	}
+	if (c->ddgst) {
+		c->rx_state = PRB_TCP_RX_TRAILER;
+		return 0;
+	}
+	return prb_tcp_read_done(s, c);
+}
+
+/* The data digest of the READ whose payload just arrived. */
+static int prb_tcp_read_trailer(struct prb_session *s, struct prb_tcp *c)
+{
+	struct prb_request *r = c->rx_req;
+
+	if (prb_get_le32(c->rbuf + c->rstart) != prb_crc32c(r->read_buf, r->length))
+		return -EBADMSG;
+	c->rstart += PRB_DDGST_SIZE;
+	return prb_tcp_read_done(s, c);
+}
+
+/*
+ * Check a staged header: magic and opcode (decoder), a response or TERM, digest
+ * flags as negotiated, sane lengths. Returns the fixed length with header
+ * digest, 0 when more bytes are needed, or a negative errno (fatal).
+ */
+static int prb_tcp_check_header(struct prb_session *s, struct prb_tcp *c, struct prb_hdr *h)
+{
+	const uint8_t *p = c->rbuf + c->rstart;
+	size_t avail = c->rend - c->rstart;
+	uint32_t fixed;
+
+	if (prb_hdr_decode(p, avail, h, NULL) < 0)
+		return -EPROTO;
+	if (h->opcode == PRB_OP_TERM)
+		return avail >= PRB_TERM_SIZE ? prb_tcp_term(s, p, avail) : 0;
+	if (!(h->opcode & PRB_OPCODE_RESPONSE))
+		return -EPROTO;
+	if (((h->flags & PRB_HDR_HDGST) != 0) != c->hdgst || ((h->flags & PRB_HDR_DDGST) && !c->ddgst))
+		return -EBADMSG;
+	fixed = h->hlen + (c->hdgst ? PRB_HDGST_SIZE : 0u);
+	if (h->hlen < PRB_HDR_SIZE || h->plen < fixed || h->plen > PRB_RX_MAX_PDU ||
+	    fixed > PRB_TCP_MAX_FIXED)
+		return -EPROTO;
+	if (avail < fixed)
+		return 0;
+	if (c->hdgst && (prb_get_le32(p + h->hlen) != prb_crc32c(p, h->hlen) ||
+			 prb_get_le32(p + h->hlen + 4) != 0))
+		return -EBADMSG;
+	return (int)fixed;
+}
+
+/* Handle every complete PDU staged; stops at a partial one or a READ payload. */
+static int prb_tcp_parse(struct prb_session *s, struct prb_tcp *c)
+{
+	struct prb_request *r;
+	struct prb_hdr h;
+	int fixed, rc;
+
+	while (c->rx_state != PRB_TCP_RX_DIRECT) {
+		size_t avail = c->rend - c->rstart;
+		const uint8_t *p = c->rbuf + c->rstart;
+
+		if (c->rx_state == PRB_TCP_RX_TRAILER) {
+			if (avail < PRB_DDGST_SIZE)
+				return 0;
+			rc = prb_tcp_read_trailer(s, c);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (avail < PRB_HDR_SIZE)
+			return 0;
+		fixed = prb_tcp_check_header(s, c, &h);
+		if (fixed <= 0)
+			return fixed;
+		r = prb_queue_lookup(s, h.tag);
+		if (!r || r->sent < r->wire_len || (h.opcode & ~PRB_OPCODE_RESPONSE) != r->opcode)
+			return -EPROTO;
+		if (c->ddgst && !(h.flags & PRB_HDR_DDGST) && prb_payload_len(&h) > 0)
+			return -EBADMSG;
+		if (r->opcode == PRB_OP_READ && h.status == PRB_ST_OK) {
+			rc = prb_tcp_read_begin(s, c, r, &h, (uint32_t)fixed);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (h.plen > PRB_TCP_MAX_STAGED)
+			return -EPROTO;
+		if (avail < h.plen)
+			return 0;
+		if ((h.flags & PRB_HDR_DDGST) &&
+		    prb_get_le32(p + h.plen - PRB_DDGST_SIZE) !=
+			    prb_crc32c(p + prb_payload_offset(&h), prb_payload_len(&h)))
+			return -EBADMSG;
+		rc = prb_proto_complete(s, r, p, h.plen);
+		if (rc < 0)
+			return rc;
+		c->rstart += h.plen;
+	}
+	return 0;
+}
+
+/* One recv into the caller's buffer for the READ in progress. */
+static ssize_t prb_tcp_recv_direct(struct prb_session *s, struct prb_tcp *c)
+{
+	struct prb_request *r = c->rx_req;
+	ssize_t n = recv(c->fd, (uint8_t *)r->read_buf + c->rx_done, r->length - c->rx_done,
+			 MSG_DONTWAIT);
+	int rc;
+
+	if (n <= 0)
+		return n;
+	c->rx_done += (uint32_t)n;
+	if (c->rx_done == r->length) {
+		if (c->ddgst) {
+			c->rx_state = PRB_TCP_RX_TRAILER;
+		} else {
+			rc = prb_tcp_read_done(s, c);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return n;
+}
+
+/* One recv into the staging buffer, then parse. */
+static ssize_t prb_tcp_recv_staged(struct prb_session *s, struct prb_tcp *c, bool *drained)
+{
+	size_t room;
+	ssize_t n;
+	int rc;
+
+	if (c->rstart == c->rend) {
+		c->rstart = c->rend = 0;
+	} else if (PRB_TCP_RBUF - c->rend < PRB_TCP_MAX_STAGED) {
+		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
+		c->rend -= c->rstart;
+		c->rstart = 0;
+	}
+	room = PRB_TCP_RBUF - c->rend;
+	n = recv(c->fd, c->rbuf + c->rend, room, MSG_DONTWAIT);
+	if (n <= 0)
+		return n;
+	*drained = (size_t)n < room;
+	c->rend += (size_t)n;
+	rc = prb_tcp_parse(s, c);
+	return rc < 0 ? rc : n;
+}
+
+/*
+ * Receive what the socket holds and complete the answers in it. Returns 0 or
+ * -errno (fatal); -ECONNRESET when the brick closed the connection.
+ */
+static int prb_tcp_receive(struct prb_session *s)
+{
+	struct prb_tcp *c = prb_tcp_of(s);
+	bool drained = false;
+	ssize_t n;
+
+	for (;;) {
+		if (c->rx_state == PRB_TCP_RX_DIRECT)
+			n = prb_tcp_recv_direct(s, c);
+		else
+			n = prb_tcp_recv_staged(s, c, &drained);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0 && n != -1)
+			return (int)n; /* a fatal parse error */
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return -errno;
+		}
+		c->last_rx_ms = prb_now_ms();
+		if (drained && c->rx_state != PRB_TCP_RX_DIRECT)
+			return 0;
+	}
+}
+
+/* Milliseconds poll may sleep: the caller's limit and the answer timeout. */
+static int prb_tcp_sleep_ms(struct prb_session *s, struct prb_tcp *c, uint64_t deadline_ms,
+			    bool forever)
+{
+	uint64_t now = prb_now_ms();
+	int64_t wait = forever ? -1 : (int64_t)(deadline_ms > now ? deadline_ms - now : 0);
+
+	if (s->inflight > 0 && c->io_timeout_ms > 0) {
+		int64_t stall = (int64_t)(c->last_rx_ms + c->io_timeout_ms) - (int64_t)now;
+
+		if (stall <= 0)
+			return -ETIMEDOUT;
+		if (wait < 0 || stall < wait)
+			wait = stall;
+	}
+	return wait > 1000000 ? 1000000 : (int)wait;
+}
+
+static int prb_tcp_progress(struct prb_session *s, int timeout_ms)
+{
+	struct prb_tcp *c = prb_tcp_of(s);
+	uint64_t deadline = prb_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint32_t before = s->inflight;
+	struct pollfd p = {.fd = c->fd};
+	int rc, wait;
+
+	rc = prb_tcp_send(s);
+	if (rc < 0)
+		return rc;
+	if (timeout_ms == 0 || s->inflight == 0)
+		return prb_tcp_receive(s);
+	for (;;) {
+		wait = prb_tcp_sleep_ms(s, c, deadline, timeout_ms < 0);
+		if (wait == -ETIMEDOUT)
+			return -ETIMEDOUT;
+		p.events = (short)(POLLIN | (c->sq_head ? POLLOUT : 0));
+		rc = poll(&p, 1, wait);
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		if (rc <= 0) {
+			if (timeout_ms > 0 && prb_now_ms() >= deadline)
+				return 0;
+			continue;
+		}
+		if (p.revents & POLLOUT) {
+			rc = prb_tcp_send(s);
+			if (rc < 0)
+				return rc;
+		}
+		if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
+			rc = prb_tcp_receive(s);
+			if (rc < 0)
+				return rc;
+		}
+		if (s->inflight < before || s->inflight == 0)
+			return 0;
+	}
+}
+
+const struct prb_transport_ops prb_tcp_transport = {
+	.name = "tcp",
+	.open = prb_tcp_open,
+	.close = prb_tcp_close,
+	.start = prb_tcp_start,
+	.progress = prb_tcp_progress,
+	.fd = prb_tcp_fd,
+};
