@@ -77,7 +77,7 @@ static int expect_event(struct rdma_event_channel *ch, enum rdma_cm_event_type t
 			struct rdma_cm_id **id)
 {
 	struct rdma_cm_event *ev;
-	int got;
+	enum rdma_cm_event_type got;
 
 	if (rdma_get_cm_event(ch, &ev))
 		return -errno;
@@ -85,9 +85,9 @@ static int expect_event(struct rdma_event_channel *ch, enum rdma_cm_event_type t
 	if (id)
 		*id = ev->id;
 	rdma_ack_cm_event(ev);
-	if (got != (int)type) {
-		fprintf(stderr, "probe: cm event %s, expected %s\n",
-			rdma_event_str((enum rdma_cm_event_type)got), rdma_event_str(type));
+	if (got != type) {
+		fprintf(stderr, "probe: cm event %s, expected %s\n", rdma_event_str(got),
+			rdma_event_str(type));
 		return -EPROTO;
 	}
 	return 0;
