@@ -125,11 +125,20 @@ static void check_lengths(packet_info *pinfo, proto_item *pdu_item, const struct
 		expert_add_info(pinfo, pdu_item, &prb_ei[PRB_EI_STATUS_IN_REQUEST]);
 }
 
+/* CRC32C (Castagnoli) of len bytes at offset, as the spec's digests hold it. Wireshark's
+ * routine returns the register byte-swapped and not inverted. */
+static uint32_t digest(tvbuff_t *tvb, uint32_t offset, uint32_t len)
+{
+	uint32_t reg = ~crc32c_tvb_offset_calculate(tvb, offset, len, CRC32C_PRELOAD);
+
+	return CRC32C_SWAP(reg);
+}
+
 /* Verify the header digest: CRC32C (le32) of the fixed part, then 4 zero bytes. */
 static void dissect_hdgst(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 			  const struct prb_pdu *pdu)
 {
-	uint32_t crc = ~crc32c_tvb_offset_calculate(tvb, 0, pdu->hlen, CRC32C_PRELOAD);
+	uint32_t crc = digest(tvb, 0, pdu->hlen);
 	proto_item *pad;
 
 	proto_tree_add_checksum(tree, tvb, pdu->hlen, prb_xf[PRB_XF_HDGST], prb_xf[PRB_XF_HDGST_STATUS],
@@ -201,8 +210,7 @@ static void dissect_payload(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 			check_payload_field(tvb, pinfo, item, pdu, pdu->payload_len);
 	}
 	if (pdu->flags & PRB_HDR_DDGST) {
-		uint32_t crc = ~crc32c_tvb_offset_calculate(tvb, pdu->payload_offset, pdu->payload_len,
-							    CRC32C_PRELOAD);
+		uint32_t crc = digest(tvb, pdu->payload_offset, pdu->payload_len);
 
 		proto_tree_add_checksum(tree, tvb, pdu->payload_offset + pdu->payload_len,
 					prb_xf[PRB_XF_DDGST], prb_xf[PRB_XF_DDGST_STATUS],
