@@ -74,7 +74,15 @@ def label(name: str) -> str:
     return LABELS.get(name, name.replace("_", " ").capitalize())
 
 
-def kind(f: Field) -> str:
+def is_opcode_byte(f: Field, owner: str) -> bool:
+    """The header's opcode: a byte with the response bit, shown with prb_vals_opcode_byte;
+    an unknown one is reported by the dissector, not as an enum violation."""
+    return owner == "hdr" and f.enum is not None and f.enum.name == "opcode"
+
+
+def kind(f: Field, owner: str = "") -> str:
+    if is_opcode_byte(f, owner):
+        return "uint"
     if f.reserved:
         return "reserved"
     if f.is_bytes:
@@ -106,7 +114,7 @@ class Fields:
         return hf
 
     def of(self, f: Field, owner: str) -> Hf:
-        k = kind(f)
+        k = kind(f, owner)
         if k == "reserved":
             key = ("reserved",)
         else:
@@ -123,6 +131,8 @@ class Fields:
         else:
             ftype = FT_UINT[f.size]
             vals = f"VALS({vals_name(f.enum)})" if f.enum else "NULL"
+            if is_opcode_byte(f, owner):
+                vals = "VALS(prb_vals_opcode_byte)"
             hexed = f.name in HEX_FIELDS or f.flags is not None or f.align is not None
             base = "BASE_HEX" if hexed else "BASE_DEC"
         blurb = "Must be zero." if k == "reserved" else f.doc
@@ -143,7 +153,7 @@ def layouts(spec: Spec) -> list[tuple[str, str, Struct | Message]]:
     return out
 
 
-def field_entry(f: Field, hf: Hf) -> str:
+def field_entry(f: Field, hf: Hf, owner: str) -> str:
     checks = []
     for key, flag in (("min", "MIN"), ("max", "MAX"), ("align", "ALIGN"),
                       ("equals", "EQUALS")):
@@ -152,12 +162,12 @@ def field_entry(f: Field, hf: Hf) -> str:
     if f.payload_length:
         checks.append("PRB_WS_CHECK_PAYLOAD_LENGTH")
     bits = hf.bits_array if hf.bits else "NULL"
-    vals = vals_name(f.enum) if f.enum else "NULL"
+    vals = vals_name(f.enum) if f.enum and kind(f, owner) == "enum" else "NULL"
     mask = f.flags.mask if f.flags else 0
     return (f"\t{{ {c_str(f.name)}, &prb_hf[{hf.ident}], {bits}, {vals}, {c_uint(mask)},\n"
             f"\t  {c_uint(f.min or 0)}, {c_uint(f.max or 0)}, {c_uint(f.align or 0)}, "
             f"{c_uint(f.equals or 0)},\n"
-            f"\t  {f.offset}, {f.size}, {KIND[kind(f)]}, "
+            f"\t  {f.offset}, {f.size}, {KIND[kind(f, owner)]}, "
             f"{' | '.join(checks) if checks else '0'} }},\n")
 
 
@@ -253,7 +263,7 @@ def generate(spec: Spec) -> str:
         if flist:
             w(f"static const struct prb_ws_field prb_ws_fields_{cname}[] = {{\n")
             for f, hf in flist:
-                w(field_entry(f, hf))
+                w(field_entry(f, hf, cname))
             w("};\n\n")
 
     def msg_entry(cname: str, lay, flist, opcode: int, direction: str, payload: str) -> str:
