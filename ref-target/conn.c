@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <isa-l/crc.h>
 #include <prb/wire.h>
 
 #include "brick.h"
@@ -19,11 +20,15 @@
 #define TX_BACKLOG_MAX (8u * 1024u * 1024u)
 /* Largest fixed part (info_rsp) plus a header digest. */
 #define TX_HEAD_MAX 128u
+/* Fixed parts up to this size (digest included) are buffered; bigger ones (unknown
+ * opcodes only) are streamed through the header digest. */
+#define RX_FIXED_MAX 4096u
 
 enum rx_state {
 	RX_HDR,      /* waiting for the 16-byte common header */
 	RX_FIXED,    /* waiting for the rest of the fixed part and the header digest */
 	RX_PAYLOAD,  /* payload going to the sink (block, bounce buffer or nowhere) */
+	RX_BIG_HDGST, /* waiting for the header digest of a streamed fixed part */
 	RX_DDGST,    /* waiting for the 4-byte data digest */
 	RX_DEAD,     /* fatal error or end: input is ignored */
 };
@@ -62,7 +67,12 @@ struct prb_conn {
 	size_t rstart, rend;
 	bool rx_direct;              /* the last rx_space pointed at sink_dst */
 	struct prb_hdr hdr;          /* header of the PDU being received */
-	uint32_t fixed_need;         /* RX_FIXED: hlen + header digest */
+	bool hdr_valid;              /* hdr holds a received header (TERM's tag) */
+	bool hello_seen;             /* the first HELLO arrived */
+	bool counted;                /* the current request counts as outstanding */
+	uint32_t fixed_need;         /* RX_FIXED: hlen + header digest, from rstart */
+	bool sink_crc;               /* dropped bytes go through crc (streamed fixed part) */
+	uint32_t crc;
 	uint8_t *sink_dst;           /* RX_PAYLOAD: where payload bytes go, NULL: dropped */
 	uint32_t sink_left;
 	uint32_t payload_len;
@@ -83,7 +93,8 @@ struct prb_conn {
 
 	bool closing;                /* TERM queued or peer gone: no more requests */
 	bool eof;
-	uint64_t last_activity_ms;   /* last complete PDU received or bytes sent */
+	bool refuse;                 /* over the connection limit: HELLO gets ENOMEM */
+	uint64_t idle_since_ms;      /* last complete PDU, or last response sent */
 	uint64_t last_rx_ms;         /* last bytes received */
 };
 
@@ -121,7 +132,7 @@ int prb_conn_new(struct prb_brick *brick, const struct prb_conn_limits *lim, uin
 	c->queue_depth = 1;
 	c->max_data = lim->max_data;
 	c->peer_max_pdu = PRB_MIN_MAX_PDU;
-	c->last_activity_ms = now_ms;
+	c->idle_since_ms = now_ms;
 	c->last_rx_ms = now_ms;
 	c->rbuf = malloc(RX_BUF_SIZE);
 	if (!c->rbuf)
@@ -231,7 +242,8 @@ static void conn_term(struct prb_conn *c, uint16_t reason, uint32_t error_offset
 		return;
 	memset(&term, 0, sizeof(term));
 	term.hdr.flags = c->hello_done ? conn_tx_flags(c, 0) : 0;
-	term.hdr.tag = c->hdr.tag;
+	/* PRB-TERM-2: the offending PDU's tag when its header arrived, else 0. */
+	term.hdr.tag = c->hdr_valid ? c->hdr.tag : 0;
 	term.reason = reason;
 	term.error_offset = error_offset;
 	n = prb_term_encode(&term, e->head, sizeof(e->head));
@@ -258,7 +270,7 @@ static void conn_error_rsp(struct prb_conn *c, uint16_t status)
 		c->tx_count--;
 		return;
 	}
-	e->response = true;
+	e->response = c->counted;
 	tx_commit_entry(c, e, n, flags & PRB_HDR_HDGST);
 	prb_dbg("tag %u opcode %#x -> %s", c->hdr.tag, c->hdr.opcode,
 		prb_status_name(status) ? prb_status_name(status) : "?");
@@ -281,7 +293,7 @@ static struct tx_entry *conn_rsp(struct prb_conn *c, enum prb_msg_id id, union p
 		c->tx_count--;
 		return NULL;
 	}
-	e->response = true;
+	e->response = c->counted;
 	e->head_len = (uint32_t)n;
 	return e;
 }
@@ -384,8 +396,6 @@ int prb_conn_tx_iov(struct prb_conn *c, struct iovec *iov, int max)
 
 void prb_conn_tx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
 {
-	if (n)
-		c->last_activity_ms = now_ms;
 	c->tx_bytes -= n;
 	c->tx_off += n;
 	while (c->tx_count) {
@@ -395,8 +405,8 @@ void prb_conn_tx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
 		if (c->tx_off < total)
 			break;
 		c->tx_off -= total;
-		if (e->response && c->outstanding)
-			c->outstanding--;
+		if (e->response && c->outstanding && --c->outstanding == 0)
+			c->idle_since_ms = now_ms;
 		if (e->last)
 			c->eof = true;
 		tx_entry_release(c, e);
@@ -424,6 +434,8 @@ void prb_conn_rx_eof(struct prb_conn *c)
 
 void prb_conn_shutdown(struct prb_conn *c)
 {
+	/* PRB-TERM-7: tag 0, offset 0. */
+	c->hdr_valid = false;
 	conn_term(c, PRB_TERM_SHUTDOWN, 0);
 }
 
@@ -437,13 +449,27 @@ void prb_conn_tick(struct prb_conn *c, uint64_t now_ms)
 		conn_term(c, PRB_TERM_TIMEOUT, 0);
 		return;
 	}
-	if (!partial && c->lim.idle_timeout_ms &&
-	    now_ms - c->last_activity_ms >= c->lim.idle_timeout_ms &&
+	/* PRB-KA-2/3: idle means no PDU received and no request outstanding. */
+	if (!partial && c->outstanding == 0 && c->lim.idle_timeout_ms &&
+	    now_ms - c->idle_since_ms >= c->lim.idle_timeout_ms &&
 	    now_ms - c->last_rx_ms >= c->lim.idle_timeout_ms)
 		conn_term(c, PRB_TERM_TIMEOUT, 0);
 }
 
 /* ------------------------------------------------------------------ requests */
+
+/* PRB-HELLO-8: a HELLO error response, then the connection closes (no TERM). */
+static void conn_hello_refuse(struct prb_conn *c, uint16_t status)
+{
+	conn_error_rsp(c, status);
+	c->closing = true;
+	c->rx_state = RX_DEAD;
+}
+
+void prb_conn_refuse(struct prb_conn *c)
+{
+	c->refuse = true;
+}
 
 static void conn_hello(struct prb_conn *c, const struct prb_hello_req *req)
 {
@@ -454,23 +480,21 @@ static void conn_hello(struct prb_conn *c, const struct prb_hello_req *req)
 	uint16_t version;
 	uint32_t max_data;
 
-	/* PRB-HELLO: a second HELLO is EPROTO. */
+	/* PRB-HELLO-22: every HELLO after the first is EPROTO; the connection goes on. */
 	if (c->hello_done) {
 		conn_error_rsp(c, PRB_ST_EPROTO);
 		return;
 	}
-	if (req->min_version > req->max_version) {
-		conn_error_rsp(c, PRB_ST_EINVAL);
-		return;
-	}
-	/* PRB-HELLO: the highest version in both ranges; none: ENOTSUP, then close. */
+	/* PRB-HELLO-4, -7 and the connection limit, in this order. */
 	version = req->max_version < PRB_VERSION ? req->max_version : (uint16_t)PRB_VERSION;
-	if (version < req->min_version || version < 1) {
-		conn_error_rsp(c, PRB_ST_ENOTSUP);
-		c->closing = true;
-		c->rx_state = RX_DEAD;
+	if (req->min_version > req->max_version)
+		conn_hello_refuse(c, PRB_ST_EINVAL);
+	else if (version < req->min_version || version < 1)
+		conn_hello_refuse(c, PRB_ST_ENOTSUP);
+	else if (c->refuse)
+		conn_hello_refuse(c, PRB_ST_ENOMEM);
+	if (c->closing)
 		return;
-	}
 	c->queue_depth = req->queue_depth < c->lim.queue_depth ? req->queue_depth
 								 : c->lim.queue_depth;
 	c->features = req->features & c->lim.features &
@@ -606,14 +630,15 @@ static void conn_list(struct prb_conn *c, const struct prb_list_req *req)
 
 static void conn_read(struct prb_conn *c, const struct prb_read_req *req)
 {
-	struct prb_mapping *m;
+	struct prb_mapping *m = NULL;
 	union prb_msg msg;
 	struct tx_entry *e;
-	int err = prb_brick_access(c->session, req->handle, req->offset, req->length, false, &m);
+	int err = -EINVAL;
 
-	/* PRB-READ: length above the negotiated max_data is EINVAL. */
-	if (!err && req->length > c->max_data)
-		err = -EINVAL;
+	/* PRB-DATA-1: a length above the negotiated max_data is EINVAL, checked first. */
+	if (req->length <= c->max_data)
+		err = prb_brick_access(c->session, req->handle, req->offset, req->length, false,
+				       &m);
 	if (err < 0) {
 		conn_error_rsp(c, prb_status_from_errno(err));
 		return;
@@ -686,10 +711,12 @@ static void conn_atomic(struct prb_conn *c, enum prb_msg_id id, const union prb_
 static void conn_write_begin(struct prb_conn *c, const struct prb_write_req *req)
 {
 	struct prb_mapping *m = NULL;
-	int err = prb_brick_access(c->session, req->handle, req->offset, req->length, true, &m);
+	int err = -EINVAL;
 
-	if (!err && req->length > c->max_data)
-		err = -EINVAL;
+	/* PRB-DATA-1 (EINVAL) before the handle's statuses. */
+	if (req->length <= c->max_data)
+		err = prb_brick_access(c->session, req->handle, req->offset, req->length, true,
+				       &m);
 	c->rx_state = RX_PAYLOAD;
 	c->sink_left = c->payload_len;
 	c->sink_dst = NULL;
@@ -800,127 +827,185 @@ static void rx_pdu_end(struct prb_conn *c)
 	c->rx_state = RX_HDR;
 	c->sink_dst = NULL;
 	c->sink_left = 0;
+	c->sink_crc = false;
 	c->skip_only = false;
+	c->hdr_valid = false;
 }
 
-/* Skip the rest of the PDU (after an error response to it). */
-static void rx_skip(struct prb_conn *c, uint32_t consumed)
+/* Drop the next \p len bytes of the PDU (then the PDU ends). */
+static void rx_skip(struct prb_conn *c, uint32_t len)
 {
 	c->skip_only = true;
 	c->sink_dst = NULL;
-	c->sink_left = c->hdr.plen - consumed;
-	c->rx_state = c->sink_left ? RX_PAYLOAD : RX_HDR;
-	if (!c->sink_left)
+	c->sink_left = len;
+	if (len)
+		c->rx_state = RX_PAYLOAD;
+	else
 		rx_pdu_end(c);
 }
 
-/* Expected size of the fixed part of request \p opcode, or 0 for an unknown opcode. */
-static uint32_t rx_request_size(uint8_t opcode, enum prb_msg_id *id)
+/* Bytes of the current PDU after its fixed part and header digest. */
+static uint32_t rx_after_fixed(const struct prb_conn *c)
 {
-	int r = prb_msg_id_of(opcode);
-
-	if (r < 0)
-		return 0;
-	*id = (enum prb_msg_id)r;
-	return prb_msg_descs[r].size;
+	return c->hdr.plen - c->hdr.hlen - ((c->hdr.flags & PRB_HDR_HDGST) ? PRB_HDGST_SIZE : 0u);
 }
 
-/* The common header of a PDU arrived: framing checks, then decide how to receive it. */
+/* PRB-PDU-12 checks 8 to 10 and the unknown-opcode rule (PRB-PDU-15). They need the
+ * header only. \return true when the fixed part should be received and decoded. */
+static bool rx_sequence_checks(struct prb_conn *c)
+{
+	int id = prb_msg_id_of(c->hdr.opcode);
+	bool first_hello = !c->hello_seen && c->hdr.opcode == PRB_OP_HELLO;
+
+	/* Check 8 (PRB-PDU-13): HELLO (or TERM) first; never a response. */
+	if ((c->hdr.opcode & PRB_OPCODE_RESPONSE) ||
+	    (!c->hello_done && c->hdr.opcode != PRB_OP_HELLO && c->hdr.opcode != PRB_OP_TERM)) {
+		conn_term(c, PRB_TERM_SEQUENCE, 2);
+		return false;
+	}
+	/* PRB-PDU-14: a TERM from the initiator: close without answering. */
+	if (c->hdr.opcode == PRB_OP_TERM) {
+		prb_info("peer sent TERM");
+		c->closing = true;
+		c->eof = true;
+		c->rx_state = RX_DEAD;
+		return false;
+	}
+	/* Check 9: a known request's hlen; no payload where the message has none. */
+	if (id >= 0) {
+		const struct prb_msg_desc *d = &prb_msg_descs[id];
+		uint32_t dd = (c->hdr.flags & PRB_HDR_DDGST) ? PRB_DDGST_SIZE : 0u;
+
+		if (c->hdr.hlen != d->size) {
+			conn_term(c, PRB_TERM_BAD_HEADER, 14);
+			return false;
+		}
+		if (d->payload == PRB_PAYLOAD_NONE && rx_after_fixed(c) - dd != 0) {
+			conn_term(c, PRB_TERM_BAD_HEADER, 14);
+			return false;
+		}
+	}
+	/* Check 10 (PRB-TAG-7): the first HELLO does not count. */
+	if (!first_hello) {
+		if (c->outstanding >= c->queue_depth) {
+			conn_term(c, PRB_TERM_QUEUE_OVERFLOW, 0);
+			return false;
+		}
+		c->outstanding++;
+	}
+	c->hello_seen = true;
+	c->counted = !first_hello;
+	prb_brick_count_request(c->brick);
+	if (id < 0) {
+		/* PRB-PDU-15: unknown opcode: ENOTSUP, consume exactly plen bytes. */
+		conn_error_rsp(c, PRB_ST_ENOTSUP);
+		return false;
+	}
+	return true;
+}
+
+/* The common header of a PDU arrived: PRB-PDU-12 checks 1 to 6, then decide how to
+ * receive the rest. The header stays in the buffer until the fixed part is complete. */
 static void rx_header(struct prb_conn *c)
 {
 	const uint8_t *p = c->rbuf + c->rstart;
 	struct prb_wire_error we;
-	enum prb_msg_id id = PRB_MSG_COUNT;
-	uint32_t size, hd, dd, payload;
+	uint32_t hd, dd, payload;
 	bool known;
 	int err;
 
 	memset(&c->hdr, 0, sizeof(c->hdr));
 	err = prb_hdr_decode(p, PRB_HDR_SIZE, &c->hdr, &we);
-	/* PRB-FRAME: bad magic, reserved flag bits: TERM BAD_HEADER. */
 	if (err == -EPROTO) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 0);
+		conn_term(c, PRB_TERM_BAD_HEADER, 0);                  /* check 1 */
 		return;
 	}
+	c->hdr_valid = true;
 	if (p[3] & ~(unsigned)PRB_HDR_ALL) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 3);
+		conn_term(c, PRB_TERM_BAD_HEADER, 3);                  /* check 2 */
 		return;
 	}
-	if (c->hdr.hlen < PRB_HDR_SIZE) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 14);
+	if (c->hdr.hlen < PRB_HDR_SIZE || c->hdr.hlen % 8) {
+		conn_term(c, PRB_TERM_BAD_HEADER, 14);                 /* check 3 */
 		return;
 	}
-	if (c->hdr.plen < c->hdr.hlen) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 4);
+	hd = (p[3] & PRB_HDR_HDGST) ? PRB_HDGST_SIZE : 0u;
+	dd = (p[3] & PRB_HDR_DDGST) ? PRB_DDGST_SIZE : 0u;
+	if (c->hdr.plen < (uint64_t)c->hdr.hlen + hd + dd) {
+		conn_term(c, PRB_TERM_BAD_HEADER, 4);                  /* check 4 */
 		return;
 	}
-	/* PRB-FRAME: plen above our max_pdu: TERM PDU_TOO_LARGE. */
 	if (c->hdr.plen > c->max_pdu) {
-		conn_term(c, PRB_TERM_PDU_TOO_LARGE, 4);
+		conn_term(c, PRB_TERM_PDU_TOO_LARGE, 4);               /* check 5 */
 		return;
 	}
-	/* A TERM from the initiator: it closes; so do we. */
-	if ((c->hdr.opcode & 0x7f) == PRB_OP_TERM) {
-		prb_info("peer sent TERM");
-		c->closing = true;
-		c->eof = true;
-		c->rx_state = RX_DEAD;
-		return;
-	}
-	/* PRB-FRAME: responses are not sent to a brick; HELLO comes first. */
-	if (c->hdr.opcode & PRB_OPCODE_RESPONSE) {
-		conn_term(c, PRB_TERM_SEQUENCE, 2);
-		return;
-	}
-	if (!c->hello_done && c->hdr.opcode != PRB_OP_HELLO) {
-		conn_term(c, PRB_TERM_SEQUENCE, 2);
-		return;
-	}
-	size = rx_request_size(c->hdr.opcode, &id);
-	known = size != 0;
-	if (known && c->hdr.hlen != size) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 14);
-		return;
-	}
-	/* PRB-DIGEST: digest flags exactly as negotiated (never on HELLO). */
-	hd = (p[3] & PRB_HDR_HDGST) ? PRB_HDGST_SIZE : 0;
-	dd = (p[3] & PRB_HDR_DDGST) ? PRB_DDGST_SIZE : 0;
-	if ((hd != 0) != (c->hello_done && c->hdgst) || c->hdr.plen < c->hdr.hlen + hd + dd) {
-		conn_term(c, PRB_TERM_HEADER_DIGEST, 3);
-		return;
-	}
+	/* Check 6 (PRB-DGST-3..5): digest bits as negotiated; none before the exchange. */
+	known = prb_msg_id_of(c->hdr.opcode) >= 0;
 	payload = c->hdr.plen - c->hdr.hlen - hd - dd;
-	if ((dd != 0) != (c->hello_done && c->ddgst && payload > 0)) {
+	if ((hd != 0) != (c->hello_done && c->hdgst) ||
+	    (known && (dd != 0) != (c->hello_done && c->ddgst && payload > 0))) {
 		conn_term(c, PRB_TERM_HEADER_DIGEST, 3);
 		return;
 	}
-	if (known && prb_msg_descs[id].payload == PRB_PAYLOAD_NONE && payload != 0) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 4);
-		return;
-	}
-	/* PRB-QUEUE: more outstanding requests than negotiated: TERM QUEUE_OVERFLOW. */
-	if (c->outstanding >= c->queue_depth) {
-		conn_term(c, PRB_TERM_QUEUE_OVERFLOW, 8);
-		return;
-	}
-	c->outstanding++;
-	prb_brick_count_request(c->brick);
 	c->payload_len = payload;
-	c->rstart += PRB_HDR_SIZE;
-	if (!known) {
-		/* PRB-FRAME: unknown opcode, sane header: ENOTSUP, skip the PDU. */
-		conn_error_rsp(c, PRB_ST_ENOTSUP);
-		rx_skip(c, PRB_HDR_SIZE);
+	if (hd) {
+		/* Check 7 needs the fixed part: buffer it, or stream a huge one through the CRC. */
+		if (c->hdr.hlen + hd <= RX_FIXED_MAX) {
+			c->fixed_need = c->hdr.hlen + hd;
+			c->rx_state = RX_FIXED;
+			return;
+		}
+		c->crc = crc32_iscsi((unsigned char *)(uintptr_t)p, PRB_HDR_SIZE, 0xFFFFFFFFu);
+		c->rstart += PRB_HDR_SIZE;
+		rx_skip(c, c->hdr.hlen - PRB_HDR_SIZE);
+		c->skip_only = false;
+		c->sink_crc = true;
 		return;
 	}
-	c->fixed_need = c->hdr.hlen + hd - PRB_HDR_SIZE;
+	if (!rx_sequence_checks(c)) {
+		if (c->rx_state != RX_DEAD) {
+			c->rstart += PRB_HDR_SIZE;
+			rx_skip(c, c->hdr.plen - PRB_HDR_SIZE);
+		}
+		return;
+	}
+	c->fixed_need = c->hdr.hlen;
 	c->rx_state = RX_FIXED;
 }
 
-/* The fixed part (and header digest) arrived: verify, decode, dispatch. */
+/* A header digest too big to buffer was computed on the fly; its 8 bytes arrived. */
+static void rx_big_hdgst(struct prb_conn *c)
+{
+	const uint8_t *p = c->rbuf + c->rstart;
+
+	c->rstart += PRB_HDGST_SIZE;
+	if (get_le32(p) != ~c->crc || get_le32(p + 4) != 0) {
+		conn_term(c, PRB_TERM_HEADER_DIGEST, c->hdr.hlen);    /* check 7 */
+		return;
+	}
+	/* Such an hlen is no known message's: ENOTSUP or BAD_HEADER. */
+	if (rx_sequence_checks(c))
+		conn_term(c, PRB_TERM_BAD_HEADER, 14);
+	else if (c->rx_state != RX_DEAD)
+		rx_skip(c, rx_after_fixed(c));
+}
+
+/* Status of a request whose fixed part failed to decode (PRB-REQ-1 order). */
+static uint16_t rx_decode_status(const struct prb_conn *c)
+{
+	uint8_t op = c->hdr.opcode;
+
+	if ((op == PRB_OP_CAS || op == PRB_OP_FADD) && !(c->features & PRB_FEAT_ATOMICS))
+		return PRB_ST_ENOTSUP;
+	if (op == PRB_OP_HELLO && c->hello_done)
+		return PRB_ST_EPROTO;
+	return PRB_ST_EINVAL;
+}
+
+/* The fixed part (and header digest) is in the buffer: checks 7 to 10, decode, dispatch. */
 static void rx_fixed(struct prb_conn *c)
 {
-	const uint8_t *p = c->rbuf + c->rstart - PRB_HDR_SIZE;
+	const uint8_t *p = c->rbuf + c->rstart;
 	uint32_t hlen = c->hdr.hlen;
 	struct prb_wire_error we;
 	union prb_msg msg;
@@ -929,20 +1014,34 @@ static void rx_fixed(struct prb_conn *c)
 
 	c->rstart += c->fixed_need;
 	if (c->hdr.flags & PRB_HDR_HDGST) {
-		/* PRB-DIGEST: header digest mismatch: TERM HEADER_DIGEST. */
+		/* Check 7 (PRB-DGST-6): digest and its zero padding. */
 		if (get_le32(p + hlen) != prb_crc32c(p, hlen) || get_le32(p + hlen + 4) != 0) {
 			conn_term(c, PRB_TERM_HEADER_DIGEST, hlen);
 			return;
 		}
+		if (!rx_sequence_checks(c)) {
+			if (c->rx_state != RX_DEAD)
+				rx_skip(c, rx_after_fixed(c));
+			return;
+		}
+	}
+	/* Check 9 (PRB-PDU-3): a WRITE's payload is exactly write_req.length bytes. */
+	if (c->hdr.opcode == PRB_OP_WRITE && get_le32(p + 28) != c->payload_len) {
+		conn_term(c, PRB_TERM_BAD_HEADER, 28);
+		return;
 	}
 	memset(&msg, 0, sizeof(msg));
 	err = prb_msg_decode(p, hlen, &msg, &id, &we);
 	if (err < 0) {
-		/* PRB-FIELD: reserved bits, alignment, min/max/enum: EINVAL, connection goes on. */
+		/* PRB-REQ-2/3: reserved bits, alignment, min/max/enum: the connection goes on. */
 		prb_dbg("tag %u: %s: %s", c->hdr.tag, we.field ? we.field : "?",
 			we.reason ? we.reason : "?");
-		conn_error_rsp(c, PRB_ST_EINVAL);
-		rx_skip(c, hlen + ((c->hdr.flags & PRB_HDR_HDGST) ? PRB_HDGST_SIZE : 0u));
+		if (c->hdr.opcode == PRB_OP_HELLO && !c->hello_done) {
+			conn_hello_refuse(c, PRB_ST_EINVAL);
+			return;
+		}
+		conn_error_rsp(c, rx_decode_status(c));
+		rx_skip(c, rx_after_fixed(c));
 		return;
 	}
 	if (id == PRB_MSG_WRITE_REQ) {
@@ -956,6 +1055,11 @@ static void rx_fixed(struct prb_conn *c)
 /* The payload of the current PDU is in: a WRITE waits for its digest, a skip ends. */
 static void rx_payload_end(struct prb_conn *c)
 {
+	if (c->sink_crc) {
+		c->sink_crc = false;
+		c->rx_state = RX_BIG_HDGST;
+		return;
+	}
 	if (c->skip_only) {
 		rx_pdu_end(c);
 		return;
@@ -990,6 +1094,8 @@ static void rx_payload_from_buffer(struct prb_conn *c)
 	if (c->sink_dst) {
 		memcpy(c->sink_dst, c->rbuf + c->rstart, take);
 		c->sink_dst += take;
+	} else if (c->sink_crc) {
+		c->crc = crc32_iscsi(c->rbuf + c->rstart, (int)take, c->crc);
 	}
 	c->rstart += take;
 	c->sink_left -= take;
@@ -1019,6 +1125,11 @@ static void rx_process(struct prb_conn *c, uint64_t now_ms)
 				return;
 			rx_payload_from_buffer(c);
 			break;
+		case RX_BIG_HDGST:
+			if (avail < PRB_HDGST_SIZE)
+				return;
+			rx_big_hdgst(c);
+			break;
 		case RX_DDGST:
 			if (avail < PRB_DDGST_SIZE)
 				return;
@@ -1029,7 +1140,7 @@ static void rx_process(struct prb_conn *c, uint64_t now_ms)
 			return;
 		}
 		if (c->rx_state == RX_HDR)
-			c->last_activity_ms = now_ms;
+			c->idle_since_ms = now_ms;
 	}
 }
 
@@ -1052,7 +1163,8 @@ size_t prb_conn_rx_space(struct prb_conn *c, void **buf)
 	if (c->rstart == c->rend) {
 		c->rstart = 0;
 		c->rend = 0;
-	} else if (RX_BUF_SIZE - c->rend < 4096u) {
+	} else if (RX_BUF_SIZE - c->rend < RX_FIXED_MAX + PRB_HDR_SIZE) {
+		/* Keep room for a whole fixed part after the bytes already buffered. */
 		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
 		c->rend -= c->rstart;
 		c->rstart = 0;
@@ -1067,19 +1179,15 @@ void prb_conn_rx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
 		return;
 	c->last_rx_ms = now_ms;
 	if (c->rx_direct) {
+		/* Bytes received straight into the block (revocation cannot happen between
+		 * rx_space and this call: both run back to back on the loop's thread). */
 		c->rx_direct = false;
-		/* Revoked while the bytes were in flight? They landed in a still-pinned block
-		 * (revocation runs between calls, never during one); only count them. */
-		if (c->sink_dst)
-			c->sink_dst += n;
+		c->sink_dst += n;
 		c->sink_left -= (uint32_t)n;
 		if (c->sink_left == 0)
 			rx_payload_end(c);
-		if (c->rx_state == RX_HDR)
-			c->last_activity_ms = now_ms;
-		rx_process(c, now_ms);
-		return;
+	} else {
+		c->rend += n;
 	}
-	c->rend += n;
 	rx_process(c, now_ms);
 }

@@ -22,6 +22,7 @@
 
 struct prb_brick;
 struct prb_conn;
+struct prb_session_ops;
 
 /** The brick's limits and offers, the same for every connection. */
 struct prb_conn_limits {
@@ -31,6 +32,7 @@ struct prb_conn_limits {
 	uint32_t features;         /* offered: PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS */
 	uint32_t idle_timeout_ms;  /* no PDU and no send progress for this long: TERM TIMEOUT; 0 off */
 	uint32_t pdu_timeout_ms;   /* a partial PDU stalled this long: TERM TIMEOUT; 0 off */
+	bool one_sided;            /* RDMA: READ/WRITE/CAS/FADD capsules get ENOTSUP */
 };
 
 /**
@@ -40,6 +42,13 @@ struct prb_conn_limits {
  */
 int prb_conn_new(struct prb_brick *brick, const struct prb_conn_limits *lim, uint64_t now_ms,
 		 struct prb_conn **out);
+/** Over the connection limit: answer the HELLO with ENOMEM and close (PRB-HELLO order). */
+void prb_conn_refuse(struct prb_conn *c);
+/**
+ * Binding hooks chained after the engine's own (RDMA: register a mapped block on MAP,
+ * invalidate its key on every revocation). Set before the first PDU; \p ops may be NULL.
+ */
+void prb_conn_set_binding(struct prb_conn *c, const struct prb_session_ops *ops, void *ctx);
 /** Ends the session (revokes its handles) and frees everything. NULL is a no-op. */
 void prb_conn_delete(struct prb_conn *c);
 

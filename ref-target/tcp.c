@@ -25,6 +25,7 @@
 /* Reads per readiness event before other connections get a turn. */
 #define TCP_READ_BUDGET 16
 #define TCP_ACCEPT_PAUSE_MS 100
+#define TCP_REFUSE_SLACK 64
 
 struct tcp_listener {
 	struct prb_tcp *tcp;
@@ -288,14 +289,19 @@ static void tcp_accept_one(struct prb_tcp *t, int fd, const struct sockaddr_stor
 	tc->tcp = t;
 	tc->fd = fd;
 	tcp_format_addr((const struct sockaddr *)ss, sslen, tc->peer, sizeof(tc->peer));
-	if (t->nconns >= t->cfg.max_connections) {
-		prb_warn("connection from %s refused: %u connections open", tc->peer, t->nconns);
+	/* Past the limit a few more get an ENOMEM answer to their HELLO; beyond, a close. */
+	if (t->nconns >= t->cfg.max_connections + TCP_REFUSE_SLACK) {
+		prb_warn("connection from %s dropped: %u connections open", tc->peer, t->nconns);
 		goto err_free_conn;
 	}
 	tcp_set_socket_options(t, fd);
 	err = prb_conn_new(t->brick, &t->cfg.limits, prb_loop_now_ms(), &tc->conn);
 	if (err < 0)
 		goto err_free_conn;
+	if (t->nconns >= t->cfg.max_connections) {
+		prb_warn("connection from %s refused: %u connections open", tc->peer, t->nconns);
+		prb_conn_refuse(tc->conn);
+	}
 	err = prb_loop_add_fd(t->loop, &tc->lfd, fd, EPOLLIN, tcp_conn_event, tc);
 	if (err < 0)
 		goto err_delete_conn;
