@@ -34,3 +34,17 @@ uint64_t cf_allocated(struct cf_conn *c, uint64_t first, uint64_t n)
 {
 	return cf_allocated_range(c, cf_addr(first), n);
 }
+
+void cf_put_le(uint8_t *buf, size_t offset, size_t size, uint64_t value)
+{
+	for (size_t i = 0; i < size; i++)
+		buf[offset + i] = (uint8_t)(value >> (8 * i));
+}
+
+void cf_fix_hdgst(uint8_t *pdu)
+{
+	uint16_t hlen = (uint16_t)(pdu[14] | pdu[15] << 8);
+
+	if (pdu[3] & PRB_HDR_HDGST)
+		cf_put_le(pdu, hlen, 4, prb_crc32c(pdu, hlen));
+}

@@ -24,6 +24,8 @@ static void usage(FILE *f)
 	      "                          same storage and URL, then exit 0\n"
 	      "  -T, --timeout MS        wait at most MS for each answer (default 5000)\n"
 	      "  -R, --restart-timeout MS  wait at most MS for the brick after CMD (60000)\n"
+	      "  -S, --stall-wait MS     wait at most MS for the brick's partial-PDU timeout\n"
+	      "                          in Robust.Stall.HalfPdu (default 15000)\n"
 	      "  -v, --verbose           print requirement IDs and steps\n"
 	      "  -h, --help\n"
 	      "Exit status: 0 all run tests passed, 1 a test failed, 2 usage or connection error.\n",
@@ -68,18 +70,20 @@ int main(int argc, char **argv)
 		{ "restart-cmd", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "restart-timeout", required_argument, NULL, 'R' },
+		{ "stall-wait", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cf_options opt = { .timeout_ms = 5000, .restart_timeout_ms = 60000 };
+	struct cf_options opt = { .timeout_ms = 5000, .restart_timeout_ms = 60000,
+				   .stall_wait_ms = 15000 };
 	bool list = false;
 	int ch, status;
 
 	opt.patterns = calloc((size_t)argc + 1, sizeof(*opt.patterns));
 	if (!opt.patterns)
 		return 2;
-	while ((ch = getopt_long(argc, argv, "lt:x:dr:T:R:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "lt:x:dr:T:R:S:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': list = true; break;
 		case 't': opt.patterns[opt.npatterns++] = optarg; break;
@@ -88,6 +92,7 @@ int main(int argc, char **argv)
 		case 'r': opt.restart_cmd = optarg; break;
 		case 'T': opt.timeout_ms = atoi(optarg); break;
 		case 'R': opt.restart_timeout_ms = atoi(optarg); break;
+		case 'S': opt.stall_wait_ms = atoi(optarg); break;
 		case 'v': opt.verbose = true; break;
 		case 'h': usage(stdout); free(opt.patterns); return 0;
 		default: usage(stderr); free(opt.patterns); return 2;

@@ -64,6 +64,16 @@ const char *cf_url(void)
 	return run.opt->url;
 }
 
+int cf_stall_wait_ms(void)
+{
+	return run.opt->stall_wait_ms;
+}
+
+bool cf_destructive(void)
+{
+	return run.opt->destructive;
+}
+
 /* Append one line to the current test's failure text. */
 static void add_failure_text(const char *line)
 {
@@ -203,7 +213,8 @@ bool cf_check(bool ok, bool fatal, const char *file, unsigned line, const char *
 	return ok;
 }
 
-bool cf_expect_term(struct cf_conn *c, unsigned reason, const char *file, unsigned line)
+bool cf_expect_term(struct cf_conn *c, unsigned reason, int64_t error_offset, int64_t tag,
+		    const char *file, unsigned line)
 {
 	const char *want = prb_term_reason_name(reason);
 	int ret = cf_recv_pdu(c, -1);
@@ -218,6 +229,14 @@ bool cf_expect_term(struct cf_conn *c, unsigned reason, const char *file, unsign
 	if (ret != -ECONNABORTED)
 		return cf_check(false, false, file, line, "expected TERM %s, got: %s", want,
 				c->detail);
+	if (error_offset >= 0)
+		cf_check(c->term.error_offset == (uint64_t)error_offset, false, file, line,
+			 "TERM %s: error_offset %u, expected %lld", want, c->term.error_offset,
+			 (long long)error_offset);
+	if (tag >= 0)
+		cf_check(c->rx_hdr.tag == (uint64_t)tag, false, file, line,
+			 "TERM %s: tag %u, expected the offending PDU's tag %lld", want,
+			 c->rx_hdr.tag, (long long)tag);
 	return cf_check(cf_wait_closed(c, run.opt->timeout_ms) == 0, false, file, line,
 			"brick sent TERM %s but did not close the connection", want);
 }

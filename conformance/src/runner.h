@@ -27,6 +27,7 @@ struct cf_options {
 	bool verbose;
 	int timeout_ms;
 	int restart_timeout_ms;
+	int stall_wait_ms;
 };
 
 /** Every registered test, in run order; \p count set. */

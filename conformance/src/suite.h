@@ -54,6 +54,10 @@ struct cf_brick {
 };
 const struct cf_brick *cf_brick(void);
 const char *cf_url(void);
+/** How long Robust.Stall waits for the brick's partial-PDU timeout (--stall-wait). */
+int cf_stall_wait_ms(void);
+/** --destructive given: the test may assume nobody else uses the brick. */
+bool cf_destructive(void);
 
 /** Socket to the brick, no HELLO; closed by the runner after the test. Fails fatally. */
 struct cf_conn *cf_open(void);
@@ -79,8 +83,17 @@ void cf_restart(void);
  * Expect the brick to send TERM with \p reason, then close the connection.
  * A TERM with another reason, a close without TERM, or silence fail the test.
  */
-bool cf_expect_term(struct cf_conn *c, unsigned reason, const char *file, unsigned line);
-#define CF_TERM(c, reason) cf_expect_term((c), (reason), __FILE__, __LINE__)
+bool cf_expect_term(struct cf_conn *c, unsigned reason, int64_t error_offset, int64_t tag,
+		    const char *file, unsigned line);
+#define CF_TERM(c, reason) cf_expect_term((c), (reason), -1, -1, __FILE__, __LINE__)
+/* Also check term.error_offset and the TERM's hdr.tag (the offending PDU's tag). */
+#define CF_TERM_AT(c, reason, offset, tag) \
+	cf_expect_term((c), (reason), (offset), (tag), __FILE__, __LINE__)
+
+/** Write \p size bytes of \p value little-endian at \p buf + \p offset. */
+void cf_put_le(uint8_t *buf, size_t offset, size_t size, uint64_t value);
+/** Recompute the header digest of a PDU built by cf_build when it carries one. */
+void cf_fix_hdgst(uint8_t *pdu);
 
 /** The brick still answers: a new connection, HELLO, KEEPALIVE. Fails the test if not. */
 void cf_check_alive(void);

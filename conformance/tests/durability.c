@@ -1,6 +1,124 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Durability across a crash (--restart-cmd kills the brick at once and starts it again):
+ * acknowledged ALLOCs and FREEs and flushed data survive, unflushed bytes are old or new,
+ * no handle survives, the boot epoch grows, the brick_id stays.
+ */
+#include <stdlib.h>
+#include <string.h>
+
 #include "suite.h"
 
+#define DATA_LEN (256 * 1024)
+
+static void allocations_and_data(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint8_t *data = malloc(DATA_LEN), *back = malloc(DATA_LEN);
+	struct prb_hello_rsp before = c->hello;
+	uint64_t h0, h20;
+
+	CF_CHECK_FATAL(data && back, "out of memory");
+	/* Allocations: 0..15 as a range, 20 alone, then 4..7 freed; 30 allocated and freed. */
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 16), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(20), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(30), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_free(c, cf_addr(4), 4, 0), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_free(c, cf_addr(30), 1, 0), PRB_ST_OK);
+	/* Flushed data in block 0 (whole range flushed) and block 20 (two flushes). */
+	cf_pattern(data, DATA_LEN, 2024);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE | PRB_MAP_EXCL, &h0), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_write_big(c, h0, 1000, DATA_LEN, data), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_flush(c, h0, 1000, DATA_LEN), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(20), PRB_MAP_WRITE, &h20), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_write(c, h20, PRB_BLOCK_SIZE - 4096, 4096, data), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_flush(c, h20, PRB_BLOCK_SIZE - 4096, 2048), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_flush(c, h20, PRB_BLOCK_SIZE - 2048, 2048), PRB_ST_OK);
+	/* Unflushed bytes in block 8. */
+	uint64_t h8;
+	CF_ST_FATAL(c, cf_map(c, cf_addr(8), PRB_MAP_WRITE, &h8), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_write(c, h8, 0, 4096, data + 4096), PRB_ST_OK);
+	/* The handles stay live at the crash. */
+	cf_restart();
+
+	struct cf_conn *d = cf_connect();
+	CF_CHECK(d->hello.boot_epoch > before.boot_epoch, "boot_epoch %llu after restart, %llu before",
+		 (unsigned long long)d->hello.boot_epoch, (unsigned long long)before.boot_epoch);
+	CF_CHECK(memcmp(d->hello.brick_id, before.brick_id, 16) == 0, "brick_id changed on restart");
+	CF_CHECK(cf_allocated(d, 0, 4) == 4 && cf_allocated(d, 4, 4) == 0 &&
+			 cf_allocated(d, 8, 8) == 8 && cf_allocated(d, 16, 4) == 0 &&
+			 cf_allocated(d, 20, 1) == 1 && cf_allocated(d, 21, 20) == 0,
+		 "allocations after restart differ from the acknowledged ones "
+		 "(0..3 %llu/4, 4..7 %llu/0, 8..15 %llu/8, 20 %llu/1, 30 %llu/0)",
+		 (unsigned long long)cf_allocated(d, 0, 4), (unsigned long long)cf_allocated(d, 4, 4),
+		 (unsigned long long)cf_allocated(d, 8, 8), (unsigned long long)cf_allocated(d, 20, 1),
+		 (unsigned long long)cf_allocated(d, 30, 1));
+	/* No mapping survived: the old handles are stale, exclusive MAP and plain FREE work. */
+	uint8_t byte;
+	CF_ST(d, cf_read(d, h0, 0, 1, &byte), PRB_ST_ESTALE);
+	CF_ST(d, cf_unmap(d, h20), PRB_ST_ESTALE);
+	CF_ST_FATAL(d, cf_map(d, cf_addr(0), PRB_MAP_EXCL, &h0), PRB_ST_OK);
+	CF_ST(d, cf_read_big(d, h0, 1000, DATA_LEN, back), PRB_ST_OK);
+	CF_CHECK(memcmp(data, back, DATA_LEN) == 0, "flushed data of block 0 lost in the crash");
+	CF_ST_FATAL(d, cf_map(d, cf_addr(20), PRB_MAP_EXCL, &h20), PRB_ST_OK);
+	CF_ST(d, cf_read(d, h20, PRB_BLOCK_SIZE - 4096, 4096, back), PRB_ST_OK);
+	CF_CHECK(memcmp(data, back, 4096) == 0, "flushed data of block 20 lost in the crash");
+	/* Unflushed bytes hold the old value (zero) or the written one, nothing else. */
+	CF_ST_FATAL(d, cf_map(d, cf_addr(8), PRB_MAP_EXCL, &h8), PRB_ST_OK);
+	CF_ST(d, cf_read(d, h8, 0, 4096, back), PRB_ST_OK);
+	for (int i = 0; i < 4096; i++) {
+		if (back[i] != 0 && back[i] != data[4096 + i]) {
+			CF_CHECK(false, "unflushed byte %d holds 0x%02x: neither old nor written", i, back[i]);
+			break;
+		}
+	}
+	CF_ST(d, cf_unmap(d, h8), PRB_ST_OK);
+	CF_ST(d, cf_free(d, cf_addr(8), 8, 0), PRB_ST_OK);
+	/* Slots: free + allocated = capacity, when nobody else uses the brick. */
+	if (cf_destructive()) {
+		struct prb_info_rsp info;
+		CF_ST(d, cf_info(d, &info), PRB_ST_OK);
+		uint64_t allocated = cf_allocated_range(d, 0, ~0ULL >> PRB_BLOCK_SHIFT);
+		allocated += cf_allocated_range(d, ~(uint64_t)0 - PRB_BLOCK_SIZE + 1, 1);
+		CF_CHECK(info.free_blocks + allocated == info.capacity_blocks,
+			 "after the crash: %llu free + %llu allocated != capacity %llu (a slot leaked)",
+			 (unsigned long long)info.free_blocks, (unsigned long long)allocated,
+			 (unsigned long long)info.capacity_blocks);
+	}
+	free(data);
+	free(back);
+}
+
+/* Restarts in a row: the epoch grows every time; identity stays; new handles work. */
+static void epoch_grows(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint64_t epoch = c->hello.boot_epoch, h;
+	uint8_t id[16];
+
+	memcpy(id, c->hello.brick_id, 16);
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	cf_disconnect(c);
+	for (int i = 0; i < 2; i++) {
+		cf_restart();
+		c = cf_connect();
+		CF_CHECK(c->hello.boot_epoch > epoch, "restart %d: boot_epoch %llu, before %llu", i,
+			 (unsigned long long)c->hello.boot_epoch, (unsigned long long)epoch);
+		CF_CHECK(memcmp(c->hello.brick_id, id, 16) == 0, "restart %d: brick_id changed", i);
+		struct prb_info_rsp info;
+		CF_ST(c, cf_info(c, &info), PRB_ST_OK);
+		CF_CHECK(info.boot_epoch == c->hello.boot_epoch, "INFO epoch != HELLO epoch");
+		CF_ST(c, cf_map(c, cf_addr(0), PRB_MAP_EXCL | PRB_MAP_WRITE, &h), PRB_ST_OK);
+		epoch = c->hello.boot_epoch;
+		cf_disconnect(c);
+	}
+}
+
 const struct cf_test cf_tests_durability[] = {
+	{ "Durability.Restart.AllocationsAndData", allocations_and_data, "dur.all", true,
+	  CF_RESTART, 0,
+	  "after a crash: acknowledged ALLOC/FREE and flushed data survive, no handle does" },
+	{ "Durability.Restart.EpochGrows", epoch_grows, "dur.epoch", true, CF_RESTART, 0,
+	  "boot_epoch strictly grows at every restart, brick_id stays" },
 	{ NULL, NULL, NULL, false, 0, 0, NULL },
 };
