@@ -3,9 +3,10 @@
  * Moves between the fast pool and the tier, and the clock that picks which unpinned
  * resident block leaves the fast pool (DESIGN.md, Tiering).
  *
- * A move: copy the data and make it durable; commit the destination entry (the block
- * now has two slots with equal data); commit the source entry as being freed; zero the
- * source and make that durable; clear the source entry.
+ * A move: commit the destination entry as being freed (it is about to hold data while
+ * not yet the block's); copy the data and make it durable; commit the destination entry
+ * (the block now has two slots with equal data); commit the source entry as being freed;
+ * zero the source and make that durable; clear the source entry.
  */
 #include "store_internal.h"
 
@@ -48,13 +49,22 @@ static int release_source(struct prb_store *s, uint32_t source, uint64_t block)
 	return 0;
 }
 
+/* Before copying into a free slot, mark it as being freed: a crash during the copy
+ * leaves data in it, which recovery then zeroes, like any slot being freed. */
+static void claim_destination(struct prb_store *s, uint32_t destination, uint64_t block)
+{
+	store_entry_set(s, destination, store_entry_for(block) | STORE_ENTRY_FREEING);
+	store_entry_commit(s);
+}
+
 /* Undo a copy that was not committed: the destination must read as zeros again. */
 static void abandon_copy(struct prb_store *s, uint32_t destination)
 {
-	if (store_slot_zero(s, destination) == 0 && store_slot_zero_sync(s) == 0)
-		store_stack_push(store_slot_is_tier(s, destination) ? &s->tier_free
-								    : &s->fast_free,
-				 destination);
+	if (store_slot_zero(s, destination) || store_slot_zero_sync(s))
+		return; /* quarantined until the next open */
+	store_entry_clear_lazily(s, destination);
+	store_stack_push(store_slot_is_tier(s, destination) ? &s->tier_free : &s->fast_free,
+			 destination);
 }
 
 /* Move the resident block in fast slot `fast` to a free tier slot. */
@@ -66,6 +76,7 @@ static int evict(struct prb_store *s, uint32_t fast)
 
 	if (!store_stack_pop(&s->tier_free, &tier))
 		return -ENOSPC;
+	claim_destination(s, tier, block);
 	rc = store_tier_write(s, tier, store_fast_slot_addr(s, fast));
 	if (rc == 0)
 		rc = store_tier_sync(s);
@@ -103,6 +114,7 @@ int store_tier_recall(struct prb_store *s, uint64_t block, uint32_t tier_slot, u
 
 	if (rc)
 		return rc;
+	claim_destination(s, fast, block);
 	rc = store_tier_read(s, tier_slot, store_fast_slot_addr(s, fast));
 	if (rc) {
 		abandon_copy(s, fast);
