@@ -305,7 +305,8 @@ class Header:
             "\tenum prb_direction direction;",
             "\tuint16_t size;               /**< fixed part, header included */",
             "\tenum prb_payload_kind payload;",
-            "\tuint32_t payload_max;        /**< DATA: largest payload (bytes) */",
+            "\tuint32_t payload_max;        /**< largest payload (bytes) */",
+            "\tuint16_t c_payload_len;      /**< offsetof payload_len in the C struct (payload) */",
             "\tuint16_t field_count;",
             "\tconst struct prb_field_desc *fields;",
             "};",
@@ -368,6 +369,13 @@ class Header:
             " */",
             "int prb_msg_decode(const void *buf, size_t len, union prb_msg *m, enum prb_msg_id *id,",
             "\t\t   struct prb_wire_error *err);",
+            "",
+            "/**",
+            " * Decode bytes as message id (whatever their opcode says: -ENOMSG if another's).",
+            " * \\return 0 or a negative errno as the message's decoder; -EINVAL for an unknown id",
+            " */",
+            "int prb_msg_decode_as(enum prb_msg_id id, const void *buf, size_t len, union prb_msg *m,",
+            "\t\t      struct prb_wire_error *err);",
             "",
             "/**",
             " * Encode any message with its own encoder.",
@@ -595,7 +603,8 @@ class Source:
                     f"\t\t.payload = {PAYLOAD_C[m.payload]},"]
             payload_max = self.payload_max(m)
             if payload_max:
-                out.append(f"\t\t.payload_max = {payload_max},")
+                out += [f"\t\t.payload_max = {payload_max},",
+                        f"\t\t.c_payload_len = offsetof(struct prb_{m.name}, payload_len),"]
             if m.fields:
                 out += [f"\t\t.field_count = {len(m.fields)},", f"\t\t.fields = {m.name}_fields,"]
             out.append("\t},")
@@ -909,12 +918,18 @@ class Source:
             "\tif (rc < 0)",
             "\t\treturn rc;",
             "\t*id = (enum prb_msg_id)prb_msg_id_of(m->hdr.opcode);",
-            "\tswitch (*id) {",
+            "\treturn prb_msg_decode_as(*id, buf, len, m, err);",
+            "}",
+            "",
+            "int prb_msg_decode_as(enum prb_msg_id id, const void *buf, size_t len, union prb_msg *m,",
+            "\t\t      struct prb_wire_error *err)",
+            "{",
+            "\tswitch (id) {",
         ]
         for m in self.spec.messages:
             out += [f"\tcase {macro('msg_' + m.name)}:",
                     f"\t\treturn prb_{m.name}_decode(buf, len, &m->{m.name}, err);"]
-        out += ["\tdefault:", "\t\treturn -EOPNOTSUPP;", "\t}", "}", ""]
+        out += ["\tdefault:", "\t\treturn -EINVAL;", "\t}", "}", ""]
         out += [
             "int prb_msg_encode(enum prb_msg_id id, const union prb_msg *m, void *buf, size_t len)",
             "{",

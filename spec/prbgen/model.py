@@ -639,9 +639,11 @@ class _Loader:
                           "status names are errno names (E...) so they map to errno")
         self.hello_checks(spec, c)
         used = {m.opcode.name for m in spec.messages}
-        for v in spec.opcodes.values:
+        where = ("enum", list(self.enums).index("opcode"))
+        for j, v in enumerate(spec.opcodes.values):
             if v.name not in used:
-                self.fail(("protocol",), f"enum opcode value {v.name}", "no message uses it")
+                self.fail(where + ("value", j), f"enum opcode value {v.name}",
+                          "no message uses it")
 
     def hello_checks(self, spec: Spec, c: dict):
         limits = {"request": "rdma_req_private_data", "response": "rdma_rsp_private_data"}

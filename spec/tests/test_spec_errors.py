@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""The generator refuses broken specs, naming the entry at fault.
+
+Each case edits a copy of spec/prb.toml (replace the first occurrence of OLD by NEW,
+after the line that matches ANCHOR when given) and expects `prbgen.py check` to fail
+with a message containing every expected fragment.
+Usage: test_spec_errors.py PRBGEN SPEC
+"""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# (what, anchor, old, new, fragments expected in the error)
+CASES = [
+    ("unknown key", 'name = "alloc_req"', 'payload = "none"', 'payload = "none"\ncolour = 1',
+     ["message alloc_req", "unknown key 'colour'"]),
+    ("unknown top-level table", None, "\n[protocol]", "\n[colours]\nx = 1\n\n[protocol]",
+     ["unknown top-level table 'colours'"]),
+    ("duplicate constant", None, 'name = "tcp_port"', 'name = "magic"',
+     ["constant magic", "duplicate constant name"]),
+    ("duplicate enum value", 'name = "ENOSPC"', "value = 2", "value = 1",
+     ["enum status value ENOSPC", "duplicate value 0x1"]),
+    ("duplicate enum name", 'name = "ENOSPC"', 'name = "ENOSPC"', 'name = "EEXIST"',
+     ["enum status value EEXIST", "duplicate value name"]),
+    ("flag not a single bit", 'name = "EXCL"', "value = 0x02", "value = 0x03",
+     ["enum map_flags value EXCL", "single bit"]),
+    ("enum value too wide", 'name = "TERM"', "value = 0x7F", "value = 0x17F",
+     ["enum opcode value TERM", "does not fit u8"]),
+    ("field overlap", 'name = "alloc_req"', "offset = 24", "offset = 20",
+     ["message alloc_req field blocks", "overlaps"]),
+    ("field gap", 'name = "max_version"', "offset = 18", "offset = 20",
+     ["message hello_req field max_version", "gap"]),
+    ("misaligned field", 'name = "alloc_req"', "offset = 16", "offset = 20",
+     ["message alloc_req field addr", "not aligned to 8"]),
+    ("size not a multiple of 8", 'name = "cas_rsp"', "size = 24", "size = 20",
+     ["message cas_rsp", "multiple of 8"]),
+    ("size past the last field", 'name = "map_req"', "size = 32", "size = 40",
+     ["message map_req", "differs from the end of the last field"]),
+    ("unknown enum", 'name = "state"', 'enum = "extent_state"', 'enum = "extent_status"',
+     ["struct extent field state", "unknown enum 'extent_status'"]),
+    ("enum type mismatch", 'name = "reason"', 'type = "u16"', 'type = "u32"',
+     ["message term field reason", "differs from enum"]),
+    ("flags naming an enum", 'name = "map_flags"\ntype', 'flags = "map_flags"',
+     'flags = "status"', ["message map_req field map_flags", "kind is enum"]),
+    ("unknown constant", 'name = "cursor"', 'align = "block_size"', 'align = "block_sz"',
+     ["message list_req field cursor", "unknown constant 'block_sz'"]),
+    ("align not a power of two", 'name = "cas_req"', 'align = "atomic_size"', "align = 12",
+     ["message cas_req field offset", "power of two"]),
+    ("min above max", 'name = "max_extents"', "min = 1", "min = 5000",
+     ["message list_req field max_extents", "above max"]),
+    ("unknown opcode", 'name = "free_req"', 'opcode = "FREE"', 'opcode = "FREEDOM"',
+     ["message free_req", "not in enum opcode"]),
+    ("duplicate message", 'name = "free_rsp"', 'name = "free_rsp"', 'name = "free_req"',
+     ["message free_req", "duplicate message name"]),
+    ("two messages, one opcode byte", 'name = "free_rsp"', 'opcode = "FREE"',
+     'opcode = "ALLOC"', ["message free_rsp", "opcode byte 0x90"]),
+    ("block_size not 1 << block_shift", 'name = "block_shift"', "value = 21", "value = 20",
+     ["constant block_size", "1 << block_shift"]),
+    ("HELLO request too big for rdma_cm", 'name = "rdma_req_private_data"', "value = 56",
+     "value = 40", ["message hello_req", "rdma_req_private_data"]),
+    ("HELLO response too big for rdma_cm", 'name = "rdma_rsp_private_data"', "value = 196",
+     "value = 64", ["message hello_rsp", "rdma_rsp_private_data"]),
+    ("reserved field with a bound", 'name = "free_rsp"', "", "",
+     None),  # placeholder replaced below
+    ("missing required key", 'name = "unmap_req"', 'direction = "request"\n', "",
+     ["message unmap_req", "missing key 'direction'"]),
+    ("bad type", 'name = "unmap_req"', 'type = "u64"', 'type = "u48"',
+     ["message unmap_req field handle", "type must be one of"]),
+    ("payload length on a message without payload", 'name = "alloc_req"',
+     'max = "max_range_blocks"', 'max = "max_range_blocks"\npayload_length = true',
+     ["message alloc_req", "without payload"]),
+    ("unbounded data payload", 'name = "read_rsp"', 'payload_max = "max_data_limit"\n', "",
+     ["message read_rsp", "needs a bound"]),
+    ("unused opcode", None, '[[enum.value]]\nname = "TERM"',
+     '[[enum.value]]\nname = "NOP"\nvalue = 0x30\ndoc = "Nothing."\n[[enum.value]]\nname = "TERM"',
+     ["enum opcode value NOP", "no message uses it"]),
+    ("required constant missing", None, 'name = "hdr_size"', 'name = "header_size"',
+     ["required constant 'hdr_size'"]),
+]
+CASES = [c for c in CASES if c[4] is not None]
+CASES.append(("reserved field with a bound", 'name = "reserved0"\ntype = "u16"\noffset = 14',
+              "reserved = true", "reserved = true\nmax = 3",
+              ["struct extent field reserved0", "reserved field takes no 'max'"]))
+
+
+def mutate(text: str, anchor, old: str, new: str) -> str:
+    start = 0
+    if anchor is not None:
+        start = text.index(anchor)
+    at = text.index(old, start)
+    return text[:at] + new + text[at + len(old):]
+
+
+def main() -> int:
+    prbgen, spec = sys.argv[1], Path(sys.argv[2])
+    text = spec.read_text()
+    ok = subprocess.run([sys.executable, prbgen, "--spec", str(spec), "check"])
+    failures = 0 if ok.returncode == 0 else 1
+    if failures:
+        print("the unmodified spec fails the check")
+    with tempfile.TemporaryDirectory() as tmp:
+        broken = Path(tmp) / "prb.toml"
+        for what, anchor, old, new, fragments in CASES:
+            broken.write_text(mutate(text, anchor, old, new))
+            r = subprocess.run([sys.executable, prbgen, "--spec", str(broken), "check"],
+                               capture_output=True, text=True)
+            message = r.stderr.strip()
+            if r.returncode == 0:
+                print(f"FAIL {what}: accepted")
+                failures += 1
+            elif not all(f in message for f in fragments) or f"{broken}:" not in message:
+                print(f"FAIL {what}: message lacks {fragments} or the file:line: {message}")
+                failures += 1
+            else:
+                print(f"ok   {what}: {message.removeprefix('prbgen: ')}")
+    print(f"test_spec_errors: {len(CASES)} cases, {failures} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
