@@ -49,13 +49,13 @@ static gboolean prb_tcp_heuristic(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
 
 void prb_tcp_register(void)
 {
-	module_t *prefs = prefs_register_protocol(proto_prb, NULL);
+	module_t *prb_module = prefs_register_protocol(proto_prb, NULL);
 
-	prefs_register_bool_preference(prefs, "desegment", "Reassemble PDUs spanning TCP segments",
+	prefs_register_bool_preference(prb_module, "desegment", "Reassemble PDUs spanning TCP segments",
 				       "Whether a PDU split across TCP segments is reassembled "
 				       "(needs TCP's \"Allow subdissectors to reassemble\")",
 				       &prb_pref_desegment);
-	prefs_register_uint_preference(prefs, "max_pdu", "Largest believable plen",
+	prefs_register_uint_preference(prb_module, "max_pdu", "Largest believable plen",
 				       "A plen above this is reported as absurd and not reassembled",
 				       10, &prb_pref_max_pdu);
 	prb_tcp_handle = register_dissector("prb", prb_tcp_dissect, proto_prb);
