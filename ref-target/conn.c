@@ -50,6 +50,8 @@ struct tx_entry {
 struct prb_conn {
 	struct prb_brick *brick;
 	struct prb_session *session;
+	const struct prb_session_ops *binding; /* chained hooks of the binding, or NULL */
+	void *binding_ctx;
 	struct prb_conn_limits lim;
 	uint32_t max_pdu;            /* largest PDU we receive */
 
@@ -98,10 +100,11 @@ struct prb_conn {
 	uint64_t last_rx_ms;         /* last bytes received */
 };
 
+static int conn_on_map(void *ctx, struct prb_mapping *m);
 static void conn_on_unmap(void *ctx, struct prb_mapping *m);
 
 static const struct prb_session_ops conn_session_ops = {
-	.on_map = NULL,
+	.on_map = conn_on_map,
 	.on_unmap = conn_on_unmap,
 };
 
@@ -354,6 +357,20 @@ static void tx_copy_refs(struct prb_conn *c, const struct prb_mapping *m, const 
 	}
 }
 
+void prb_conn_set_binding(struct prb_conn *c, const struct prb_session_ops *ops, void *ctx)
+{
+	c->binding = ops;
+	c->binding_ctx = ctx;
+}
+
+/* Brick hook: a block is mapped; the binding (RDMA) registers it. */
+static int conn_on_map(void *ctx, struct prb_mapping *m)
+{
+	struct prb_conn *c = ctx;
+
+	return c->binding && c->binding->on_map ? c->binding->on_map(c->binding_ctx, m) : 0;
+}
+
 /* Brick hook: a mapping of this connection is revoked (UNMAP, FREE FORCE, close). */
 static void conn_on_unmap(void *ctx, struct prb_mapping *m)
 {
@@ -368,6 +385,8 @@ static void conn_on_unmap(void *ctx, struct prb_mapping *m)
 	}
 	if (c->zero_copy)
 		tx_copy_refs(c, m, NULL);
+	if (c->binding && c->binding->on_unmap)
+		c->binding->on_unmap(c->binding_ctx, m);
 }
 
 int prb_conn_tx_iov(struct prb_conn *c, struct iovec *iov, int max)
@@ -898,6 +917,12 @@ static bool rx_sequence_checks(struct prb_conn *c)
 	prb_brick_count_request(c->brick);
 	if (id < 0) {
 		/* PRB-PDU-15: unknown opcode: ENOTSUP, consume exactly plen bytes. */
+		conn_error_rsp(c, PRB_ST_ENOTSUP);
+		return false;
+	}
+	/* PRB-RDMA-24: no data capsules over RDMA (one-sided verbs move the data). */
+	if (c->lim.one_sided && (id == PRB_MSG_READ_REQ || id == PRB_MSG_WRITE_REQ ||
+				 id == PRB_MSG_CAS_REQ || id == PRB_MSG_FADD_REQ)) {
 		conn_error_rsp(c, PRB_ST_ENOTSUP);
 		return false;
 	}
