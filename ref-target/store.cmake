@@ -27,7 +27,7 @@ if(BUILD_TESTING)
 	# Pools live in a temporary folder under the build tree, removed by each test.
 	set(PRB_STORE_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/store-test-tmp)
 	file(MAKE_DIRECTORY ${PRB_STORE_TEST_TMP})
-	foreach(name basic crash)
+	foreach(name basic model crash)
 		add_executable(test_store_${name} ${PRB_STORE_TEST_DIR}/test_store_${name}.c
 			${PRB_STORE_TEST_DIR}/store_test_util.c)
 		if(name STREQUAL "crash")
