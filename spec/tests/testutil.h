@@ -18,7 +18,13 @@ extern unsigned test_failures;
 			test_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                         \
 	} while (0)
 
-void test_fail(const char *file, int line, const char *cond, const char *fmt, ...);
+#if defined(__GNUC__)
+#define TEST_PRINTF(fmt_index) __attribute__((format(printf, fmt_index, fmt_index + 1)))
+#else
+#define TEST_PRINTF(fmt_index)
+#endif
+
+void test_fail(const char *file, int line, const char *cond, const char *fmt, ...) TEST_PRINTF(4);
 
 /* Print the outcome and return the exit status of a test program. */
 int test_finish(const char *name);
