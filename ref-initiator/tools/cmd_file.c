@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * prb put / prb get: a file in consecutive blocks.
+ *
+ * Layout: block 0 starts with a 4 KiB header, the file's bytes follow it and run
+ * on through blocks 1, 2, ... The header records the exact length, so get
+ * restores the same bytes:
+ *   0  magic "PRBFILE1"      8  le64 length (bytes)   16 le64 blocks used
+ *   24 le32 CRC32C of bytes 0..23                      28.. zero up to 4096
+ * put invalidates the header first and writes it last, after every data block
+ * is flushed: an interrupted put leaves no valid header, never a wrong one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <prb/wire.h>
+
+#include "tool.h"
+
+#define PRB_FILE_HEADER 4096u
+#define PRB_FILE_MAGIC "PRBFILE1"
+
+/* Bytes of file data block i holds at most. */
+static uint32_t prb_file_room(uint64_t i)
+{
+	return i == 0 ? PRB_BLOCK_BYTES - PRB_FILE_HEADER : PRB_BLOCK_BYTES;
+}
+
+static void prb_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t prb_get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void prb_file_header(uint8_t *h, uint64_t length, uint64_t blocks)
+{
+	uint32_t crc;
+
+	memset(h, 0, PRB_FILE_HEADER);
+	memcpy(h, PRB_FILE_MAGIC, 8);
+	prb_le64(h + 8, length);
+	prb_le64(h + 16, blocks);
+	crc = prb_crc32c(h, 24);
+	for (int i = 0; i < 4; i++)
+		h[24 + i] = (uint8_t)(crc >> (8 * i));
+}
+
+/* Read until len bytes or end of file; returns bytes read or -errno. */
+static ssize_t prb_read_full(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int prb_write_full(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Map a block read-write, write len bytes at offset, flush, unmap. */
+static int prb_put_block(struct prb_session *s, uint64_t addr, uint32_t offset, const void *buf,
+			 uint32_t len)
+{
+	struct prb_mapping *m;
+	int rc, rc2;
+
+	rc = prb_map(s, addr, PRB_MAPPING_RW | PRB_MAPPING_EXCL, &m);
+	if (rc < 0)
+		return rc;
+	rc = prb_write(m, offset, buf, len);
+	if (rc == 0)
+		rc = prb_flush(m, offset, len);
+	rc2 = prb_unmap(&m);
+	return rc < 0 ? rc : rc2;
+}
+
+/* Make sure the block exists: allocate it, or reuse it when it is already there. */
+static int prb_put_ensure(struct prb_session *s, uint64_t addr, uint64_t *allocated)
+{
+	int rc = prb_alloc(s, addr, 1);
+
+	if (rc == 0)
+		(*allocated)++;
+	return rc == -EEXIST ? 0 : rc;
+}
+
+static const char prb_put_help[] =
+	"usage: prb put URL ADDR FILE [--json]\n"
+	"Store FILE (- for stdin) in consecutive blocks from ADDR, allocating blocks as\n"
+	"needed and reusing allocated ones (their old contents are overwritten). Block 0\n"
+	"starts with a 4 KiB header holding the exact length; the data follows it. Every\n"
+	"block is flushed; the header is written last. Prints the length and block count.\n";
+
+static const char prb_get_help[] =
+	"usage: prb get URL ADDR FILE [--json]\n"
+	"Restore into FILE (- for stdout) the exact bytes `prb put` stored at ADDR: the\n"
+	"length comes from the header put wrote. A missing or damaged header is an error.\n";
+
+struct prb_file_result {
+	uint64_t length, blocks, allocated;
+};
+
+/* The put loop: data blocks first, header last. */
+static int prb_put_stream(struct prb_common *c, struct prb_session *s, uint64_t addr, int fd,
+			  uint8_t *buf, struct prb_file_result *res)
+{
+	uint64_t i;
+	ssize_t n;
+	int rc;
+
+	rc = prb_put_ensure(s, addr, &res->allocated);
+	if (rc == 0) {
+		memset(buf, 0, PRB_FILE_HEADER);
+		rc = prb_put_block(s, addr, 0, buf, PRB_FILE_HEADER); /* invalidate first */
+	}
+	if (rc < 0)
+		return prb_tool_fail(c, "first block", rc);
+	for (i = 0;; i++) {
+		uint32_t room = prb_file_room(i);
+		uint64_t block = addr + i * PRB_BLOCK_BYTES;
+
+		n = prb_read_full(fd, buf, room);
+		if (n < 0) {
+			fprintf(stderr, "prb put: read: %s\n", strerror((int)-n));
+			return PRB_EXIT_IO;
+		}
+		if (n == 0 && i > 0)
+			break;
+		if (i > 0 && block < addr)
+			return prb_tool_fail(c, "address space", -EFBIG);
+		rc = i > 0 ? prb_put_ensure(s, block, &res->allocated) : 0;
+		if (rc == 0 && n > 0)
+			rc = prb_put_block(s, block, i == 0 ? PRB_FILE_HEADER : 0, buf, (uint32_t)n);
+		if (rc < 0)
+			return prb_tool_fail(c, "data block", rc);
+		res->length += (uint64_t)n;
+		res->blocks = i + 1;
+		if ((uint32_t)n < room)
+			break;
+	}
+	prb_file_header(buf, res->length, res->blocks);
+	rc = prb_put_block(s, addr, 0, buf, PRB_FILE_HEADER);
+	return rc < 0 ? prb_tool_fail(c, "header", rc) : 0;
+}
+
+static void prb_file_report(const struct prb_common *c, FILE *f, uint64_t addr,
+			    const struct prb_file_result *r)
+{
+	if (c->json)
+		fprintf(f, "{\"ok\": true, \"command\": \"%s\", \"addr\": %" PRIu64
+		       ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
+		       ", \"allocated\": %" PRIu64 "}\n",
+		       c->cmd, addr, r->length, r->blocks, r->allocated);
+	else
+		fprintf(f, "%s %" PRIu64 " bytes in %" PRIu64 " block(s) at 0x%" PRIx64
+			" (%" PRIu64 " newly allocated)\n",
+			c->cmd, r->length, r->blocks, addr, r->allocated);
+}
+
+/* Read and check the header at addr: length and block count. */
+static int prb_get_header(struct prb_session *s, uint64_t addr, uint8_t *buf,
+			  struct prb_file_result *res)
+{
+	struct prb_mapping *m;
+	uint32_t crc;
+	uint64_t need;
+	int rc;
+
+	rc = prb_map(s, addr, PRB_MAPPING_RO, &m);
+	if (rc < 0)
+		return rc;
+	rc = prb_read(m, 0, buf, PRB_FILE_HEADER);
+	prb_unmap(&m);
+	if (rc < 0)
+		return rc;
+	crc = (uint32_t)buf[24] | (uint32_t)buf[25] << 8 | (uint32_t)buf[26] << 16 |
+	      (uint32_t)buf[27] << 24;
+	if (memcmp(buf, PRB_FILE_MAGIC, 8) != 0 || crc != prb_crc32c(buf, 24))
+		return -EBADMSG;
+	res->length = prb_get_le64(buf + 8);
+	res->blocks = prb_get_le64(buf + 16);
+	need = res->length <= prb_file_room(0)
+		       ? 1
+		       : 1 + (res->length - prb_file_room(0) + PRB_BLOCK_BYTES - 1) / PRB_BLOCK_BYTES;
+	return need == res->blocks ? 0 : -EBADMSG;
+}
+
+/* The get loop: block by block into the output. */
+static int prb_get_stream(struct prb_common *c, struct prb_session *s, uint64_t addr, int fd,
+			  uint8_t *buf, struct prb_file_result *res)
+{
+	uint64_t left = res->length, i;
+	int rc;
+
+	for (i = 0; i < res->blocks; i++) {
+		uint32_t room = prb_file_room(i);
+		uint32_t n = left < room ? (uint32_t)left : room;
+		struct prb_mapping *m;
+
+		if (n == 0)
+			break;
+		rc = prb_map(s, addr + i * PRB_BLOCK_BYTES, PRB_MAPPING_RO, &m);
+		if (rc == 0) {
+			rc = prb_read(m, i == 0 ? PRB_FILE_HEADER : 0, buf, n);
+			prb_unmap(&m);
+		}
+		if (rc < 0)
+			return prb_tool_fail(c, "data block", rc);
+		rc = prb_write_full(fd, buf, n);
+		if (rc < 0) {
+			fprintf(stderr, "prb get: write: %s\n", strerror(-rc));
+			return PRB_EXIT_IO;
+		}
+		left -= n;
+	}
+	return 0;
+}
+
+/* put and get: arguments, file, connection, then the stream loop. */
+static int prb_file_cmd(int argc, char **argv, bool put)
+{
+	static const struct option options[] = {PRB_COMMON_OPTIONS};
+	struct prb_common c = {.cmd = put ? "put" : "get"};
+	struct prb_parse p = {.common = &c, .help = put ? prb_put_help : prb_get_help,
+			      .options = options, .shortopts = PRB_COMMON_SHORT, .min_pos = 3,
+			      .max_pos = 3};
+	struct prb_file_result res = {0};
+	struct prb_session *s = NULL;
+	uint8_t *buf = NULL;
+	uint64_t addr;
+	int fd, rc;
+
+	rc = prb_parse_args(&p, argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (prb_parse_addr(&c, p.pos[1], &addr))
+		return PRB_EXIT_USAGE;
+	if (strcmp(p.pos[2], "-") == 0)
+		fd = put ? STDIN_FILENO : STDOUT_FILENO;
+	else
+		fd = put ? open(p.pos[2], O_RDONLY | O_CLOEXEC)
+			 : open(p.pos[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "prb %s: %s: %s\n", c.cmd, p.pos[2], strerror(errno));
+		return PRB_EXIT_IO;
+	}
+	if (!put && fd == STDOUT_FILENO && c.json)
+		return prb_tool_usage_error(&c, "--json needs a FILE, not stdout");
+	buf = malloc(PRB_BLOCK_BYTES);
+	if (!buf) {
+		rc = PRB_EXIT_IO;
+		goto out_close;
+	}
+	rc = prb_tool_connect(&c, p.pos[0], 0, &s);
+	if (rc)
+		goto out_free;
+	if (put) {
+		rc = prb_put_stream(&c, s, addr, fd, buf, &res);
+	} else {
+		rc = prb_get_header(s, addr, buf, &res);
+		if (rc < 0)
+			rc = prb_tool_fail(&c, rc == -EBADMSG ? "header (not written by put?)"
+							      : "header",
+					   rc);
+		else
+			rc = prb_get_stream(&c, s, addr, fd, buf, &res);
+	}
+	if (rc == 0)
+		prb_file_report(&c, fd == STDOUT_FILENO ? stderr : stdout, addr, &res);
+	prb_disconnect(&s);
+out_free:
+	free(buf);
+out_close:
+	if (fd > STDERR_FILENO && close(fd) < 0 && rc == 0) {
+		fprintf(stderr, "prb %s: close: %s\n", c.cmd, strerror(errno));
+		rc = PRB_EXIT_IO;
+	}
+	return rc;
+}
+
+int prb_cmd_put(int argc, char **argv)
+{
+	return prb_file_cmd(argc, argv, true);
+}
+
+int prb_cmd_get(int argc, char **argv)
+{
+	return prb_file_cmd(argc, argv, false);
+}

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * prb: command-line tool for Passive RDMA Bricks, in the style of nvme-cli:
+ * `prb SUBCOMMAND URL ...`. This file dispatches and holds the helpers the
+ * subcommands share (parsing, connecting, reporting errors, JSON strings).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+static const struct prb_command prb_commands[] = {
+	{"info", "brick identity, negotiated limits, capacity and statistics", prb_cmd_info},
+	{"alloc", "allocate a block or a range of blocks", prb_cmd_alloc},
+	{"free", "free a block or a range of blocks", prb_cmd_free},
+	{"map", "map a block and print its handle (dies with the connection)", prb_cmd_map},
+	{"list", "list allocated extents", prb_cmd_list},
+	{"put", "store a file in consecutive blocks", prb_cmd_put},
+	{"get", "restore a file stored by put", prb_cmd_get},
+	{"bench", "READ/WRITE benchmark: ops/s, MB/s, latency percentiles", prb_cmd_bench},
+};
+
+#define PRB_COMMAND_COUNT (sizeof(prb_commands) / sizeof(prb_commands[0]))
+
+static void prb_main_usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: prb SUBCOMMAND URL [ARGS...] [--json] [--help]\n\n"
+		   "URL is tcp://HOST[:PORT] (rdma://HOST[:PORT] with the RDMA binding).\n"
+		   "ADDR and sizes take decimal or 0x hex, with an optional K/M/G/T suffix;\n"
+		   "addresses are multiples of 2M (the block size).\n\nsubcommands:\n");
+	for (i = 0; i < PRB_COMMAND_COUNT; i++)
+		fprintf(f, "  %-6s %s\n", prb_commands[i].name, prb_commands[i].summary);
+	fprintf(f, "\nexit status: 0 success, 1 the brick refused the operation, 2 usage error,\n"
+		   "3 connection failed or lost, 4 local file or memory error.\n"
+		   "`prb SUBCOMMAND --help` describes each one; see also prb(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		prb_main_usage(stderr);
+		return PRB_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		prb_main_usage(stdout);
+		return PRB_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("prb 0.1.0\n");
+		return PRB_EXIT_OK;
+	}
+	for (i = 0; i < PRB_COMMAND_COUNT; i++)
+		if (strcmp(argv[1], prb_commands[i].name) == 0)
+			return prb_commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "prb: unknown subcommand '%s'\n\n", argv[1]);
+	prb_main_usage(stderr);
+	return PRB_EXIT_USAGE;
+}
+
+int prb_parse_u64(const char *text, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	unsigned shift = 0;
+
+	if (!text || !*text || *text == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(text, &end, 0);
+	if (errno || end == text)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int prb_common_option(struct prb_common *c, int opt, const char *arg, const char *help,
+		      bool *done)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case 'j':
+		c->json = true;
+		return 1;
+	case 'D':
+		c->digests = true;
+		return 1;
+	case 'T':
+		if (prb_parse_u64(arg, &v) < 0 || v == 0 || v > 3600000)
+			return -prb_tool_usage_error(c, "--timeout takes 1..3600000 ms");
+		c->timeout = (unsigned)v;
+		return 1;
+	case 'h':
+		fputs(help, stdout);
+		fputs(PRB_COMMON_HELP, stdout);
+		*done = true;
+		return 1;
+	case '?':
+		return -prb_tool_usage_error(c, "bad option");
+	default:
+		return 0;
+	}
+}
+
+int prb_parse_args(struct prb_parse *p, int argc, char **argv)
+{
+	bool done = false;
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, p->shortopts, p->options, NULL)) != -1) {
+		rc = prb_common_option(p->common, opt, optarg, p->help, &done);
+		if (rc < 0)
+			return -rc;
+		if (rc == 0) {
+			rc = p->handle ? p->handle(p, opt, optarg) : PRB_EXIT_USAGE;
+			if (rc >= 0)
+				return rc;
+		}
+		if (done)
+			return PRB_EXIT_OK;
+	}
+	for (; optind < argc; optind++) {
+		if (p->npos == p->max_pos)
+			return prb_tool_usage_error(p->common, "too many arguments");
+		p->pos[p->npos++] = argv[optind];
+	}
+	if (p->npos < p->min_pos)
+		return prb_tool_usage_error(p->common, "missing arguments");
+	return -1;
+}
+
+int prb_parse_addr(const struct prb_common *c, const char *text, uint64_t *out)
+{
+	if (prb_parse_u64(text, out) < 0)
+		return prb_tool_usage_error(c, "'%s' is not an address", text);
+	if (*out % PRB_BLOCK_BYTES != 0)
+		return prb_tool_usage_error(c, "address %s is not a multiple of 2M (0x%x)", text,
+					    PRB_BLOCK_BYTES);
+	return 0;
+}
+
+int prb_tool_connect(const struct prb_common *c, const char *url, unsigned queue_depth,
+		     struct prb_session **s)
+{
+	struct prb_opts *o;
+	uint32_t features = PRB_FEATURE_ATOMICS;
+	int rc;
+
+	rc = prb_opts_new(&o);
+	if (rc < 0)
+		return prb_tool_fail(c, "options", rc);
+	if (c->digests)
+		features |= PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST;
+	prb_opts_set_features(o, features);
+	if (c->timeout) {
+		prb_opts_set_connect_timeout(o, c->timeout);
+		prb_opts_set_io_timeout(o, c->timeout);
+	}
+	if (queue_depth)
+		prb_opts_set_queue_depth(o, queue_depth);
+	rc = prb_connect(url, o, s);
+	prb_opts_delete(&o);
+	if (rc == -EINVAL)
+		return prb_tool_usage_error(c, "'%s' is not a brick URL (tcp://HOST[:PORT])", url);
+	if (rc < 0) {
+		prb_tool_fail(c, "connect", rc);
+		return PRB_EXIT_CONN;
+	}
+	return 0;
+}
+
+static const struct {
+	int code;
+	const char *name;
+} prb_errno_names[] = {
+	{EINVAL, "EINVAL"},   {ERANGE, "ERANGE"},	{EPERM, "EPERM"},
+	{EEXIST, "EEXIST"},   {ENOSPC, "ENOSPC"},	{ENOENT, "ENOENT"},
+	{EBUSY, "EBUSY"},     {ESTALE, "ESTALE"},	{ENOTSUP, "ENOTSUP"},
+	{EPROTO, "EPROTO"},   {EBADMSG, "EBADMSG"},	{EIO, "EIO"},
+	{ENOMEM, "ENOMEM"},   {ENOTCONN, "ENOTCONN"},	{ECONNRESET, "ECONNRESET"},
+	{ECONNREFUSED, "ECONNREFUSED"}, {ETIMEDOUT, "ETIMEDOUT"}, {EAGAIN, "EAGAIN"},
+	{ENODEV, "ENODEV"},   {EPROTONOSUPPORT, "EPROTONOSUPPORT"}, {ENXIO, "ENXIO"},
+	{EHOSTUNREACH, "EHOSTUNREACH"}, {EPIPE, "EPIPE"}, {EFBIG, "EFBIG"},
+};
+
+const char *prb_errno_name(int err)
+{
+	size_t i;
+
+	if (err < 0)
+		err = -err;
+	for (i = 0; i < sizeof(prb_errno_names) / sizeof(prb_errno_names[0]); i++)
+		if (prb_errno_names[i].code == err)
+			return prb_errno_names[i].name;
+	return "E?";
+}
+
+int prb_exit_code(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case 0:
+		return PRB_EXIT_OK;
+	case ENOTCONN:
+	case ECONNRESET:
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EPROTO:
+	case EBADMSG:
+	case ENODEV:
+	case EPROTONOSUPPORT:
+	case ENXIO:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EPIPE:
+		return PRB_EXIT_CONN;
+	default:
+		return PRB_EXIT_REFUSED;
+	}
+}
+
+int prb_tool_fail(const struct prb_common *c, const char *what, int err)
+{
+	fprintf(stderr, "prb %s: %s: %s (%s)\n", c->cmd, what, prb_strerror(err),
+		prb_errno_name(err));
+	if (c->json) {
+		printf("{\"ok\": false, \"command\": ");
+		prb_json_string(stdout, c->cmd);
+		printf(", \"step\": ");
+		prb_json_string(stdout, what);
+		printf(", \"error\": \"%s\", \"errno\": %d, \"message\": ", prb_errno_name(err),
+		       err < 0 ? -err : err);
+		prb_json_string(stdout, prb_strerror(err));
+		printf("}\n");
+	}
+	return prb_exit_code(err);
+}
+
+int prb_tool_usage_error(const struct prb_common *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "prb %s: ", c->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see prb %s --help)\n", c->cmd);
+	return PRB_EXIT_USAGE;
+}
+
+void prb_format_uuid(const uint8_t id[16], char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[id[i] >> 4];
+		out[o++] = hex[id[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+void prb_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+void prb_format_features(uint32_t features, char *buf, size_t len)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{PRB_FEATURE_HEADER_DIGEST, "HDGST"}, {PRB_FEATURE_DATA_DIGEST, "DDGST"},
+		{PRB_FEATURE_ATOMICS, "ATOMICS"},     {PRB_FEATURE_TIERING, "TIERING"},
+		{PRB_FEATURE_RDMA_FLUSH, "RDMA_FLUSH"}, {PRB_FEATURE_PERSISTENT, "PERSISTENT"},
+	};
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(features & names[i].bit))
+			continue;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+					 used ? "," : "", names[i].name);
+	}
+	if (used == 0)
+		snprintf(buf, len, "none");
+}
