@@ -22,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "store.h"
+#include "rdma.h"
 #include "tcp.h"
 
 #define EXIT_RUNTIME 1
@@ -52,6 +53,8 @@ struct options {
 struct target {
 	struct prb_loop *loop;
 	struct prb_tcp *tcp;
+	struct prb_rdma *rdma;      /* NULL without rdma:// listeners */
+	unsigned draining;          /* bindings not yet drained at shutdown */
 	struct prb_loop_fd signal_lfd;
 	int signal_fd;
 	struct prb_loop_timer grace;
@@ -64,7 +67,8 @@ static void usage(FILE *f)
 		"usage: prb-target [OPTIONS]\n"
 		"Serve a prb brick (the Passive RDMA Brick protocol) on a pool of 2 MiB blocks.\n"
 		"\n"
-		"  --listen URL         tcp://ADDR[:PORT], repeatable; port 0 picks a free port\n"
+		"  --listen URL         tcp://ADDR[:PORT] or rdma://ADDR[:PORT], repeatable; port 0\n"
+		"                       picks a free port\n"
 		"                       (default: tcp://0.0.0.0:%u and tcp://[::]:%u)\n"
 		"  --pool PATH          pool file or devdax/fsdax device (default ./%s,\n"
 		"                       created with 1 GiB when absent)\n"
@@ -301,7 +305,8 @@ static int open_store(const struct options *o, struct prb_store **store)
 }
 
 /* Open every --listen (or the defaults); fill \p urls with one line per socket. */
-static int start_listeners(const struct options *o, struct prb_tcp *tcp, char *urls, size_t len)
+static int start_listeners(const struct options *o, struct prb_tcp *tcp, struct prb_rdma *rdma,
+			   char *urls, size_t len)
 {
 	if (o->nlisten == 0) {
 		/* Both families on the spec's port; a host without IPv6 still serves IPv4. */
@@ -320,13 +325,34 @@ static int start_listeners(const struct options *o, struct prb_tcp *tcp, char *u
 			prb_err("bad --listen URL '%s' (tcp://ADDR[:PORT])", o->listen[i]);
 			return err;
 		}
-		if (url.transport != PRB_TRANSPORT_TCP) {
-			prb_err("--listen %s: this prb-target serves tcp:// only", o->listen[i]);
-			return -EPROTONOSUPPORT;
-		}
-		err = prb_tcp_listen(tcp, url.host, url.port, urls, len);
+		if (url.transport == PRB_TRANSPORT_RDMA)
+			err = prb_rdma_listen(rdma, url.host, url.port, urls, len);
+		else
+			err = prb_tcp_listen(tcp, url.host, url.port, urls, len);
+		if (err < 0 && url.transport == PRB_TRANSPORT_RDMA)
+			prb_err("--listen %s: %s", o->listen[i], strerror(-err));
 		if (err < 0)
 			return err;
+	}
+	return 0;
+}
+
+/* The RDMA binding, when some --listen is rdma:// (same limits as TCP otherwise). */
+static int start_rdma(const struct options *o, struct prb_loop *loop, struct prb_brick *brick,
+		      struct prb_rdma **out)
+{
+	struct prb_rdma_config cfg = { .limits = o->tcp.limits,
+				       .max_connections = o->tcp.max_connections };
+	int err;
+
+	*out = NULL;
+	for (unsigned i = 0; i < o->nlisten; i++) {
+		if (strncmp(o->listen[i], "rdma://", 7) != 0)
+			continue;
+		err = prb_rdma_new(loop, brick, &cfg, out);
+		if (err < 0)
+			prb_err("--listen %s: %s", o->listen[i], strerror(-err));
+		return err;
 	}
 	return 0;
 }
@@ -366,7 +392,8 @@ static void on_drained(void *arg)
 {
 	struct target *t = arg;
 
-	prb_loop_stop(t->loop);
+	if (--t->draining == 0)
+		prb_loop_stop(t->loop);
 }
 
 static void on_grace_expired(void *arg)
@@ -393,6 +420,9 @@ static void on_signal(void *arg, uint32_t events)
 	prb_info("signal %u: shutting down", si.ssi_signo);
 	t->stopping = true;
 	prb_loop_timer_arm(t->loop, &t->grace, SHUTDOWN_GRACE_MS, on_grace_expired, t);
+	t->draining = t->rdma ? 2 : 1;
+	if (t->rdma)
+		prb_rdma_shutdown(t->rdma, on_drained, t);
 	prb_tcp_shutdown(t->tcp, on_drained, t);
 }
 
@@ -443,7 +473,10 @@ static int serve(const struct options *o)
 	err = prb_tcp_new(t.loop, brick, &o->tcp, &t.tcp);
 	if (err < 0)
 		goto err_close_signals;
-	err = start_listeners(o, t.tcp, urls, sizeof(urls));
+	err = start_rdma(o, t.loop, brick, &t.rdma);
+	if (err < 0)
+		goto err_delete_tcp;
+	err = start_listeners(o, t.tcp, t.rdma, urls, sizeof(urls));
 	if (err < 0)
 		goto err_delete_tcp;
 	if (o->ready_file) {
@@ -457,6 +490,7 @@ static int serve(const struct options *o)
 	prb_loop_timer_cancel(t.loop, &t.grace);
 
 err_delete_tcp:
+	prb_rdma_delete(t.rdma);
 	prb_tcp_delete(t.tcp);
 err_close_signals:
 	if (t.signal_fd >= 0) {
