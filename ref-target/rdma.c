@@ -670,6 +670,21 @@ static void rdma_peer_name(struct rdma_cm_id *id, char *buf, size_t len)
 	snprintf(buf, len, "%s:%s", host, port);
 }
 
+/* PRB-RDMA-5: a refusal carries a HELLO error response (the engine's, or EINVAL in place
+ * of a TERM for malformed private data), or nothing without a recognizable header. */
+static size_t rdma_refusal(const uint8_t *pdata, size_t pdata_len, uint8_t *answer, size_t n)
+{
+	struct prb_hdr h;
+	int e;
+
+	if (n >= PRB_HDR_SIZE && answer[2] == (PRB_OP_HELLO | PRB_OPCODE_RESPONSE))
+		return n;
+	if (prb_hdr_decode(pdata, pdata_len, &h, NULL) == -EPROTO || pdata_len < PRB_HDR_SIZE)
+		return 0;
+	e = prb_error_rsp_encode(PRB_OP_HELLO, h.tag, PRB_ST_EINVAL, 0, answer, RDMA_PDATA_MAX);
+	return e > 0 ? (size_t)e : 0;
+}
+
 /* Refuse a connect request with \p pdata as reject private data, and drop its id. */
 static void rdma_refuse(struct rdma_cm_id *id, const uint8_t *pdata, size_t len)
 {
@@ -691,7 +706,8 @@ static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 	size_t n;
 
 	if (r->shutting_down || r->nconns >= r->cfg.max_connections) {
-		int e = prb_error_rsp_encode(PRB_OP_HELLO, 0, PRB_ST_ENOMEM, 0, answer,
+		uint32_t tag = pdata_len >= PRB_HDR_SIZE ? get_le32(pdata + 8) : 0;
+		int e = prb_error_rsp_encode(PRB_OP_HELLO, tag, PRB_ST_ENOMEM, 0, answer,
 					     sizeof(answer));
 
 		rdma_refuse(id, answer, e > 0 ? (size_t)e : 0);
@@ -722,6 +738,7 @@ static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 	if (n == 0 || prb_hello_rsp_decode(answer, n, &rsp, NULL) < 0 || rsp.hdr.status != 0 ||
 	    prb_hello_req_decode(pdata, pdata_len, &req, NULL) < 0) {
 		prb_info("rdma: %s: HELLO refused", rc->peer);
+		n = rdma_refusal(pdata, pdata_len, answer, n);
 		rdma_reject(id, n ? answer : NULL, (uint8_t)n);
 		goto err_free;
 	}
