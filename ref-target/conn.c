@@ -1056,7 +1056,16 @@ static void rx_fixed(struct prb_conn *c)
 		return;
 	}
 	memset(&msg, 0, sizeof(msg));
-	err = prb_msg_decode(p, hlen, &msg, &id, &we);
+	if (c->hdr.opcode == PRB_OP_HELLO && hlen == PRB_HELLO_REQ_SIZE) {
+		/* PRB-HELLO-5, PRB-VER-8: feature bits we do not know are ignored, not EINVAL. */
+		uint8_t hello[PRB_HELLO_REQ_SIZE];
+
+		memcpy(hello, p, sizeof(hello));
+		put_le32(hello + 24, get_le32(hello + 24) & PRB_FEAT_ALL);
+		err = prb_msg_decode(hello, hlen, &msg, &id, &we);
+	} else {
+		err = prb_msg_decode(p, hlen, &msg, &id, &we);
+	}
 	if (err < 0) {
 		/* PRB-REQ-2/3: reserved bits, alignment, min/max/enum: the connection goes on. */
 		prb_dbg("tag %u: %s: %s", c->hdr.tag, we.field ? we.field : "?",

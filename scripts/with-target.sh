@@ -7,7 +7,8 @@
 # Starts ${PRB_TARGET:-build/ref-target/prb-target} with
 #   --pool $PRB_POOL_DIR/pool --size ${PRB_POOL_SIZE:-256M}
 #   --listen tcp://127.0.0.1:0 --ready-file $PRB_POOL_DIR/ready  TARGET-ARGS...
-# (TARGET-ARGS come last: a --size or --pool there wins), waits until the ready file
+# (TARGET-ARGS come last: a --size or --pool there wins; @POOL_DIR@ in them becomes the
+# temporary folder, e.g. --tier @POOL_DIR@/tier), waits until the ready file
 # appears, then runs CMD with these variables exported:
 #   PRB_URL         the first URL of the ready file (tcp://127.0.0.1:PORT)
 #   PRB_TARGET_PID  the target's pid (after a --restart: read $PRB_POOL_DIR/target.pid)
@@ -112,6 +113,9 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+for i in "${!target_args[@]}"; do
+	target_args[$i]=${target_args[$i]//@POOL_DIR@/$dir}
+done
 
 printf '%s\0' --pool "$dir/pool" --size "${PRB_POOL_SIZE:-256M}" \
 	--listen tcp://127.0.0.1:0 --ready-file "$dir/ready" "${target_args[@]}" >"$dir/args"
