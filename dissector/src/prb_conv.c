@@ -29,18 +29,20 @@ void prb_conv_init(void)
 					   g_direct_equal);
 }
 
-/* The conversation of this PDU: TCP's own, or for RDMA the pair of IP addresses (requests
- * and responses travel between different queue pairs). */
+/* The conversation of this PDU: TCP's own, or for RDMA the pair of network addresses
+ * (requests and responses travel between different queue pairs, and the CM MADs that carry
+ * HELLO have the infiniband dissector set pinfo->src to an IB address). */
 static conversation_t *find_conv(packet_info *pinfo, enum prb_binding binding)
 {
 	conversation_t *conv;
 
 	if (binding == PRB_BINDING_TCP)
 		return find_or_create_conversation(pinfo);
-	conv = find_conversation(pinfo->num, &pinfo->src, &pinfo->dst, CONVERSATION_NONE, 0, 0, 0);
+	conv = find_conversation(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_NONE, 0,
+				 0, 0);
 	if (conv == NULL)
-		conv = conversation_new(pinfo->num, &pinfo->src, &pinfo->dst, CONVERSATION_NONE, 0, 0,
-					0);
+		conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_NONE,
+					0, 0, 0);
 	return conv;
 }
 

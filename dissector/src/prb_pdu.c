@@ -292,8 +292,11 @@ static int dissect_unknown(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 		prb_dissect_layout(tvb, pinfo, tree, &prb_ws_hdr, 0);
 		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_UNKNOWN_OPCODE],
 				       "Opcode 0x%02x is not in the spec", pdu->opcode_byte);
-		text = wmem_strdup_printf(pinfo->pool, "unknown opcode 0x%02x tag %u", pdu->opcode_byte,
-					  pdu->tag);
+		text = wmem_strdup_printf(pinfo->pool, "unknown opcode 0x%02x tag %u%s%s",
+					  pdu->opcode_byte, pdu->tag, pdu->status ? " -> " : "",
+					  pdu->status ? val_to_str(pdu->status, prb_vals_status,
+								   "status %u")
+						      : "");
 	}
 	if (tvb_reported_length(tvb) > PRB_HDR_SIZE)
 		proto_tree_add_item(tree, prb_xf[PRB_XF_BODY_EXTRA], tvb, PRB_HDR_SIZE, -1, ENC_NA);

@@ -88,18 +88,37 @@ static gboolean prb_ib_payload_heuristic(tvbuff_t *tvb, packet_info *pinfo, prot
 	}
 }
 
-/* rdma_cm private data: HELLO request (REQ), response (REP) or error response (REJ). */
+/* rdma_cm (RDMA_PS_TCP) puts its own IP header (struct cma_hdr: version, IP version, port,
+ * source and destination addresses) before the user's private data of a CM REQ. */
+#define PRB_CMA_HDR_SIZE 36
+
+/* A HELLO at offset of the private data: dissect it. */
+static bool dissect_hello_at(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset)
+{
+	if (tvb_captured_length_remaining(tvb, offset) < (int)PRB_HDR_SIZE ||
+	    (tvb_get_guint8(tvb, offset + PRB_WS_HDR_OPCODE) & ~PRB_OPCODE_RESPONSE) != PRB_OP_HELLO)
+		return false;
+	return dissect_capsule(tvb_new_subset_remaining(tvb, offset), pinfo, tree);
+}
+
+/* rdma_cm private data: HELLO request (REQ, after the cma header), response (REP) or
+ * error response (REJ). */
 static gboolean prb_ib_cm_heuristic(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
 	const struct infinibandinfo *info = data;
 
-	if (info != NULL && info->cm_attribute_id != ATTR_CM_REQ &&
-	    info->cm_attribute_id != ATTR_CM_REP && info->cm_attribute_id != ATTR_CM_REJ)
+	if (info == NULL)
 		return FALSE;
-	if (tvb_captured_length(tvb) < PRB_HDR_SIZE ||
-	    (tvb_get_guint8(tvb, PRB_WS_HDR_OPCODE) & ~PRB_OPCODE_RESPONSE) != PRB_OP_HELLO)
+	switch (info->cm_attribute_id) {
+	case ATTR_CM_REQ:
+		return dissect_hello_at(tvb, pinfo, tree, PRB_CMA_HDR_SIZE) ||
+		       dissect_hello_at(tvb, pinfo, tree, 0);
+	case ATTR_CM_REP:
+	case ATTR_CM_REJ:
+		return dissect_hello_at(tvb, pinfo, tree, 0);
+	default:
 		return FALSE;
-	return dissect_capsule(tvb, pinfo, tree) ? TRUE : FALSE;
+	}
 }
 
 void prb_rdma_handoff(void)

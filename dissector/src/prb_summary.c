@@ -4,19 +4,23 @@
 #include <inttypes.h>
 
 
-/* Names of the bits set in value, joined by '|' ("HDGST|DDGST"), or "-" when none. */
+/* Names of the bits set in value, joined by '|' ("HDGST|DDGST", "WRITE|0x100" with an
+ * undefined bit), or "" when none. */
 static const char *flag_names(wmem_allocator_t *scope, const value_string *vals, uint64_t value)
 {
 	wmem_strbuf_t *buf = wmem_strbuf_new(scope, "");
+	uint64_t rest = value;
 
 	for (const value_string *v = vals; v->strptr != NULL; v++) {
-		if (value & v->value)
+		if (value & v->value) {
 			wmem_strbuf_append_printf(buf, "%s%s", wmem_strbuf_get_len(buf) ? "|" : "",
 						  v->strptr);
+			rest &= ~(uint64_t)v->value;
+		}
 	}
-	if (value & ~(uint64_t)UINT32_MAX)
-		wmem_strbuf_append(buf, "|?");
-	return wmem_strbuf_get_len(buf) ? wmem_strbuf_finalize(buf) : "-";
+	if (rest != 0)
+		wmem_strbuf_append_printf(buf, "%s0x%" PRIx64, wmem_strbuf_get_len(buf) ? "|" : "", rest);
+	return wmem_strbuf_finalize(buf);
 }
 
 /* Value of a body field of this PDU's message. */
@@ -49,9 +53,11 @@ const char *prb_summary_request(tvbuff_t *tvb, const struct prb_pdu *pdu, wmem_a
 
 	switch (pdu->opcode) {
 	case PRB_OP_HELLO:
-		return wmem_strdup_printf(scope, "HELLO v%" PRIu64 "-%" PRIu64 " qd %" PRIu64 " %s", get(tvb, pdu, "min_version"),
-					  get(tvb, pdu, "max_version"), get(tvb, pdu, "queue_depth"),
-					  flag_names(scope, prb_vals_feature, get(tvb, pdu, "features")));
+		flags = get(tvb, pdu, "features");
+		return wmem_strdup_printf(scope, "HELLO v%" PRIu64 "-%" PRIu64 " qd %" PRIu64 "%s%s",
+					  get(tvb, pdu, "min_version"), get(tvb, pdu, "max_version"),
+					  get(tvb, pdu, "queue_depth"), flags ? " " : "",
+					  flag_names(scope, prb_vals_feature, flags));
 	case PRB_OP_ALLOC:
 		return wmem_strdup_printf(scope, "ALLOC 0x%" PRIx64 " x%" PRIu64, get(tvb, pdu, "addr"),
 					  get(tvb, pdu, "blocks"));
@@ -91,11 +97,14 @@ const char *prb_summary_result(tvbuff_t *tvb, const struct prb_pdu *pdu, wmem_al
 	if (pdu->status != 0 || pdu->hlen != pdu->msg->size)
 		return val_to_str_wmem(scope, pdu->status, prb_vals_status, "status %u");
 	switch (pdu->opcode) {
-	case PRB_OP_HELLO:
-		return wmem_strdup_printf(scope, "v%" PRIu64 " qd %" PRIu64 " max_data %" PRIu64 " %s",
+	case PRB_OP_HELLO: {
+		uint64_t features = get(tvb, pdu, "features");
+
+		return wmem_strdup_printf(scope, "v%" PRIu64 " qd %" PRIu64 " max_data %" PRIu64 "%s%s",
 					  get(tvb, pdu, "version"), get(tvb, pdu, "queue_depth"),
-					  get(tvb, pdu, "max_data"),
-					  flag_names(scope, prb_vals_feature, get(tvb, pdu, "features")));
+					  get(tvb, pdu, "max_data"), features ? " " : "",
+					  flag_names(scope, prb_vals_feature, features));
+	}
 	case PRB_OP_INFO:
 		return wmem_strdup_printf(scope, "%" PRIu64 " of %" PRIu64 " blocks free",
 					  get(tvb, pdu, "free_blocks"), get(tvb, pdu, "capacity_blocks"));

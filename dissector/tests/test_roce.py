@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""RDMA binding on a hand-built RoCEv2 capture (UDP 4791): control capsules in RC SEND
-packets decode as prb, and RDMA WRITE/READ packets whose rkey a MAP response handed out
-are annotated with the block address and offset (the RETH that Wireshark passes on)."""
+"""RDMA binding on hand-built RoCEv2 captures (UDP 4791): HELLO in rdma_cm private data,
+control capsules in RC SEND packets, and RDMA WRITE/READ packets whose rkey a MAP response
+handed out, annotated with the block address and offset (the RETH that Wireshark passes on)."""
 
 import struct
 import sys
@@ -10,6 +10,8 @@ from prbtest import Pcap, check, equal, error_rsp, main, pdu
 
 ROCE_PORT = 4791
 RC_SEND_ONLY, RC_SEND_ONLY_IMM, RC_RDMA_WRITE_ONLY, RC_RDMA_READ_REQUEST = 4, 5, 10, 12
+UD_SEND_ONLY = 0x64
+ATTR_CM_REQ, ATTR_CM_REJ, ATTR_CM_REP = 0x10, 0x12, 0x13
 INITIATOR, BRICK = "10.0.0.1", "10.0.0.2"
 QP_BRICK, QP_INITIATOR = 0x11, 0x22
 
@@ -56,7 +58,45 @@ def capture(p: Pcap):
     send(10, b"not a prb capsule at all")                                             # 14
 
 
+def cm_mad(p: Pcap, src: str, dst: str, attribute: int, data: bytes):
+    """A CM MAD (UD SEND to QP1: BTH, DETH, 24-byte MAD header, 232 bytes of CM data, ICRC)."""
+    mad = struct.pack("!BBBBHHQHHI", 1, 0x07, 2, 0x03, 0, 0, 0x1122334455667788, attribute, 0,
+                      0) + data
+    assert len(mad) == 256
+    bth = struct.pack("!BBHII", UD_SEND_ONLY, 0, 0xFFFF, 1, 1)
+    deth = struct.pack("!II", 0x80010000, 1)
+    p.udp(src, 49152, dst, ROCE_PORT, bth + deth + mad + bytes(4))
+
+
+def connect(p: Pcap, initiator: str, brick: str, refuse: bool):
+    """rdma_cm connection: HELLO request in the REQ private data (after rdma_cm's 36-byte
+    IP header), HELLO response in the REP, or the error response in a REJ."""
+    hello = pdu("hello_req", queue_depth=16, max_pdu=8192)
+    cm_mad(p, initiator, brick, ATTR_CM_REQ, bytes(140) + (bytes(36) + hello).ljust(92, b"\0"))
+    if refuse:
+        cm_mad(p, brick, initiator, ATTR_CM_REJ,
+               bytes(84) + error_rsp("hello_req", 0, "ENOTSUP").ljust(148, b"\0"))
+    else:
+        rsp = pdu("hello_rsp", queue_depth=16, max_pdu=8192, max_data=4096, max_mappings=8)
+        cm_mad(p, brick, initiator, ATTR_CM_REP, bytes(36) + rsp.ljust(196, b"\0"))
+
+
+def test_cm(ts, d):
+    p = Pcap()
+    connect(p, INITIATOR, BRICK, refuse=False)
+    connect(p, "10.0.0.3", BRICK, refuse=True)
+    path = d / "cm.pcap"
+    p.write(path)
+    fields = ["prb.opcode", "prb.status", "prb.request_in", "_ws.col.Info"]
+    rows = ts.fields(path, fields, "-2")
+    equal([r[:3] for r in rows], [["0x01", "0", ""], ["0x81", "0", "1"], ["0x01", "0", ""],
+                                  ["0x81", "9", "3"]], "HELLO in CM REQ/REP/REJ private data")
+    equal(rows[3][3], "HELLO v1-1 qd 16 -> ENOTSUP", "REJ Info")
+    print("rdma_cm private data: HELLO request, response and refusal decoded and paired")
+
+
 def test(ts, d):
+    test_cm(ts, d)
     p = Pcap()
     capture(p)
     path = d / "roce.pcap"

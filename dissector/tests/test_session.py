@@ -8,7 +8,8 @@ at the end). The client records each exchange; tshark (-2, Decode As on the targ
 must show exactly those opcodes, tags and statuses, with every request paired to its
 response and Info columns carrying the request over.
 
-Needs root (dumpcap on lo), build/ref-target/prb-target and the prb tool (PRB_BUILD_DIR).
+Needs root (dumpcap on lo), prb-target and the prb tool (PRB_TARGET_BIN, PRB_TOOL_BIN: CTest
+sets them).
 """
 
 import json
@@ -130,7 +131,6 @@ def raw_session(host: str, port: int) -> dict:
         unknown += struct.pack("<II", crc32c(unknown), 0)
     c.tag -= 1
     call("ENOTSUP", None, raw=unknown)
-    call("EPROTO", "hello_req", digests=False, queue_depth=1, max_pdu=C["min_max_pdu"])
     call("list", "list_req", cursor=0, max_extents=16)
     call("unmap", "unmap_req", handle=h3)
     call("free_busy", "free_req", addr=BASE, blocks=2)
@@ -149,18 +149,26 @@ def raw_session(host: str, port: int) -> dict:
     c.log.append((term[2], struct.unpack_from("<I", term, 8)[0], 0))
     expect["term_reason"] = struct.unpack_from("<H", term, 16)[0]
     c.sock.close()
-    return {"log": c.log, "expect": expect, "granted": granted}
+    # Without digests: a second HELLO is refused with EPROTO (with digests negotiated the
+    # brick would end the connection first, for a PDU without its header digest).
+    b = Client(host, port)
+    for label in ("hello", "EPROTO"):
+        st, _ = b.call("hello_req", digests=False, queue_depth=4, max_pdu=C["min_max_pdu"])
+        expect[label + "_b"] = STATUS.get(st, str(st))
+    b.sock.close()
+    return {"logs": [c.log, b.log], "expect": expect, "granted": granted}
 
 
 def tool_session(url: str) -> list[str]:
     """The prb tool's subcommands against the brick, each its own connection."""
-    tool = Path(os.environ["PRB_BUILD_DIR"]) / "ref-initiator" / "tools" / "prb"
+    tool = os.environ.get("PRB_TOOL_BIN", "")
+    check(tool != "" and Path(tool).exists(), f"the prb tool is not built ({tool!r})")
     addr = hex(BASE + 32 * BLOCK)
     runs = [["info"], ["alloc", addr, "--count", "2"], ["alloc", addr], ["list"],
             ["map", addr, "--rw"], ["free", addr, "--count", "2"]]
     out = []
     for args in runs:
-        r = subprocess.run([str(tool), args[0], url, *args[1:]], capture_output=True, text=True,
+        r = subprocess.run([tool, args[0], url, *args[1:]], capture_output=True, text=True,
                            timeout=60)
         out.append(f"prb {' '.join(args)} -> exit {r.returncode}")
     return out
@@ -179,8 +187,10 @@ def client(outfile: str) -> int:
 def capture(d: Path) -> tuple[Path, dict]:
     """dumpcap on lo around with-target.sh running this script's client."""
     pcap = d / "session.pcapng"
-    target = Path(os.environ["PRB_BUILD_DIR"]) / "ref-target" / "prb-target"
-    check(target.exists(), f"{target} not built")
+    target = Path(os.environ.get("PRB_TARGET_BIN", "/nonexistent/prb-target"))
+    check(target.exists(), f"prb-target is not built ({target})")
+    check(Path(os.environ.get("PRB_TOOL_BIN", "/nonexistent/prb")).exists(),
+          "the prb tool (ref-initiator/tools) is not built")
     check(os.geteuid() == 0, "capturing on lo needs root (dumpcap)")
     cap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", "tcp", "-w", str(pcap)],
                            stderr=subprocess.PIPE, text=True)
@@ -213,17 +223,20 @@ def test(ts, d):
               "prb.ddgst.status"]
     rows = [dict(zip(fields, r)) for r in ts.fields(pcap, fields, *decode)]
     streams = sorted({r["tcp.stream"] for r in rows if r["prb.opcode"]}, key=int)
-    check(len(streams) >= 2, f"expected the raw session and prb tool sessions: {streams}")
-    raw = [r for r in rows if r["tcp.stream"] == streams[0] and r["prb.opcode"]]
-    seen = []
-    for r in raw:
-        for op, tag, st in zip(*(r[k].split(",") for k in ("prb.opcode", "prb.tag",
-                                                            "prb.status"))):
-            seen.append((int(op, 16), int(tag), int(st)))
-    logged = [(op, tag, st) for op, tag, st in res["log"] if st >= 0]
-    bad_magic = [i for i, (_, _, st) in enumerate(res["log"]) if st < 0]
-    equal(len(seen), len(logged), "PDUs decoded in the raw session (bad-magic PDU excluded)")
-    equal(seen, logged, "opcode, tag and status of every PDU of the raw session")
+    check(len(streams) >= 2, f"expected two raw sessions: {streams}")
+    seen_total = 0
+    for stream, log in zip(streams, res["logs"]):
+        stream_rows = [r for r in rows if r["tcp.stream"] == stream and r["prb.opcode"]]
+        seen = []
+        for r in stream_rows:
+            for op, tag, st in zip(*(r[k].split(",") for k in ("prb.opcode", "prb.tag",
+                                                                "prb.status"))):
+                seen.append([int(op, 16), int(tag), int(st)])
+        logged = [entry for entry in log if entry[2] >= 0]  # the bad-magic PDU is no prb PDU
+        equal(seen, logged, f"opcode, tag and status of every PDU of stream {stream}")
+        seen_total += len(seen)
+    raw = [r for r in rows if r["tcp.stream"] in streams[:2] and r["prb.opcode"]]
+    bad_magic = [e for log in res["logs"] for e in log if e[2] < 0]
     requests = [r for r in raw if int(r["prb.opcode"].split(",")[0], 16) < 0x80]
     unpaired = [r["frame.number"] for r in requests if not r["prb.response_in"]
                 and int(r["prb.opcode"].split(",")[0], 16) != 0x7F
@@ -237,9 +250,10 @@ def test(ts, d):
         good = {s for r in raw for s in r["prb.hdgst.status"].split(",") if s}
         equal(good, {"1"}, "header digests of the real session all verified good")
     statuses = sorted({v for v in res["expect"].values() if isinstance(v, str)})
-    print(f"raw session: {len(seen)} PDUs decoded; statuses provoked: {', '.join(statuses)}")
+    print(f"raw sessions: {seen_total} PDUs decoded; statuses provoked: {', '.join(statuses)}")
     print("prb tool: " + "; ".join(res["tool"]))
-    tool_frames = [r for r in rows if r["tcp.stream"] in streams[1:]]
+    check(len(streams) >= 3, f"no prb tool session in the capture: {streams}")
+    tool_frames = [r for r in rows if r["tcp.stream"] in streams[2:]]
     ops = {int(o, 16) for r in tool_frames for o in r["prb.opcode"].split(",") if o}
     for op in ("HELLO", "INFO", "ALLOC", "LIST", "MAP", "FREE"):
         check(enum_value("opcode", op) in ops, f"prb tool session: no {op} request decoded")

@@ -212,7 +212,23 @@ def fuzz(ts, d):
     print("fuzz: 400 mutated PDUs dissected without a crash")
 
 
+def other_port(ts, d):
+    """A brick on another port: nothing by default, prb with Decode As or the heuristic."""
+    p = Pcap()
+    s = Session(p, port=9999)
+    s.send(pdu("hello_req", tag=1))
+    s.recv(pdu("hello_rsp", tag=1))
+    path = d / "other-port.pcap"
+    p.write(path)
+    opcodes = lambda *extra: [r[0] for r in ts.fields(path, ["prb.opcode"], *extra)]  # noqa: E731
+    equal(opcodes(), ["", ""], "port 9999 without Decode As")
+    equal(opcodes("-d", "tcp.port==9999,prb"), ["0x01", "0x81"], "Decode As tcp.port 9999")
+    equal(opcodes("--enable-heuristic", "prb_tcp"), ["0x01", "0x81"], "heuristic prb_tcp")
+    print("Decode As and heuristic: ok")
+
+
 def test(ts, d):
+    other_port(ts, d)
     every_message(ts, d)
     segmentation(ts, d)
     digests(ts, d)
