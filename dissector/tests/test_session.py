@@ -217,7 +217,8 @@ def capture(d: Path) -> tuple[Path, dict]:
 def test(ts, d):
     pcap, res = capture(d)
     port = res["port"]
-    decode = ["-d", f"tcp.port=={port},prb", "-2"]
+    # Other tests may use loopback at the same time: only the brick's port counts.
+    decode = ["-d", f"tcp.port=={port},prb", "-2", "-Y", f"tcp.port=={port}"]
     fields = ["frame.number", "tcp.stream", "prb.opcode", "prb.tag", "prb.status",
               "prb.request_in", "prb.response_in", "_ws.col.Info", "prb.hdgst.status",
               "prb.ddgst.status"]
