@@ -203,10 +203,11 @@ int store_slot_zero(struct prb_store *s, uint32_t slot)
 	return 0;
 }
 
+/* fsync rather than fdatasync: after a hole punch the extent change is what must last. */
 static int sync_fd(struct prb_store *s, int fd)
 {
 	store_fault_point(s);
-	return fdatasync(fd) ? -errno : 0;
+	return fsync(fd) ? -errno : 0;
 }
 
 int store_slot_zero_sync(struct prb_store *s)
@@ -346,7 +347,7 @@ static int tier_format(struct prb_store *s, uint64_t slots)
 	rc = pwrite_all(s->tier_fd, hdr, sizeof(hdr), 0);
 	if (rc)
 		return rc;
-	return fdatasync(s->tier_fd) ? -errno : 0;
+	return fsync(s->tier_fd) ? -errno : 0;
 }
 
 static int tier_check(struct prb_store *s)
@@ -390,7 +391,7 @@ static int pool_format(struct prb_store *s, const struct pool_geometry *g, bool 
 		if (rc == 1)
 			s->memset_fn(s->base + STORE_HEADER_SIZE, 0, s->map_size - STORE_HEADER_SIZE,
 				     PMEM2_F_MEM_NONTEMPORAL);
-		else if (fdatasync(s->pool_fd))
+		else if (fsync(s->pool_fd))
 			return -errno;
 	}
 	s->memset_fn(hdr, 0, STORE_HEADER_SIZE, 0);
