@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from prbtest import (C, ROOT, SPEC, TestFailure, check, enum_value, equal, error_rsp, main,
-                     pdu, raw_header)
+from prbtest import (C, ROOT, SPEC, TestFailure, check, crc32c, enum_value, equal, main, pdu,
+                     raw_header)
 
 HDGST = enum_value("hdr_flags", "HDGST")
 DDGST = enum_value("hdr_flags", "DDGST")
@@ -127,7 +127,6 @@ def raw_session(host: str, port: int) -> dict:
     flags = c.flags & HDGST
     unknown = raw_header(0x55, tag=c.tag, flags=flags, plen=16 + (8 if flags else 0))
     if flags:
-        from prbtest import crc32c
         unknown += struct.pack("<II", crc32c(unknown), 0)
     c.tag -= 1
     call("ENOTSUP", None, raw=unknown)

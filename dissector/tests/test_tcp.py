@@ -7,7 +7,7 @@ import random
 import struct
 import sys
 
-from prbtest import (C, SPEC, Pcap, Session, check, enum_value, equal, error_rsp, extent,
+from prbtest import (SPEC, Pcap, Session, check, enum_value, equal, error_rsp, extent,
                      main, pdu, raw_header)
 
 HDGST = enum_value("hdr_flags", "HDGST")
