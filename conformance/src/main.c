@@ -22,6 +22,8 @@ static void usage(FILE *f)
 	      "  -r, --restart-cmd CMD   also run restart tests: CMD (run by /bin/sh) must\n"
 	      "                          kill the brick at once and start it again on the\n"
 	      "                          same storage and URL, then exit 0\n"
+	      "  -g, --graceful-restart-cmd CMD  also run shutdown tests: CMD must stop the\n"
+	      "                          brick cleanly (as on SIGTERM) and start it again\n"
 	      "  -T, --timeout MS        wait at most MS for each answer (default 5000)\n"
 	      "  -R, --restart-timeout MS  wait at most MS for the brick after CMD (60000)\n"
 	      "  -S, --stall-wait MS     wait at most MS for the brick's partial-PDU timeout\n"
@@ -46,8 +48,9 @@ static int list_tests(const struct cf_options *opt)
 			match |= fnmatch(opt->patterns[p], t->name, 0) == 0;
 		if (!match)
 			continue;
-		snprintf(needs, sizeof(needs), "%s%s%s", t->needs & CF_DESTRUCTIVE ? "destructive," : "",
-			 t->needs & CF_RESTART ? "restart," : "", t->feature ? "feature," : "");
+		snprintf(needs, sizeof(needs), "%s%s%s%s", t->needs & CF_DESTRUCTIVE ? "destructive," : "",
+			 t->needs & CF_RESTART ? "restart," : "", t->needs & CF_GRACEFUL ? "shutdown," : "",
+			 t->feature ? "feature," : "");
 		if (needs[0])
 			needs[strlen(needs) - 1] = '\0';
 		else
@@ -68,6 +71,7 @@ int main(int argc, char **argv)
 		{ "xml", required_argument, NULL, 'x' },
 		{ "destructive", no_argument, NULL, 'd' },
 		{ "restart-cmd", required_argument, NULL, 'r' },
+		{ "graceful-restart-cmd", required_argument, NULL, 'g' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "restart-timeout", required_argument, NULL, 'R' },
 		{ "stall-wait", required_argument, NULL, 'S' },
@@ -83,13 +87,14 @@ int main(int argc, char **argv)
 	opt.patterns = calloc((size_t)argc + 1, sizeof(*opt.patterns));
 	if (!opt.patterns)
 		return 2;
-	while ((ch = getopt_long(argc, argv, "lt:x:dr:T:R:S:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "lt:x:dr:g:T:R:S:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': list = true; break;
 		case 't': opt.patterns[opt.npatterns++] = optarg; break;
 		case 'x': opt.xml_path = optarg; break;
 		case 'd': opt.destructive = true; break;
 		case 'r': opt.restart_cmd = optarg; break;
+		case 'g': opt.graceful_cmd = optarg; break;
 		case 'T': opt.timeout_ms = atoi(optarg); break;
 		case 'R': opt.restart_timeout_ms = atoi(optarg); break;
 		case 'S': opt.stall_wait_ms = atoi(optarg); break;

@@ -37,7 +37,7 @@ static struct {
 static const struct cf_test *const tables[] = {
 	cf_tests_handshake, cf_tests_alloc, cf_tests_free, cf_tests_map,
 	cf_tests_unmap, cf_tests_list, cf_tests_data, cf_tests_atomics,
-	cf_tests_digest, cf_tests_robust, cf_tests_concurrency, cf_tests_durability,
+	cf_tests_digest, cf_tests_robust, cf_tests_concurrency, cf_tests_tier, cf_tests_durability,
 };
 
 const struct cf_test *const *cf_all_tests(size_t *count)
@@ -266,17 +266,18 @@ static int try_hello(uint32_t features, struct cf_conn **out)
 	return 0;
 }
 
-void cf_restart(void)
+/* Run a restart command, then wait until the brick answers a HELLO again. */
+static void restart_with(const char *cmd, const char *option)
 {
 	struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
 	int status;
 
-	cf_check(run.opt->restart_cmd != NULL, true, __FILE__, __LINE__, "no --restart-cmd");
-	cf_log("restart: running %s", run.opt->restart_cmd);
+	cf_check(cmd != NULL, true, __FILE__, __LINE__, "no %s", option);
+	cf_log("restart: running %s", cmd);
 	fflush(stdout);
-	status = system(run.opt->restart_cmd);
+	status = system(cmd);
 	cf_check(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, true, __FILE__,
-		 __LINE__, "--restart-cmd '%s' failed (status %d)", run.opt->restart_cmd, status);
+		 __LINE__, "%s '%s' failed (status %d)", option, cmd, status);
 	for (int waited = 0; waited < run.opt->restart_timeout_ms; waited += 100) {
 		struct cf_conn *c;
 		if (try_hello(run.default_features, &c) == 0) {
@@ -285,8 +286,18 @@ void cf_restart(void)
 		}
 		nanosleep(&pause, NULL);
 	}
-	cf_check(false, true, __FILE__, __LINE__, "brick not back %d ms after --restart-cmd",
-		 run.opt->restart_timeout_ms);
+	cf_check(false, true, __FILE__, __LINE__, "brick not back %d ms after %s",
+		 run.opt->restart_timeout_ms, option);
+}
+
+void cf_restart(void)
+{
+	restart_with(run.opt->restart_cmd, "--restart-cmd");
+}
+
+void cf_restart_graceful(void)
+{
+	restart_with(run.opt->graceful_cmd, "--graceful-restart-cmd");
 }
 
 /* Free whatever the test left allocated in its region (FORCE: its handles may live). */
@@ -336,6 +347,8 @@ static const char *skip_reason(const struct cf_test *t, char *buf, size_t size)
 		return "destructive test (disturbs other users of the brick): run with --destructive";
 	if ((t->needs & CF_RESTART) && !run.opt->restart_cmd)
 		return "needs a brick restart: run with --restart-cmd CMD";
+	if ((t->needs & CF_GRACEFUL) && !run.opt->graceful_cmd)
+		return "needs a clean brick shutdown: run with --graceful-restart-cmd CMD";
 	if (t->feature && !(run.brick.features & t->feature)) {
 		char names[128] = "";
 		for (uint32_t bit = 1; bit; bit <<= 1) {

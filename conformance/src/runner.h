@@ -23,6 +23,7 @@ struct cf_options {
 	size_t npatterns;
 	const char *xml_path;
 	const char *restart_cmd;
+	const char *graceful_cmd;
 	bool destructive;
 	bool verbose;
 	int timeout_ms;

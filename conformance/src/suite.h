@@ -19,6 +19,7 @@
 enum cf_needs {
 	CF_DESTRUCTIVE = 1U << 0, /* disturbs other users of the brick: run with --destructive */
 	CF_RESTART = 1U << 1,     /* crashes and restarts the brick: run with --restart-cmd */
+	CF_GRACEFUL = 1U << 2,    /* shuts the brick down cleanly: --graceful-restart-cmd */
 };
 
 /* One row of the registration table. */
@@ -44,6 +45,7 @@ extern const struct cf_test cf_tests_atomics[];
 extern const struct cf_test cf_tests_robust[];
 extern const struct cf_test cf_tests_digest[];
 extern const struct cf_test cf_tests_concurrency[];
+extern const struct cf_test cf_tests_tier[];
 extern const struct cf_test cf_tests_durability[];
 
 /* What the runner learned from its first HELLO (all features asked for). */
@@ -78,6 +80,8 @@ void cf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** Run --restart-cmd and wait until the brick accepts a HELLO again. Fails fatally. */
 void cf_restart(void);
+/** Run --graceful-restart-cmd (clean shutdown, start again) and wait for the brick. */
+void cf_restart_graceful(void);
 
 /**
  * Expect the brick to send TERM with \p reason, then close the connection.

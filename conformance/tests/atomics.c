@@ -183,17 +183,17 @@ static void contention(void)
 }
 
 const struct cf_test cf_tests_atomics[] = {
-	{ "Atomics.Cas.Basic", cas_basic, "atomics.cas", false, 0, PRB_FEAT_ATOMICS,
+	{ "Atomics.Cas.Basic", cas_basic, "PRB-ATOM-3 PRB-PDU-1", false, 0, PRB_FEAT_ATOMICS,
 	  "CAS stores only on a match and returns the original, little-endian" },
-	{ "Atomics.Fadd.Basic", fadd_basic, "atomics.fadd", false, 0, PRB_FEAT_ATOMICS,
+	{ "Atomics.Fadd.Basic", fadd_basic, "PRB-ATOM-4", false, 0, PRB_FEAT_ATOMICS,
 	  "FADD returns the original and adds modulo 2^64" },
-	{ "Atomics.Args.AlignBounds", align_bounds, "atomics.args", false, 0, PRB_FEAT_ATOMICS,
+	{ "Atomics.Args.AlignBounds", align_bounds, "PRB-ATOM-2 PRB-ATOM-6 PRB-DATA-2 PRB-DATA-4", false, 0, PRB_FEAT_ATOMICS,
 	  "offset not a multiple of 8: EINVAL; beyond the block: ERANGE; unknown handle ESTALE" },
-	{ "Atomics.ReadOnly.Eperm", ro_eperm, "atomics.eperm", false, 0, PRB_FEAT_ATOMICS,
+	{ "Atomics.ReadOnly.Eperm", ro_eperm, "PRB-DATA-3 PRB-ATOM-6", false, 0, PRB_FEAT_ATOMICS,
 	  "CAS and FADD through a read-only handle: EPERM" },
-	{ "Atomics.Feature.NotNegotiated", not_negotiated, "atomics.feature", false, 0,
+	{ "Atomics.Feature.NotNegotiated", not_negotiated, "PRB-ATOM-1 PRB-HELLO-20", false, 0,
 	  PRB_FEAT_ATOMICS, "CAS and FADD without ATOMICS negotiated: ENOTSUP" },
-	{ "Atomics.Contention.TwoConnections", contention, "atomics.contention", false, 0,
+	{ "Atomics.Contention.TwoConnections", contention, "PRB-ATOM-5", false, 0,
 	  PRB_FEAT_ATOMICS, "FADD and CAS loops from two connections lose no update" },
 	{ NULL, NULL, NULL, false, 0, 0, NULL },
 };

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Concurrency: two initiators racing for one address, exclusive MAP races, many connections. */
+#define _POSIX_C_SOURCE 200809L
 #include <string.h>
+#include <time.h>
 
 #include "suite.h"
 
@@ -28,8 +30,10 @@ static void alloc_race(void)
 				 (st[0] == PRB_ST_EEXIST && st[1] == PRB_ST_OK),
 			 "round %llu: racing ALLOCs of one block answered %d and %d (exactly one must win)",
 			 (unsigned long long)i, st[0], st[1]);
+		CF_CHECK(cf_allocated(a, i, 1) == 1, "round %llu: block not allocated after the race",
+			 (unsigned long long)i);
+		CF_ST(a, cf_free(a, cf_addr(i), 1, 0), PRB_ST_OK);
 	}
-	CF_CHECK(cf_allocated(a, 0, 64) == 64, "blocks missing after the races");
 }
 
 static void alloc_range_race(void)
@@ -49,6 +53,7 @@ static void alloc_range_race(void)
 		CF_CHECK(cf_allocated(a, base, 12) == 8 &&
 				 cf_allocated(a, a_won ? base : base + 4, 8) == 8,
 			 "round %llu: the loser's range was partly applied", (unsigned long long)i);
+		CF_ST(a, cf_free(a, cf_addr(a_won ? base : base + 4), 8, 0), PRB_ST_OK);
 	}
 }
 
@@ -69,10 +74,12 @@ static void free_race(void)
 
 static void map_excl_race(void)
 {
-	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	struct cf_conn *owner = cf_connect();
 
-	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 32), PRB_ST_OK);
+	CF_ST_FATAL(owner, cf_alloc(owner, cf_addr(0), 32), PRB_ST_OK);
 	for (uint64_t i = 0; i < 32; i++) {
+		/* Fresh connections each round: their handles die with them. */
+		struct cf_conn *a = cf_connect(), *b = cf_connect();
 		uint32_t fa = PRB_MAP_EXCL | (i % 2 ? PRB_MAP_WRITE : 0U);
 		union prb_msg ma = { .map_req = { .addr = cf_addr(i), .map_flags = fa } };
 		union prb_msg mb = { .map_req = { .addr = cf_addr(i), .map_flags = i % 3 ? PRB_MAP_EXCL : 0U } };
@@ -81,13 +88,15 @@ static void map_excl_race(void)
 		CF_CHECK((st[0] == PRB_ST_OK && st[1] == PRB_ST_EBUSY) ||
 				 (st[0] == PRB_ST_EBUSY && st[1] == PRB_ST_OK),
 			 "racing MAPs (one exclusive) of one block answered %d and %d", st[0], st[1]);
+		cf_disconnect(a);
+		cf_disconnect(b);
 	}
 }
 
-/* Many connections at once, each with its own HELLO parameters and its own block. */
+/* Many connections at once, each with its own HELLO parameters and its own bytes. */
 static void many_connections(void)
 {
-	enum { N = 48 };
+	enum { N = 48, BLOCKS = 8 };
 	struct cf_conn *c[N];
 	uint64_t h[N];
 	uint8_t data[1024], back[1024];
@@ -101,30 +110,65 @@ static void many_connections(void)
 		};
 		CF_ST_FATAL(c[i], cf_hello(c[i], &r), PRB_ST_OK);
 	}
+	CF_ST_FATAL(c[0], cf_alloc(c[0], cf_addr(0), BLOCKS), PRB_ST_OK);
 	for (int i = 0; i < N; i++) {
-		CF_ST(c[i], cf_alloc(c[i], cf_addr((uint64_t)i), 1), PRB_ST_OK);
-		CF_ST_FATAL(c[i], cf_map(c[i], cf_addr((uint64_t)i), PRB_MAP_WRITE, &h[i]), PRB_ST_OK);
+		uint32_t off = (uint32_t)(i / BLOCKS) * 4096U;
+		CF_ST_FATAL(c[i], cf_map(c[i], cf_addr((uint64_t)(i % BLOCKS)), PRB_MAP_WRITE, &h[i]),
+			    PRB_ST_OK);
 		cf_pattern(data, sizeof(data), (uint64_t)i);
-		CF_ST(c[i], cf_write(c[i], h[i], 0, sizeof(data), data), PRB_ST_OK);
+		CF_ST(c[i], cf_write(c[i], h[i], off, sizeof(data), data), PRB_ST_OK);
 	}
 	for (int i = N - 1; i >= 0; i--) {
+		uint32_t off = (uint32_t)(i / BLOCKS) * 4096U;
 		cf_pattern(data, sizeof(data), (uint64_t)i);
-		CF_ST(c[i], cf_read(c[i], h[i], 0, sizeof(back), back), PRB_ST_OK);
+		CF_ST(c[i], cf_read(c[i], h[i], off, sizeof(back), back), PRB_ST_OK);
 		CF_CHECK(memcmp(data, back, sizeof(data)) == 0, "connection %d reads other data", i);
 		CF_ST(c[i], cf_unmap(c[i], h[i]), PRB_ST_OK);
 	}
 }
 
+/* A range ALLOC or FREE in flight when its connection drops: all of it or none. */
+static void disconnect_all_or_none(void)
+{
+	struct cf_conn *check = cf_connect();
+	struct timespec settle = { .tv_nsec = 20 * 1000 * 1000 };
+
+	for (uint64_t i = 0; i < 8; i++) {
+		struct cf_conn *c = cf_connect();
+		union prb_msg m = { .alloc_req = { .addr = cf_addr(i * 64), .blocks = 16 } };
+		CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, false) == 0, "send");
+		cf_disconnect(c);
+		nanosleep(&settle, NULL);
+		uint64_t n = cf_allocated(check, i * 64, 16);
+		CF_CHECK(n == 0 || n == 16, "ALLOC of 16 cut by a disconnect left %llu blocks",
+			 (unsigned long long)n);
+		if (n == 0) {
+			int st = cf_alloc(check, cf_addr(i * 64), 16);
+			CF_CHECK_FATAL(st == PRB_ST_OK || st == PRB_ST_EEXIST, "ALLOC: %d", st);
+		}
+		c = cf_connect();
+		m = (union prb_msg){ .free_req = { .addr = cf_addr(i * 64), .blocks = 16 } };
+		CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_FREE_REQ, &m, NULL, 0, false) == 0, "send");
+		cf_disconnect(c);
+		nanosleep(&settle, NULL);
+		n = cf_allocated(check, i * 64, 16);
+		CF_CHECK(n == 0 || n == 16, "FREE of 16 cut by a disconnect left %llu blocks",
+			 (unsigned long long)n);
+	}
+}
+
 const struct cf_test cf_tests_concurrency[] = {
-	{ "Concurrency.Alloc.SameBlock", alloc_race, "conc.alloc", true, 0, 0,
+	{ "Concurrency.Alloc.SameBlock", alloc_race, "PRB-ALLOC-2 PRB-ALLOC-5 PRB-CONN-4", true, 0, 0,
 	  "two initiators ALLOC one block at once: exactly one wins, the other EEXIST" },
-	{ "Concurrency.Alloc.OverlappingRanges", alloc_range_race, "conc.range", true, 0, 0,
+	{ "Concurrency.Alloc.OverlappingRanges", alloc_range_race, "PRB-ALLOC-5 PRB-REQ-4", true, 0, 0,
 	  "overlapping range ALLOCs race: one wins whole, nothing of the other is applied" },
-	{ "Concurrency.Free.SameBlock", free_race, "conc.free", true, 0, 0,
+	{ "Concurrency.Free.SameBlock", free_race, "PRB-FREE-2 PRB-FREE-6", true, 0, 0,
 	  "two initiators FREE one block at once: exactly one wins, the other ENOENT" },
-	{ "Concurrency.Map.ExclusiveRace", map_excl_race, "conc.map", true, 0, 0,
+	{ "Concurrency.Map.ExclusiveRace", map_excl_race, "PRB-MAP-3 PRB-MAP-4", true, 0, 0,
 	  "racing MAPs where one is exclusive: exactly one gets a handle" },
-	{ "Concurrency.Connections.Many", many_connections, "conc.many", true, 0, 0,
+	{ "Concurrency.Connections.Many", many_connections, "PRB-CONN-4 PRB-HELLO-20", true, 0, 0,
 	  "48 connections with their own HELLO parameters, each served correctly" },
+	{ "Concurrency.Disconnect.AllOrNone", disconnect_all_or_none, "PRB-CONN-5", true, 0, 0,
+	  "a range ALLOC or FREE cut by the end of its connection is applied whole or not at all" },
 	{ NULL, NULL, NULL, false, 0, 0, NULL },
 };

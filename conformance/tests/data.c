@@ -177,19 +177,19 @@ static void read_pipelined(void)
 }
 
 const struct cf_test cf_tests_data[] = {
-	{ "Data.ReadWrite.Exact", rw_exact, "data.rw", true, 0, 0,
+	{ "Data.ReadWrite.Exact", rw_exact, "PRB-DATA-5 PRB-DATA-6 PRB-DATA-9 PRB-PDU-3 PRB-TCP-7", true, 0, 0,
 	  "writes of many offsets and lengths read back byte for byte; the rest stays zero" },
-	{ "Data.ReadWrite.CrossConnection", rw_cross_connection, "data.visible", true, 0, 0,
+	{ "Data.ReadWrite.CrossConnection", rw_cross_connection, "PRB-DATA-7 PRB-DATA-8", true, 0, 0,
 	  "an acknowledged WRITE is visible to another connection's READ" },
-	{ "Data.ReadWrite.Pipelined", read_pipelined, "data.pipeline", true, 0, 0,
+	{ "Data.ReadWrite.Pipelined", read_pipelined, "PRB-TAG-3 PRB-TAG-4 PRB-DATA-6", true, 0, 0,
 	  "pipelined READs each return their own bytes" },
-	{ "Data.Bounds.Erange", bounds_erange, "data.erange", true, 0, 0,
+	{ "Data.Bounds.Erange", bounds_erange, "PRB-DATA-4 PRB-SEC-1", true, 0, 0,
 	  "offset + length beyond 2 MiB (also wrapping 32 bits): ERANGE; the last byte is fine" },
-	{ "Data.Bounds.Length", length_invalid, "data.length", true, 0, 0,
+	{ "Data.Bounds.Length", length_invalid, "PRB-DATA-1", true, 0, 0,
 	  "length 0 or above max_data: EINVAL" },
-	{ "Data.ReadOnly.Eperm", ro_eperm, "data.eperm", true, 0, 0,
+	{ "Data.ReadOnly.Eperm", ro_eperm, "PRB-DATA-3 PRB-DATA-8 PRB-DATA-10 PRB-FLUSH-3", true, 0, 0,
 	  "WRITE through a read-only handle: EPERM, nothing written; RO may FLUSH" },
-	{ "Data.Flush.Basic", flush_basic, "data.flush", true, 0, 0,
+	{ "Data.Flush.Basic", flush_basic, "PRB-FLUSH-4 PRB-DATA-2 PRB-DATA-4", true, 0, 0,
 	  "FLUSH of ranges of a mapped block; unknown handle ESTALE" },
 	{ NULL, NULL, NULL, false, 0, 0, NULL },
 };

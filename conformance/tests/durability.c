@@ -114,11 +114,56 @@ static void epoch_grows(void)
 	}
 }
 
+/* ALLOCs and FREEs in flight at the crash: each block allocated or free, new ones zeros. */
+static void unacknowledged(void)
+{
+	struct cf_conn *c = cf_connect();
+	uint8_t back[4096], zero[4096] = { 0 };
+	uint64_t h;
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(100), 8), PRB_ST_OK);
+	for (uint64_t i = 0; i < 4; i++) {
+		union prb_msg m = { .alloc_req = { .addr = cf_addr(i * 16), .blocks = 8 } };
+		CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, false) == 0, "send");
+	}
+	union prb_msg f = { .free_req = { .addr = cf_addr(100), .blocks = 8 } };
+	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_FREE_REQ, &f, NULL, 0, false) == 0, "send");
+	cf_restart();
+	struct cf_conn *d = cf_connect();
+	for (uint64_t b = 0; b < 64; b++) {
+		if (cf_allocated(d, b, 1) == 0)
+			continue;
+		CF_ST_FATAL(d, cf_map(d, cf_addr(b), 0, &h), PRB_ST_OK);
+		CF_ST(d, cf_read(d, h, 0, sizeof(back), back), PRB_ST_OK);
+		CF_CHECK(memcmp(back, zero, sizeof(back)) == 0,
+			 "block %llu of an unacknowledged ALLOC does not read as zeros", (unsigned long long)b);
+		CF_ST(d, cf_unmap(d, h), PRB_ST_OK);
+	}
+	cf_log("%llu of 32 blocks of unacknowledged ALLOCs found, %llu of 8 of the FREE",
+	       (unsigned long long)cf_allocated(d, 0, 64), (unsigned long long)cf_allocated(d, 100, 8));
+}
+
+/* A clean shutdown sends TERM SHUTDOWN (tag 0, offset 0) on every connection. */
+static void shutdown_term(void)
+{
+	struct cf_conn *a = cf_connect(), *b = cf_connect_features(cf_brick()->features &
+								       (PRB_FEAT_HDGST | PRB_FEAT_DDGST));
+
+	CF_ST(a, cf_keepalive(a), PRB_ST_OK);
+	cf_restart_graceful();
+	CF_TERM_AT(a, PRB_TERM_SHUTDOWN, 0, 0);
+	CF_TERM_AT(b, PRB_TERM_SHUTDOWN, 0, 0);
+}
+
 const struct cf_test cf_tests_durability[] = {
-	{ "Durability.Restart.AllocationsAndData", allocations_and_data, "dur.all", true,
+	{ "Durability.Restart.AllocationsAndData", allocations_and_data, "PRB-DUR-1 PRB-DUR-2 PRB-DUR-3 PRB-DUR-5 PRB-DUR-6 PRB-BOOT-2 PRB-BOOT-4 PRB-ALLOC-7 PRB-ALLOC-8 PRB-FREE-7 PRB-FLUSH-1 PRB-MAP-16", true,
 	  CF_RESTART, 0,
 	  "after a crash: acknowledged ALLOC/FREE and flushed data survive, no handle does" },
-	{ "Durability.Restart.EpochGrows", epoch_grows, "dur.epoch", true, CF_RESTART, 0,
+	{ "Durability.Restart.EpochGrows", epoch_grows, "PRB-BOOT-1 PRB-BOOT-3 PRB-HELLO-16 PRB-HELLO-17", true, CF_RESTART, 0,
 	  "boot_epoch strictly grows at every restart, brick_id stays" },
+	{ "Durability.Restart.Unacknowledged", unacknowledged, "PRB-DUR-4", true, CF_RESTART, 0,
+	  "ALLOC/FREE in flight at a crash: blocks allocated or free, newly allocated ones zeros" },
+	{ "Durability.Shutdown.Term", shutdown_term, "PRB-TERM-7", true, CF_GRACEFUL, 0,
+	  "a clean shutdown sends TERM SHUTDOWN on every connection before closing" },
 	{ NULL, NULL, NULL, false, 0, 0, NULL },
 };

@@ -39,13 +39,13 @@ static void range_many(void)
 {
 	struct cf_conn *c = cf_connect();
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 100), PRB_ST_OK);
-	CF_ST(c, cf_free(c, cf_addr(10), 80, 0), PRB_ST_OK);
-	CF_CHECK(cf_allocated(c, 0, 100) == 20, "FREE of 80 of 100 blocks left %llu",
-		 (unsigned long long)cf_allocated(c, 0, 100));
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 40), PRB_ST_OK);
+	CF_ST(c, cf_free(c, cf_addr(10), 20, 0), PRB_ST_OK);
+	CF_CHECK(cf_allocated(c, 0, 40) == 20, "FREE of 20 of 40 blocks left %llu",
+		 (unsigned long long)cf_allocated(c, 0, 40));
 	CF_ST(c, cf_free(c, cf_addr(0), 10, 0), PRB_ST_OK);
-	CF_ST(c, cf_free(c, cf_addr(90), 10, 0), PRB_ST_OK);
-	CF_CHECK(cf_allocated(c, 0, 100) == 0, "blocks left after freeing everything");
+	CF_ST(c, cf_free(c, cf_addr(30), 10, 0), PRB_ST_OK);
+	CF_CHECK(cf_allocated(c, 0, 40) == 0, "blocks left after freeing everything");
 }
 
 static void args(void)
@@ -106,19 +106,19 @@ static void mapped_force(void)
 }
 
 const struct cf_test cf_tests_free[] = {
-	{ "Free.Basic.Single", basic_single, "free.basic", true, 0, 0,
+	{ "Free.Basic.Single", basic_single, "PRB-FREE-2 PRB-LIST-9", true, 0, 0,
 	  "FREE of one block: gone from LIST, second FREE ENOENT, ALLOC again works" },
-	{ "Free.Basic.Enoent", basic_enoent, "free.enoent", true, 0, 0,
+	{ "Free.Basic.Enoent", basic_enoent, "PRB-FREE-2", true, 0, 0,
 	  "FREE of a free block: ENOENT (with and without FORCE)" },
-	{ "Free.Range.Partial", range_partial, "free.partial", true, 0, 0,
+	{ "Free.Range.Partial", range_partial, "PRB-FREE-2 PRB-FREE-6", true, 0, 0,
 	  "FREE of a range with a free block: ENOENT, nothing freed" },
-	{ "Free.Range.Many", range_many, "free.range", true, 0, 0,
+	{ "Free.Range.Many", range_many, "PRB-FREE-6", true, 0, 0,
 	  "FREE of part of an allocated range" },
-	{ "Free.Args.Invalid", args, "free.args", true, 0, 0,
+	{ "Free.Args.Invalid", args, "PRB-FREE-1 PRB-VER-7", true, 0, 0,
 	  "unaligned, zero, oversize, overflowing, unknown flag bits: EINVAL" },
-	{ "Free.Mapped.Busy", mapped_busy, "free.busy", true, 0, 0,
+	{ "Free.Mapped.Busy", mapped_busy, "PRB-FREE-3 PRB-MAP-16", true, 0, 0,
 	  "FREE of a mapped block (any connection): EBUSY, handle keeps working" },
-	{ "Free.Mapped.Force", mapped_force, "free.force", true, 0, 0,
+	{ "Free.Mapped.Force", mapped_force, "PRB-FREE-4 PRB-FREE-5 PRB-DATA-2", true, 0, 0,
 	  "FREE with FORCE revokes every handle of the range, then frees" },
 	{ NULL, NULL, NULL, false, 0, 0, NULL },
 };

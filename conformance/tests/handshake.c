@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Handshake: HELLO negotiation, PDU sequence, INFO, KEEPALIVE, tags. */
+#include <errno.h>
 #include <string.h>
 
 #include "suite.h"
@@ -136,6 +137,11 @@ static void info_stats(void)
 	CF_CHECK(i1.free_blocks <= i1.capacity_blocks, "free > capacity");
 	CF_CHECK(i1.fast_free <= i1.fast_blocks && i1.tier_free <= i1.tier_blocks,
 		 "free slots exceed slots");
+	bool tiering = (c->hello.features & PRB_FEAT_TIERING) != 0;
+	CF_CHECK(tiering == (i1.tier_blocks > 0), "TIERING %s but tier_blocks %llu",
+		 tiering ? "granted" : "not granted", (unsigned long long)i1.tier_blocks);
+	CF_CHECK(tiering || i1.tier_free == 0, "no tier but tier_free %llu",
+		 (unsigned long long)i1.tier_free);
 	CF_CHECK(i1.connections >= 1, "INFO counts %u connections while one asks", i1.connections);
 	CF_ST(c, cf_keepalive(c), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_info(c, &i2), PRB_ST_OK);
@@ -143,11 +149,46 @@ static void info_stats(void)
 		 (unsigned long long)i1.requests, (unsigned long long)i2.requests);
 }
 
+/* Exact counters, assuming nobody else uses the brick meanwhile (--destructive). */
+static void info_counts(void)
+{
+	struct cf_conn *c = cf_connect();
+	struct prb_info_rsp i0, i1, i2, i3;
+	uint64_t h[3];
+
+	CF_ST_FATAL(c, cf_info(c, &i0), PRB_ST_OK);
+	CF_CHECK(i0.free_blocks == c->hello.free_blocks,
+		 "HELLO free_blocks %llu, INFO right after %llu",
+		 (unsigned long long)c->hello.free_blocks, (unsigned long long)i0.free_blocks);
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 5), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_info(c, &i1), PRB_ST_OK);
+	CF_CHECK(i1.free_blocks + 5 == i0.free_blocks, "free_blocks %llu -> %llu after ALLOC of 5",
+		 (unsigned long long)i0.free_blocks, (unsigned long long)i1.free_blocks);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h[0]), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h[1]), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(3), PRB_MAP_WRITE, &h[2]), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_info(c, &i2), PRB_ST_OK);
+	CF_CHECK(i2.mapped_blocks == i1.mapped_blocks + 2,
+		 "mapped_blocks %llu -> %llu after mapping 2 blocks (one twice)",
+		 (unsigned long long)i1.mapped_blocks, (unsigned long long)i2.mapped_blocks);
+	CF_CHECK(i2.mapped_blocks <= i2.fast_blocks, "mapped_blocks above fast_blocks");
+	CF_ST(c, cf_unmap(c, h[0]), PRB_ST_OK);
+	CF_ST(c, cf_unmap(c, h[2]), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_free(c, cf_addr(1), 2, 0), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_info(c, &i3), PRB_ST_OK);
+	CF_CHECK(i3.mapped_blocks == i1.mapped_blocks + 1, "mapped_blocks %llu after unmapping",
+		 (unsigned long long)i3.mapped_blocks);
+	CF_CHECK(i3.free_blocks == i1.free_blocks + 2, "free_blocks %llu -> %llu after FREE of 2",
+		 (unsigned long long)i1.free_blocks, (unsigned long long)i3.free_blocks);
+}
+
 static void seq_first_not_hello(void)
 {
 	struct cf_conn *c = cf_open();
 	union prb_msg m = { .alloc_req = { .addr = cf_addr(0), .blocks = 1 } };
 
+	/* The brick says nothing before it has the first PDU. */
+	CF_CHECK(cf_recv_pdu(c, 200) == -ETIMEDOUT, "brick sent bytes before HELLO: %s", c->detail);
 	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, false) == 0, "send");
 	CF_TERM(c, PRB_TERM_SEQUENCE);
 	c = cf_open();
@@ -222,30 +263,33 @@ static void pipeline_tags(void)
 		CF_CHECK(c->rx_hdr.status == PRB_ST_OK, "tag 0x%x status %u", c->rx_hdr.tag,
 			 c->rx_hdr.status);
 	}
+	CF_CHECK(cf_recv_pdu(c, 100) == -ETIMEDOUT, "brick sent a PDU nobody asked for");
 }
 
 const struct cf_test cf_tests_handshake[] = {
-	{ "Handshake.Hello.Negotiate", hello_negotiate, "hello.params", true, 0, 0,
+	{ "Handshake.Hello.Negotiate", hello_negotiate, "PRB-HELLO-9 PRB-HELLO-14 PRB-HELLO-15 PRB-HELLO-17 PRB-HELLO-18 PRB-HELLO-19 PRB-DGST-3 PRB-HDR-3 PRB-HDR-8 PRB-PDU-1 PRB-PDU-9 PRB-VER-4", true, 0, 0,
 	  "HELLO response: version, limits, epoch within the spec's bounds" },
-	{ "Handshake.Hello.QueueDepth", hello_queue_depth, "hello.qd", true, 0, 0,
+	{ "Handshake.Hello.QueueDepth", hello_queue_depth, "PRB-HELLO-10", true, 0, 0,
 	  "granted queue depth is min(requested, brick limit)" },
-	{ "Handshake.Hello.VersionRange", hello_version_range, "hello.version", true, 0, 0,
+	{ "Handshake.Hello.VersionRange", hello_version_range, "PRB-HELLO-6 PRB-HELLO-7 PRB-HELLO-8 PRB-HELLO-9 PRB-PDU-10 PRB-VER-2 PRB-VER-3", true, 0, 0,
 	  "highest common version chosen; none in common: ENOTSUP and close" },
-	{ "Handshake.Hello.Features", hello_features, "hello.features", true, 0, 0,
+	{ "Handshake.Hello.Features", hello_features, "PRB-HELLO-11 PRB-HELLO-13 PRB-HELLO-20 PRB-TCP-7", true, 0, 0,
 	  "only requested features granted, plus informational ones" },
-	{ "Handshake.Hello.Identity", hello_identity, "hello.identity", true, 0, 0,
+	{ "Handshake.Hello.Identity", hello_identity, "PRB-HELLO-16 PRB-INFO-1 PRB-INFO-9 PRB-CONN-4", true, 0, 0,
 	  "brick_id and boot_epoch the same on every connection and in INFO" },
-	{ "Handshake.Info.Stats", info_stats, "info", true, 0, 0,
+	{ "Handshake.Info.Stats", info_stats, "PRB-INFO-2 PRB-INFO-3 PRB-INFO-4 PRB-INFO-7 PRB-HELLO-12", true, 0, 0,
 	  "INFO capacity and counters are consistent" },
-	{ "Handshake.Sequence.FirstNotHello", seq_first_not_hello, "seq.first", true, 0, 0,
+	{ "Handshake.Info.Counts", info_counts, "PRB-INFO-5 PRB-INFO-6 PRB-HELLO-18", true,
+	  CF_DESTRUCTIVE, 0, "free_blocks and mapped_blocks follow ALLOC, MAP, UNMAP, FREE exactly" },
+	{ "Handshake.Sequence.FirstNotHello", seq_first_not_hello, "PRB-PDU-12 PRB-PDU-13 PRB-TCP-3 PRB-TERM-1 PRB-TERM-4 PRB-CONN-6", true, 0, 0,
 	  "a first PDU other than HELLO gets TERM SEQUENCE and nothing happens" },
-	{ "Handshake.Sequence.SecondHello", seq_second_hello, "seq.second", true, 0, 0,
+	{ "Handshake.Sequence.SecondHello", seq_second_hello, "PRB-HELLO-22 PRB-REQ-6", true, 0, 0,
 	  "a second HELLO gets EPROTO and the connection goes on" },
-	{ "Handshake.Sequence.ResponseToBrick", seq_response_to_brick, "seq.rsp", true, 0, 0,
+	{ "Handshake.Sequence.ResponseToBrick", seq_response_to_brick, "PRB-PDU-12 PRB-PDU-13 PRB-HDR-2 PRB-TERM-8 PRB-SEC-3", true, 0, 0,
 	  "a response PDU sent to the brick gets TERM SEQUENCE" },
-	{ "Handshake.Keepalive.Basic", keepalive_basic, "keepalive", true, 0, 0,
+	{ "Handshake.Keepalive.Basic", keepalive_basic, "PRB-KA-1", true, 0, 0,
 	  "KEEPALIVE answers" },
-	{ "Handshake.Pipeline.Tags", pipeline_tags, "tags", true, 0, 0,
+	{ "Handshake.Pipeline.Tags", pipeline_tags, "PRB-TAG-2 PRB-TAG-3 PRB-HDR-3 PRB-HDR-8 PRB-PDU-7 PRB-PDU-8 PRB-VER-10", true, 0, 0,
 	  "pipelined requests each answered once, with their tag and opcode" },
 	{ NULL, NULL, NULL, false, 0, 0, NULL },
 };

@@ -115,15 +115,15 @@ static void disconnect_data_stays(void)
 }
 
 const struct cf_test cf_tests_unmap[] = {
-	{ "Unmap.Revoke.Immediate", revoke_immediate, "unmap.revoke", true, 0, 0,
+	{ "Unmap.Revoke.Immediate", revoke_immediate, "PRB-UNMAP-2 PRB-UNMAP-4 PRB-UNMAP-5", true, 0, 0,
 	  "after UNMAP every use of the handle gets ESTALE" },
-	{ "Unmap.Revoke.Pipelined", revoke_pipelined, "unmap.pipelined", true, 0, 0,
+	{ "Unmap.Revoke.Pipelined", revoke_pipelined, "PRB-UNMAP-2 PRB-DATA-10", true, 0, 0,
 	  "a WRITE sent right behind UNMAP gets ESTALE and writes nothing" },
-	{ "Unmap.Handle.Unknown", unknown_handle, "unmap.unknown", true, 0, 0,
+	{ "Unmap.Handle.Unknown", unknown_handle, "PRB-UNMAP-1 PRB-DATA-2", true, 0, 0,
 	  "unknown handles (0, random, all ones): ESTALE" },
-	{ "Unmap.Disconnect.Revokes", disconnect_revokes, "unmap.disconnect", true, 0, 0,
+	{ "Unmap.Disconnect.Revokes", disconnect_revokes, "PRB-CONN-1 PRB-CONN-2 PRB-CONN-3 PRB-TCP-6", true, 0, 0,
 	  "a connection's handles die with it; its blocks stay allocated" },
-	{ "Unmap.Disconnect.DataStays", disconnect_data_stays, "unmap.data", true, 0, 0,
+	{ "Unmap.Disconnect.DataStays", disconnect_data_stays, "PRB-CONN-2", true, 0, 0,
 	  "data written through a dropped connection stays" },
 	{ NULL, NULL, NULL, false, 0, 0, NULL },
 };
