@@ -140,14 +140,15 @@ def _ip_checksum(hdr: bytes) -> int:
 
 
 class Pcap:
-    """Ethernet/IPv4 packets written to a classic pcap file; TCP flows keep their sequence."""
+    """Ethernet/IPv4 frames written to a classic pcap file; TCP flows keep their sequence."""
 
     def __init__(self):
         self.packets: list[tuple[float, bytes]] = []
         self.seq: dict[tuple, int] = {}
         self.time = 1_700_000_000.0
 
-    def _ip(self, proto: int, src: str, dst: str, body: bytes) -> bytes:
+    def frame_ip(self, proto: int, src: str, dst: str, body: bytes) -> bytes:
+        """An Ethernet frame carrying an IPv4 packet of protocol proto."""
         hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), len(self.packets) & 0xFFFF,
                           0x4000, 64, proto, 0, bytes(map(int, src.split("."))),
                           bytes(map(int, dst.split("."))))
@@ -166,11 +167,7 @@ class Pcap:
         ack = self.seq.setdefault((dst, dport, src, sport), 1000)
         self.seq[key] = seq + len(data)
         tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, 0x18, 65535, 0, 0)
-        self.add(self._ip(6, src, dst, tcp + data), gap)
-
-    def udp(self, src: str, sport: int, dst: str, dport: int, data: bytes, gap: float = 0.001):
-        udp = struct.pack("!HHHH", sport, dport, 8 + len(data), 0)
-        self.add(self._ip(17, src, dst, udp + data), gap)
+        self.add(self.frame_ip(6, src, dst, tcp + data), gap)
 
     def write(self, path: Path):
         with open(path, "wb") as f:

@@ -5,6 +5,7 @@ handed out, annotated with the block address and offset (the RETH that Wireshark
 
 import struct
 import sys
+import zlib
 
 from prbtest import Pcap, check, equal, error_rsp, main, pdu
 
@@ -16,13 +17,33 @@ INITIATOR, BRICK = "10.0.0.1", "10.0.0.2"
 QP_BRICK, QP_INITIATOR = 0x11, 0x22
 
 
+def icrc(ip: bytes, udp: bytes, transport: bytes) -> bytes:
+    """RoCEv2 invariant CRC (CRC-32 as Soft-RoCE computes it): 8 bytes of ones, then the IP
+    and UDP headers and the BTH with their variant fields set to ones (TOS, TTL, IP checksum,
+    UDP checksum, BTH reserved byte), then the rest; stored little-endian."""
+    ip = bytearray(ip)
+    ip[1], ip[8], ip[10:12] = 0xFF, 0xFF, b"\xff\xff"
+    udp = udp[:6] + b"\xff\xff"
+    bth = bytearray(transport)
+    bth[4] = 0xFF
+    return struct.pack("<I", zlib.crc32(b"\xff" * 8 + bytes(ip) + udp + bytes(bth)))
+
+
 def roce(p: Pcap, src: str, dst: str, opcode: int, qp: int, psn: int, payload: bytes,
          reth: bytes = b"", imm: bytes = b""):
     """One RoCEv2 packet: BTH (pad count set), extension headers, payload, padding, ICRC.
-    The 4-byte ICRC is present but zero: Wireshark 4.0 does not verify it."""
+    Wireshark 4.0 shows the ICRC without checking it."""
     pad = (-len(payload)) % 4
     bth = struct.pack("!BBHII", opcode, pad << 4, 0xFFFF, qp & 0xFFFFFF, psn & 0xFFFFFF)
-    p.udp(src, 49152, dst, ROCE_PORT, bth + reth + imm + payload + bytes(pad) + bytes(4))
+    send_udp(p, src, dst, bth + reth + imm + payload + bytes(pad))
+
+
+def send_udp(p: Pcap, src: str, dst: str, transport: bytes):
+    """transport (BTH onwards) in UDP to the RoCEv2 port, with its ICRC."""
+    frame = p.frame_ip(17, src, dst, struct.pack("!HHHH", 49152, ROCE_PORT,
+                                                 8 + len(transport) + 4, 0) + transport + bytes(4))
+    ip, udp = frame[14:34], frame[34:42]
+    p.add(frame[:-4] + icrc(ip, udp, transport))
 
 
 def reth(vaddr: int, rkey: int, length: int) -> bytes:
@@ -65,7 +86,7 @@ def cm_mad(p: Pcap, src: str, dst: str, attribute: int, data: bytes):
     assert len(mad) == 256
     bth = struct.pack("!BBHII", UD_SEND_ONLY, 0, 0xFFFF, 1, 1)
     deth = struct.pack("!II", 0x80010000, 1)
-    p.udp(src, 49152, dst, ROCE_PORT, bth + deth + mad + bytes(4))
+    send_udp(p, src, dst, bth + deth + mad)
 
 
 def connect(p: Pcap, initiator: str, brick: str, refuse: bool):
