@@ -432,6 +432,16 @@ class Source:
             "",
             "#include <prb/wire.h>",
             "",
+            "/* The hot helpers below are inlined into each message's codec so that every",
+            " * message's constants fold; compilers without the attribute just inline less. */",
+            "#if defined(__GNUC__)",
+            "#define HOT_INLINE inline __attribute__((always_inline))",
+            "#define COLD __attribute__((cold, noinline))",
+            "#else",
+            "#define HOT_INLINE inline",
+            "#define COLD",
+            "#endif",
+            "",
         ]
         out += self.le_helpers() + self.static_asserts() + self.names() + self.status_map()
         out += self.descriptor_tables() + self.hdr_codec()
@@ -457,21 +467,22 @@ class Source:
             body += [f"{cont}{term} |" for term in terms[1:-1]]
             body += [f"{cont}{terms[-1]});"]
             out += [
-                f"static {t} get_u{bits}(const uint8_t *p)",
+                f"static HOT_INLINE {t} get_u{bits}(const uint8_t *p)",
                 "{",
                 *body,
                 "}",
                 "",
-                f"static void put_u{bits}(uint8_t *p, {t} v)",
+                f"static HOT_INLINE void put_u{bits}(uint8_t *p, {t} v)",
                 "{",
             ]
             out += [f"\tp[{i}] = (uint8_t)(v >> {8 * i});" if i else "\tp[0] = (uint8_t)v;"
                     for i in range(n)]
             out += ["}", ""]
         out += [
-            "/* Fill err (when given) and return rc: every decoder failure goes through here. */",
-            "static int fail(struct prb_wire_error *err, int rc, uint32_t offset, const char *field,",
-            "\t\tconst char *reason)",
+            "/* Fill err (when given) and return rc: every decoder failure goes through here, off",
+            " * the hot path. */",
+            "static COLD int fail(struct prb_wire_error *err, int rc, uint32_t offset, const char *field,",
+            "\t\t     const char *reason)",
             "{",
             "\tif (err) {",
             "\t\terr->offset = offset;",
@@ -639,13 +650,13 @@ class Source:
         off = {f.name: f.offset for f in h.fields}
         out = [
             "/* The common header's fields as they are on the wire. */",
-            "static void get_hdr(const uint8_t *p, struct prb_hdr *h)",
+            "static HOT_INLINE void get_hdr(const uint8_t *p, struct prb_hdr *h)",
             "{",
             *get,
             "}",
             "",
             "/* What every PDU's header must pass before its opcode means anything. */",
-            "static int check_hdr_frame(const struct prb_hdr *h, struct prb_wire_error *err)",
+            "static HOT_INLINE int check_hdr_frame(const struct prb_hdr *h, struct prb_wire_error *err)",
             "{",
             *frame,
             "\tif (h->hlen < PRB_HDR_SIZE)",
@@ -656,7 +667,7 @@ class Source:
             "}",
             "",
             "/* The status field of any header. */",
-            "static int check_hdr_status(const struct prb_hdr *h, struct prb_wire_error *err)",
+            "static HOT_INLINE int check_hdr_status(const struct prb_hdr *h, struct prb_wire_error *err)",
             "{",
             *status_checks,
             "\treturn 0;",
@@ -700,16 +711,37 @@ class Source:
     def msg_hdr_codec(self) -> list[str]:
         set_by_encoder = {
             "magic": "PRB_MAGIC",
-            "opcode": "d->opcode",
-            "plen": "prb_pdu_plen(d->size, h->flags, payload_len)",
-            "hlen": "d->size",
+            "opcode": "s->opcode",
+            "plen": "prb_pdu_plen(s->size, h->flags, payload_len)",
+            "hlen": "s->size",
         }
         puts = [self.putter(f, set_by_encoder.get(f.name, f"h->{f.name}")) for f in self.hdr.fields]
         off = {f.name: f.offset for f in self.hdr.fields}
         return [
+            "/* What the codec needs of one message, as constants the compiler folds into it. */",
+            "struct msg_shape {",
+            "\tconst char *name;",
+            "\tuint8_t opcode;",
+            "\tuint16_t size;",
+            "\tenum prb_direction direction;",
+            "\tenum prb_payload_kind payload;",
+            "\tuint32_t payload_max;",
+            "};",
+            "",
+            "uint32_t prb_pdu_plen(uint16_t hlen, uint8_t flags, uint32_t payload_len)",
+            "{",
+            "\tuint32_t plen = hlen + payload_len;",
+            "",
+            f"\tif (flags & {self.hdgst})",
+            "\t\tplen += PRB_HDGST_SIZE;",
+            f"\tif (flags & {self.ddgst})",
+            "\t\tplen += PRB_DDGST_SIZE;",
+            "\treturn plen;",
+            "}",
+            "",
             "/* The header of a message's PDU: magic, opcode, hlen and plen from the message. */",
-            "static void put_msg_hdr(uint8_t *p, const struct prb_hdr *h, const struct prb_msg_desc *d,",
-            "\t\t\tuint32_t payload_len)",
+            "static HOT_INLINE void put_msg_hdr(uint8_t *p, const struct prb_hdr *h,",
+            "\t\t\t       const struct msg_shape *s, uint32_t payload_len)",
             "{",
             *puts,
             "}",
@@ -734,24 +766,30 @@ class Source:
             "}",
             "",
             "/* The payload length plen announces, checked against the message's payload kind. */",
-            "static int check_payload(const struct prb_hdr *h, const struct prb_msg_desc *d,",
-            "\t\t\t uint32_t *payload_len, struct prb_wire_error *err)",
+            "static HOT_INLINE int check_payload(const struct prb_hdr *h, const struct msg_shape *s,",
+            "\t\t\t\tuint32_t *payload_len, struct prb_wire_error *err)",
             "{",
-            "\tuint32_t fixed = d->size;",
+            "\tuint32_t fixed = s->size;",
             "\tuint32_t payload;",
             "",
             f"\tif (h->flags & {self.hdgst})",
             "\t\tfixed += PRB_HDGST_SIZE;",
+            "\tif (s->payload == PRB_PAYLOAD_NONE) {",
+            "\t\t/* No payload, so no data digest: plen is the fixed part and header digest. */",
+            f"\t\tif (h->flags & {self.ddgst})",
+            *fail_stmt("\t\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
+            "\t\tif (h->plen != fixed)",
+            *fail_stmt("\t\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "not the fixed part and header digest"),
+            "\t\treturn 0;",
+            "\t}",
             f"\tif (h->flags & {self.ddgst})",
             "\t\tfixed += PRB_DDGST_SIZE;",
             "\tif (h->plen < fixed)",
             *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "shorter than the fixed part and digests"),
             "\tpayload = h->plen - fixed;",
-            "\tif (d->payload == PRB_PAYLOAD_NONE && payload != 0)",
-            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "payload on a message without one"),
             f"\tif ((h->flags & {self.ddgst}) && payload == 0)",
             *fail_stmt("\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
-            "\tif (d->payload != PRB_PAYLOAD_NONE && payload > d->payload_max)",
+            "\tif (payload > s->payload_max)",
             *fail_stmt("\t\t", "E2BIG", f'{off["plen"]}, "hdr.plen"', "payload above its max"),
             "\tif (payload_len)",
             "\t\t*payload_len = payload;",
@@ -759,22 +797,22 @@ class Source:
             "}",
             "",
             "/*",
-            " * Decode and check the header of message d: 0 when the body follows, ERROR_RESPONSE",
+            " * Decode and check the header of message s: 0 when the body follows, ERROR_RESPONSE",
             " * for a valid error response, or a negative errno.",
             " */",
-            "static int decode_msg_hdr(const uint8_t *p, size_t len, struct prb_hdr *h,",
-            "\t\t\t  const struct prb_msg_desc *d, uint32_t *payload_len,",
-            "\t\t\t  struct prb_wire_error *err)",
+            "static HOT_INLINE int decode_msg_hdr(const uint8_t *p, size_t len, struct prb_hdr *h,",
+            "\t\t\t\t const struct msg_shape *s, uint32_t *payload_len,",
+            "\t\t\t\t struct prb_wire_error *err)",
             "{",
             "\tint rc;",
             "",
             "\tif (len < PRB_HDR_SIZE)",
-            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, d->name', "shorter than the header"),
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, s->name', "shorter than the header"),
             "\tget_hdr(p, h);",
             "\trc = check_hdr_frame(h, err);",
             "\tif (rc < 0)",
             "\t\treturn rc;",
-            "\tif (h->opcode != d->opcode) {",
+            "\tif (h->opcode != s->opcode) {",
             "\t\tif (prb_msg_id_of(h->opcode) < 0)",
             *fail_stmt("\t\t\t", "EOPNOTSUPP", f'{off["opcode"]}, "hdr.opcode"', "unknown opcode"),
             *fail_stmt("\t\t", "ENOMSG", f'{off["opcode"]}, "hdr.opcode"', "another message's opcode"),
@@ -783,15 +821,15 @@ class Source:
             "\tif (rc < 0)",
             "\t\treturn rc;",
             "\tif (h->status != 0) {",
-            "\t\tif (d->direction != PRB_DIR_RESPONSE)",
+            "\t\tif (s->direction != PRB_DIR_RESPONSE)",
             *fail_stmt("\t\t\t", "EINVAL", f'{off["status"]}, "hdr.status"', "nonzero status in a request"),
             "\t\treturn check_error_response(h, err);",
             "\t}",
-            "\tif (len < d->size)",
-            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, d->name', "shorter than the fixed part"),
-            "\tif (h->hlen != d->size)",
+            "\tif (len < s->size)",
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, s->name', "shorter than the fixed part"),
+            "\tif (h->hlen != s->size)",
             *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "not the message's size"),
-            "\treturn check_payload(h, d, payload_len, err);",
+            "\treturn check_payload(h, s, payload_len, err);",
             "}",
             "",
         ]
@@ -849,9 +887,9 @@ class Source:
 
     def message_codec(self, m: Message) -> list[str]:
         size = macro(m.name + "_size")
-        desc = f"&prb_msg_descs[{macro('msg_' + m.name)}]"
+        desc = f"&{m.name}_shape"
         payload_len = "&m->payload_len" if m.payload != "none" else "NULL"
-        out = [
+        out = self.shape(m) + [
             f"int prb_{m.name}_decode(const void *buf, size_t len, struct prb_{m.name} *m,",
             align_to(f"int prb_{m.name}_decode(") + "struct prb_wire_error *err)",
             "{",
@@ -885,6 +923,18 @@ class Source:
             out += [f"\tif ({cond})"] + fail_stmt("\t\t", "EBADMSG", where, reason)
         out += ["\treturn 0;", "}", ""]
         return out + self.message_encode(m, size, desc)
+
+    def shape(self, m: Message) -> list[str]:
+        out = [f"static const struct msg_shape {m.name}_shape = {{",
+               f'\t.name = "{m.name}",',
+               f"\t.opcode = {self.opcode_byte(m)},",
+               f"\t.size = {macro(m.name + '_size')},",
+               f"\t.direction = {DIRECTION_C[m.direction]},",
+               f"\t.payload = {PAYLOAD_C[m.payload]},"]
+        payload_max = self.payload_max(m)
+        if payload_max:
+            out.append(f"\t.payload_max = {payload_max},")
+        return out + ["};", ""]
 
     def message_encode(self, m: Message, size: str, desc: str) -> list[str]:
         payload_len = "m->payload_len" if m.payload != "none" else "0"

@@ -3,16 +3,7 @@
 
 #include <prb/wire.h>
 
-uint32_t prb_pdu_plen(uint16_t hlen, uint8_t flags, uint32_t payload_len)
-{
-	uint32_t plen = hlen + payload_len;
-
-	if (flags & PRB_HDR_HDGST)
-		plen += PRB_HDGST_SIZE;
-	if (flags & PRB_HDR_DDGST)
-		plen += PRB_DDGST_SIZE;
-	return plen;
-}
+/* prb_pdu_plen is generated (wire.c), where the encoders inline it. */
 
 uint32_t prb_payload_offset(const struct prb_hdr *h)
 {
