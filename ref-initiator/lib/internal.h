@@ -104,9 +104,14 @@ struct prb_transport_ops {
 	int (*progress)(struct prb_session *s, int timeout_ms);
 	/* Descriptor to poll. */
 	int (*fd)(const struct prb_session *s);
+	/* Optional (RDMA): the caller's registered buffers changed (buffers.c). */
+	int (*buffers_changed)(struct prb_session *s);
 };
 
 extern const struct prb_transport_ops prb_tcp_transport;
+#ifdef PRB_HAVE_RDMA
+extern const struct prb_transport_ops prb_rdma_transport;
+#endif
 
 struct prb_opts {
 	unsigned connect_timeout_ms;
@@ -174,6 +179,7 @@ struct prb_session {
 
 	struct prb_mapping *mappings;
 	struct prb_list_iter *iters;
+	struct prb_buffer_registry *buffers; /* prb_register_buffer regions (buffers.c) */
 };
 
 /* check.c: argument checks shared by blocking and asynchronous calls. */
@@ -202,6 +208,15 @@ int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t
 int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8_t *pdu,
 		       size_t len);
 uint32_t prb_request_payload(const struct prb_request *r);
+
+/* buffers.c: regions given to prb_register_buffer, kept across reconnects. */
+#define PRB_MAX_BUFFERS 64u
+struct prb_buffer_span {
+	void *addr;
+	size_t len;
+};
+const struct prb_buffer_span *prb_buffers_get(const struct prb_session *s, unsigned *count);
+void prb_buffers_free(struct prb_session *s);
 
 /* session.c */
 void prb_session_lost(struct prb_session *s, int why);

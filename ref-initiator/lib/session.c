@@ -22,6 +22,10 @@ static const struct prb_transport_ops *prb_transport_for(enum prb_transport t)
 	switch (t) {
 	case PRB_TRANSPORT_TCP:
 		return &prb_tcp_transport;
+#ifdef PRB_HAVE_RDMA
+	case PRB_TRANSPORT_RDMA:
+		return &prb_rdma_transport;
+#endif
 	default:
 		return NULL;
 	}
@@ -155,6 +159,7 @@ void prb_disconnect(struct prb_session **session)
 		prb_mapping_destroy(s->mappings);
 	prb_list_detach_all(s);
 	prb_queue_fini(s);
+	prb_buffers_free(s);
 	free(s);
 }
 

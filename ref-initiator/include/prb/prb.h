@@ -299,6 +299,27 @@ int prb_session_get_info(const struct prb_session *session, struct prb_session_i
  */
 int prb_session_fd(const struct prb_session *session);
 
+/**
+ * Register a buffer for zero-copy READ and WRITE: over RDMA, one-sided operations whose
+ * buffer lies inside a registered one move the bytes straight between it and the brick;
+ * other buffers go through the session's bounce memory (a copy). The registration lasts
+ * until prb_unregister_buffer or prb_disconnect, across reconnects. Over TCP it changes
+ * nothing (TCP needs no registration). The buffer must stay allocated while registered.
+ * \param session the session.
+ * \param buf start of the buffer.
+ * \param len its length in bytes.
+ * \return 0; -EINVAL; -ENOSPC (64 buffers already); -ENOMEM (the device refused to pin it).
+ */
+int prb_register_buffer(struct prb_session *session, void *buf, size_t len);
+
+/**
+ * Undo prb_register_buffer. No request in flight may use the buffer.
+ * \param session the session.
+ * \param buf the start given to prb_register_buffer.
+ * \return 0, -EINVAL, or -ENOENT when it was not registered.
+ */
+int prb_unregister_buffer(struct prb_session *session, void *buf);
+
 /* ------------------------------------------------------------------ blocking control calls */
 
 /**
