@@ -298,10 +298,11 @@ static int prb_file_cmd(int argc, char **argv, bool put)
 		rc = prb_put_stream(&c, s, addr, fd, buf, &res);
 	} else {
 		rc = prb_get_header(s, addr, buf, &res);
-		if (rc < 0)
-			rc = prb_tool_fail(&c, rc == -EBADMSG ? "header (not written by put?)"
-							      : "header",
-					   rc);
+		if (rc == -EBADMSG) /* no valid header: the brick is fine, the data is not a file */
+			rc = prb_tool_fail(&c, "header (not written by put?)", rc) ? PRB_EXIT_REFUSED
+										     : 0;
+		else if (rc < 0)
+			rc = prb_tool_fail(&c, "header", rc);
 		else
 			rc = prb_get_stream(&c, s, addr, fd, buf, &res);
 	}

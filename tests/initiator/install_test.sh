@@ -1,0 +1,51 @@
+#!/bin/sh
+# A third party's view of libprb: install the project into a temporary prefix,
+# build examples/ as an outside project with find_package(prb), build hello.c
+# again with pkg-config, check the installed files, and run the external build.
+#   install_test.sh BUILD_DIR SOURCE_DIR C_COMPILER [C_FLAGS]
+# Runs under scripts/with-target.sh (PRB_URL) so the installed library is used for real.
+set -eu
+build=$1 src=$2 cc=$3 flags=${4-}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/prb-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+cmake --install "$build" --prefix "$prefix" --component Unspecified >"$tmp/install.log"
+for f in include/prb/prb.h include/prb/wire.h bin/prb share/man/man1/prb.1; do
+	[ -e "$prefix/$f" ] || { echo "install_test: $f not installed" >&2; exit 1; }
+done
+libdir=$(cd "$(dirname "$(find "$prefix" -name prb.pc | head -n 1)")/.." && pwd)
+[ -e "$libdir/libprb.so" ] && [ -e "$libdir/libprb.a" ] ||
+	{ echo "install_test: libprb.so/libprb.a not in $libdir" >&2; exit 1; }
+[ -e "$libdir/cmake/prb/prbConfig.cmake" ] || { echo "install_test: no prbConfig.cmake" >&2; exit 1; }
+
+# 1. CMake: find_package(prb) from an outside project.
+cmake -S "$src/examples" -B "$tmp/ext" -DCMAKE_PREFIX_PATH="$prefix" \
+	-DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
+	>"$tmp/configure.log" || { cat "$tmp/configure.log"; exit 1; }
+cmake --build "$tmp/ext" >"$tmp/build.log" || { cat "$tmp/build.log"; exit 1; }
+
+# 2. pkg-config, shared and static.
+# prb.pc is relocatable; prbwire.pc names the configured prefix, hence the explicit -L.
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+pc() { pkg-config "$@"; }
+# shellcheck disable=SC2046,SC2086 # word splitting of flags is wanted
+"$cc" $flags -std=c11 $(pc --cflags prb) "$src/examples/hello.c" -o "$tmp/hello_pc" \
+	$(pc --libs prb) -Wl,-rpath,"$libdir"
+# shellcheck disable=SC2046,SC2086
+"$cc" $flags -std=c11 $(pc --cflags prb) "$src/examples/hello.c" -o "$tmp/hello_static" \
+	-L"$libdir" -Wl,-Bstatic -lprb -Wl,-Bdynamic \
+	$(pc --static --libs prb | sed 's/-lprb\b//')
+if ldd "$tmp/hello_static" | grep -q libprb; then
+	echo "install_test: static build still links libprb.so" >&2
+	exit 1
+fi
+
+# 3. Run all three against the brick.
+for exe in "$tmp/ext/prb_hello" "$tmp/hello_pc" "$tmp/hello_static"; do
+	out=$("$exe" "$PRB_URL")
+	echo "$out"
+	echo "$out" | grep -q "read back: hello, brick (ok)" ||
+		{ echo "install_test: $exe did not read back its data" >&2; exit 1; }
+done
+echo "install_test: ok"

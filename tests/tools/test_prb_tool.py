@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""The prb tool against a live prb-target (run by scripts/with-target.sh).
+
+usage: test_prb_tool.py PATH-TO-prb
+Checks every subcommand: human output, --json (parsed), --help, exit codes.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+PRB = sys.argv[1]
+URL = os.environ["PRB_URL"]
+BLK = 2 * 1024 * 1024
+BASE = 3072 * BLK
+failures = 0
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([PRB, *args], input=stdin, capture_output=True, timeout=120)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print(f"FAIL: {what}", file=sys.stderr)
+
+
+def expect_rc(args, want, what=None):
+    rc, out, err = run(*args)
+    check(rc == want, f"{what or ' '.join(args)}: exit {rc}, want {want}\n{out}{err}")
+    return out, err
+
+
+def js(args, want_rc=0):
+    rc, out, err = run(*args, "--json")
+    check(rc == want_rc, f"{' '.join(args)} --json: exit {rc}, want {want_rc}\n{out}{err}")
+    try:
+        return json.loads(out)
+    except json.JSONDecodeError as e:
+        check(False, f"{' '.join(args)} --json: not JSON ({e}): {out!r}")
+        return {}
+
+
+def test_help():
+    out, _ = expect_rc(["--help"], 0)
+    for sub in ("info", "alloc", "free", "map", "list", "put", "get", "bench"):
+        check(sub in out, f"--help lists {sub}")
+        o, _ = expect_rc([sub, "--help"], 0)
+        check(o.startswith(f"usage: prb {sub}"), f"{sub} --help: {o[:40]!r}")
+        check("--json" in o, f"{sub} --help mentions --json")
+    expect_rc([], 2)
+    expect_rc(["frobnicate"], 2)
+    expect_rc(["alloc", URL], 2, "alloc without ADDR")
+    expect_rc(["alloc", URL, "12345"], 2, "unaligned ADDR")
+    expect_rc(["alloc", URL, "2M", "--count", "0"], 2, "count 0")
+    expect_rc(["alloc", URL, "2M", "--count", "65537"], 2, "count too big")
+    expect_rc(["alloc", "http://x", "2M"], 2, "bad URL")
+    expect_rc(["map", URL, "2M"], 2, "map without --ro/--rw")
+    expect_rc(["map", URL, "2M", "--ro", "--rw"], 2, "map --ro --rw")
+    expect_rc(["bench", URL, "--size", "1000"], 2, "bench bad size")
+    expect_rc(["alloc", "tcp://127.0.0.1:1", "2M"], 3, "connection refused")
+    d = js(["alloc", "tcp://127.0.0.1:1", "2M"], 3)
+    check(d.get("ok") is False and d.get("error") == "ECONNREFUSED", f"refused json {d}")
+
+
+def test_info():
+    out, _ = expect_rc(["info", URL], 0)
+    for key in ("brick_id", "boot_epoch", "capacity", "free", "queue_depth", "max_data"):
+        check(key in out, f"info shows {key}")
+    d = js(["info", URL])
+    check(d.get("ok") is True, "info ok")
+    check(d.get("transport") == "tcp" and d.get("version") == 1, f"info transport {d}")
+    check(d.get("capacity_blocks", 0) > 0, "capacity > 0")
+    check(d.get("boot_epoch", 0) >= 1, "boot_epoch >= 1")
+    check(len(d.get("brick_id", "")) == 36, "brick_id is a UUID")
+    d2 = js(["info", URL, "--digests"])
+    check("HDGST" in d2.get("feature_names", ""), f"digests granted: {d2}")
+
+
+def test_alloc_free_list():
+    a = BASE
+    out, _ = expect_rc(["alloc", URL, hex(a), "--count", "3"], 0)
+    check("allocated" in out, f"alloc output {out!r}")
+    d = js(["alloc", URL, hex(a)], 1)
+    check(d.get("ok") is False and d.get("error") == "EEXIST", f"alloc EEXIST {d}")
+    d = js(["alloc", URL, str(a + 4 * BLK)])
+    check(d == {"ok": True, "command": "alloc", "addr": a + 4 * BLK, "blocks": 1,
+                "bytes": BLK}, f"alloc json {d}")
+    d = js(["list", URL, "--start", hex(a)])
+    check(d.get("ok") is True, f"list ok {d}")
+    ext = [e for e in d.get("extents", []) if a <= e["addr"] < a + 8 * BLK]
+    check([(e["addr"], e["blocks"]) for e in ext] == [(a, 3), (a + 4 * BLK, 1)],
+          f"list extents {ext}")
+    check(all(e["state"] in ("resident", "tiered") for e in ext), "extent states")
+    out, _ = expect_rc(["list", URL, "--start", hex(a)], 0)
+    check(f"0x{a:018x}" in out and "extent(s)" in out, f"list table {out!r}")
+    d = js(["free", URL, hex(a), "--count", "4"], 1)
+    check(d.get("error") == "ENOENT", f"free ENOENT {d}")
+    expect_rc(["free", URL, hex(a), "--count", "3"], 0)
+    expect_rc(["free", URL, "--count", "1", hex(a + 4 * BLK)], 0, "options before ADDR")
+    d = js(["list", URL, "--start", hex(a)])
+    check(not [e for e in d.get("extents", []) if a <= e["addr"] < a + 8 * BLK],
+          f"list after free {d}")
+
+
+def test_map():
+    a = BASE + 16 * BLK
+    d = js(["map", URL, hex(a), "--ro"], 1)
+    check(d.get("error") == "ENOENT", f"map unallocated {d}")
+    expect_rc(["alloc", URL, hex(a)], 0)
+    d = js(["map", URL, hex(a), "--rw", "--excl"])
+    check(d.get("ok") is True and d.get("access") == "rw" and d.get("exclusive") is True,
+          f"map json {d}")
+    check(int(d.get("handle", "0"), 16) != 0 and d.get("length") == BLK, f"map handle {d}")
+    out, _ = expect_rc(["map", URL, hex(a), "--ro"], 0)
+    check("handle" in out and "dies with this connection" in out, f"map table {out!r}")
+    # An exclusive mapping held by another process makes this one EBUSY; FREE too.
+    holder = subprocess.Popen([PRB, "map", URL, hex(a), "--rw", "--excl", "--hold", "3000",
+                               "--json"], stdout=subprocess.PIPE)
+    line = holder.stdout.readline()
+    check(json.loads(line).get("ok") is True, f"holder {line!r}")
+    d = js(["map", URL, hex(a), "--ro"], 1)
+    check(d.get("error") == "EBUSY", f"map while held exclusively {d}")
+    d = js(["free", URL, hex(a)], 1)
+    check(d.get("error") == "EBUSY", f"free while mapped {d}")
+    expect_rc(["free", URL, hex(a), "--force"], 0, "free --force")
+    check(holder.wait(timeout=30) == 1, "holder's UNMAP fails (ESTALE) after FREE --force")
+
+
+def test_put_get():
+    a = BASE + 32 * BLK
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (0, 1, BLK - 4096, BLK - 4095, 3 * BLK + 12345):
+            src = os.path.join(tmp, "src")
+            dst = os.path.join(tmp, "dst")
+            data = os.urandom(size)
+            with open(src, "wb") as f:
+                f.write(data)
+            d = js(["put", URL, hex(a), src])
+            want_blocks = 1 if size <= BLK - 4096 else 1 + -(-(size - (BLK - 4096)) // BLK)
+            check(d.get("bytes") == size and d.get("blocks") == want_blocks,
+                  f"put {size}: {d}")
+            d = js(["get", URL, hex(a), dst])
+            check(d.get("bytes") == size, f"get {size}: {d}")
+            with open(dst, "rb") as f:
+                check(f.read() == data, f"get restores {size} bytes exactly")
+        # stdin and stdout
+        data = os.urandom(5000)
+        p = subprocess.run([PRB, "put", URL, hex(a), "-"], input=data, capture_output=True)
+        check(p.returncode == 0 and b"5000 bytes" in p.stdout, f"put stdin {p.stdout!r}")
+        p = subprocess.run([PRB, "get", URL, hex(a), "-"], capture_output=True)
+        check(p.returncode == 0 and p.stdout == data, "get to stdout")
+        # A block without a put header.
+        b = BASE + 48 * BLK
+        expect_rc(["alloc", URL, hex(b)], 0)
+        d = js(["get", URL, hex(b), os.path.join(tmp, "x")], 1)
+        check(d.get("error") == "EBADMSG", f"get without header {d}")
+        expect_rc(["put", URL, hex(a), os.path.join(tmp, "missing")], 4, "put missing file")
+        expect_rc(["free", URL, hex(b)], 0)
+        d = js(["list", URL, "--start", hex(a)])
+        used = sum(e["blocks"] for e in d["extents"] if a <= e["addr"] < a + 16 * BLK)
+        expect_rc(["free", URL, hex(a), "--count", str(used)], 0, "free put's blocks")
+
+
+def test_bench():
+    d = js(["bench", URL, "--count", "2000", "--qd", "8"])
+    check(d.get("ok") is True and d.get("ops") == 2000 and d.get("op") == "read", f"bench {d}")
+    check(d.get("ops_per_sec", 0) > 0 and 0 < d.get("p50_us", 0) <= d.get("p99_us", 0)
+          <= d.get("p999_us", 0), f"bench numbers {d}")
+    rc, out, err = run("bench", URL, "--write", "--size", "2M", "--qd", "2", "--conns", "2",
+                       "--count", "20", "--csv")
+    lines = out.strip().splitlines()
+    check(rc == 0 and len(lines) == 2 and lines[0].startswith("op,size,qd,conns"),
+          f"bench csv {out!r}{err}")
+    if len(lines) == 2:
+        row = dict(zip(lines[0].split(","), lines[1].split(",")))
+        check(row.get("op") == "write" and row.get("size") == str(BLK) and
+              row.get("ops") == "20" and row.get("conns") == "2", f"csv row {row}")
+    check("\r" not in err, "no progress line when stderr is not a terminal")
+    out, _ = expect_rc(["bench", URL, "--time", "1", "--size", "64K"], 0)
+    check("ops/s" in out and "p999_us" in out, f"bench table {out!r}")
+    d = js(["list", URL, "--start", "0x7f0000000000"])
+    check(not d.get("extents"), f"bench freed its blocks {d}")
+
+
+for t in (test_help, test_info, test_alloc_free_list, test_map, test_put_get, test_bench):
+    t()
+if failures:
+    print(f"test_prb_tool: {failures} failure(s)", file=sys.stderr)
+    sys.exit(1)
+print("test_prb_tool: all checks passed")
