@@ -95,7 +95,8 @@ int prb_store_alloc(struct prb_store *s, uint64_t block, uint32_t count)
 		if (!store_stack_pop(&s->fast_free, &slot))
 			store_stack_pop(&s->tier_free, &slot); /* store_available() said yes */
 		store_entry_set(s, slot, store_entry_for(block + i));
-		rc = prb_store_index_insert(&s->index, block + i, slot, store_slot_is_tier(s, slot));
+		rc = prb_store_index_insert(&s->index, block + i, slot,
+					    store_slot_is_tier(s, slot));
 		if (rc)
 			return rc; /* cannot happen: reserved above */
 		if (!store_slot_is_tier(s, slot))

@@ -22,27 +22,27 @@ struct prb_store;
  * spare (DESIGN.md). A tier is chosen when the pool is created: a tiered pool must be
  * opened with its own tier file, a plain pool without one. */
 struct prb_store_config {
-	const char *pool_path;  /* file, fsdax file or devdax device */
-	uint64_t pool_size;     /* bytes; 0 = use the existing pool / device size */
-	const char *tier_path;  /* NULL: no slower tier */
-	uint64_t tier_size;     /* bytes; 0 = use the existing tier file size */
+	const char *pool_path; /* file, fsdax file or devdax device */
+	uint64_t pool_size;    /* bytes; 0 = use the existing pool / device size */
+	const char *tier_path; /* NULL: no slower tier */
+	uint64_t tier_size;    /* bytes; 0 = use the existing tier file size */
 };
 
 struct prb_store_info {
-	uint8_t uuid[16];         /* stable across restarts */
-	uint64_t boot_epoch;      /* persisted, incremented by every open */
-	uint64_t fast_blocks;     /* slots in the fast pool */
+	uint8_t uuid[16];     /* stable across restarts */
+	uint64_t boot_epoch;  /* persisted, incremented by every open */
+	uint64_t fast_blocks; /* slots in the fast pool */
 	uint64_t fast_free;
-	uint64_t tier_blocks;     /* slots in the tier, 0 without one */
+	uint64_t tier_blocks; /* slots in the tier, 0 without one */
 	uint64_t tier_free;
-	bool persistent;          /* the pool is real pmem (pmem2 granularity byte/cache line) */
+	bool persistent; /* the pool is real pmem (pmem2 granularity byte/cache line) */
 };
 
 enum prb_store_where { PRB_STORE_RESIDENT = 1, PRB_STORE_TIERED = 2 };
 
 struct prb_store_extent {
-	uint64_t block;           /* first logical block */
-	uint32_t blocks;          /* run length, >= 1 */
+	uint64_t block;	 /* first logical block */
+	uint32_t blocks; /* run length, >= 1 */
 	enum prb_store_where where;
 };
 

@@ -68,11 +68,13 @@ static int check_free(struct prb_store *s, uint8_t *seen, char *why, size_t why_
 
 			if (slot >= s->fast_slots + s->tier_slots || seen[slot] ||
 			    store_slot_is_tier(s, slot) != (k == 1))
-				return fail(why, why_len, "free stack %u: bad or repeated slot %" PRIu32,
-					    k, slot);
+				return fail(why, why_len,
+					    "free stack %u: bad or repeated slot %" PRIu32, k,
+					    slot);
 			if (s->entries[slot] != 0)
-				return fail(why, why_len, "free slot %" PRIu32 " has entry %#" PRIx64,
-					    slot, s->entries[slot]);
+				return fail(why, why_len,
+					    "free slot %" PRIu32 " has entry %#" PRIx64, slot,
+					    s->entries[slot]);
 			seen[slot] = 1;
 		}
 	}
@@ -103,8 +105,10 @@ static int check_slots(struct prb_store *s, uint8_t *seen, bool check_zeros, cha
 		if ((entry & ~STORE_ENTRY_BLOCK_MASK) != 0 || (entry & STORE_ENTRY_BLOCK_MASK) == 0)
 			rc = fail(why, why_len, "slot %" PRIu32 " entry %#" PRIx64, slot, entry);
 		else if (!prb_store_index_lookup(&s->index, block, &indexed) || indexed != slot)
-			rc = fail(why, why_len, "block %" PRIu64 " in slot %" PRIu32
-				  " not indexed there (twice?)", block, slot);
+			rc = fail(why, why_len,
+				  "block %" PRIu64 " in slot %" PRIu32
+				  " not indexed there (twice?)",
+				  block, slot);
 		else
 			live++;
 	}
@@ -138,7 +142,8 @@ static int check_list(struct prb_store *s, char *why, size_t why_len)
 
 				if (!prb_store_index_lookup(&s->index, b, &slot) ||
 				    store_slot_is_tier(s, slot) != (e->where == PRB_STORE_TIERED))
-					return fail(why, why_len, "LIST block %" PRIu64 " wrong", b);
+					return fail(why, why_len, "LIST block %" PRIu64 " wrong",
+						    b);
 			}
 			total += e->blocks;
 			last_end = e->block + e->blocks;

@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define GROUP_BITS 6u
-#define TOP_LEVEL 8u     /* block >> 48 == 0 for every block < 2^43 */
-#define TIERED_LEVEL 9u  /* pseudo-level: tier bitmaps of 64-block groups */
+#define GROUP_BITS   6u
+#define TOP_LEVEL    8u /* block >> 48 == 0 for every block < 2^43 */
+#define TIERED_LEVEL 9u /* pseudo-level: tier bitmaps of 64-block groups */
 #define MIN_CAPACITY 64u
 
 /* Keys: level + 1 in the top byte (so that no key is 0), the prefix below. */
@@ -155,8 +155,7 @@ static void index_set_tiered(struct prb_store_index *ix, uint64_t block, bool ti
 		index_del(ix, key);
 }
 
-int prb_store_index_insert(struct prb_store_index *ix, uint64_t block, uint32_t slot,
-			   bool tiered)
+int prb_store_index_insert(struct prb_store_index *ix, uint64_t block, uint32_t slot, bool tiered)
 {
 	int rc = index_make_room(ix, TOP_LEVEL + 2u);
 
@@ -192,8 +191,7 @@ void prb_store_index_remove(struct prb_store_index *ix, uint64_t block)
 	index_set_tiered(ix, block, false);
 }
 
-void prb_store_index_move(struct prb_store_index *ix, uint64_t block, uint32_t slot,
-			  bool tiered)
+void prb_store_index_move(struct prb_store_index *ix, uint64_t block, uint32_t slot, bool tiered)
 {
 	index_put(ix, index_key(0, block), slot);
 	index_set_tiered(ix, block, tiered);
@@ -210,8 +208,7 @@ bool prb_store_index_lookup(const struct prb_store_index *ix, uint64_t block, ui
 }
 
 /* The smallest block under the node (level, prefix), which is not empty. */
-static uint64_t index_first_under(const struct prb_store_index *ix, unsigned level,
-				  uint64_t prefix)
+static uint64_t index_first_under(const struct prb_store_index *ix, unsigned level, uint64_t prefix)
 {
 	for (; level >= 1; level--) {
 		uint64_t bits = index_get(ix, index_key(level, prefix));

@@ -17,14 +17,14 @@
 #include <stdint.h>
 
 struct prb_store_index_entry {
-	uint64_t key;  /* 0 = empty */
+	uint64_t key; /* 0 = empty */
 	uint64_t value;
 };
 
 struct prb_store_index {
 	struct prb_store_index_entry *table;
-	size_t mask;   /* capacity - 1, capacity a power of two */
-	size_t count;  /* entries in use */
+	size_t mask;  /* capacity - 1, capacity a power of two */
+	size_t count; /* entries in use */
 };
 
 /** Start empty with room for about `blocks` blocks. -ENOMEM. */
@@ -33,13 +33,11 @@ void prb_store_index_fini(struct prb_store_index *ix);
 /** Make room so that inserting `blocks` consecutive blocks cannot fail. -ENOMEM. */
 int prb_store_index_reserve(struct prb_store_index *ix, size_t blocks);
 /** Insert a block known to be absent. -ENOMEM only when nothing was reserved for it. */
-int prb_store_index_insert(struct prb_store_index *ix, uint64_t block, uint32_t slot,
-			   bool tiered);
+int prb_store_index_insert(struct prb_store_index *ix, uint64_t block, uint32_t slot, bool tiered);
 /** Remove a block known to be present. */
 void prb_store_index_remove(struct prb_store_index *ix, uint64_t block);
 /** Point a present block at another slot (a move between tiers). */
-void prb_store_index_move(struct prb_store_index *ix, uint64_t block, uint32_t slot,
-			  bool tiered);
+void prb_store_index_move(struct prb_store_index *ix, uint64_t block, uint32_t slot, bool tiered);
 /** True and the slot when the block is present. */
 bool prb_store_index_lookup(const struct prb_store_index *ix, uint64_t block, uint32_t *slot);
 /** True and the smallest present block >= from. */

@@ -19,20 +19,20 @@
 #endif
 
 #define STORE_SLOT_SHIFT 21
-#define STORE_SLOT_SIZE (UINT64_C(1) << STORE_SLOT_SHIFT)
+#define STORE_SLOT_SIZE	 (UINT64_C(1) << STORE_SLOT_SHIFT)
 /* Logical blocks of 64-bit byte addresses: block < 2^43. */
 #define STORE_BLOCK_LIMIT (UINT64_C(1) << (64 - STORE_SLOT_SHIFT))
 
 /* Slot entry: 0 = free; else bits 0..43 = logical block + 1, bit 62 = being freed. */
 #define STORE_ENTRY_BLOCK_MASK ((UINT64_C(1) << 44) - 1)
-#define STORE_ENTRY_FREEING (UINT64_C(1) << 62)
+#define STORE_ENTRY_FREEING    (UINT64_C(1) << 62)
 #define STORE_ENTRY_KNOWN_BITS (STORE_ENTRY_BLOCK_MASK | STORE_ENTRY_FREEING)
 
-#define STORE_HEADER_SIZE 4096u
+#define STORE_HEADER_SIZE      4096u
 #define STORE_TIER_HEADER_SIZE 4096u
 /* Largest slot count: slot numbers are uint32_t and UINT32_MAX means none. */
 #define STORE_MAX_SLOTS (UINT32_MAX - 1u)
-#define STORE_NO_SLOT UINT32_MAX
+#define STORE_NO_SLOT	UINT32_MAX
 
 /* A LIFO of free physical slots: O(1) take and give back. */
 struct store_stack {
@@ -44,8 +44,8 @@ struct store_stack {
 struct prb_store {
 	/* The pool (fast tier): header, slot entries, fast slots. */
 	int pool_fd;
-	bool pool_is_device;  /* devdax: no hole punching, zero with memset */
-	bool pool_can_punch;  /* fallocate(PUNCH_HOLE) works on the pool file */
+	bool pool_is_device; /* devdax: no hole punching, zero with memset */
+	bool pool_can_punch; /* fallocate(PUNCH_HOLE) works on the pool file */
 	struct pmem2_source *source;
 	struct pmem2_map *map;
 	uint8_t *base;
@@ -55,15 +55,15 @@ struct prb_store {
 	pmem2_flush_fn flush;
 	pmem2_drain_fn drain;
 	pmem2_memset_fn memset_fn;
-	volatile uint64_t *entries;  /* fast_slots + tier_slots entries, in the pool */
-	uint64_t data_offset;        /* first fast slot, from base */
+	volatile uint64_t *entries; /* fast_slots + tier_slots entries, in the pool */
+	uint64_t data_offset;	    /* first fast slot, from base */
 	uint32_t fast_slots;
-	uint32_t tier_slots;         /* physical tier slots: reported + 1 spare; 0 without a tier */
+	uint32_t tier_slots; /* physical tier slots: reported + 1 spare; 0 without a tier */
 
 	/* The tier: a plain file, header then 2 MiB slots. */
 	int tier_fd;
 	bool tier_can_punch;
-	uint8_t *zero_buffer;        /* lazily allocated, to write zeros where punching fails */
+	uint8_t *zero_buffer; /* lazily allocated, to write zeros where punching fails */
 
 	uint8_t uuid[16];
 	uint64_t boot_epoch;
@@ -71,21 +71,21 @@ struct prb_store {
 	/* In-memory state, rebuilt at open. */
 	struct store_stack fast_free;
 	struct store_stack tier_free;
-	uint32_t *pins;       /* per fast slot */
-	uint8_t *referenced;  /* per fast slot: clock reference bit */
+	uint32_t *pins;	     /* per fast slot */
+	uint8_t *referenced; /* per fast slot: clock reference bit */
 	uint32_t clock_hand;
-	uint64_t blocks;      /* allocated logical blocks */
+	uint64_t blocks; /* allocated logical blocks */
 	struct prb_store_index index;
 
 	/* Entries stored since the last commit (page granularity: one msync of the span). */
 	uintptr_t dirty_lo;
 	uintptr_t dirty_hi;
-	bool pool_data_dirty;  /* slots zeroed by punching, not yet fdatasync'ed */
+	bool pool_data_dirty; /* slots zeroed by punching, not yet fdatasync'ed */
 	bool tier_data_dirty;
 
 #ifdef PRB_STORE_FAULT_POINTS
-	uint64_t fault_points;    /* persist points passed since open */
-	uint64_t fault_crash_at;  /* 0 = never */
+	uint64_t fault_points;	 /* persist points passed since open */
+	uint64_t fault_crash_at; /* 0 = never */
 #endif
 };
 

@@ -18,29 +18,29 @@
 #include <unistd.h>
 
 /* Pool header, little-endian, at offset 0 of the pool (DESIGN.md, Pool layout). */
-#define HDR_MAGIC 0         /* 8 bytes "PRBPOOL\0" */
-#define HDR_VERSION 8       /* u32 */
+#define HDR_MAGIC	0   /* 8 bytes "PRBPOOL\0" */
+#define HDR_VERSION	8   /* u32 */
 #define HDR_HEADER_SIZE 12  /* u32 */
-#define HDR_UUID 16         /* 16 bytes */
-#define HDR_FAST_SLOTS 32   /* u64 */
-#define HDR_TIER_SLOTS 40   /* u64, physical (reported + 1), 0 = no tier */
+#define HDR_UUID	16  /* 16 bytes */
+#define HDR_FAST_SLOTS	32  /* u64 */
+#define HDR_TIER_SLOTS	40  /* u64, physical (reported + 1), 0 = no tier */
 #define HDR_META_OFFSET 48  /* u64 */
 #define HDR_DATA_OFFSET 56  /* u64 */
-#define HDR_POOL_SIZE 64    /* u64 */
-#define HDR_CHECKSUM 72     /* u64, FNV-1a of bytes 0..71 */
-#define HDR_BOOT_EPOCH 128  /* u64, rewritten by every open, own cache line */
-#define HDR_STATIC_END 72
+#define HDR_POOL_SIZE	64  /* u64 */
+#define HDR_CHECKSUM	72  /* u64, FNV-1a of bytes 0..71 */
+#define HDR_BOOT_EPOCH	128 /* u64, rewritten by every open, own cache line */
+#define HDR_STATIC_END	72
 
 /* Tier header, at offset 0 of the tier file. */
-#define TIER_MAGIC 0        /* 8 bytes "PRBTIER\0" */
-#define TIER_VERSION 8      /* u32 */
-#define TIER_POOL_UUID 16   /* 16 bytes: the pool this tier belongs to */
-#define TIER_SLOTS 32       /* u64, physical */
-#define TIER_CHECKSUM 40    /* u64, FNV-1a of bytes 0..39 */
+#define TIER_MAGIC	0  /* 8 bytes "PRBTIER\0" */
+#define TIER_VERSION	8  /* u32 */
+#define TIER_POOL_UUID	16 /* 16 bytes: the pool this tier belongs to */
+#define TIER_SLOTS	32 /* u64, physical */
+#define TIER_CHECKSUM	40 /* u64, FNV-1a of bytes 0..39 */
 #define TIER_STATIC_END 40
 
 #define LAYOUT_VERSION 1u
-#define DATA_ALIGN STORE_SLOT_SIZE
+#define DATA_ALIGN     STORE_SLOT_SIZE
 
 static const uint8_t pool_magic[8] = {'P', 'R', 'B', 'P', 'O', 'O', 'L', 0};
 static const uint8_t tier_magic[8] = {'P', 'R', 'B', 'T', 'I', 'E', 'R', 0};
@@ -181,9 +181,9 @@ int store_slot_zero(struct prb_store *s, uint32_t slot)
 {
 	if (store_slot_is_tier(s, slot)) {
 		uint64_t offset = store_tier_slot_offset(s, slot);
-		int rc = s->tier_can_punch ? punch(s->tier_fd, offset, STORE_SLOT_SIZE,
-						   &s->tier_can_punch)
-					   : 1;
+		int rc = s->tier_can_punch
+				 ? punch(s->tier_fd, offset, STORE_SLOT_SIZE, &s->tier_can_punch)
+				 : 1;
 
 		if (rc == 1)
 			rc = write_zeros(s, s->tier_fd, offset, STORE_SLOT_SIZE);
@@ -302,8 +302,7 @@ static int pread_all(int fd, uint8_t *buf, size_t len, uint64_t offset)
 }
 
 /* Open (creating when absent) the tier file and learn its physical slot count. */
-static int tier_open(const struct prb_store_config *cfg, bool create, int *fd_out,
-		     uint64_t *slots)
+static int tier_open(const struct prb_store_config *cfg, bool create, int *fd_out, uint64_t *slots)
 {
 	int fd = open(cfg->tier_path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
 	struct stat st;
@@ -366,7 +365,8 @@ static int tier_check(struct prb_store *s)
 		return -EINVAL;
 	if (fstat(s->tier_fd, &st))
 		return -errno;
-	if ((uint64_t)st.st_size < STORE_TIER_HEADER_SIZE + ((uint64_t)s->tier_slots << STORE_SLOT_SHIFT))
+	if ((uint64_t)st.st_size <
+	    STORE_TIER_HEADER_SIZE + ((uint64_t)s->tier_slots << STORE_SLOT_SHIFT))
 		return -EINVAL;
 	return 0;
 }
@@ -389,8 +389,8 @@ static int pool_format(struct prb_store *s, const struct pool_geometry *g, bool 
 		if (rc < 0)
 			return rc;
 		if (rc == 1)
-			s->memset_fn(s->base + STORE_HEADER_SIZE, 0, s->map_size - STORE_HEADER_SIZE,
-				     PMEM2_F_MEM_NONTEMPORAL);
+			s->memset_fn(s->base + STORE_HEADER_SIZE, 0,
+				     s->map_size - STORE_HEADER_SIZE, PMEM2_F_MEM_NONTEMPORAL);
 		else if (fsync(s->pool_fd))
 			return -errno;
 	}
@@ -486,8 +486,7 @@ static int sync_parent_dir(const char *path)
 }
 
 /* Open the pool file or device; a missing file is created as new_path (sparse). */
-static int pool_open_fd(struct prb_store *s, const struct prb_store_config *cfg,
-			char **new_path)
+static int pool_open_fd(struct prb_store *s, const struct prb_store_config *cfg, char **new_path)
 {
 	struct stat st;
 

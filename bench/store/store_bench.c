@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SLOT (UINT64_C(2) << 20)
-#define RANGE 65536u
+#define SLOT	     (UINT64_C(2) << 20)
+#define RANGE	     65536u
 #define FRAGMENT_RUN 7u
-#define REPEATS 5
-#define LIST_MAX 4096
+#define REPEATS	     5
+#define LIST_MAX     4096
 
 struct result {
 	const char *name;
@@ -86,7 +86,8 @@ static int alloc_fragmented(struct prb_store *s, uint64_t blocks, uint64_t *exte
 	}
 	for (uint64_t i = 0; i < runs && rc == 0; i++) {
 		uint64_t first = order[i] * FRAGMENT_RUN;
-		uint32_t n = (uint32_t)(blocks - first < FRAGMENT_RUN ? blocks - first : FRAGMENT_RUN);
+		uint32_t n =
+			(uint32_t)(blocks - first < FRAGMENT_RUN ? blocks - first : FRAGMENT_RUN);
 
 		rc = prb_store_alloc(s, order[i] * (FRAGMENT_RUN + 1), n);
 	}
@@ -244,17 +245,19 @@ int main(int argc, char **argv)
 	       (unsigned long long)blocks, (double)blocks * 2.0 / (1024.0 * 1024.0), REPEATS);
 	printf("baseline: pread of the %.1f MiB entry area %.2f ms, memcpy of it %.3f ms\n\n",
 	       (double)blocks * 8 / (1024.0 * 1024.0), pread_ms, memcpy_ms);
-	printf("| layout | blocks | extents | alloc all (s) | reopen (ms) | goal | LIST all (ms) | goal "
+	printf("| layout | blocks | extents | alloc all (s) | reopen (ms) | goal | LIST all (ms) | "
+	       "goal "
 	       "| reopen / pread | LIST / pread |\n");
 	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int i = 0; i < 2; i++) {
 		const struct result *r = &results[i];
 
-		printf("| %s | %llu | %llu | %.2f | %.1f | %s | %.1f | %s | %.1f | %.1f |\n", r->name,
-		       (unsigned long long)r->blocks, (unsigned long long)r->extents, r->alloc_s,
-		       r->reopen_ms, r->reopen_ms < 1000 ? "< 1000 met" : "< 1000 MISSED",
-		       r->list_ms, r->list_ms < 100 ? "< 100 met" : "< 100 MISSED",
-		       r->reopen_ms / pread_ms, r->list_ms / pread_ms);
+		printf("| %s | %llu | %llu | %.2f | %.1f | %s | %.1f | %s | %.1f | %.1f |\n",
+		       r->name, (unsigned long long)r->blocks, (unsigned long long)r->extents,
+		       r->alloc_s, r->reopen_ms,
+		       r->reopen_ms < 1000 ? "< 1000 met" : "< 1000 MISSED", r->list_ms,
+		       r->list_ms < 100 ? "< 100 met" : "< 100 MISSED", r->reopen_ms / pread_ms,
+		       r->list_ms / pread_ms);
 	}
 	return 0;
 }

@@ -10,29 +10,29 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define MIB (UINT64_C(1) << 20)
+#define MIB  (UINT64_C(1) << 20)
 #define SLOT (2 * MIB)
 
 extern int store_test_failures;
 
 /* Record a failure (with where it happened) and go on. */
-#define CHECK(cond)                                                                               \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,      \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,       \
 				__func__, #cond);                                                  \
-			store_test_failures++;                                                    \
-		}                                                                                 \
+			store_test_failures++;                                                     \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_RC(expr, want)                                                                      \
-	do {                                                                                      \
-		long long got_ = (long long)(expr);                                               \
-		if (got_ != (long long)(want)) {                                                  \
+#define CHECK_RC(expr, want)                                                                       \
+	do {                                                                                       \
+		long long got_ = (long long)(expr);                                                \
+		if (got_ != (long long)(want)) {                                                   \
 			fprintf(stderr, "%s:%d: %s: %s returned %lld, want %lld\n", __FILE__,      \
 				__LINE__, __func__, #expr, got_, (long long)(want));               \
-			store_test_failures++;                                                    \
-		}                                                                                 \
+			store_test_failures++;                                                     \
+		}                                                                                  \
 	} while (0)
 
 /* Make the test's temporary folder (under $PRB_STORE_TEST_TMP, else /tmp). */

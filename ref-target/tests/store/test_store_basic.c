@@ -162,7 +162,7 @@ static void test_pin_zero_persist_reopen(void)
 	store_test_fill(data, 22);
 	prb_store_persist(s, data + 4096, 100); /* partial, unaligned persists are fine */
 	prb_store_persist(s, data, SLOT);
-	prb_store_persist(s, &s, 8);            /* outside the pool: ignored */
+	prb_store_persist(s, &s, 8); /* outside the pool: ignored */
 	prb_store_unpin(s, 2);
 	prb_store_close(s);
 
@@ -224,8 +224,9 @@ struct want_extent {
 	enum prb_store_where where;
 };
 
-static void check_list(struct prb_store *s, uint64_t from, size_t max, const struct want_extent *want,
-		       size_t want_count, uint64_t want_next, bool want_end)
+static void check_list(struct prb_store *s, uint64_t from, size_t max,
+		       const struct want_extent *want, size_t want_count, uint64_t want_next,
+		       bool want_end)
 {
 	struct prb_store_extent got[16];
 	uint64_t next = 12345;
@@ -249,13 +250,15 @@ static void test_list(void)
 
 	check_list(s, 0, 16, NULL, 0, 0, true);
 	CHECK_RC(prb_store_alloc(s, 3, 2), 0);
-	CHECK_RC(prb_store_alloc(s, 5, 1), 0);   /* coalesces with 3..4 */
+	CHECK_RC(prb_store_alloc(s, 5, 1), 0);	 /* coalesces with 3..4 */
 	CHECK_RC(prb_store_alloc(s, 60, 10), 0); /* crosses a 64-block group */
 	CHECK_RC(prb_store_alloc(s, 70, 130), 0);
 	CHECK_RC(prb_store_alloc(s, UINT64_C(1) << 40, 1), 0); /* far away: other radix nodes */
 	CHECK_RC(prb_store_alloc(s, BLOCK_LIMIT - 2, 2), 0);   /* the very end */
 	{
-		const struct want_extent w[] = {{3, 3, R}, {60, 140, R}, {UINT64_C(1) << 40, 1, R},
+		const struct want_extent w[] = {{3, 3, R},
+						{60, 140, R},
+						{UINT64_C(1) << 40, 1, R},
 						{BLOCK_LIMIT - 2, 2, R}};
 		check_list(s, 0, 16, w, 4, BLOCK_LIMIT, true);
 		check_list(s, 0, 2, w, 2, 200, false);
@@ -263,8 +266,9 @@ static void test_list(void)
 		check_list(s, 100, 16, (const struct want_extent[]){{100, 100, R}, w[2], w[3]}, 3,
 			   BLOCK_LIMIT, true);
 		check_list(s, 200, 1, &w[2], 1, (UINT64_C(1) << 40) + 1, false);
-		check_list(s, BLOCK_LIMIT - 1, 16, (const struct want_extent[]){{BLOCK_LIMIT - 1, 1, R}},
-			   1, BLOCK_LIMIT, true);
+		check_list(s, BLOCK_LIMIT - 1, 16,
+			   (const struct want_extent[]){{BLOCK_LIMIT - 1, 1, R}}, 1, BLOCK_LIMIT,
+			   true);
 		check_list(s, BLOCK_LIMIT, 16, NULL, 0, BLOCK_LIMIT, true);
 		check_list(s, 0, 0, NULL, 0, 0, false);
 	}
@@ -399,7 +403,8 @@ static void test_bad_pools(void)
 	s = NULL;
 	store_test_unlink("zeros");
 	/* A tier too small, a tier missing, a tier not chosen at creation. */
-	CHECK_RC(store_test_open("pool", store_test_pool_bytes(2), "tier", 4096 + SLOT, &s), -EINVAL);
+	CHECK_RC(store_test_open("pool", store_test_pool_bytes(2), "tier", 4096 + SLOT, &s),
+		 -EINVAL);
 	remove_pool();
 	s = open_tiered(2, 2);
 	prb_store_close(s);
@@ -415,8 +420,8 @@ static void test_bad_pools(void)
 	s = open_tiered(2, 2);
 	prb_store_close(s);
 	store_test_unlink("pool");
-	CHECK_RC(store_test_open("pool2", store_test_pool_bytes(2), "tier2", store_test_tier_bytes(2),
-				 &s),
+	CHECK_RC(store_test_open("pool2", store_test_pool_bytes(2), "tier2",
+				 store_test_tier_bytes(2), &s),
 		 0);
 	prb_store_close(s);
 	s = NULL;

@@ -38,36 +38,23 @@ struct op {
 
 /* Setup (not crashed): blocks 0..2 written with seeds 1..3. Capacity is 8 blocks. */
 static const struct op tiered_workload[] = {
-	{OP_ALLOC, 10, 3, 0, 0},        /* one fast slot left, two new blocks in the tier */
-	{OP_WRITE, 11, 1, 111, 0},      /* recall from the tier: evicts a resident block */
-	{OP_WRITE, 12, 1, 112, 0},
-	{OP_FREE, 1, 1, 0, 0},
-	{OP_ALLOC, 20, 2, 0, 0},
-	{OP_WRITE, 20, 1, 120, 0},
-	{OP_PIN, 0, 1, 0, 0},
-	{OP_FREE, 10, 3, 0, 0},
-	{OP_ALLOC, 30, 4, 0, 0},        /* full: 0 2 20 21 30..33 */
-	{OP_ALLOC, 40, 1, 0, -ENOSPC},
-	{OP_WRITE, 33, 1, 133, 0},
-	{OP_WRITE, 0, 1, 100, 0},
-	{OP_FREE, 20, 2, 0, 0},
-	{OP_WRITE, 2, 1, 102, 0},
-	{OP_ALLOC, 40, 1, 0, 0},
-	{OP_FREE, 0, 3, 0, -ENOENT},
-	{OP_WRITE, 30, 1, 130, 0},
-	{OP_FREE, 30, 4, 0, 0},
-	{OP_PIN, 40, 1, 0, 0},
-	{OP_WRITE, 40, 1, 140, 0},
-	{OP_ALLOC, 50, 3, 0, 0},
-	{OP_WRITE, 52, 1, 152, 0},
-	{OP_FREE, 0, 1, 0, 0},
+	{OP_ALLOC, 10, 3, 0, 0},   /* one fast slot left, two new blocks in the tier */
+	{OP_WRITE, 11, 1, 111, 0}, /* recall from the tier: evicts a resident block */
+	{OP_WRITE, 12, 1, 112, 0},     {OP_FREE, 1, 1, 0, 0},	  {OP_ALLOC, 20, 2, 0, 0},
+	{OP_WRITE, 20, 1, 120, 0},     {OP_PIN, 0, 1, 0, 0},	  {OP_FREE, 10, 3, 0, 0},
+	{OP_ALLOC, 30, 4, 0, 0}, /* full: 0 2 20 21 30..33 */
+	{OP_ALLOC, 40, 1, 0, -ENOSPC}, {OP_WRITE, 33, 1, 133, 0}, {OP_WRITE, 0, 1, 100, 0},
+	{OP_FREE, 20, 2, 0, 0},	       {OP_WRITE, 2, 1, 102, 0},  {OP_ALLOC, 40, 1, 0, 0},
+	{OP_FREE, 0, 3, 0, -ENOENT},   {OP_WRITE, 30, 1, 130, 0}, {OP_FREE, 30, 4, 0, 0},
+	{OP_PIN, 40, 1, 0, 0},	       {OP_WRITE, 40, 1, 140, 0}, {OP_ALLOC, 50, 3, 0, 0},
+	{OP_WRITE, 52, 1, 152, 0},     {OP_FREE, 0, 1, 0, 0},
 };
 
 /* Without a tier: 8 fast slots. */
 static const struct op plain_workload[] = {
-	{OP_ALLOC, 0, 5, 0, 0},  {OP_WRITE, 4, 1, 104, 0}, {OP_FREE, 1, 2, 0, 0},
-	{OP_ALLOC, 1, 2, 0, 0},  {OP_WRITE, 1, 1, 101, 0}, {OP_ALLOC, 8, 4, 0, -ENOSPC},
-	{OP_ALLOC, 8, 3, 0, 0},  {OP_FREE, 0, 11, 0, 0},   {OP_ALLOC, 20, 8, 0, 0},
+	{OP_ALLOC, 0, 5, 0, 0}, {OP_WRITE, 4, 1, 104, 0}, {OP_FREE, 1, 2, 0, 0},
+	{OP_ALLOC, 1, 2, 0, 0}, {OP_WRITE, 1, 1, 101, 0}, {OP_ALLOC, 8, 4, 0, -ENOSPC},
+	{OP_ALLOC, 8, 3, 0, 0}, {OP_FREE, 0, 11, 0, 0},	  {OP_ALLOC, 20, 8, 0, 0},
 };
 
 struct workload {
@@ -225,8 +212,7 @@ static void verify_block(struct prb_store *s, const struct model *m, const struc
 	prb_store_unpin(s, b);
 }
 
-static void verify(const struct workload *w, const struct model *m, size_t acked,
-		   const char *where)
+static void verify(const struct workload *w, const struct model *m, size_t acked, const char *where)
 {
 	const struct op *flight = acked < w->count ? &w->ops[acked] : NULL;
 	struct prb_store *s = NULL;
@@ -316,8 +302,9 @@ static void run_workload(const struct workload *w, bool longer)
 			acked = crash_run(w, n, &m, false);
 			if (r)
 				crash_run(w, r, &m, true);
-			snprintf(where, sizeof(where), "%s crash at %llu (%zu acked), recovery crash at %llu",
-				 w->name, (unsigned long long)n, acked, (unsigned long long)r);
+			snprintf(where, sizeof(where),
+				 "%s crash at %llu (%zu acked), recovery crash at %llu", w->name,
+				 (unsigned long long)n, acked, (unsigned long long)r);
 			verify(w, &m, acked, where);
 		}
 	}

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FAST 6
-#define TIER 6
+#define FAST	 6
+#define TIER	 6
 #define CAPACITY (FAST + TIER)
-#define SPACE 48 /* blocks 0..47 */
+#define SPACE	 48 /* blocks 0..47 */
 #define MAX_PINS 3
 
 struct model {
@@ -216,8 +216,8 @@ int main(int argc, char **argv)
 		if (i % 50 == 49)
 			store_test_check(s, i % 500 == 499, "model");
 		if (store_test_failures)
-			fprintf(stderr, "store.model: first failure at operation %u (seed %llu)\n", i,
-				(unsigned long long)seed);
+			fprintf(stderr, "store.model: first failure at operation %u (seed %llu)\n",
+				i, (unsigned long long)seed);
 	}
 	store_test_check(s, true, "model end");
 	prb_store_close(s);
