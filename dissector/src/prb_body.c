@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-
 /* Little-endian unsigned value of size 1, 2, 4 or 8 bytes. */
 static uint64_t field_value(tvbuff_t *tvb, int offset, unsigned size)
 {
@@ -30,18 +29,20 @@ static void check_bounds(packet_info *pinfo, proto_item *item, const struct prb_
 	expert_field *ei = &prb_ei[PRB_EI_OUT_OF_RANGE];
 
 	if ((f->checks & PRB_WS_CHECK_MIN) && v < f->min)
-		expert_add_info_format(pinfo, item, ei, "%s = %" PRIu64 " is below its minimum %" PRIu64,
-				       f->name, v, f->min);
+		expert_add_info_format(pinfo, item, ei,
+				       "%s = %" PRIu64 " is below its minimum %" PRIu64, f->name, v,
+				       f->min);
 	if ((f->checks & PRB_WS_CHECK_MAX) && v > f->max)
-		expert_add_info_format(pinfo, item, ei, "%s = %" PRIu64 " is above its maximum %" PRIu64,
-				       f->name, v, f->max);
+		expert_add_info_format(pinfo, item, ei,
+				       "%s = %" PRIu64 " is above its maximum %" PRIu64, f->name, v,
+				       f->max);
 	if ((f->checks & PRB_WS_CHECK_ALIGN) && f->align != 0 && v % f->align != 0)
 		expert_add_info_format(pinfo, item, ei,
-				       "%s = 0x%" PRIx64 " is not a multiple of 0x%" PRIx64, f->name, v,
-				       f->align);
+				       "%s = 0x%" PRIx64 " is not a multiple of 0x%" PRIx64,
+				       f->name, v, f->align);
 	if ((f->checks & PRB_WS_CHECK_EQUALS) && v != f->equals)
-		expert_add_info_format(pinfo, item, ei, "%s = %" PRIu64 " must be %" PRIu64, f->name,
-				       v, f->equals);
+		expert_add_info_format(pinfo, item, ei, "%s = %" PRIu64 " must be %" PRIu64,
+				       f->name, v, f->equals);
 }
 
 /* Check one field's value: reserved zero, enum member, no reserved flag bit, bounds. */
@@ -57,12 +58,14 @@ static void check_field(tvbuff_t *tvb, packet_info *pinfo, proto_item *item,
 	case PRB_WS_RESERVED:
 		if (v != 0)
 			expert_add_info_format(pinfo, item, &prb_ei[PRB_EI_RESERVED],
-					       "Reserved field %s is 0x%" PRIx64 ", not zero", f->name, v);
+					       "Reserved field %s is 0x%" PRIx64 ", not zero",
+					       f->name, v);
 		return;
 	case PRB_WS_ENUM:
 		if (v > UINT32_MAX || try_val_to_str((uint32_t)v, f->vals) == NULL)
 			expert_add_info_format(pinfo, item, &prb_ei[PRB_EI_NOT_MEMBER],
-					       "%s = %" PRIu64 " is not a member of its enum", f->name, v);
+					       "%s = %" PRIu64 " is not a member of its enum",
+					       f->name, v);
 		return;
 	case PRB_WS_FLAGS:
 		if (v & ~f->valid_mask)
@@ -85,11 +88,13 @@ void prb_dissect_layout(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 		proto_item *item;
 
 		if (f->kind == PRB_WS_FLAGS)
-			item = proto_tree_add_bitmask(tree, tvb, (unsigned)offset, *f->hf, prb_ett[PRB_ETT_FLAGS],
-						      f->bits, ENC_LITTLE_ENDIAN);
+			item = proto_tree_add_bitmask(tree, tvb, (unsigned)offset, *f->hf,
+						      prb_ett[PRB_ETT_FLAGS], f->bits,
+						      ENC_LITTLE_ENDIAN);
 		else
 			item = proto_tree_add_item(tree, *f->hf, tvb, offset, f->size,
-						   f->kind == PRB_WS_BYTES || f->kind == PRB_WS_RESERVED
+						   f->kind == PRB_WS_BYTES ||
+								   f->kind == PRB_WS_RESERVED
 							   ? ENC_NA
 							   : ENC_LITTLE_ENDIAN);
 		check_field(tvb, pinfo, item, f, offset);

@@ -7,16 +7,15 @@
 #include <epan/conversation.h>
 #include <epan/proto_data.h>
 
-
 /* File-scope keys of per-frame data: two per PDU of the frame, one for the RDMA access. */
-#define PRB_KEY_TXN(index) (1U + 2U * (index))
+#define PRB_KEY_TXN(index)     (1U + 2U * (index))
 #define PRB_KEY_MAPPING(index) (2U + 2U * (index))
-#define PRB_KEY_RKEY 0xffffffffU
+#define PRB_KEY_RKEY	       0xffffffffU
 
 /* What one conversation (TCP connection, or the RDMA peers' address pair) remembers. */
 struct prb_conv {
-	wmem_map_t *pending;  /* tag -> struct prb_txn *, requests not yet answered */
-	wmem_map_t *handles;  /* uint64_t handle -> struct prb_mapping * */
+	wmem_map_t *pending; /* tag -> struct prb_txn *, requests not yet answered */
+	wmem_map_t *handles; /* uint64_t handle -> struct prb_mapping * */
 };
 
 /* rkey -> struct prb_mapping *, across the capture: RDMA READ/WRITE packets belong to
@@ -41,8 +40,8 @@ static conversation_t *find_conv(packet_info *pinfo, enum prb_binding binding)
 	conv = find_conversation(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_NONE, 0,
 				 0, 0);
 	if (conv == NULL)
-		conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_NONE,
-					0, 0, 0);
+		conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst,
+					CONVERSATION_NONE, 0, 0, 0);
 	return conv;
 }
 
@@ -101,12 +100,14 @@ struct prb_txn *prb_conv_track(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
 	if (!PINFO_FD_VISITED(pinfo)) {
 		txn = pair(tvb, pinfo, pdu, request_summary);
 		if (txn != NULL)
-			p_add_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_TXN(pdu->index), txn);
+			p_add_proto_data(wmem_file_scope(), pinfo, proto_prb,
+					 PRB_KEY_TXN(pdu->index), txn);
 	}
 	txn = p_get_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_TXN(pdu->index));
 	if (txn == NULL) {
 		if (pdu->response)
-			expert_add_info(pinfo, proto_tree_get_parent(tree), &prb_ei[PRB_EI_NO_REQUEST]);
+			expert_add_info(pinfo, proto_tree_get_parent(tree),
+					&prb_ei[PRB_EI_NO_REQUEST]);
 		return NULL;
 	}
 	if (!pdu->response) {
@@ -170,8 +171,8 @@ void prb_conv_mapping(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 	if (!PINFO_FD_VISITED(pinfo)) {
 		m = remember(tvb, pinfo, pdu, txn);
 		if (m != NULL)
-			p_add_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_MAPPING(pdu->index),
-					 (void *)m);
+			p_add_proto_data(wmem_file_scope(), pinfo, proto_prb,
+					 PRB_KEY_MAPPING(pdu->index), (void *)m);
 	}
 	m = p_get_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_MAPPING(pdu->index));
 	if (m == NULL)

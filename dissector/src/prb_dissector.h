@@ -105,14 +105,14 @@ struct prb_pdu {
 	uint32_t tag;
 	uint16_t status;
 	uint16_t hlen;
-	uint8_t opcode;                 /* without the response bit */
+	uint8_t opcode; /* without the response bit */
 	bool response;
-	bool error_response;            /* status != 0 and hlen = 16 */
-	const struct prb_ws_msg *msg;   /* NULL: unknown opcode */
+	bool error_response;	      /* status != 0 and hlen = 16 */
+	const struct prb_ws_msg *msg; /* NULL: unknown opcode */
 	uint32_t payload_offset;
 	uint32_t payload_len;
 	enum prb_binding binding;
-	unsigned index;                 /* PDUs of this frame dissected before this one */
+	unsigned index; /* PDUs of this frame dissected before this one */
 };
 
 /* One request and its response, paired by tag on the first pass. */
@@ -121,9 +121,9 @@ struct prb_txn {
 	uint32_t response_frame;
 	nstime_t request_time;
 	uint8_t opcode;
-	uint64_t addr;                  /* MAP: the block */
+	uint64_t addr; /* MAP: the block */
 	uint32_t map_flags;
-	const char *summary;            /* the request's Info text, file scope */
+	const char *summary; /* the request's Info text, file scope */
 };
 
 /* A MAP answered with a handle (and over RDMA an rkey and remote address). */
@@ -135,7 +135,7 @@ struct prb_mapping {
 	uint32_t length;
 	uint32_t map_flags;
 	uint32_t map_frame;
-	uint32_t unmap_frame;           /* 0 while live */
+	uint32_t unmap_frame; /* 0 while live */
 };
 
 /* prb_pdu.c */

@@ -7,7 +7,6 @@
 #include <epan/proto_data.h>
 #include <wsutil/crc32.h>
 
-
 /* Packet-scope key of the count of PDUs dissected so far in the frame. */
 #define PRB_KEY_PDU_COUNT 0U
 
@@ -54,8 +53,8 @@ bool prb_header_plausible(tvbuff_t *tvb, int offset)
 /* Index of this PDU among those of the frame, counted afresh at every dissection. */
 static unsigned next_pdu_index(packet_info *pinfo)
 {
-	unsigned n = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_prb,
-						       PRB_KEY_PDU_COUNT));
+	unsigned n = GPOINTER_TO_UINT(
+		p_get_proto_data(pinfo->pool, pinfo, proto_prb, PRB_KEY_PDU_COUNT));
 
 	p_set_proto_data(pinfo->pool, pinfo, proto_prb, PRB_KEY_PDU_COUNT, GUINT_TO_POINTER(n + 1));
 	return n;
@@ -98,20 +97,23 @@ static void check_lengths(packet_info *pinfo, proto_item *pdu_item, const struct
 	const struct prb_ws_msg *msg = pdu->msg;
 
 	if (pdu->response && pdu->status != 0 && pdu->hlen != PRB_HDR_SIZE)
-		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_BAD_HLEN],
-				       "Error response with hlen %u: it must be the header alone (16)",
-				       pdu->hlen);
+		expert_add_info_format(
+			pinfo, pdu_item, &prb_ei[PRB_EI_BAD_HLEN],
+			"Error response with hlen %u: it must be the header alone (16)", pdu->hlen);
 	else if (!pdu->error_response && pdu->hlen != msg->size)
 		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_BAD_HLEN],
-				       "hlen %u differs from the size of %s (%u)", pdu->hlen, msg->name,
-				       msg->size);
+				       "hlen %u differs from the size of %s (%u)", pdu->hlen,
+				       msg->name, msg->size);
 	if (!plen_ok)
 		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_BAD_PLEN],
-				       "plen %u is shorter than hlen plus the flagged digests", pdu->plen);
-	else if (pdu->payload_len != 0 && (msg->payload == PRB_WS_PAYLOAD_NONE || pdu->error_response))
+				       "plen %u is shorter than hlen plus the flagged digests",
+				       pdu->plen);
+	else if (pdu->payload_len != 0 &&
+		 (msg->payload == PRB_WS_PAYLOAD_NONE || pdu->error_response))
 		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_BAD_PLEN],
 				       "%u bytes after the fixed part of %s, which has no payload",
-				       pdu->payload_len, pdu->error_response ? "an error response" : msg->name);
+				       pdu->payload_len,
+				       pdu->error_response ? "an error response" : msg->name);
 	if ((pdu->flags & (PRB_HDR_HDGST | PRB_HDR_DDGST)) && pdu->opcode == PRB_OP_HELLO)
 		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_DIGEST_FLAG],
 				       "HELLO PDUs never carry digests");
@@ -141,9 +143,9 @@ static void dissect_hdgst(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 	uint32_t crc = digest(tvb, 0, pdu->hlen);
 	proto_item *pad;
 
-	proto_tree_add_checksum(tree, tvb, pdu->hlen, prb_xf[PRB_XF_HDGST], prb_xf[PRB_XF_HDGST_STATUS],
-				&prb_ei[PRB_EI_HDGST_BAD], pinfo, crc, ENC_LITTLE_ENDIAN,
-				PROTO_CHECKSUM_VERIFY);
+	proto_tree_add_checksum(tree, tvb, pdu->hlen, prb_xf[PRB_XF_HDGST],
+				prb_xf[PRB_XF_HDGST_STATUS], &prb_ei[PRB_EI_HDGST_BAD], pinfo, crc,
+				ENC_LITTLE_ENDIAN, PROTO_CHECKSUM_VERIFY);
 	pad = proto_tree_add_item(tree, prb_xf[PRB_XF_HDGST_PAD], tvb, pdu->hlen + 4, 4, ENC_NA);
 	if (tvb_get_letohl(tvb, pdu->hlen + 4) != 0)
 		expert_add_info_format(pinfo, pad, &prb_ei[PRB_EI_RESERVED],
@@ -162,8 +164,8 @@ static void check_payload_field(tvbuff_t *tvb, packet_info *pinfo, proto_item *i
 	stated = prb_layout_value(tvb, pdu->msg, 0, f->name);
 	if (stated != actual)
 		expert_add_info_format(pinfo, item, &prb_ei[PRB_EI_PAYLOAD_LENGTH],
-				       "%s says %" PRIu64 " but the payload holds %" PRIu64, f->name,
-				       stated, actual);
+				       "%s says %" PRIu64 " but the payload holds %" PRIu64,
+				       f->name, stated, actual);
 }
 
 /* The extent records of a LIST response, one subtree each. */
@@ -173,9 +175,10 @@ static void dissect_extents(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 	uint32_t count = pdu->payload_len / PRB_WS_EXTENT_SIZE;
 
 	if (pdu->payload_len % PRB_WS_EXTENT_SIZE != 0)
-		expert_add_info_format(pinfo, payload_item, &prb_ei[PRB_EI_PAYLOAD_LENGTH],
-				       "Payload of %u bytes is not a whole number of %u-byte extents",
-				       pdu->payload_len, PRB_WS_EXTENT_SIZE);
+		expert_add_info_format(
+			pinfo, payload_item, &prb_ei[PRB_EI_PAYLOAD_LENGTH],
+			"Payload of %u bytes is not a whole number of %u-byte extents",
+			pdu->payload_len, PRB_WS_EXTENT_SIZE);
 	check_payload_field(tvb, pinfo, payload_item, pdu, count);
 	for (uint32_t i = 0; i < count; i++) {
 		int base = (int)(pdu->payload_offset + i * PRB_WS_EXTENT_SIZE);
@@ -186,8 +189,9 @@ static void dissect_extents(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 		uint64_t blocks = prb_layout_value(tvb, &prb_ws_extent, base, "blocks");
 		uint64_t state = prb_layout_value(tvb, &prb_ws_extent, base, "state");
 
-		proto_item_append_text(item, " %u: 0x%" PRIx64 " x%" PRIu64 " %s", i, addr, blocks,
-				       val_to_str_const((uint32_t)state, prb_vals_extent_state, "?"));
+		proto_item_append_text(
+			item, " %u: 0x%" PRIx64 " x%" PRIu64 " %s", i, addr, blocks,
+			val_to_str_const((uint32_t)state, prb_vals_extent_state, "?"));
 		prb_dissect_layout(tvb, pinfo, sub, &prb_ws_extent, base);
 	}
 }
@@ -198,8 +202,8 @@ static void dissect_payload(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 {
 	proto_item *item;
 
-	item = proto_tree_add_uint(tree, prb_xf[PRB_XF_PAYLOAD_LEN], tvb, (int)pdu->payload_offset, 0,
-				   pdu->payload_len);
+	item = proto_tree_add_uint(tree, prb_xf[PRB_XF_PAYLOAD_LEN], tvb, (int)pdu->payload_offset,
+				   0, pdu->payload_len);
 	proto_item_set_generated(item);
 	if (pdu->msg->payload == PRB_WS_PAYLOAD_EXTENTS && !pdu->error_response) {
 		dissect_extents(tvb, pinfo, tree, pdu, item);
@@ -241,18 +245,18 @@ static void add_status_expert(tvbuff_t *tvb, packet_info *pinfo, proto_item *ite
 	if (pdu->msg->direction == PRB_WS_EITHER) {
 		uint64_t reason = prb_layout_value(tvb, pdu->msg, 0, "reason");
 
-		expert_add_info_format(pinfo, item, &prb_ei[PRB_EI_TERM], "TERM %s: the connection ends",
-				       val_to_str_const((uint32_t)reason, prb_vals_term_reason, "?"));
+		expert_add_info_format(
+			pinfo, item, &prb_ei[PRB_EI_TERM], "TERM %s: the connection ends",
+			val_to_str_const((uint32_t)reason, prb_vals_term_reason, "?"));
 		return;
 	}
 	if (!pdu->response || pdu->status == 0)
 		return;
-	expert_add_info_format(pinfo, item,
-			       &prb_ei[status_is_fault(pdu->status) ? PRB_EI_STATUS_WARN
-								    : PRB_EI_STATUS_NOTE],
-			       "%s response: %s",
-			       val_to_str_const(pdu->opcode, prb_vals_opcode, "?"),
-			       val_to_str(pdu->status, prb_vals_status, "status %u"));
+	expert_add_info_format(
+		pinfo, item,
+		&prb_ei[status_is_fault(pdu->status) ? PRB_EI_STATUS_WARN : PRB_EI_STATUS_NOTE],
+		"%s response: %s", val_to_str_const(pdu->opcode, prb_vals_opcode, "?"),
+		val_to_str(pdu->status, prb_vals_status, "status %u"));
 }
 
 /* Info column and PDU item text; the request's summary is carried over to its response. */
@@ -262,11 +266,12 @@ static void summarise(tvbuff_t *tvb, packet_info *pinfo, proto_item *pdu_item,
 	const char *text = own;
 
 	if (pdu->response && pdu->msg->direction == PRB_WS_RESPONSE) {
-		const char *request = txn != NULL ? txn->summary
-						  : wmem_strdup_printf(pinfo->pool, "%s tag %u",
-								       val_to_str_const(pdu->opcode,
-											prb_vals_opcode, "?"),
-								       pdu->tag);
+		const char *request =
+			txn != NULL ? txn->summary
+				    : wmem_strdup_printf(
+					      pinfo->pool, "%s tag %u",
+					      val_to_str_const(pdu->opcode, prb_vals_opcode, "?"),
+					      pdu->tag);
 
 		text = wmem_strdup_printf(pinfo->pool, "%s -> %s", request,
 					  prb_summary_result(tvb, pdu, pinfo->pool));
@@ -292,11 +297,10 @@ static int dissect_unknown(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 		prb_dissect_layout(tvb, pinfo, tree, &prb_ws_hdr, 0);
 		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_UNKNOWN_OPCODE],
 				       "Opcode 0x%02x is not in the spec", pdu->opcode_byte);
-		text = wmem_strdup_printf(pinfo->pool, "unknown opcode 0x%02x tag %u%s%s",
-					  pdu->opcode_byte, pdu->tag, pdu->status ? " -> " : "",
-					  pdu->status ? val_to_str(pdu->status, prb_vals_status,
-								   "status %u")
-						      : "");
+		text = wmem_strdup_printf(
+			pinfo->pool, "unknown opcode 0x%02x tag %u%s%s", pdu->opcode_byte, pdu->tag,
+			pdu->status ? " -> " : "",
+			pdu->status ? val_to_str(pdu->status, prb_vals_status, "status %u") : "");
 	}
 	if (tvb_reported_length(tvb) > PRB_HDR_SIZE)
 		proto_tree_add_item(tree, prb_xf[PRB_XF_BODY_EXTRA], tvb, PRB_HDR_SIZE, -1, ENC_NA);
@@ -309,7 +313,7 @@ static int dissect_unknown(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 
 int prb_dissect_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, enum prb_binding binding)
 {
-	struct prb_pdu pdu = { .binding = binding };
+	struct prb_pdu pdu = {.binding = binding};
 	const char *own = NULL;
 	const struct prb_txn *txn;
 	proto_item *pdu_item;
@@ -330,7 +334,8 @@ int prb_dissect_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, enum pr
 	proto_item_append_text(pdu_item, ", %s",
 			       val_to_str_const(pdu.opcode_byte, prb_vals_opcode_byte, "?"));
 	prb_dissect_layout(tvb, pinfo, pdu_tree, &prb_ws_hdr, 0);
-	proto_tree_add_item(pdu_tree, prb_xf[PRB_XF_RESPONSE_BIT], tvb, PRB_WS_HDR_OPCODE, 1, ENC_NA);
+	proto_tree_add_item(pdu_tree, prb_xf[PRB_XF_RESPONSE_BIT], tvb, PRB_WS_HDR_OPCODE, 1,
+			    ENC_NA);
 	plen_ok = locate_payload(&pdu);
 	check_lengths(pinfo, pdu_item, &pdu, plen_ok);
 	if (!pdu.error_response && pdu.hlen == pdu.msg->size) {

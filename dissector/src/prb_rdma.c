@@ -8,7 +8,6 @@
 
 #include <epan/dissectors/packet-infiniband.h>
 
-
 /* A capsule: one whole PDU at the start of the payload (multi-packet SENDs are not
  * reassembled by Wireshark; prb capsules without data fit one MTU). */
 static bool dissect_capsule(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
@@ -38,13 +37,15 @@ static bool annotate_access(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 		return false;
 	offset = info->reth_remote_address - m->raddr;
 	col_set_str(pinfo->cinfo, COL_PROTOCOL, "PRB");
-	col_append_fstr(pinfo->cinfo, COL_INFO, " [prb RDMA %s block 0x%" PRIx64 " +0x%" PRIx64
-			" len %u]", write ? "WRITE" : "READ", m->addr, offset, info->reth_dma_length);
+	col_append_fstr(pinfo->cinfo, COL_INFO,
+			" [prb RDMA %s block 0x%" PRIx64 " +0x%" PRIx64 " len %u]",
+			write ? "WRITE" : "READ", m->addr, offset, info->reth_dma_length);
 	item = proto_tree_add_item(tree, prb_xf[PRB_XF_RDMA], tvb, 0, -1, ENC_NA);
-	proto_item_append_text(item, ": %s block 0x%" PRIx64 " +0x%" PRIx64, write ? "WRITE" : "READ",
-			       m->addr, offset);
+	proto_item_append_text(item, ": %s block 0x%" PRIx64 " +0x%" PRIx64,
+			       write ? "WRITE" : "READ", m->addr, offset);
 	sub = proto_item_add_subtree(item, prb_ett[PRB_ETT_RDMA]);
-	sub_item = proto_tree_add_uint(sub, prb_xf[PRB_XF_RDMA_RKEY], tvb, 0, 0, info->reth_remote_key);
+	sub_item = proto_tree_add_uint(sub, prb_xf[PRB_XF_RDMA_RKEY], tvb, 0, 0,
+				       info->reth_remote_key);
 	proto_item_set_generated(sub_item);
 	sub_item = proto_tree_add_uint64(sub, prb_xf[PRB_XF_BLOCK], tvb, 0, 0, m->addr);
 	proto_item_set_generated(sub_item);
@@ -53,7 +54,8 @@ static bool annotate_access(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 	if (info->reth_remote_address < m->raddr ||
 	    offset + info->reth_dma_length > (uint64_t)m->length)
 		expert_add_info(pinfo, sub_item, &prb_ei[PRB_EI_RDMA_OUTSIDE]);
-	sub_item = proto_tree_add_uint(sub, prb_xf[PRB_XF_RDMA_LENGTH], tvb, 0, 0, info->reth_dma_length);
+	sub_item = proto_tree_add_uint(sub, prb_xf[PRB_XF_RDMA_LENGTH], tvb, 0, 0,
+				       info->reth_dma_length);
 	proto_item_set_generated(sub_item);
 	sub_item = proto_tree_add_uint(sub, prb_xf[PRB_XF_MAP_IN], tvb, 0, 0, m->map_frame);
 	proto_item_set_generated(sub_item);
@@ -67,7 +69,7 @@ static bool annotate_access(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 }
 
 static gboolean prb_ib_payload_heuristic(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
-				     void *data)
+					 void *data)
 {
 	const struct infinibandinfo *info = data;
 
@@ -96,7 +98,8 @@ static gboolean prb_ib_payload_heuristic(tvbuff_t *tvb, packet_info *pinfo, prot
 static bool dissect_hello_at(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset)
 {
 	if (tvb_captured_length_remaining(tvb, offset) < (int)PRB_HDR_SIZE ||
-	    (tvb_get_guint8(tvb, offset + PRB_WS_HDR_OPCODE) & ~PRB_OPCODE_RESPONSE) != PRB_OP_HELLO)
+	    (tvb_get_guint8(tvb, offset + PRB_WS_HDR_OPCODE) & ~PRB_OPCODE_RESPONSE) !=
+		    PRB_OP_HELLO)
 		return false;
 	return dissect_capsule(tvb_new_subset_remaining(tvb, offset), pinfo, tree);
 }

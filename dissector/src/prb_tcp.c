@@ -6,7 +6,6 @@
 #include <epan/prefs.h>
 #include <epan/dissectors/packet-tcp.h>
 
-
 /* A legal PDU is at most a WRITE of max_data_limit bytes plus its fixed part and digests. */
 unsigned prb_pref_max_pdu = PRB_MAX_DATA_LIMIT + PRB_MIN_MAX_PDU;
 static gboolean prb_pref_desegment = TRUE;
@@ -51,13 +50,15 @@ void prb_tcp_register(void)
 {
 	module_t *prb_module = prefs_register_protocol(proto_prb, NULL);
 
-	prefs_register_bool_preference(prb_module, "desegment", "Reassemble PDUs spanning TCP segments",
+	prefs_register_bool_preference(prb_module, "desegment",
+				       "Reassemble PDUs spanning TCP segments",
 				       "Whether a PDU split across TCP segments is reassembled "
 				       "(needs TCP's \"Allow subdissectors to reassemble\")",
 				       &prb_pref_desegment);
-	prefs_register_uint_preference(prb_module, "max_pdu", "Largest believable plen",
-				       "A plen above this is reported as absurd and not reassembled",
-				       10, &prb_pref_max_pdu);
+	prefs_register_uint_preference(
+		prb_module, "max_pdu", "Largest believable plen",
+		"A plen above this is reported as absurd and not reassembled", 10,
+		&prb_pref_max_pdu);
 	prb_tcp_handle = register_dissector("prb", prb_tcp_dissect, proto_prb);
 }
 
