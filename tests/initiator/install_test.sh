@@ -34,9 +34,9 @@ pc() { pkg-config "$@"; }
 	$(pc --libs prb) -Wl,-rpath,"$libdir"
 # shellcheck disable=SC2046,SC2086
 "$cc" $flags -std=c11 $(pc --cflags prb) "$src/examples/hello.c" -o "$tmp/hello_static" \
-	-L"$libdir" -Wl,-Bstatic -lprb -Wl,-Bdynamic \
-	$(pc --static --libs prb | sed 's/-lprb\b//')
-if ldd "$tmp/hello_static" | grep -q libprb; then
+	"$libdir/libprb.a" "$libdir/libprbwire.a" \
+	$(pc --static --libs prb | sed 's/-lprb\b//; s/-lprbwire\b//')
+if ldd "$tmp/hello_static" | grep -q 'libprb'; then
 	echo "install_test: static build still links libprb.so" >&2
 	exit 1
 fi
