@@ -173,26 +173,34 @@ def tool_session(url: str) -> list[str]:
     return out
 
 
-def client(outfile: str) -> int:
-    url = os.environ["PRB_URL"]
-    host, port = url.removeprefix("tcp://").rsplit(":", 1)
-    result = raw_session(host, int(port))
-    result["port"] = int(port)
+def client(outfile: str, port: int) -> int:
+    """Inside with-target.sh: drive the brick on its second listener, 127.0.0.1:port."""
+    url = f"tcp://127.0.0.1:{port}"
+    result = raw_session("127.0.0.1", port)
+    result["port"] = port
     result["tool"] = tool_session(url)
     Path(outfile).write_text(json.dumps(result))
     return 0
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def capture(d: Path) -> tuple[Path, dict]:
-    """dumpcap on lo around with-target.sh running this script's client."""
+    """dumpcap on lo, filtered on a port chosen here (other tests use lo at the same time),
+    around with-target.sh running this script's client against a brick listening there."""
     pcap = d / "session.pcapng"
     target = Path(os.environ.get("PRB_TARGET_BIN", "/nonexistent/prb-target"))
     check(target.exists(), f"prb-target is not built ({target})")
     check(Path(os.environ.get("PRB_TOOL_BIN", "/nonexistent/prb")).exists(),
           "the prb tool (ref-initiator/tools) is not built")
     check(os.geteuid() == 0, "capturing on lo needs root (dumpcap)")
-    cap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", "tcp", "-w", str(pcap)],
-                           stderr=subprocess.PIPE, text=True)
+    port = free_port()
+    cap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", f"tcp port {port}",
+                            "-w", str(pcap)], stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 10
         while not pcap.exists() and time.time() < deadline and cap.poll() is None:
@@ -200,8 +208,9 @@ def capture(d: Path) -> tuple[Path, dict]:
         check(pcap.exists(), f"dumpcap did not start: {cap.stderr.read() if cap.poll() else ''}")
         time.sleep(0.3)
         result = d / "client.json"
-        r = subprocess.run([str(ROOT / "scripts" / "with-target.sh"), "--", sys.executable,
-                            __file__, "--client", str(result)],
+        r = subprocess.run([str(ROOT / "scripts" / "with-target.sh"),
+                            "--listen", f"tcp://127.0.0.1:{port}", "--", sys.executable,
+                            __file__, "--client", str(result), str(port)],
                            env=dict(os.environ, PRB_TARGET=str(target)), capture_output=True,
                            text=True, timeout=240)
         check(r.returncode == 0, f"session failed ({r.returncode}): {r.stderr[-2000:]}")
@@ -236,6 +245,9 @@ def test(ts, d):
         equal(seen, logged, f"opcode, tag and status of every PDU of stream {stream}")
         seen_total += len(seen)
     raw = [r for r in rows if r["tcp.stream"] in streams[:2] and r["prb.opcode"]]
+    decoded = {int(o, 16) & ~C["opcode_response"] for r in raw for o in r["prb.opcode"].split(",")}
+    missing = [v.name for v in SPEC.opcodes.values if v.value not in decoded]
+    check(not missing, f"message types missing from the real session: {missing}")
     bad_magic = [e for log in res["logs"] for e in log if e[2] < 0]
     requests = [r for r in raw if int(r["prb.opcode"].split(",")[0], 16) < 0x80]
     unpaired = [r["frame.number"] for r in requests if not r["prb.response_in"]
@@ -260,6 +272,6 @@ def test(ts, d):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--client":
-        sys.exit(client(sys.argv[2]))
+    if len(sys.argv) == 4 and sys.argv[1] == "--client":
+        sys.exit(client(sys.argv[2], int(sys.argv[3])))
     sys.exit(main(test, sys.argv))
