@@ -223,7 +223,8 @@ int cf_recv_pdu(struct cf_conn *c, int timeout_ms)
 			 werr.field ? werr.field : "?", werr.reason ? werr.reason : strerror(-ret));
 		return -EBADMSG;
 	}
-	if (c->rx_hdr.plen < PRB_HDR_SIZE || c->rx_hdr.plen > CF_RX_MAX) {
+	if (c->rx_hdr.plen < PRB_HDR_SIZE || c->rx_hdr.plen > CF_RX_MAX ||
+	    (c->hello_done && c->rx_hdr.plen > c->max_pdu)) {
 		snprintf(c->detail, sizeof(c->detail), "brick sent plen %u", c->rx_hdr.plen);
 		return -EMSGSIZE;
 	}
@@ -377,6 +378,7 @@ int cf_hello(struct cf_conn *c, const struct prb_hello_req *req)
 
 	if (ret != PRB_ST_OK)
 		return ret;
+	c->max_pdu = req->max_pdu;
 	c->hello = rsp.hello_rsp;
 	c->hello_done = true;
 	c->digest_flags = 0;

@@ -24,6 +24,7 @@ struct cf_conn {
 	uint32_t next_tag;
 	bool hello_done;
 	uint8_t digest_flags;      /* PRB_HDR_HDGST / PRB_HDR_DDGST as negotiated */
+	uint32_t max_pdu;          /* what the suite announced in its HELLO */
 	struct prb_hello_rsp hello;
 	bool got_term;             /* the brick sent a TERM (last one in term) */
 	struct prb_term term;

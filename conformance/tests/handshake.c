@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Handshake: HELLO negotiation, PDU sequence, INFO, KEEPALIVE, tags. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "suite.h"
@@ -57,6 +58,29 @@ static void hello_queue_depth(void)
 	CF_CHECK(c->hello.queue_depth >= 1 && c->hello.queue_depth <= PRB_MAX_QUEUE_DEPTH,
 		 "queue_depth %u granted for %u requested", c->hello.queue_depth,
 		 PRB_MAX_QUEUE_DEPTH);
+}
+
+/* The smallest max_pdu an initiator may announce: the brick never sends more. */
+static void hello_small_max_pdu(void)
+{
+	struct prb_hello_req req = good_hello();
+	struct cf_conn *c = cf_open();
+	uint8_t *buf;
+	uint64_t h;
+
+	req.max_pdu = PRB_MIN_MAX_PDU;
+	CF_ST_FATAL(c, cf_hello(c, &req), PRB_ST_OK);
+	CF_CHECK((uint64_t)c->hello.max_data + PRB_HDR_SIZE + PRB_HDGST_SIZE + PRB_DDGST_SIZE <=
+			 PRB_MIN_MAX_PDU,
+		 "max_data %u: a READ response would not fit our max_pdu %u", c->hello.max_data,
+		 PRB_MIN_MAX_PDU);
+	buf = calloc(1, c->hello.max_data);
+	CF_CHECK_FATAL(buf != NULL, "out of memory");
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h), PRB_ST_OK);
+	/* The receive path fails any PDU above the max_pdu we announced. */
+	CF_ST(c, cf_read(c, h, 0, c->hello.max_data, buf), PRB_ST_OK);
+	free(buf);
 }
 
 static void hello_version_range(void)
@@ -271,6 +295,8 @@ const struct cf_test cf_tests_handshake[] = {
 	  "HELLO response: version, limits, epoch within the spec's bounds" },
 	{ "Handshake.Hello.QueueDepth", hello_queue_depth, "PRB-HELLO-10", true, 0, 0,
 	  "granted queue depth is min(requested, brick limit)" },
+	{ "Handshake.Hello.SmallMaxPdu", hello_small_max_pdu, "PRB-PDU-6 PRB-HELLO-15", true, 0, 0,
+	  "with max_pdu 8192 announced, max_data fits and no PDU from the brick is larger" },
 	{ "Handshake.Hello.VersionRange", hello_version_range, "PRB-HELLO-6 PRB-HELLO-7 PRB-HELLO-8 PRB-HELLO-9 PRB-PDU-10 PRB-VER-2 PRB-VER-3", true, 0, 0,
 	  "highest common version chosen; none in common: ENOTSUP and close" },
 	{ "Handshake.Hello.Features", hello_features, "PRB-HELLO-11 PRB-HELLO-13 PRB-HELLO-20 PRB-TCP-7", true, 0, 0,

@@ -534,12 +534,25 @@ static void split_and_coalesced(void)
 	}
 }
 
-/* Half a PDU then silence: others are served meanwhile, then TERM TIMEOUT. */
+/* Milliseconds on a monotonic clock. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Half a PDU then silence: others are served meanwhile, then TERM TIMEOUT. An idle
+ * connection beside it may be ended too (a MAY), but only with TERM TIMEOUT, offset 0.
+ */
 static void stall_half_pdu(void)
 {
-	struct cf_conn *stalled = cf_connect();
+	struct cf_conn *stalled = cf_connect(), *idle = cf_connect();
 	uint8_t buf[64], data[4096], back[4096];
 	union prb_msg m = { .alloc_req = { .blocks = 1 } };
+	int64_t start = now_ms();
 	uint64_t h;
 
 	sentinel_setup();
@@ -559,15 +572,25 @@ static void stall_half_pdu(void)
 	sentinel_check();
 	/* The partial-PDU timeout is the brick's (at least 10 s outside tests): wait for it. */
 	int ret = cf_recv_pdu(stalled, cf_stall_wait_ms());
-	if (ret == -ETIMEDOUT) {
-		CF_CHECK(false, "no TERM TIMEOUT within %d ms of a stalled half PDU (a brick with a "
-				"longer partial-PDU timeout: raise --stall-wait)", cf_stall_wait_ms());
-		return;
-	}
-	CF_CHECK(ret == -ECONNABORTED && stalled->term.reason == PRB_TERM_TIMEOUT,
-		 "stalled half PDU: expected TERM TIMEOUT, got %s", stalled->detail);
+	CF_CHECK(ret != -ETIMEDOUT, "no TERM TIMEOUT within %d ms of a stalled half PDU (a brick "
+				    "with a longer partial-PDU timeout: raise --stall-wait)",
+		 cf_stall_wait_ms());
+	if (ret != -ETIMEDOUT)
+		CF_CHECK(ret == -ECONNABORTED && stalled->term.reason == PRB_TERM_TIMEOUT,
+			 "stalled half PDU: expected TERM TIMEOUT, got %s", stalled->detail);
 	struct cf_conn *d = cf_connect();
 	CF_CHECK(cf_allocated(d, 5, 1) == 0, "the half ALLOC allocated its block");
+	/* The idle connection: still open, or ended by TERM TIMEOUT with offset 0. */
+	int64_t left = cf_stall_wait_ms() - (now_ms() - start);
+	ret = cf_recv_pdu(idle, left > 0 ? (int)left : 0);
+	if (ret == -ETIMEDOUT) {
+		cf_log("idle connection not ended within %d ms (the idle timeout is a MAY)",
+		       cf_stall_wait_ms());
+		return;
+	}
+	CF_CHECK(ret == -ECONNABORTED && idle->term.reason == PRB_TERM_TIMEOUT &&
+			 idle->term.error_offset == 0,
+		 "idle connection ended without TERM TIMEOUT (offset 0): %s", idle->detail);
 }
 
 /* When several checks fail, the status of the first in section 7.1's order wins. */
