@@ -798,7 +798,8 @@ static void rdma_on_cm_event(void *arg, uint32_t events)
 				pdata_len = sizeof(pdata);
 			if (pdata_len)
 				memcpy(pdata, ev->param.conn.private_data, pdata_len);
-			depth = ev->param.conn.initiator_depth;
+			/* the event states the peer's initiator depth as our responder side */
+			depth = ev->param.conn.responder_resources;
 		}
 		rdma_ack_cm_event(ev);
 		switch (type) {
