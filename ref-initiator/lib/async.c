@@ -301,7 +301,7 @@ int prb_reap(struct prb_session *session, struct prb_completion *completions, un
 
 	if (!session || !completions || max == 0 || min > max || timeout_ms < -1)
 		return -EINVAL;
-	deadline = prb_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	deadline = timeout_ms > 0 ? prb_now_ms() + (uint64_t)timeout_ms : 0;
 	if (session->connected && session->user_outstanding > session->ring_count &&
 	    prb_queue_start_all(session) == 0)
 		prb_queue_progress(session, 0);

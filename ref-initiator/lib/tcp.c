@@ -46,7 +46,8 @@ struct prb_tcp {
 	int fd;
 	bool hdgst, ddgst;
 	unsigned io_timeout_ms;
-	uint64_t last_rx_ms;
+	uint64_t last_rx_ms; /* answer timer: when bytes last arrived (updated lazily) */
+	bool rx_seen;        /* bytes arrived since last_rx_ms was last set */
 
 	struct prb_request *sq_head, *sq_tail; /* started, not fully written */
 
@@ -640,7 +641,7 @@ static int prb_tcp_receive(struct prb_session *s)
 				return 0;
 			return -errno;
 		}
-		c->last_rx_ms = prb_now_ms();
+		c->rx_seen = true; /* the clock is read only when about to sleep */
 		if (drained && c->rx_state != PRB_TCP_RX_DIRECT)
 			return 0;
 	}
@@ -652,6 +653,11 @@ static int prb_tcp_sleep_ms(struct prb_session *s, struct prb_tcp *c, uint64_t d
 {
 	uint64_t now = prb_now_ms();
 	int64_t wait = forever ? -1 : (int64_t)(deadline_ms > now ? deadline_ms - now : 0);
+
+	if (c->rx_seen) {
+		c->last_rx_ms = now;
+		c->rx_seen = false;
+	}
 
 	if (s->inflight > 0 && c->io_timeout_ms > 0) {
 		int64_t stall = (int64_t)(c->last_rx_ms + c->io_timeout_ms) - (int64_t)now;
@@ -667,9 +673,9 @@ static int prb_tcp_sleep_ms(struct prb_session *s, struct prb_tcp *c, uint64_t d
 static int prb_tcp_progress(struct prb_session *s, int timeout_ms)
 {
 	struct prb_tcp *c = prb_tcp_of(s);
-	uint64_t deadline = prb_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	uint32_t before = s->inflight;
 	struct pollfd p = {.fd = c->fd};
+	uint64_t deadline;
 	int rc, wait;
 
 	rc = prb_tcp_send(s);
@@ -677,6 +683,7 @@ static int prb_tcp_progress(struct prb_session *s, int timeout_ms)
 		return rc;
 	if (timeout_ms == 0 || s->inflight == 0)
 		return prb_tcp_receive(s);
+	deadline = timeout_ms > 0 ? prb_now_ms() + (uint64_t)timeout_ms : 0;
 	for (;;) {
 		wait = prb_tcp_sleep_ms(s, c, deadline, timeout_ms < 0);
 		if (wait == -ETIMEDOUT)

@@ -123,11 +123,14 @@ static int prb_bench_loop(struct prb_bench_thread *t, struct prb_mapping *m, uin
 	for (i = 0; i < o->qd; i++)
 		free_slots[i] = i;
 	while (inflight > 0 || (!atomic_load(&t->sh->stop) && issued < quota)) {
+		/* One clock reading per batch: requests queued together start together. */
+		uint64_t now = prb_now_ns();
+
 		while (nfree > 0 && issued < quota && !atomic_load(&t->sh->stop)) {
 			uint64_t slot = free_slots[--nfree];
 			uint8_t *buf = bufs + slot * o->size;
 
-			started[slot] = prb_now_ns();
+			started[slot] = now;
 			rc = o->write ? prb_async_write(m, offset, buf, o->size, slot)
 				      : prb_async_read(m, offset, buf, o->size, slot);
 			if (rc < 0)
@@ -137,8 +140,9 @@ static int prb_bench_loop(struct prb_bench_thread *t, struct prb_mapping *m, uin
 			inflight++;
 		}
 		n = prb_reap(prb_mapping_session(m), done, 1, 64, 1000);
+		now = prb_now_ns();
 		for (i = 0; i < (uint64_t)(n > 0 ? n : 0); i++) {
-			uint64_t now = prb_now_ns(), slot = done[i].user_data;
+			uint64_t slot = done[i].user_data;
 
 			if (done[i].result < 0)
 				return done[i].result;
