@@ -31,6 +31,11 @@ LABELS = {
     "reserved": "Reserved",
 }
 
+# Filter names the plugin registers itself (dissector/src/plugin.c): links, digests,
+# payload and RDMA annotations. A spec field of the same name is qualified by its message.
+HANDWRITTEN = {"response", "response_in", "request_in", "time", "hdgst", "ddgst", "data",
+               "payload_len", "extent", "unparsed", "map_in", "block", "rdma"}
+
 FT_UINT = {1: "FT_UINT8", 2: "FT_UINT16", 4: "FT_UINT32", 8: "FT_UINT64"}
 KIND = {"uint": "PRB_WS_UINT", "enum": "PRB_WS_ENUM", "flags": "PRB_WS_FLAGS",
         "reserved": "PRB_WS_RESERVED", "bytes": "PRB_WS_BYTES"}
@@ -124,7 +129,7 @@ class Fields:
             return self.by_key[key]
         name = "reserved" if k == "reserved" else f.name
         filt = f"prb.{name}"
-        if filt in self.by_filter:  # same name, another type or enum
+        if filt in self.by_filter or name in HANDWRITTEN:  # taken, or another type or enum
             filt = f"prb.{owner}.{name}"
         if k in ("reserved", "bytes"):
             ftype, base, vals = "FT_BYTES", "BASE_NONE", "NULL"
