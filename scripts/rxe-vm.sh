@@ -95,6 +95,10 @@ guest_rdma_setup() {
 	ip route add 10.0.0.1 dev veth1 src 10.0.0.2 table 101
 	ip rule add pref 100 lookup local
 	ip rule del pref 0
+	# Static neighbours: rxe drops the first connect request while ARP is pending and
+	# rdma_cm retries only after ~4 s, longer than a typical connect timeout.
+	ip neigh replace 10.0.0.2 lladdr "$(cat /sys/class/net/veth1/address)" dev veth0 nud permanent
+	ip neigh replace 10.0.0.1 lladdr "$(cat /sys/class/net/veth0/address)" dev veth1 nud permanent
 }
 
 # PID 1 of the guest: set up, run the command, record its status, power off.
