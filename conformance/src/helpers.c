@@ -48,3 +48,27 @@ void cf_fix_hdgst(uint8_t *pdu)
 	if (pdu[3] & PRB_HDR_HDGST)
 		cf_put_le(pdu, hlen, 4, prb_crc32c(pdu, hlen));
 }
+
+uint64_t cf_session_allocated(struct prb_session *s, uint64_t first, uint64_t n)
+{
+	struct prb_list_iter *it = NULL;
+	struct prb_list_extent e;
+	uint64_t lo = cf_addr(first) >> PRB_BLOCK_SHIFT, hi = lo + n, total = 0;
+	int ret;
+
+	CF_RC_FATAL(prb_list_new(s, cf_addr(first), &it), 0);
+	while ((ret = prb_list_next(it, &e)) == 1) {
+		uint64_t a = e.addr >> PRB_BLOCK_SHIFT, b = a + e.blocks;
+		if (a >= hi)
+			break;
+		if (a < lo)
+			a = lo;
+		if (b > hi)
+			b = hi;
+		if (b > a)
+			total += b - a;
+	}
+	prb_list_delete(&it);
+	CF_CHECK(ret >= 0, "libprb LIST: %s", prb_strerror(ret));
+	return total;
+}

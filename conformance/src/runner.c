@@ -31,6 +31,7 @@ static struct {
 	size_t test_index;
 	struct cf_result *current;
 	struct cf_conn *tracked[MAX_TRACKED];
+	struct prb_session *sessions[MAX_TRACKED];
 } run;
 
 /* The registration tables, in the order the suite runs them. */
@@ -113,7 +114,68 @@ static void close_tracked(void)
 	for (size_t i = 0; i < MAX_TRACKED; i++) {
 		cf_conn_close(run.tracked[i]);
 		run.tracked[i] = NULL;
+		prb_disconnect(&run.sessions[i]);
 	}
+}
+
+struct prb_session *cf_session_features(uint32_t features)
+{
+	struct prb_opts *opts = NULL;
+	struct prb_session *s = NULL;
+	size_t slot = 0;
+	int ret;
+
+	while (slot < MAX_TRACKED && run.sessions[slot])
+		slot++;
+	cf_check(slot < MAX_TRACKED, true, __FILE__, __LINE__, "too many libprb sessions");
+	ret = prb_opts_new(&opts);
+	if (ret == 0)
+		ret = prb_opts_set_features(opts, features);
+	if (ret == 0)
+		ret = prb_opts_set_io_timeout(opts, (unsigned)run.opt->timeout_ms);
+	if (ret == 0)
+		ret = prb_connect(run.opt->url, opts, &s);
+	prb_opts_delete(&opts);
+	cf_check(ret == 0, true, __FILE__, __LINE__, "libprb: connect to %s: %s", run.opt->url,
+		 prb_strerror(ret));
+	run.sessions[slot] = s;
+	return s;
+}
+
+struct prb_session *cf_session(void)
+{
+	return cf_session_features(run.default_features);
+}
+
+void cf_session_close(struct prb_session *s)
+{
+	for (size_t i = 0; i < MAX_TRACKED; i++)
+		if (run.sessions[i] == s)
+			run.sessions[i] = NULL;
+	prb_disconnect(&s);
+}
+
+struct prb_mapping *cf_session_map(struct prb_session *s, uint64_t addr, unsigned flags)
+{
+	struct prb_mapping *m = NULL;
+
+	cf_check_rc(prb_map(s, addr, flags, &m), 0, true, "prb_map", __FILE__, __LINE__);
+	return m;
+}
+
+bool cf_check_rc(int got, int want, bool fatal, const char *expr, const char *file,
+		 unsigned line)
+{
+	char msg[768];
+
+	if (got == want) {
+		CU_assertImplementation(CU_TRUE, line, expr, file, "", CU_FALSE);
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "%s: expected %d (%s), got %d (%s)", expr, want,
+		 want ? strerror(-want) : "success", got, prb_strerror(got));
+	CU_assertImplementation(CU_FALSE, line, msg, file, "", fatal ? CU_TRUE : CU_FALSE);
+	return false;
 }
 
 struct cf_conn *cf_open(void)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <CUnit/CUnit.h>
+#include <prb/prb.h>
 
 #include "conn.h"
 #include "ops.h"
@@ -70,6 +71,18 @@ struct cf_conn *cf_connect(void);
 /** Close a connection early (the brick sees it drop). */
 void cf_disconnect(struct cf_conn *c);
 
+/*
+ * libprb, the reference initiator, for positive paths: what a correct initiator does.
+ * Sessions are closed by the runner after the test. Fail fatally when no connection.
+ */
+struct prb_session *cf_session_features(uint32_t features);
+/** A session asking for ATOMICS where the brick offers it. */
+struct prb_session *cf_session(void);
+/** Disconnect a session early (its mappings die with it). */
+void cf_session_close(struct prb_session *s);
+/** Map with libprb; fails fatally unless it works. */
+struct prb_mapping *cf_session_map(struct prb_session *s, uint64_t addr, unsigned flags);
+
 /** Logical address of block \p i of the running test's own region (2^20 blocks, random base). */
 uint64_t cf_addr(uint64_t i);
 
@@ -107,6 +120,9 @@ uint64_t cf_allocated_range(struct cf_conn *c, uint64_t addr, uint64_t blocks);
 /** Blocks allocated among blocks first .. first + n - 1 of the test's region. */
 uint64_t cf_allocated(struct cf_conn *c, uint64_t first, uint64_t n);
 
+/** As cf_allocated, through libprb's LIST iterator. */
+uint64_t cf_session_allocated(struct prb_session *s, uint64_t first, uint64_t n);
+
 /** Fill \p buf with bytes derived from \p seed (test data that cannot be mistaken). */
 void cf_pattern(void *buf, size_t len, uint64_t seed);
 
@@ -120,6 +136,11 @@ bool cf_check(bool ok, bool fatal, const char *file, unsigned line, const char *
 #define CF_ST(c, expr, want) cf_check_status((c), (expr), (want), false, #expr, __FILE__, __LINE__)
 #define CF_ST_FATAL(c, expr, want) \
 	cf_check_status((c), (expr), (want), true, #expr, __FILE__, __LINE__)
+bool cf_check_rc(int got, int want, bool fatal, const char *expr, const char *file,
+		 unsigned line);
+/* CF_RC(libprb call, -EEXIST): the call returned that (0 for success). */
+#define CF_RC(expr, want) cf_check_rc((expr), (want), false, #expr, __FILE__, __LINE__)
+#define CF_RC_FATAL(expr, want) cf_check_rc((expr), (want), true, #expr, __FILE__, __LINE__)
 /* CF_CHECK(condition, "printf format", ...): message shown when the condition is false. */
 #define CF_CHECK(cond, ...) cf_check((cond), false, __FILE__, __LINE__, __VA_ARGS__)
 #define CF_CHECK_FATAL(cond, ...) cf_check((cond), true, __FILE__, __LINE__, __VA_ARGS__)

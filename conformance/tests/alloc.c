@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ALLOC: alignment, EEXIST, ranges (all or none), bounds, zeroed blocks, ENOSPC. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,41 +8,40 @@
 
 static void basic_single(void)
 {
-	struct cf_conn *c = cf_connect();
+	struct prb_session *s = cf_session();
 
-	CF_ST(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_CHECK(cf_allocated(c, 0, 1) == 1, "allocated block not in LIST");
-	CF_CHECK(cf_allocated(c, 1, 1) == 0, "neighbour block allocated too");
+	CF_RC(prb_alloc(s, cf_addr(0), 1), 0);
+	CF_CHECK(cf_session_allocated(s, 0, 1) == 1, "allocated block not in LIST");
+	CF_CHECK(cf_session_allocated(s, 1, 1) == 0, "neighbour block allocated too");
 }
 
 static void basic_eexist(void)
 {
-	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	struct prb_session *a = cf_session(), *b = cf_session();
 
-	CF_ST_FATAL(a, cf_alloc(a, cf_addr(3), 1), PRB_ST_OK);
-	CF_ST(a, cf_alloc(a, cf_addr(3), 1), PRB_ST_EEXIST);
-	CF_ST(b, cf_alloc(b, cf_addr(3), 1), PRB_ST_EEXIST);
+	CF_RC_FATAL(prb_alloc(a, cf_addr(3), 1), 0);
+	CF_RC(prb_alloc(a, cf_addr(3), 1), -EEXIST);
+	CF_RC(prb_alloc(b, cf_addr(3), 1), -EEXIST);
 }
 
 static void basic_zeroed(void)
 {
-	struct cf_conn *c = cf_connect();
+	struct prb_session *s = cf_session();
 	uint8_t *buf = malloc(PRB_BLOCK_SIZE), *zero = calloc(1, PRB_BLOCK_SIZE);
-	uint64_t h;
 
 	CF_CHECK_FATAL(buf && zero, "out of memory");
 	/* Write a block, free it, allocate again: the new block reads as zeros. */
 	for (int round = 0; round < 2; round++) {
-		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
-		CF_ST_FATAL(c, cf_read_big(c, h, 0, PRB_BLOCK_SIZE, buf), PRB_ST_OK);
+		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
+		struct prb_mapping *m = cf_session_map(s, cf_addr(0), PRB_MAPPING_RW);
+		CF_RC_FATAL(prb_read(m, 0, buf, PRB_BLOCK_SIZE), 0);
 		CF_CHECK(memcmp(buf, zero, PRB_BLOCK_SIZE) == 0,
 			 "newly allocated block does not read as zeros (round %d)", round);
 		cf_pattern(buf, PRB_BLOCK_SIZE, 77);
-		CF_ST_FATAL(c, cf_write_big(c, h, 0, PRB_BLOCK_SIZE, buf), PRB_ST_OK);
-		CF_ST_FATAL(c, cf_flush(c, h, 0, PRB_BLOCK_SIZE), PRB_ST_OK);
-		CF_ST_FATAL(c, cf_unmap(c, h), PRB_ST_OK);
-		CF_ST_FATAL(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_OK);
+		CF_RC_FATAL(prb_write(m, 0, buf, PRB_BLOCK_SIZE), 0);
+		CF_RC_FATAL(prb_flush(m, 0, PRB_BLOCK_SIZE), 0);
+		CF_RC_FATAL(prb_unmap(&m), 0);
+		CF_RC_FATAL(prb_free(s, cf_addr(0), 1, 0), 0);
 	}
 	free(buf);
 	free(zero);
@@ -83,37 +83,37 @@ static void range_overflow(void)
 
 static void range_basic(void)
 {
-	struct cf_conn *c = cf_connect();
-	struct prb_extent e;
-	uint32_t count = 0, flags;
-	uint64_t next;
+	struct prb_session *s = cf_session();
+	struct prb_list_iter *it = NULL;
+	struct prb_list_extent e = { 0 };
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(8), 4), PRB_ST_OK);
+	CF_RC_FATAL(prb_alloc(s, cf_addr(8), 4), 0);
 	for (uint64_t i = 8; i < 12; i++)
-		CF_ST(c, cf_alloc(c, cf_addr(i), 1), PRB_ST_EEXIST);
-	CF_ST(c, cf_alloc(c, cf_addr(7), 1), PRB_ST_OK);
-	CF_ST(c, cf_alloc(c, cf_addr(12), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_list(c, cf_addr(7), 1, &e, &count, &next, &flags), PRB_ST_OK);
-	CF_CHECK(count == 1 && e.addr == cf_addr(7) && e.blocks == 6,
-		 "LIST after ALLOC 7, 8..11, 12: first extent %u blocks at +%llu, expected 6 at 7",
-		 count ? e.blocks : 0, count ? (unsigned long long)((e.addr - cf_addr(0)) >> PRB_BLOCK_SHIFT) : 0ULL);
+		CF_RC(prb_alloc(s, cf_addr(i), 1), -EEXIST);
+	CF_RC(prb_alloc(s, cf_addr(7), 1), 0);
+	CF_RC(prb_alloc(s, cf_addr(12), 1), 0);
+	CF_RC_FATAL(prb_list_new(s, cf_addr(7), &it), 0);
+	CF_RC(prb_list_next(it, &e), 1);
+	prb_list_delete(&it);
+	CF_CHECK(e.addr == cf_addr(7) && e.blocks == 6,
+		 "LIST after ALLOC 7, 8..11, 12: first extent %llu blocks at +%llu, expected 6 at 7",
+		 (unsigned long long)e.blocks,
+		 (unsigned long long)((e.addr - cf_addr(0)) >> PRB_BLOCK_SHIFT));
 }
 
 static void range_overlap(void)
 {
-	struct cf_conn *c = cf_connect();
+	struct prb_session *s = cf_session();
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(5), 1), PRB_ST_OK);
+	CF_RC_FATAL(prb_alloc(s, cf_addr(5), 1), 0);
 	/* Ranges that cover block 5 at their start, middle and end. */
-	CF_ST(c, cf_alloc(c, cf_addr(5), 3), PRB_ST_EEXIST);
-	CF_ST(c, cf_alloc(c, cf_addr(2), 8), PRB_ST_EEXIST);
-	CF_ST(c, cf_alloc(c, cf_addr(3), 3), PRB_ST_EEXIST);
+	CF_RC(prb_alloc(s, cf_addr(5), 3), -EEXIST);
+	CF_RC(prb_alloc(s, cf_addr(2), 8), -EEXIST);
+	CF_RC(prb_alloc(s, cf_addr(3), 3), -EEXIST);
 	/* All or none: nothing else of those ranges was allocated. */
-	for (uint64_t i = 2; i < 10; i++)
-		if (i != 5)
-			CF_CHECK(cf_allocated(c, i, 1) == 0, "block %llu allocated by a refused range",
-				 (unsigned long long)i);
-	CF_ST(c, cf_alloc(c, cf_addr(6), 4), PRB_ST_OK);
+	CF_CHECK(cf_session_allocated(s, 2, 8) == 1, "%llu blocks of 2..9 allocated, only 5 was",
+		 (unsigned long long)cf_session_allocated(s, 2, 8));
+	CF_RC(prb_alloc(s, cf_addr(6), 4), 0);
 }
 
 static void reserved_nonzero(void)

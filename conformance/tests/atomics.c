@@ -24,39 +24,54 @@ static struct cf_conn *mapped_block(uint64_t *h)
 	return c;
 }
 
+/* A libprb session with block 0 allocated and mapped read-write. */
+static struct prb_mapping *session_block(struct prb_session **out)
+{
+	struct prb_session *s = cf_session();
+
+	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
+	*out = s;
+	return cf_session_map(s, cf_addr(0), PRB_MAPPING_RW);
+}
+
 static void cas_basic(void)
 {
-	uint64_t h, orig = 1;
-	struct cf_conn *c = mapped_block(&h);
+	struct prb_session *s;
+	struct prb_mapping *m = session_block(&s);
+	uint64_t orig = 1;
 	uint8_t back[8];
 
-	CF_ST(c, cf_cas(c, h, 64, 0, 0x1122334455667788ULL, &orig), PRB_ST_OK);
+	CF_RC(prb_cas(m, 64, 0, 0x1122334455667788ULL, &orig), 0);
 	CF_CHECK(orig == 0, "CAS on a zero word returned original 0x%llx", (unsigned long long)orig);
-	CF_ST(c, cf_read(c, h, 64, 8, back), PRB_ST_OK);
+	CF_RC(prb_read(m, 64, back, 8), 0);
 	CF_CHECK(get_le64(back) == 0x1122334455667788ULL, "CAS did not store (little-endian)");
 	/* Wrong compare: nothing stored, the current value returned. */
-	CF_ST(c, cf_cas(c, h, 64, 5, 6, &orig), PRB_ST_OK);
+	CF_RC(prb_cas(m, 64, 5, 6, &orig), 0);
 	CF_CHECK(orig == 0x1122334455667788ULL, "failed CAS returned 0x%llx", (unsigned long long)orig);
-	CF_ST(c, cf_read(c, h, 64, 8, back), PRB_ST_OK);
+	CF_RC(prb_read(m, 64, back, 8), 0);
 	CF_CHECK(get_le64(back) == 0x1122334455667788ULL, "failed CAS stored");
 	/* The last word of the block. */
-	CF_ST(c, cf_cas(c, h, PRB_BLOCK_SIZE - 8, 0, 42, &orig), PRB_ST_OK);
+	CF_RC(prb_cas(m, PRB_BLOCK_SIZE - 8, 0, 42, &orig), 0);
+	CF_RC(prb_read(m, PRB_BLOCK_SIZE - 8, back, 8), 0);
+	CF_CHECK(get_le64(back) == 42, "CAS of the last word did not store");
 }
 
 static void fadd_basic(void)
 {
-	uint64_t h, orig = 1;
-	struct cf_conn *c = mapped_block(&h);
+	struct prb_session *s;
+	struct prb_mapping *m = session_block(&s);
+	uint64_t orig = 1;
 	uint8_t back[8];
 
-	CF_ST(c, cf_fadd(c, h, 8, 5, &orig), PRB_ST_OK);
+	CF_RC(prb_fadd(m, 8, 5, &orig), 0);
 	CF_CHECK(orig == 0, "first FADD original 0x%llx", (unsigned long long)orig);
-	CF_ST(c, cf_fadd(c, h, 8, ~0ULL, &orig), PRB_ST_OK); /* -1 */
+	CF_RC(prb_fadd(m, 8, ~0ULL, &orig), 0); /* -1 */
 	CF_CHECK(orig == 5, "FADD original %llu, expected 5", (unsigned long long)orig);
-	CF_ST(c, cf_fadd(c, h, 8, ~0ULL - 3, &orig), PRB_ST_OK); /* 4 + (2^64 - 4): wraps to 0 */
-	CF_ST(c, cf_read(c, h, 8, 8, back), PRB_ST_OK);
-	CF_CHECK(get_le64(back) == 0, "FADD is not modulo 2^64: 0x%llx", (unsigned long long)get_le64(back));
-	CF_ST(c, cf_fadd(c, h, PRB_BLOCK_SIZE - 8, 1, &orig), PRB_ST_OK);
+	CF_RC(prb_fadd(m, 8, ~0ULL - 3, &orig), 0); /* 4 + (2^64 - 4): wraps to 0 */
+	CF_RC(prb_read(m, 8, back, 8), 0);
+	CF_CHECK(get_le64(back) == 0, "FADD is not modulo 2^64: 0x%llx",
+		 (unsigned long long)get_le64(back));
+	CF_RC(prb_fadd(m, PRB_BLOCK_SIZE - 8, 1, &orig), 0);
 }
 
 static void align_bounds(void)
@@ -101,10 +116,9 @@ static void not_negotiated(void)
 #define ROUNDS 1500
 
 struct worker {
-	struct cf_conn *c;
-	uint64_t h;
+	struct prb_mapping *m;     /* on the worker's own session */
 	bool use_cas;
-	uint64_t seen[ROUNDS]; /* originals returned */
+	uint64_t seen[ROUNDS];     /* originals returned */
 	int errors;
 };
 
@@ -115,14 +129,14 @@ static void *worker_main(void *arg)
 	for (int i = 0; i < ROUNDS; i++) {
 		uint64_t orig = 0, expect = 0;
 		if (!w->use_cas) {
-			if (cf_fadd(w->c, w->h, 0, 1, &orig) != PRB_ST_OK)
+			if (prb_fadd(w->m, 0, 1, &orig) != 0)
 				w->errors++;
 			w->seen[i] = orig;
 			continue;
 		}
 		/* Increment with a CAS loop. */
 		for (int tries = 0; tries < 10000; tries++) {
-			if (cf_cas(w->c, w->h, 0, expect, expect + 1, &orig) != PRB_ST_OK) {
+			if (prb_cas(w->m, 0, expect, expect + 1, &orig) != 0) {
 				w->errors++;
 				break;
 			}
@@ -145,18 +159,17 @@ static int cmp_u64(const void *a, const void *b)
 /* Two connections increment one word (FADD and CAS loops): no update is lost. */
 static void contention(void)
 {
-	struct cf_conn *c = cf_connect();
 	struct worker *w = calloc(2, sizeof(*w));
-	pthread_t t[2];
 	uint64_t *all = calloc(2 * ROUNDS, sizeof(*all));
+	pthread_t t[2];
 	uint8_t back[8];
 
 	CF_CHECK_FATAL(w && all, "out of memory");
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	struct prb_session *owner = cf_session();
+	CF_RC_FATAL(prb_alloc(owner, cf_addr(0), 1), 0);
 	for (int i = 0; i < 2; i++) {
-		w[i].c = cf_connect();
+		w[i].m = cf_session_map(cf_session(), cf_addr(0), PRB_MAPPING_RW);
 		w[i].use_cas = i == 1;
-		CF_ST_FATAL(w[i].c, cf_map(w[i].c, cf_addr(0), PRB_MAP_WRITE, &w[i].h), PRB_ST_OK);
 	}
 	for (int i = 0; i < 2; i++)
 		CF_CHECK_FATAL(pthread_create(&t[i], NULL, worker_main, &w[i]) == 0, "pthread_create");
@@ -164,7 +177,7 @@ static void contention(void)
 		pthread_join(t[i], NULL);
 	CF_CHECK(w[0].errors == 0 && w[1].errors == 0, "errors: FADD %d, CAS %d", w[0].errors,
 		 w[1].errors);
-	CF_ST(w[0].c, cf_read(w[0].c, w[0].h, 0, 8, back), PRB_ST_OK);
+	CF_RC(prb_read(w[0].m, 0, back, 8), 0);
 	CF_CHECK(get_le64(back) == 2 * ROUNDS, "counter %llu after %d increments (updates lost)",
 		 (unsigned long long)get_le64(back), 2 * ROUNDS);
 	/* Every increment saw a distinct value 0 .. 2*ROUNDS-1. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Concurrency: two initiators racing for one address, exclusive MAP races, many connections. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,21 +19,29 @@ static void race(struct cf_conn *a, struct cf_conn *b, enum prb_msg_id id, union
 	st[1] = cf_recv_rsp(b, mb->hdr.tag, &rsp);
 }
 
+/* Two libprb sessions queue an ALLOC of the same block each, submit, then reap. */
 static void alloc_race(void)
 {
-	struct cf_conn *a = cf_connect(), *b = cf_connect();
+	struct prb_session *s[2] = { cf_session(), cf_session() };
 
 	for (uint64_t i = 0; i < 64; i++) {
-		union prb_msg ma = { .alloc_req = { .addr = cf_addr(i), .blocks = 1 } }, mb = ma;
-		int st[2];
-		race(i % 2 ? a : b, i % 2 ? b : a, PRB_MSG_ALLOC_REQ, &ma, &mb, st);
-		CF_CHECK((st[0] == PRB_ST_OK && st[1] == PRB_ST_EEXIST) ||
-				 (st[0] == PRB_ST_EEXIST && st[1] == PRB_ST_OK),
-			 "round %llu: racing ALLOCs of one block answered %d and %d (exactly one must win)",
-			 (unsigned long long)i, st[0], st[1]);
-		CF_CHECK(cf_allocated(a, i, 1) == 1, "round %llu: block not allocated after the race",
-			 (unsigned long long)i);
-		CF_ST(a, cf_free(a, cf_addr(i), 1, 0), PRB_ST_OK);
+		struct prb_completion done[2];
+		int rc[2];
+		for (int k = 0; k < 2; k++)
+			CF_RC_FATAL(prb_async_alloc(s[(i + (uint64_t)k) % 2], cf_addr(i), 1, 0), 0);
+		for (int k = 0; k < 2; k++)
+			CF_CHECK_FATAL(prb_submit(s[(i + (uint64_t)k) % 2]) >= 0, "prb_submit");
+		for (int k = 0; k < 2; k++) {
+			int n = prb_reap(s[k], &done[k], 1, 1, -1);
+			CF_CHECK_FATAL(n == 1, "prb_reap: %d", n);
+			rc[k] = done[k].result;
+		}
+		CF_CHECK((rc[0] == 0 && rc[1] == -EEXIST) || (rc[0] == -EEXIST && rc[1] == 0),
+			 "round %llu: racing ALLOCs of one block returned %d and %d (exactly one must win)",
+			 (unsigned long long)i, rc[0], rc[1]);
+		CF_CHECK(cf_session_allocated(s[0], i, 1) == 1,
+			 "round %llu: block not allocated after the race", (unsigned long long)i);
+		CF_RC(prb_free(s[0], cf_addr(i), 1, 0), 0);
 	}
 }
 

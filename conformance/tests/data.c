@@ -15,35 +15,47 @@ static struct cf_conn *mapped_block(uint64_t *h)
 	return c;
 }
 
-/* Writes of many shapes against a shadow copy; the whole block must match it. */
+/* Writes of many shapes (libprb) against a shadow copy; the whole block must match it. */
 static void rw_exact(void)
 {
-	uint64_t h;
-	struct cf_conn *c = mapped_block(&h);
+	struct prb_session *s = cf_session();
+	struct prb_session_info info;
 	uint8_t *shadow = calloc(1, PRB_BLOCK_SIZE), *back = malloc(PRB_BLOCK_SIZE);
 	uint8_t *data = malloc(PRB_BLOCK_SIZE);
-	uint32_t max = c->hello.max_data;
+
+	CF_CHECK_FATAL(shadow && back && data, "out of memory");
+	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
+	uint32_t max = info.max_data;
 	const struct { uint32_t off, len; } w[] = {
 		{ 0, 1 }, { 1, 4095 }, { 4096, 4096 }, { 12345, 777 }, { 0, max },
 		{ PRB_BLOCK_SIZE - 1, 1 }, { PRB_BLOCK_SIZE - 4096, 4096 }, { PRB_BLOCK_SIZE - max, max },
-		{ 65535, 3 },
+		{ 65535, 3 }, { 7, PRB_BLOCK_SIZE - 7 },
 	};
-
-	CF_CHECK_FATAL(shadow && back && data, "out of memory");
+	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 3), 0);
+	struct prb_mapping *m = cf_session_map(s, cf_addr(1), PRB_MAPPING_RW);
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
 		cf_pattern(data, w[i].len, i + 1);
-		CF_ST(c, cf_write(c, h, w[i].off, w[i].len, data), PRB_ST_OK);
+		CF_RC(prb_write(m, w[i].off, data, w[i].len), 0);
 		memcpy(shadow + w[i].off, data, w[i].len);
-		CF_ST(c, cf_read(c, h, w[i].off, w[i].len, back), PRB_ST_OK);
+		CF_RC(prb_read(m, w[i].off, back, w[i].len), 0);
 		CF_CHECK(memcmp(back, data, w[i].len) == 0, "read-after-write differs at %u+%u",
 			 w[i].off, w[i].len);
 	}
-	CF_ST_FATAL(c, cf_read_big(c, h, 0, PRB_BLOCK_SIZE, back), PRB_ST_OK);
+	CF_RC_FATAL(prb_read(m, 0, back, PRB_BLOCK_SIZE), 0);
 	for (uint32_t i = 0; i < PRB_BLOCK_SIZE; i++) {
 		if (back[i] != shadow[i]) {
 			CF_CHECK(false, "byte %u is 0x%02x, expected 0x%02x", i, back[i], shadow[i]);
 			break;
 		}
+	}
+	/* The neighbours were not touched. */
+	memset(shadow, 0, PRB_BLOCK_SIZE);
+	for (uint64_t b = 0; b <= 2; b += 2) {
+		struct prb_mapping *n = cf_session_map(s, cf_addr(b), PRB_MAPPING_RO);
+		CF_RC(prb_read(n, 0, back, PRB_BLOCK_SIZE), 0);
+		CF_CHECK(memcmp(back, shadow, PRB_BLOCK_SIZE) == 0,
+			 "writes to block 1 changed block %llu", (unsigned long long)b);
+		CF_RC(prb_unmap(&n), 0);
 	}
 	free(shadow);
 	free(back);
@@ -53,16 +65,18 @@ static void rw_exact(void)
 /* Another connection's mapping sees an acknowledged WRITE at once. */
 static void rw_cross_connection(void)
 {
-	uint64_t ha, hb;
-	struct cf_conn *a = mapped_block(&ha), *b = cf_connect();
+	struct prb_session *a = cf_session(), *b = cf_session();
 	uint8_t data[8192], back[8192];
 
-	CF_ST_FATAL(b, cf_map(b, cf_addr(0), 0, &hb), PRB_ST_OK);
+	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 1), 0);
+	struct prb_mapping *ma = cf_session_map(a, cf_addr(0), PRB_MAPPING_RW);
+	struct prb_mapping *mb = cf_session_map(b, cf_addr(0), PRB_MAPPING_RO);
 	for (int i = 0; i < 8; i++) {
 		cf_pattern(data, sizeof(data), 100 + (uint64_t)i);
-		CF_ST(a, cf_write(a, ha, (uint32_t)i * 1000, sizeof(data), data), PRB_ST_OK);
-		CF_ST(b, cf_read(b, hb, (uint32_t)i * 1000, sizeof(back), back), PRB_ST_OK);
-		CF_CHECK(memcmp(data, back, sizeof(data)) == 0, "write %d not visible to another connection", i);
+		CF_RC(prb_write(ma, (uint64_t)i * 1000, data, sizeof(data)), 0);
+		CF_RC(prb_read(mb, (uint64_t)i * 1000, back, sizeof(back)), 0);
+		CF_CHECK(memcmp(data, back, sizeof(data)) == 0,
+			 "write %d not visible to another connection", i);
 	}
 }
 

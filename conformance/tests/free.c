@@ -1,51 +1,53 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* FREE: ENOENT, all or none, mapped blocks (EBUSY, FORCE), argument checks. */
+#include <errno.h>
+
 #include "suite.h"
 
 static void basic_single(void)
 {
-	struct cf_conn *c = cf_connect();
+	struct prb_session *c = cf_session();
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_OK);
-	CF_CHECK(cf_allocated(c, 0, 1) == 0, "freed block still listed");
-	CF_ST(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_ENOENT);
-	CF_ST(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_RC_FATAL(prb_alloc(c, cf_addr(0), 1), 0);
+	CF_RC(prb_free(c, cf_addr(0), 1, 0), 0);
+	CF_CHECK(cf_session_allocated(c, 0, 1) == 0, "freed block still listed");
+	CF_RC(prb_free(c, cf_addr(0), 1, 0), -ENOENT);
+	CF_RC(prb_alloc(c, cf_addr(0), 1), 0);
 }
 
 static void basic_enoent(void)
 {
-	struct cf_conn *c = cf_connect();
+	struct prb_session *c = cf_session();
 
-	CF_ST(c, cf_free(c, cf_addr(0), 1, 0), PRB_ST_ENOENT);
-	CF_ST(c, cf_free(c, cf_addr(0), 1, PRB_FREE_FORCE), PRB_ST_ENOENT);
+	CF_RC(prb_free(c, cf_addr(0), 1, 0), -ENOENT);
+	CF_RC(prb_free(c, cf_addr(0), 1, PRB_FREE_FORCE), -ENOENT);
 }
 
 static void range_partial(void)
 {
-	struct cf_conn *c = cf_connect();
+	struct prb_session *c = cf_session();
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 2), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(3), 1), PRB_ST_OK);
+	CF_RC_FATAL(prb_alloc(c, cf_addr(0), 2), 0);
+	CF_RC_FATAL(prb_alloc(c, cf_addr(3), 1), 0);
 	/* Block 2 is free: the whole FREE fails and nothing is freed. */
-	CF_ST(c, cf_free(c, cf_addr(0), 4, 0), PRB_ST_ENOENT);
-	CF_CHECK(cf_allocated(c, 0, 4) == 3, "a refused FREE freed some blocks");
-	CF_ST(c, cf_free(c, cf_addr(0), 2, 0), PRB_ST_OK);
-	CF_CHECK(cf_allocated(c, 0, 4) == 1, "FREE of a range left blocks allocated");
-	CF_ST(c, cf_free(c, cf_addr(3), 1, 0), PRB_ST_OK);
+	CF_RC(prb_free(c, cf_addr(0), 4, 0), -ENOENT);
+	CF_CHECK(cf_session_allocated(c, 0, 4) == 3, "a refused FREE freed some blocks");
+	CF_RC(prb_free(c, cf_addr(0), 2, 0), 0);
+	CF_CHECK(cf_session_allocated(c, 0, 4) == 1, "FREE of a range left blocks allocated");
+	CF_RC(prb_free(c, cf_addr(3), 1, 0), 0);
 }
 
 static void range_many(void)
 {
-	struct cf_conn *c = cf_connect();
+	struct prb_session *c = cf_session();
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 40), PRB_ST_OK);
-	CF_ST(c, cf_free(c, cf_addr(10), 20, 0), PRB_ST_OK);
-	CF_CHECK(cf_allocated(c, 0, 40) == 20, "FREE of 20 of 40 blocks left %llu",
-		 (unsigned long long)cf_allocated(c, 0, 40));
-	CF_ST(c, cf_free(c, cf_addr(0), 10, 0), PRB_ST_OK);
-	CF_ST(c, cf_free(c, cf_addr(30), 10, 0), PRB_ST_OK);
-	CF_CHECK(cf_allocated(c, 0, 40) == 0, "blocks left after freeing everything");
+	CF_RC_FATAL(prb_alloc(c, cf_addr(0), 40), 0);
+	CF_RC(prb_free(c, cf_addr(10), 20, 0), 0);
+	CF_CHECK(cf_session_allocated(c, 0, 40) == 20, "FREE of 20 of 40 blocks left %llu",
+		 (unsigned long long)cf_session_allocated(c, 0, 40));
+	CF_RC(prb_free(c, cf_addr(0), 10, 0), 0);
+	CF_RC(prb_free(c, cf_addr(30), 10, 0), 0);
+	CF_CHECK(cf_session_allocated(c, 0, 40) == 0, "blocks left after freeing everything");
 }
 
 static void args(void)
@@ -65,44 +67,46 @@ static void args(void)
 
 static void mapped_busy(void)
 {
-	struct cf_conn *a = cf_connect(), *b = cf_connect();
-	uint64_t h;
+	struct prb_session *a = cf_session(), *b = cf_session();
 	uint8_t byte = 0x5A, back = 0;
 
-	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 2), PRB_ST_OK);
-	CF_ST_FATAL(a, cf_map(a, cf_addr(1), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
+	struct prb_mapping *m = cf_session_map(a, cf_addr(1), PRB_MAPPING_RW);
 	/* Mapped by another connection, by this one, alone or inside a range. */
-	CF_ST(b, cf_free(b, cf_addr(1), 1, 0), PRB_ST_EBUSY);
-	CF_ST(a, cf_free(a, cf_addr(1), 1, 0), PRB_ST_EBUSY);
-	CF_ST(b, cf_free(b, cf_addr(0), 2, 0), PRB_ST_EBUSY);
-	CF_CHECK(cf_allocated(b, 0, 2) == 2, "a refused FREE freed a block");
-	CF_ST(a, cf_write(a, h, 0, 1, &byte), PRB_ST_OK);
-	CF_ST(a, cf_read(a, h, 0, 1, &back), PRB_ST_OK);
+	CF_RC(prb_free(b, cf_addr(1), 1, 0), -EBUSY);
+	CF_RC(prb_free(a, cf_addr(1), 1, 0), -EBUSY);
+	CF_RC(prb_free(b, cf_addr(0), 2, 0), -EBUSY);
+	CF_CHECK(cf_session_allocated(b, 0, 2) == 2, "a refused FREE freed a block");
+	CF_RC(prb_write(m, 0, &byte, 1), 0);
+	CF_RC(prb_read(m, 0, &back, 1), 0);
 	CF_CHECK(back == byte, "handle no longer works after refused FREE");
 	/* Once unmapped, FREE works. */
-	CF_ST(a, cf_unmap(a, h), PRB_ST_OK);
-	CF_ST(b, cf_free(b, cf_addr(0), 2, 0), PRB_ST_OK);
+	CF_RC(prb_unmap(&m), 0);
+	CF_RC(prb_free(b, cf_addr(0), 2, 0), 0);
 }
 
 static void mapped_force(void)
 {
-	struct cf_conn *a = cf_connect(), *b = cf_connect();
-	uint64_t h1, h2;
+	struct prb_session *a = cf_session(), *b = cf_session();
+	struct cf_conn *raw = cf_connect();
 	uint8_t byte = 1;
+	uint64_t h;
 
-	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 2), PRB_ST_OK);
-	CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_WRITE, &h1), PRB_ST_OK);
-	CF_ST_FATAL(b, cf_map(b, cf_addr(1), 0, &h2), PRB_ST_OK);
-	CF_ST(b, cf_free(b, cf_addr(0), 2, PRB_FREE_FORCE), PRB_ST_OK);
-	CF_CHECK(cf_allocated(b, 0, 2) == 0, "FREE FORCE left blocks allocated");
-	/* The holders' handles are revoked. */
-	CF_ST(a, cf_read(a, h1, 0, 1, &byte), PRB_ST_ESTALE);
-	CF_ST(a, cf_write(a, h1, 0, 1, &byte), PRB_ST_ESTALE);
-	CF_ST(b, cf_read(b, h2, 0, 1, &byte), PRB_ST_ESTALE);
-	CF_ST(a, cf_unmap(a, h1), PRB_ST_ESTALE);
-	/* A new block at the address is a new block: zeros, no old handle reaches it. */
-	CF_ST(a, cf_alloc(a, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST(a, cf_read(a, h1, 0, 1, &byte), PRB_ST_ESTALE);
+	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
+	struct prb_mapping *m1 = cf_session_map(a, cf_addr(0), PRB_MAPPING_RW);
+	struct prb_mapping *m2 = cf_session_map(b, cf_addr(1), PRB_MAPPING_RO);
+	CF_ST_FATAL(raw, cf_map(raw, cf_addr(1), 0, &h), PRB_ST_OK);
+	CF_RC(prb_free(b, cf_addr(0), 2, PRB_FREE_FLAG_FORCE), 0);
+	CF_CHECK(cf_session_allocated(b, 0, 2) == 0, "FREE FORCE left blocks allocated");
+	/* The holders' handles are revoked: the brick answers ESTALE. */
+	CF_RC(prb_read(m1, 0, &byte, 1), -ESTALE);
+	CF_RC(prb_write(m1, 0, &byte, 1), -ESTALE);
+	CF_RC(prb_read(m2, 0, &byte, 1), -ESTALE);
+	CF_ST(raw, cf_read(raw, h, 0, 1, &byte), PRB_ST_ESTALE);
+	CF_ST(raw, cf_unmap(raw, h), PRB_ST_ESTALE);
+	/* A new block at the address is a new block: no old handle reaches it. */
+	CF_RC(prb_alloc(a, cf_addr(1), 1), 0);
+	CF_ST(raw, cf_read(raw, h, 0, 1, &byte), PRB_ST_ESTALE);
 }
 
 const struct cf_test cf_tests_free[] = {

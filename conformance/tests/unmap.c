@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* UNMAP and revocation: at once, pipelined, unknown handles, connection drop. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -66,14 +67,14 @@ static void unknown_handle(void)
 }
 
 /* Retry MAP EXCL for a little while: the brick notices a dropped connection asynchronously. */
-static int map_excl_soon(struct cf_conn *c, uint64_t addr, uint64_t *h)
+static int map_excl_soon(struct prb_session *s, uint64_t addr, struct prb_mapping **m)
 {
 	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
 	int ret = -1;
 
 	for (int i = 0; i < 200; i++) {
-		ret = cf_map(c, addr, PRB_MAP_EXCL | PRB_MAP_WRITE, h);
-		if (ret != PRB_ST_EBUSY)
+		ret = prb_map(s, addr, PRB_MAPPING_EXCL | PRB_MAPPING_RW, m);
+		if (ret != -EBUSY)
 			return ret;
 		nanosleep(&pause, NULL);
 	}
@@ -82,34 +83,34 @@ static int map_excl_soon(struct cf_conn *c, uint64_t addr, uint64_t *h)
 
 static void disconnect_revokes(void)
 {
-	struct cf_conn *a = cf_connect(), *b = cf_connect();
-	uint64_t ha, hb;
+	struct prb_session *a = cf_session(), *b = cf_session();
+	struct prb_mapping *mb = NULL;
 
-	CF_ST_FATAL(b, cf_alloc(b, cf_addr(0), 2), PRB_ST_OK);
-	CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_EXCL | PRB_MAP_WRITE, &ha), PRB_ST_OK);
-	CF_ST_FATAL(a, cf_map(a, cf_addr(1), 0, &ha), PRB_ST_OK);
-	CF_ST(b, cf_map(b, cf_addr(0), 0, &hb), PRB_ST_EBUSY);
-	cf_disconnect(a);
-	CF_ST(b, map_excl_soon(b, cf_addr(0), &hb), PRB_ST_OK);
-	CF_ST(b, cf_unmap(b, hb), PRB_ST_OK);
+	CF_RC_FATAL(prb_alloc(b, cf_addr(0), 2), 0);
+	cf_session_map(a, cf_addr(0), PRB_MAPPING_EXCL | PRB_MAPPING_RW);
+	cf_session_map(a, cf_addr(1), PRB_MAPPING_RO);
+	CF_RC(prb_map(b, cf_addr(0), PRB_MAPPING_RO, &mb), -EBUSY);
+	cf_session_close(a);
+	CF_RC(map_excl_soon(b, cf_addr(0), &mb), 0);
+	CF_RC(prb_unmap(&mb), 0);
 	/* No handle of A is left: FREE without FORCE works, blocks stay allocated till then. */
-	CF_CHECK(cf_allocated(b, 0, 2) == 2, "blocks freed when their mapper disconnected");
-	CF_ST(b, cf_free(b, cf_addr(0), 2, 0), PRB_ST_OK);
+	CF_CHECK(cf_session_allocated(b, 0, 2) == 2, "blocks freed when their mapper disconnected");
+	CF_RC(prb_free(b, cf_addr(0), 2, 0), 0);
 }
 
 static void disconnect_data_stays(void)
 {
-	struct cf_conn *a = cf_connect(), *b = cf_connect();
-	uint64_t h;
+	struct prb_session *a = cf_session(), *b = cf_session();
+	struct prb_mapping *m;
 	uint8_t data[4096], back[4096];
 
 	cf_pattern(data, sizeof(data), 11);
-	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
-	CF_ST_FATAL(a, cf_write(a, h, 100, sizeof(data), data), PRB_ST_OK);
-	cf_disconnect(a);
-	CF_ST_FATAL(b, map_excl_soon(b, cf_addr(0), &h), PRB_ST_OK);
-	CF_ST(b, cf_read(b, h, 100, sizeof(back), back), PRB_ST_OK);
+	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 1), 0);
+	m = cf_session_map(a, cf_addr(0), PRB_MAPPING_RW);
+	CF_RC_FATAL(prb_write(m, 100, data, sizeof(data)), 0);
+	cf_session_close(a);
+	CF_RC_FATAL(map_excl_soon(b, cf_addr(0), &m), 0);
+	CF_RC(prb_read(m, 100, back, sizeof(back)), 0);
 	CF_CHECK(memcmp(data, back, sizeof(data)) == 0,
 		 "data written before the writer disconnected is gone");
 }
