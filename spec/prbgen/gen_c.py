@@ -4,6 +4,24 @@ from __future__ import annotations
 
 from model import Enum, Field, Message, Spec, Struct
 
+# Requirement IDs of spec/PROTOCOL.md that the generated checks cite (STYLE: next to each
+# validation, the requirement it enforces). `prbgen doc --check` fails if one disappears.
+REQUIREMENTS = {
+    "reserved": "PRB-REQ-2",     # reserved fields and flag bits are zero
+    "constraint": "PRB-REQ-3",   # align, min, max, equals, enum
+    "magic": "PRB-HDR-1",
+    "hdr_flags": "PRB-HDR-4",
+    "plen": "PRB-HDR-5",
+    "hlen": "PRB-HDR-6",
+    "request_status": "PRB-HDR-7",
+    "frame": "PRB-PDU-12",       # the order of the header checks
+    "no_payload": "PRB-PDU-2",
+    "data_length": "PRB-PDU-3",
+    "extents_count": "PRB-PDU-4",
+    "error_response": "PRB-PDU-10",
+    "digests": "PRB-DGST-5",
+}
+
 C_TYPES = {"u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t"}
 DIRECTION_C = {"request": "PRB_DIR_REQUEST", "response": "PRB_DIR_RESPONSE",
                "either": "PRB_DIR_EITHER"}
@@ -78,34 +96,45 @@ def enum_range_test(e: Enum, value: str) -> str:
     return f"prb_{e.name}_name({value}) == NULL"
 
 
-def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL") -> list[str]:
-    """The checks of one decoded field, in the order the errors are reported."""
+def cited_if(cond: str, cite: str | None, indent: str = "\t") -> str:
+    """'if (cond)' with the requirement it enforces as a trailing comment."""
+    return f"{indent}if ({cond})" + (f" /* {REQUIREMENTS[cite]} */" if cite else "")
+
+
+def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL",
+                 cites: dict | None = None) -> list[str]:
+    """The checks of one decoded field, in the order the errors are reported.
+
+    cites maps a check kind (reserved, enum, flags, equals, ...) to a REQUIREMENTS key
+    when the field's checks enforce another requirement than a body field's."""
+    cites = cites or {}
     where = f'{f.offset}, "{owner}.{f.name}"'
-    tests: list[tuple[str, str, str]] = []
+    tests: list[tuple[str, str, str, str | None]] = []
     if f.reserved:
-        tests.append((f"{value} != 0", "EINVAL", "reserved: must be zero"))
+        tests.append((f"{value} != 0", "EINVAL", "reserved: must be zero", "reserved"))
     if f.enum:
-        tests.append((enum_range_test(f.enum, value), "ERANGE", f"not a {f.enum.name} value"))
+        tests.append((enum_range_test(f.enum, value), "ERANGE", f"not a {f.enum.name} value",
+                      cites.get("enum", "constraint")))
     if f.flags:
         tests.append((f"{value} & ~{macro(f.flags.prefix + '_ALL')}", "EINVAL",
-                      f"undefined {f.flags.name} bits"))
+                      f"undefined {f.flags.name} bits", cites.get("flags", "reserved")))
     if f.equals is not None:
         ref = f.equals_ref or str(f.equals)
         tests.append((f"{value} != {bound(f.equals, f.equals_ref)}", equals_errno,
-                      f"must equal {ref}"))
+                      f"must equal {ref}", cites.get("equals", "constraint")))
     if f.align is not None:
         ref = f.align_ref or str(f.align)
         tests.append((f"{value} & ({bound(f.align, f.align_ref)} - 1)", "EINVAL",
-                      f"not a multiple of {ref}"))
+                      f"not a multiple of {ref}", "constraint"))
     if f.min is not None:
         tests.append((f"{value} < {bound(f.min, f.min_ref)}", "EINVAL",
-                      f"below min {f.min_ref or f.min}"))
+                      f"below min {f.min_ref or f.min}", "constraint"))
     if f.max is not None and f.max < f.type_max:
         tests.append((f"{value} > {bound(f.max, f.max_ref)}", "E2BIG",
-                      f"above max {f.max_ref or f.max}"))
+                      f"above max {f.max_ref or f.max}", "constraint"))
     lines = []
-    for cond, errno, reason in tests:
-        lines += [f"\tif ({cond})"] + fail_stmt("\t\t", errno, where, reason)
+    for cond, errno, reason, cite in tests:
+        lines += [cited_if(cond, cite)] + fail_stmt("\t\t", errno, where, reason)
     return lines
 
 
@@ -644,9 +673,10 @@ class Source:
         frame = []
         for name in ("magic", "flags"):
             f = next(x for x in h.fields if x.name == name)
-            frame += field_checks("hdr", f, f"h->{name}", equals_errno="EPROTO")
+            frame += field_checks("hdr", f, f"h->{name}", equals_errno="EPROTO",
+                                  cites={"equals": "magic", "flags": "hdr_flags"})
         status = next(f for f in h.fields if f.name == "status")
-        status_checks = field_checks("hdr", status, "h->status")
+        status_checks = field_checks("hdr", status, "h->status", cites={"enum": None})
         off = {f.name: f.offset for f in h.fields}
         out = [
             "/* The common header's fields as they are on the wire. */",
@@ -655,14 +685,15 @@ class Source:
             *get,
             "}",
             "",
-            "/* What every PDU's header must pass before its opcode means anything. */",
+            "/* What every PDU's header must pass before its opcode means anything: checks 1 to 4",
+            " * of PRB-PDU-12 (PRB-HDR-1, PRB-HDR-4, PRB-HDR-6, PRB-HDR-5). */",
             "static HOT_INLINE int check_hdr_frame(const struct prb_hdr *h, struct prb_wire_error *err)",
             "{",
             *frame,
-            "\tif (h->hlen < PRB_HDR_SIZE)",
-            *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "shorter than the header"),
-            "\tif (h->plen < h->hlen)",
-            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "shorter than hlen"),
+            cited_if("h->hlen < PRB_HDR_SIZE || h->hlen % 8 != 0", "hlen"),
+            *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "below the header size or not a multiple of 8"),
+            cited_if("h->plen < prb_pdu_plen(h->hlen, h->flags, 0)", "plen"),
+            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "shorter than hlen and the digests"),
             "\treturn 0;",
             "}",
             "",
@@ -754,13 +785,13 @@ class Source:
             "{",
             "\tuint32_t plen = PRB_HDR_SIZE;",
             "",
-            "\tif (h->hlen != PRB_HDR_SIZE)",
+            cited_if("h->hlen != PRB_HDR_SIZE", "error_response"),
             *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "error response longer than the header"),
             f"\tif (h->flags & {self.ddgst})",
             *fail_stmt("\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
             f"\tif (h->flags & {self.hdgst})",
             "\t\tplen += PRB_HDGST_SIZE;",
-            "\tif (h->plen != plen)",
+            cited_if("h->plen != plen", "error_response"),
             *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "error response with a payload"),
             "\treturn ERROR_RESPONSE;",
             "}",
@@ -776,9 +807,9 @@ class Source:
             "\t\tfixed += PRB_HDGST_SIZE;",
             "\tif (s->payload == PRB_PAYLOAD_NONE) {",
             "\t\t/* No payload, so no data digest: plen is the fixed part and header digest. */",
-            f"\t\tif (h->flags & {self.ddgst})",
+            cited_if(f"h->flags & {self.ddgst}", "digests", "\t\t"),
             *fail_stmt("\t\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
-            "\t\tif (h->plen != fixed)",
+            cited_if("h->plen != fixed", "no_payload", "\t\t"),
             *fail_stmt("\t\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "not the fixed part and header digest"),
             "\t\treturn 0;",
             "\t}",
@@ -787,7 +818,7 @@ class Source:
             "\tif (h->plen < fixed)",
             *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "shorter than the fixed part and digests"),
             "\tpayload = h->plen - fixed;",
-            f"\tif ((h->flags & {self.ddgst}) && payload == 0)",
+            cited_if(f"(h->flags & {self.ddgst}) && payload == 0", "digests"),
             *fail_stmt("\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
             "\tif (payload > s->payload_max)",
             *fail_stmt("\t\t", "E2BIG", f'{off["plen"]}, "hdr.plen"', "payload above its max"),
@@ -821,13 +852,13 @@ class Source:
             "\tif (rc < 0)",
             "\t\treturn rc;",
             "\tif (h->status != 0) {",
-            "\t\tif (s->direction != PRB_DIR_RESPONSE)",
+            cited_if("s->direction != PRB_DIR_RESPONSE", "request_status", "\t\t"),
             *fail_stmt("\t\t\t", "EINVAL", f'{off["status"]}, "hdr.status"', "nonzero status in a request"),
             "\t\treturn check_error_response(h, err);",
             "\t}",
             "\tif (len < s->size)",
             *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, s->name', "shorter than the fixed part"),
-            "\tif (h->hlen != s->size)",
+            cited_if("h->hlen != s->size", "hlen"),
             *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "not the message's size"),
             "\treturn check_payload(h, s, payload_len, err);",
             "}",
@@ -910,17 +941,21 @@ class Source:
         else:
             out += ["\treturn rc;", "}", ""]
             return out + self.message_encode(m, size, desc)
-        out += body
         pf = m.payload_field
         if pf is not None:
+            # The payload length is a framing fact (PRB-PDU-3, PRB-PDU-4; check 9 of
+            # PRB-PDU-12), checked before the body's own constraints.
             where = f'{pf.offset}, "{m.name}.{pf.name}"'
+            value = getter(pf, "p")
             if m.payload == "extents":
-                cond = f"(uint64_t)m->{pf.name} * {macro('extent_size')} != m->payload_len"
+                cond = f"(uint64_t){value} * {macro('extent_size')} != m->payload_len"
                 reason = "differs from the extents in the payload"
             else:
-                cond = f"m->{pf.name} != m->payload_len"
+                cond = f"{value} != m->payload_len"
                 reason = "differs from the payload length"
-            out += [f"\tif ({cond})"] + fail_stmt("\t\t", "EBADMSG", where, reason)
+            cite = "extents_count" if m.payload == "extents" else "data_length"
+            out += [cited_if(cond, cite)] + fail_stmt("\t\t", "EBADMSG", where, reason)
+        out += body
         out += ["\treturn 0;", "}", ""]
         return out + self.message_encode(m, size, desc)
 

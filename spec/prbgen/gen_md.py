@@ -176,6 +176,12 @@ def update(spec: Spec, path: Path) -> int:
     return 0
 
 
+def missing_requirements(text: str) -> list[str]:
+    """Requirement IDs the generated codec cites that the document does not define."""
+    from gen_c import REQUIREMENTS
+    return sorted({r for r in REQUIREMENTS.values() if f"[{r}]" not in text})
+
+
 def check(spec: Spec, path: Path) -> int:
     if not path.exists():
         print(f"prbgen doc: {path} does not exist yet: table check skipped")
@@ -185,6 +191,11 @@ def check(spec: Spec, path: Path) -> int:
         new = regenerate(spec, text, path)
     except DocError as e:
         print(f"prbgen doc: {e}", file=sys.stderr)
+        return 1
+    missing = missing_requirements(text)
+    if missing:
+        print(f"prbgen doc: {path} no longer defines {', '.join(missing)}, cited by the "
+              f"generated codec (spec/prbgen/gen_c.py REQUIREMENTS)", file=sys.stderr)
         return 1
     if new == text:
         return 0

@@ -320,8 +320,9 @@ class Vectors:
         self.invalid_lengths(base, good, emit, with_field)
         self.invalid_status(m, good, emit, with_field)
         for f in m.fields:
-            for what, value, errno in self.bad_values(f):
-                emit(f"{f.name}/{what}", with_field(f, value), errno, f.offset)
+            if not f.payload_length:
+                for what, value, errno in self.bad_values(f):
+                    emit(f"{f.name}/{what}", with_field(f, value), errno, f.offset)
         self.invalid_payload(base, good, emit, with_field)
 
     def unknown_opcode(self) -> int:
@@ -332,7 +333,7 @@ class Vectors:
         spec, m = self.spec, base.m
         hdr = {f.name: f for f in spec.hdr.fields}
         hlen, plen = hdr["hlen"], hdr["plen"]
-        for delta in (8, -8):
+        for delta in (8, -8, 4):
             buf = with_field(hlen, m.size + delta)
             buf = with_field(plen, base.hdr["plen"] + delta, buf)
             emit(f"hlen/{m.size + delta}", buf, "EBADMSG", hlen.offset)
@@ -363,9 +364,19 @@ class Vectors:
         plen = next(f for f in spec.hdr.fields if f.name == "plen")
         pf = m.payload_field
         if pf is not None:
-            wrong = base.body[pf.name] + 1
-            if wrong <= pf.max:
-                emit(f"{pf.name}/payload_mismatch", with_field(pf, wrong), "EBADMSG", pf.offset)
+            # The payload length is checked first (a framing fact), then the field's bounds:
+            # below min with a matching payload, above max with a matching payload.
+            unit = 1 if m.payload == "data" else spec.struct("extent").size
+            for value in (base.body[pf.name] + 1, pf.type_max):
+                emit(f"{pf.name}/payload_mismatch_{value}", with_field(pf, value), "EBADMSG",
+                     pf.offset)
+            if pf.min is not None:
+                buf = with_field(pf, pf.min - 1)
+                buf = with_field(plen, m.size + (pf.min - 1) * unit, buf)
+                emit(f"{pf.name}/below_min", buf, "EINVAL", pf.offset)
+            buf = with_field(pf, pf.max + 1)
+            buf = with_field(plen, m.size + (pf.max + 1) * unit, buf)
+            emit(f"{pf.name}/above_max", buf, "E2BIG", plen.offset)
         if m.payload == "data" and pf is None and m.payload_max is not None:
             emit("plen/payload_above_max", with_field(plen, m.size + m.payload_max + 1), "E2BIG",
                  plen.offset)

@@ -117,11 +117,15 @@ static void field_violations(enum prb_msg_id id, const uint8_t *good, const stru
 	const struct prb_msg_desc *d = &prb_msg_descs[id];
 	uint64_t max = field_type_max(f);
 
+	/* The payload length is checked before the field's bounds: changing the field alone
+	 * breaks the framing (PRB-PDU-3, PRB-PDU-4). */
+	bool framing = f->checks & PRB_CHECK_PAYLOAD_LENGTH;
+
 #define TRY(value, rc, what)                                                                       \
 	do {                                                                                       \
 		memcpy(buf, good, d->size);                                                        \
 		wire_set(buf, f, (value));                                                         \
-		expect(id, buf, d->size, (rc), f->offset, (what));                                 \
+		expect(id, buf, d->size, framing ? -EBADMSG : (rc), f->offset, (what));            \
 	} while (0)
 
 	switch (f->kind) {

@@ -4,7 +4,9 @@
 Each case edits a copy of spec/prb.toml (replace the first occurrence of OLD by NEW,
 after the line that matches ANCHOR when given) and expects `prbgen.py check` to fail
 with a message containing every expected fragment.
-Usage: test_spec_errors.py PRBGEN SPEC
+With PROTOCOL.md given, `prbgen.py doc --check` must also fail on a drifted table, an
+unknown or unterminated region, and a requirement ID the codec cites gone missing.
+Usage: test_spec_errors.py PRBGEN SPEC [PROTOCOL.md]
 """
 
 import subprocess
@@ -93,6 +95,38 @@ def mutate(text: str, anchor, old: str, new: str) -> str:
     return text[:at] + new + text[at + len(old):]
 
 
+# (what, old, new, fragment expected in the doc check's output) on a copy of PROTOCOL.md
+DOC_CASES = [
+    ("table drift", "| 24 | 4 | u32 | `blocks` |", "| 24 | 4 | u32 | `count` |", "differ from"),
+    ("unknown region", "<!-- prbgen:begin constants -->\n",
+     "<!-- prbgen:begin constants -->\n<!-- prbgen:end constants -->\n"
+     "<!-- prbgen:begin enum:colour -->\n", "no enum 'colour'"),
+    ("region inside a region", "<!-- prbgen:end messages -->", "", "begins inside region"),
+    ("requirement cited by the codec removed", "[PRB-HDR-1]", "[PRB-HDR-0]", "PRB-HDR-1"),
+]
+
+
+def doc_cases(prbgen: str, spec: Path, doc: Path) -> int:
+    failures = 0
+    text = doc.read_text()
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "PROTOCOL.md"
+        for what, old, new, fragment in DOC_CASES:
+            if old not in text:
+                print(f"FAIL doc {what}: PROTOCOL.md has no {old!r} to change")
+                failures += 1
+                continue
+            copy.write_text(text.replace(old, new, 1))
+            r = subprocess.run([sys.executable, prbgen, "--spec", str(spec), "doc", "--check",
+                                str(copy)], capture_output=True, text=True)
+            if r.returncode == 0 or fragment not in r.stderr:
+                print(f"FAIL doc {what}: exit {r.returncode}: {r.stderr[-300:]}")
+                failures += 1
+            else:
+                print(f"ok   doc {what}")
+    return failures
+
+
 def main() -> int:
     prbgen, spec = sys.argv[1], Path(sys.argv[2])
     text = spec.read_text()
@@ -115,7 +149,9 @@ def main() -> int:
                 failures += 1
             else:
                 print(f"ok   {what}: {message.removeprefix('prbgen: ')}")
-    print(f"test_spec_errors: {len(CASES)} cases, {failures} failures")
+    if len(sys.argv) > 3:
+        failures += doc_cases(prbgen, spec, Path(sys.argv[3]))
+    print(f"test_spec_errors: {len(CASES)} spec cases, {failures} failures")
     return 1 if failures else 0
 
 
