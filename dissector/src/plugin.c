@@ -153,7 +153,6 @@ static void proto_register_prb(void)
 	proto_register_subtree_array(ett, PRB_ETT_COUNT);
 	expert = expert_register_protocol(proto_prb);
 	expert_register_field_array(expert, prb_ei_register, array_length(prb_ei_register));
-	prb_conv_init();
 	prb_tcp_register();
 }
 

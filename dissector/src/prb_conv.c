@@ -16,22 +16,13 @@
 struct prb_conv {
 	wmem_map_t *pending; /* tag -> struct prb_txn *, requests not yet answered */
 	wmem_map_t *handles; /* uint64_t handle -> struct prb_mapping * */
+	wmem_map_t *rkeys;   /* rkey -> struct prb_mapping *, RDMA: the MAP seen last wins */
 };
-
-/* rkey -> struct prb_mapping *, across the capture: RDMA READ/WRITE packets belong to
- * other QPs than the SEND/RECV capsules, so keys are looked up capture-wide. */
-static wmem_map_t *prb_rkeys;
-
-void prb_conv_init(void)
-{
-	prb_rkeys = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_direct_hash,
-					   g_direct_equal);
-}
 
 /* The conversation of this PDU: TCP's own, or for RDMA the pair of network addresses
  * (requests and responses travel between different queue pairs, and the CM MADs that carry
  * HELLO have the infiniband dissector set pinfo->src to an IB address). */
-static conversation_t *find_conv(packet_info *pinfo, enum prb_binding binding)
+static conversation_t *find_conv(packet_info *pinfo, enum prb_binding binding, bool create)
 {
 	conversation_t *conv;
 
@@ -39,7 +30,7 @@ static conversation_t *find_conv(packet_info *pinfo, enum prb_binding binding)
 		return find_or_create_conversation(pinfo);
 	conv = find_conversation(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_NONE, 0,
 				 0, 0);
-	if (conv == NULL)
+	if (conv == NULL && create)
 		conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst,
 					CONVERSATION_NONE, 0, 0, 0);
 	return conv;
@@ -47,13 +38,14 @@ static conversation_t *find_conv(packet_info *pinfo, enum prb_binding binding)
 
 static struct prb_conv *conv_data(packet_info *pinfo, enum prb_binding binding)
 {
-	conversation_t *conv = find_conv(pinfo, binding);
+	conversation_t *conv = find_conv(pinfo, binding, true);
 	struct prb_conv *data = conversation_get_proto_data(conv, proto_prb);
 
 	if (data == NULL) {
 		data = wmem_new0(wmem_file_scope(), struct prb_conv);
 		data->pending = wmem_map_new(wmem_file_scope(), g_direct_hash, g_direct_equal);
 		data->handles = wmem_map_new(wmem_file_scope(), g_int64_hash, g_int64_equal);
+		data->rkeys = wmem_map_new(wmem_file_scope(), g_direct_hash, g_direct_equal);
 		conversation_add_proto_data(conv, proto_prb, data);
 	}
 	return data;
@@ -148,7 +140,7 @@ static struct prb_mapping *remember(tvbuff_t *tvb, packet_info *pinfo, const str
 		m->map_frame = pinfo->num;
 		wmem_map_insert(conv->handles, &m->handle, m);
 		if (m->rkey != 0)
-			wmem_map_insert(prb_rkeys, GUINT_TO_POINTER(m->rkey), m);
+			wmem_map_insert(conv->rkeys, GUINT_TO_POINTER(m->rkey), m);
 		return m;
 	}
 	if (prb_layout_field(pdu->msg, "handle") == NULL || pdu->hlen != pdu->msg->size)
@@ -188,7 +180,12 @@ void prb_conv_mapping(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 const struct prb_mapping *prb_conv_rkey(packet_info *pinfo, uint32_t rkey)
 {
 	if (!PINFO_FD_VISITED(pinfo)) {
-		struct prb_mapping *m = wmem_map_lookup(prb_rkeys, GUINT_TO_POINTER(rkey));
+		/* Only between hosts that exchanged capsules: other protocols' RDMA traffic
+		 * creates no prb state. */
+		conversation_t *conv = find_conv(pinfo, PRB_BINDING_RDMA, false);
+		struct prb_conv *data = conv ? conversation_get_proto_data(conv, proto_prb) : NULL;
+		struct prb_mapping *m =
+			data ? wmem_map_lookup(data->rkeys, GUINT_TO_POINTER(rkey)) : NULL;
 
 		if (m != NULL)
 			p_add_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_RKEY, m);

@@ -165,10 +165,8 @@ struct prb_txn *prb_conv_track(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
 /** Remember (first pass) or recall the mapping a MAP response or UNMAP request names. */
 void prb_conv_mapping(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 		      const struct prb_pdu *pdu, const struct prb_txn *txn);
-/** The live mapping of an rkey at this frame (first pass), as remembered for the frame. */
+/** The mapping an rkey reached at this frame (between these two hosts), or NULL. */
 const struct prb_mapping *prb_conv_rkey(packet_info *pinfo, uint32_t rkey);
-/** Register the capture-wide tables (called once). */
-void prb_conv_init(void);
 
 /* prb_summary.c */
 /** "ALLOC 0x40000000 x4": what a request asks for. */
