@@ -77,6 +77,8 @@ def capture(p: Pcap):
     send(9, pdu("read_req", tag=10, handle=0xABC, length=8))                          # 12
     recv(4, error_rsp("read_req", 10, "ENOTSUP"))                                     # 13
     send(10, b"not a prb capsule at all")                                             # 14
+    roce(p, "10.0.0.5", BRICK, RC_RDMA_WRITE_ONLY, QP_BRICK, 1, bytes(8),
+         reth(RADDR, RKEY, 8))                                                        # 15 other host
 
 
 def cm_mad(p: Pcap, src: str, dst: str, attribute: int, data: bytes):
@@ -125,11 +127,11 @@ def test(ts, d):
     fields = ["frame.number", "frame.protocols", "prb.opcode", "prb.tag", "prb.request_in",
               "prb.block", "prb.rdma.offset", "prb.map_in", "_ws.col.Info", "_ws.expert.message"]
     rows = {int(r[0]): dict(zip(fields[1:], r[1:])) for r in ts.fields(path, fields, "-2")}
-    equal(len(rows), 14, "frames")
+    equal(len(rows), 15, "frames")
     for n in (1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13):
         check(rows[n]["frame.protocols"].endswith(":infiniband:prb"),
               f"frame {n} decoded as prb over InfiniBand: {rows[n]['frame.protocols']}")
-    for n in (6, 14):
+    for n in (6, 14, 15):
         check(":prb" not in rows[n]["frame.protocols"], f"frame {n} is not prb's")
     equal([rows[n]["prb.opcode"] for n in (1, 2, 7, 8, 9, 10, 12, 13)],
           ["0x12", "0x92", "0x22", "0xa2", "0x13", "0x93", "0x20", "0xa0"], "capsule opcodes")
