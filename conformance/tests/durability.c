@@ -4,6 +4,7 @@
  * acknowledged ALLOCs and FREEs and flushed data survive, unflushed bytes are old or new,
  * no handle survives, the boot epoch grows, the brick_id stays.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,38 +14,42 @@
 
 static void allocations_and_data(void)
 {
-	struct cf_conn *c = cf_connect();
+	struct prb_session *s = cf_session();
+	struct prb_session_info before, after;
 	uint8_t *data = malloc(DATA_LEN), *back = malloc(DATA_LEN);
-	struct prb_hello_rsp before = c->hello;
-	uint64_t h0, h20;
 
 	CF_CHECK_FATAL(data && back, "out of memory");
+	CF_RC_FATAL(prb_session_get_info(s, &before), 0);
 	/* Allocations: 0..15 as a range, 20 alone, then 4..7 freed; 30 allocated and freed. */
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 16), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(20), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(30), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_free(c, cf_addr(4), 4, 0), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_free(c, cf_addr(30), 1, 0), PRB_ST_OK);
+	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 16), 0);
+	CF_RC_FATAL(prb_alloc(s, cf_addr(20), 1), 0);
+	CF_RC_FATAL(prb_alloc(s, cf_addr(30), 1), 0);
+	CF_RC_FATAL(prb_free(s, cf_addr(4), 4, 0), 0);
+	CF_RC_FATAL(prb_free(s, cf_addr(30), 1, 0), 0);
 	/* Flushed data in block 0 (whole range flushed) and block 20 (two flushes). */
 	cf_pattern(data, DATA_LEN, 2024);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE | PRB_MAP_EXCL, &h0), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_write_big(c, h0, 1000, DATA_LEN, data), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_flush(c, h0, 1000, DATA_LEN), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(20), PRB_MAP_WRITE, &h20), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_write(c, h20, PRB_BLOCK_SIZE - 4096, 4096, data), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_flush(c, h20, PRB_BLOCK_SIZE - 4096, 2048), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_flush(c, h20, PRB_BLOCK_SIZE - 2048, 2048), PRB_ST_OK);
+	struct prb_mapping *m0 = cf_session_map(s, cf_addr(0), PRB_MAPPING_RW | PRB_MAPPING_EXCL);
+	CF_RC_FATAL(prb_write(m0, 1000, data, DATA_LEN), 0);
+	CF_RC_FATAL(prb_flush(m0, 1000, DATA_LEN), 0);
+	struct prb_mapping *m20 = cf_session_map(s, cf_addr(20), PRB_MAPPING_RW);
+	CF_RC_FATAL(prb_write(m20, PRB_BLOCK_SIZE - 4096, data, 4096), 0);
+	CF_RC_FATAL(prb_flush(m20, PRB_BLOCK_SIZE - 4096, 2048), 0);
+	CF_RC_FATAL(prb_flush(m20, PRB_BLOCK_SIZE - 2048, 2048), 0);
 	/* Unflushed bytes in block 8. */
-	uint64_t h8;
-	CF_ST_FATAL(c, cf_map(c, cf_addr(8), PRB_MAP_WRITE, &h8), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_write(c, h8, 0, 4096, data + 4096), PRB_ST_OK);
+	struct prb_mapping *m8 = cf_session_map(s, cf_addr(8), PRB_MAPPING_RW);
+	CF_RC_FATAL(prb_write(m8, 0, data + 4096, 4096), 0);
+	uint64_t h0 = prb_mapping_handle(m0), h20 = prb_mapping_handle(m20);
 	/* The handles stay live at the crash. */
 	cf_restart();
 
+	/* libprb sees the new epoch; its mappings are dead. */
+	CF_RC(prb_reconnect(s), -ESTALE);
+	CF_RC(prb_mapping_status(m0), -ESTALE);
+	CF_RC_FATAL(prb_session_get_info(s, &after), 0);
+	CF_CHECK(after.boot_epoch > before.boot_epoch, "boot_epoch %llu after restart, %llu before",
+		 (unsigned long long)after.boot_epoch, (unsigned long long)before.boot_epoch);
+	CF_CHECK(memcmp(after.brick_id, before.brick_id, 16) == 0, "brick_id changed on restart");
 	struct cf_conn *d = cf_connect();
-	CF_CHECK(d->hello.boot_epoch > before.boot_epoch, "boot_epoch %llu after restart, %llu before",
-		 (unsigned long long)d->hello.boot_epoch, (unsigned long long)before.boot_epoch);
-	CF_CHECK(memcmp(d->hello.brick_id, before.brick_id, 16) == 0, "brick_id changed on restart");
 	CF_CHECK(cf_allocated(d, 0, 4) == 4 && cf_allocated(d, 4, 4) == 0 &&
 			 cf_allocated(d, 8, 8) == 8 && cf_allocated(d, 16, 4) == 0 &&
 			 cf_allocated(d, 20, 1) == 1 && cf_allocated(d, 21, 20) == 0,
@@ -57,23 +62,23 @@ static void allocations_and_data(void)
 	uint8_t byte;
 	CF_ST(d, cf_read(d, h0, 0, 1, &byte), PRB_ST_ESTALE);
 	CF_ST(d, cf_unmap(d, h20), PRB_ST_ESTALE);
-	CF_ST_FATAL(d, cf_map(d, cf_addr(0), PRB_MAP_EXCL, &h0), PRB_ST_OK);
-	CF_ST(d, cf_read_big(d, h0, 1000, DATA_LEN, back), PRB_ST_OK);
+	struct prb_mapping *n0 = cf_session_map(s, cf_addr(0), PRB_MAPPING_EXCL);
+	CF_RC(prb_read(n0, 1000, back, DATA_LEN), 0);
 	CF_CHECK(memcmp(data, back, DATA_LEN) == 0, "flushed data of block 0 lost in the crash");
-	CF_ST_FATAL(d, cf_map(d, cf_addr(20), PRB_MAP_EXCL, &h20), PRB_ST_OK);
-	CF_ST(d, cf_read(d, h20, PRB_BLOCK_SIZE - 4096, 4096, back), PRB_ST_OK);
+	struct prb_mapping *n20 = cf_session_map(s, cf_addr(20), PRB_MAPPING_EXCL);
+	CF_RC(prb_read(n20, PRB_BLOCK_SIZE - 4096, back, 4096), 0);
 	CF_CHECK(memcmp(data, back, 4096) == 0, "flushed data of block 20 lost in the crash");
 	/* Unflushed bytes hold the old value (zero) or the written one, nothing else. */
-	CF_ST_FATAL(d, cf_map(d, cf_addr(8), PRB_MAP_EXCL, &h8), PRB_ST_OK);
-	CF_ST(d, cf_read(d, h8, 0, 4096, back), PRB_ST_OK);
+	struct prb_mapping *n8 = cf_session_map(s, cf_addr(8), PRB_MAPPING_EXCL);
+	CF_RC(prb_read(n8, 0, back, 4096), 0);
 	for (int i = 0; i < 4096; i++) {
 		if (back[i] != 0 && back[i] != data[4096 + i]) {
 			CF_CHECK(false, "unflushed byte %d holds 0x%02x: neither old nor written", i, back[i]);
 			break;
 		}
 	}
-	CF_ST(d, cf_unmap(d, h8), PRB_ST_OK);
-	CF_ST(d, cf_free(d, cf_addr(8), 8, 0), PRB_ST_OK);
+	CF_RC(prb_unmap(&n8), 0);
+	CF_RC(prb_free(s, cf_addr(8), 8, 0), 0);
 	/* Slots: free + allocated = capacity, when nobody else uses the brick. */
 	if (cf_destructive()) {
 		struct prb_info_rsp info;
