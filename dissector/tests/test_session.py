@@ -209,7 +209,8 @@ def capture(d: Path) -> tuple[Path, dict]:
         time.sleep(0.3)
         result = d / "client.json"
         r = subprocess.run([str(ROOT / "scripts" / "with-target.sh"),
-                            "--listen", f"tcp://127.0.0.1:{port}", "--", sys.executable,
+                            "--listen", f"tcp://127.0.0.1:{port}", "--max-mappings", "16",
+                            "--", sys.executable,
                             __file__, "--client", str(result), str(port)],
                            env=dict(os.environ, PRB_TARGET=str(target)), capture_output=True,
                            text=True, timeout=240)
@@ -248,6 +249,10 @@ def test(ts, d):
     decoded = {int(o, 16) & ~C["opcode_response"] for r in raw for o in r["prb.opcode"].split(",")}
     missing = [v.name for v in SPEC.opcodes.values if v.value not in decoded]
     check(not missing, f"message types missing from the real session: {missing}")
+    statuses_seen = {int(x) for r in raw for x in r["prb.status"].split(",") if x}
+    missing = [v.name for v in SPEC.enum("status").values
+               if v.value not in statuses_seen and v.name != "EIO"]  # EIO: storage failure
+    check(not missing, f"statuses the real session should have provoked: {missing}")
     bad_magic = [e for log in res["logs"] for e in log if e[2] < 0]
     requests = [r for r in raw if int(r["prb.opcode"].split(",")[0], 16) < 0x80]
     unpaired = [r["frame.number"] for r in requests if not r["prb.response_in"]
