@@ -259,6 +259,16 @@ static void add_status_expert(tvbuff_t *tvb, packet_info *pinfo, proto_item *ite
 		val_to_str(pdu->status, prb_vals_status, "status %u"));
 }
 
+/* Text of a PDU in the Info column (PDUs of one frame separated by '|') and on its item. */
+static void show_summary(packet_info *pinfo, proto_item *pdu_item, const struct prb_pdu *pdu,
+			 const char *text)
+{
+	if (pdu->index == 0)
+		col_clear(pinfo->cinfo, COL_INFO);
+	col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", text);
+	proto_item_append_text(pdu_item, ", %s", text);
+}
+
 /* Info column and PDU item text; the request's summary is carried over to its response. */
 static void summarise(tvbuff_t *tvb, packet_info *pinfo, proto_item *pdu_item,
 		      const struct prb_pdu *pdu, const struct prb_txn *txn, const char *own)
@@ -276,10 +286,7 @@ static void summarise(tvbuff_t *tvb, packet_info *pinfo, proto_item *pdu_item,
 		text = wmem_strdup_printf(pinfo->pool, "%s -> %s", request,
 					  prb_summary_result(tvb, pdu, pinfo->pool));
 	}
-	if (pdu->index == 0)
-		col_clear(pinfo->cinfo, COL_INFO);
-	col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", text);
-	proto_item_append_text(pdu_item, ", %s", text);
+	show_summary(pinfo, pdu_item, pdu, text);
 }
 
 /* A PDU whose magic or opcode is not prb's: bytes only, with the reason. */
@@ -304,10 +311,7 @@ static int dissect_unknown(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 	}
 	if (tvb_reported_length(tvb) > PRB_HDR_SIZE)
 		proto_tree_add_item(tree, prb_xf[PRB_XF_BODY_EXTRA], tvb, PRB_HDR_SIZE, -1, ENC_NA);
-	if (pdu->index == 0)
-		col_clear(pinfo->cinfo, COL_INFO);
-	col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", text);
-	proto_item_append_text(pdu_item, ", %s", text);
+	show_summary(pinfo, pdu_item, pdu, text);
 	return (int)tvb_captured_length(tvb);
 }
 
