@@ -638,12 +638,45 @@ class _Loader:
                 self.fail(("protocol",), f"enum status value {v.name}",
                           "status names are errno names (E...) so they map to errno")
         self.hello_checks(spec, c)
+        self.c_name_checks(spec)
         used = {m.opcode.name for m in spec.messages}
         where = ("enum", list(self.enums).index("opcode"))
         for j, v in enumerate(spec.opcodes.values):
             if v.name not in used:
                 self.fail(where + ("value", j), f"enum opcode value {v.name}",
                           "no message uses it")
+
+    def c_name_checks(self, spec: Spec):
+        """Two spec entries must not become the same C name (spec/CODEC.md, Names)."""
+        macros: dict[str, str] = {"PRB_MSG_COUNT": "the message count"}
+        types: dict[str, str] = {n: "the codec API" for n in (
+            "hdr", "msg", "wire_error", "field_desc", "struct_desc", "msg_desc", "url",
+            "msg_id", "field_kind", "field_check", "direction", "payload_kind", "transport")}
+
+        def claim(table: dict, name: str, owner: str, where: tuple = ("protocol",)):
+            if name in table and table[name] != owner:
+                self.fail(where, owner, f"C name {name} is also {table[name]}")
+            table[name] = owner
+
+        for i, k in enumerate(spec.constants):
+            claim(macros, f"PRB_{k.name.upper()}", f"constant {k.name}", ("constant", i))
+        for i, e in enumerate(spec.enums):
+            claim(types, e.name, f"enum {e.name}", ("enum", i))
+            for j, v in enumerate(e.values):
+                claim(macros, e.c_name(v), f"enum {e.name} value {v.name}",
+                      ("enum", i, "value", j))
+            if e.is_flags:
+                claim(macros, f"PRB_{e.prefix}_ALL", f"enum {e.name} mask", ("enum", i))
+        for i, st in enumerate(spec.structs):
+            if st.name != "hdr":
+                claim(types, st.name, f"struct {st.name}", ("struct", i))
+            size = f"PRB_{st.name.upper()}_SIZE"
+            if size not in macros:
+                claim(macros, size, f"struct {st.name}", ("struct", i))
+        for i, m in enumerate(spec.messages):
+            claim(types, m.name, f"message {m.name}", ("message", i))
+            claim(macros, f"PRB_{m.name.upper()}_SIZE", f"message {m.name}", ("message", i))
+            claim(macros, f"PRB_MSG_{m.name.upper()}", f"message {m.name}", ("message", i))
 
     def hello_checks(self, spec: Spec, c: dict):
         limits = {"request": "rdma_req_private_data", "response": "rdma_rsp_private_data"}

@@ -78,6 +78,10 @@ CASES = [
     ("unused opcode", None, '[[enum.value]]\nname = "TERM"',
      '[[enum.value]]\nname = "NOP"\nvalue = 0x30\ndoc = "Nothing."\n[[enum.value]]\nname = "TERM"',
      ["enum opcode value NOP", "no message uses it"]),
+    ("C name collision", 'name = "EXCL"', 'name = "EXCL"', 'name = "ALL"',
+     ["enum map_flags", "PRB_MAP_ALL"]),
+    ("message named like a codec type", 'name = "keepalive_rsp"', 'name = "keepalive_rsp"',
+     'name = "url"', ["message url", "C name url"]),
     ("required constant missing", None, 'name = "hdr_size"', 'name = "header_size"',
      ["required constant 'hdr_size'"]),
 ]
