@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -26,6 +28,8 @@
 #define TCP_READ_BUDGET 16
 #define TCP_ACCEPT_PAUSE_MS 100
 #define TCP_REFUSE_SLACK 64
+/* "[" numeric address with scope "]:" port */
+#define TCP_ADDR_MAX (INET6_ADDRSTRLEN + IF_NAMESIZE + 16)
 
 struct tcp_listener {
 	struct prb_tcp *tcp;
@@ -39,7 +43,7 @@ struct tcp_conn {
 	struct prb_loop_fd lfd;
 	struct prb_conn *conn;
 	struct tcp_conn *prev, *next;
-	char peer[64];
+	char peer[TCP_ADDR_MAX];
 };
 
 struct prb_tcp {
@@ -237,7 +241,8 @@ static void tcp_sweep(void *arg)
 
 static void tcp_format_addr(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen)
 {
-	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	/* Numeric only: an IPv6 address with a scope name, and a port. */
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 1], serv[8];
 
 	if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
 			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
@@ -353,7 +358,7 @@ static int tcp_listen_addr(struct prb_tcp *t, const struct addrinfo *ai, char *u
 	struct tcp_listener *l = &t->listeners[t->nlisteners];
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	char addr[96];
+	char addr[TCP_ADDR_MAX];
 	int one = 1;
 	int fd, err;
 
