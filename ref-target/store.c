@@ -5,21 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#ifdef PRB_STORE_FAULT_POINTS
-#include "store_fault.h"
-#endif
-
-static void fault_setup(struct prb_store *s)
-{
-#ifdef PRB_STORE_FAULT_POINTS
-	const char *at = getenv(PRB_STORE_CRASH_AT_ENV);
-
-	s->fault_crash_at = at ? strtoull(at, NULL, 10) : 0;
-#else
-	(void)s;
-#endif
-}
-
 int prb_store_open(const struct prb_store_config *cfg, struct prb_store **out)
 {
 	struct prb_store *s;
@@ -32,8 +17,10 @@ int prb_store_open(const struct prb_store_config *cfg, struct prb_store **out)
 		return -ENOMEM;
 	s->pool_fd = -1;
 	s->tier_fd = -1;
-	fault_setup(s);
+	store_fault_setup(s);
 	rc = store_pool_open(s, cfg);
+	if (rc == 0)
+		rc = store_fault_attach(s);
 	if (rc == 0)
 		rc = store_pool_bump_epoch(s);
 	if (rc == 0)
@@ -52,6 +39,7 @@ void prb_store_close(struct prb_store *s)
 		return;
 	store_pool_close(s);
 	store_memory_free(s);
+	store_fault_detach(s);
 	free(s);
 }
 

@@ -6,6 +6,7 @@ pkg_check_modules(PMEM2 REQUIRED IMPORTED_TARGET libpmem2)
 set(PRB_STORE_SOURCES
 	${CMAKE_CURRENT_LIST_DIR}/store.c
 	${CMAKE_CURRENT_LIST_DIR}/store_check.c
+	${CMAKE_CURRENT_LIST_DIR}/store_fault.c
 	${CMAKE_CURRENT_LIST_DIR}/store_index.c
 	${CMAKE_CURRENT_LIST_DIR}/store_pool.c
 	${CMAKE_CURRENT_LIST_DIR}/store_recover.c

@@ -3,27 +3,11 @@
 #include "store_check.h"
 #include "store_internal.h"
 
-#ifdef PRB_STORE_FAULT_POINTS
-#include "store_fault.h"
-#endif
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#ifdef PRB_STORE_FAULT_POINTS
-uint64_t prb_store_fault_points(const struct prb_store *s)
-{
-	return s->fault_points;
-}
-
-void prb_store_fault_arm(struct prb_store *s, uint64_t at)
-{
-	s->fault_crash_at = at;
-}
-#endif
 
 static int fail(char *why, size_t why_len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

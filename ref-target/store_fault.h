@@ -16,6 +16,9 @@
 
 /** Environment variable read by prb_store_open(): crash at this persist point (1-based). */
 #define PRB_STORE_CRASH_AT_ENV "PRB_STORE_CRASH_AT"
+/** Environment variable: "power" to undo the slot-entry stores made since the last entry
+ *  commit before crashing (what a power loss may lose), else a plain kill. */
+#define PRB_STORE_CRASH_MODE_ENV "PRB_STORE_CRASH_MODE"
 
 #ifdef PRB_STORE_FAULT_POINTS
 /** Persist points passed since open. */

@@ -86,6 +86,8 @@ struct prb_store {
 #ifdef PRB_STORE_FAULT_POINTS
 	uint64_t fault_points;	 /* persist points passed since open */
 	uint64_t fault_crash_at; /* 0 = never */
+	bool fault_power_loss;	 /* undo uncommitted entry stores before crashing */
+	uint64_t *fault_shadow;	 /* the entries as of the last commit */
 #endif
 };
 
@@ -123,6 +125,12 @@ int store_slot_zero_sync(struct prb_store *s);
 int store_tier_sync(struct prb_store *s);
 int store_tier_read(struct prb_store *s, uint32_t slot, uint8_t *buf);
 int store_tier_write(struct prb_store *s, uint32_t slot, const uint8_t *buf);
+
+/* store_fault.c: crash injection, no-ops unless PRB_STORE_FAULT_POINTS. */
+void store_fault_setup(struct prb_store *s);
+int store_fault_attach(struct prb_store *s);
+void store_fault_committed(struct prb_store *s);
+void store_fault_detach(struct prb_store *s);
 void store_fault_point(struct prb_store *s);
 
 /* store_recover.c */

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,17 +90,6 @@ static uint64_t round_up(uint64_t v, uint64_t align)
 	return (v + align - 1) / align * align;
 }
 
-void store_fault_point(struct prb_store *s)
-{
-#ifdef PRB_STORE_FAULT_POINTS
-	s->fault_points++;
-	if (s->fault_crash_at != 0 && s->fault_points == s->fault_crash_at)
-		raise(SIGKILL); /* test build only: a crash at this persist point */
-#else
-	(void)s;
-#endif
-}
-
 /* ---- slot entries ---- */
 
 void store_entry_set(struct prb_store *s, uint32_t slot, uint64_t value)
@@ -135,6 +123,7 @@ void store_entry_commit(struct prb_store *s)
 		s->persist((const void *)s->dirty_lo, s->dirty_hi - s->dirty_lo);
 	else
 		s->drain();
+	store_fault_committed(s);
 	s->dirty_lo = 0;
 	s->dirty_hi = 0;
 }

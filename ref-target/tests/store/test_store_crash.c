@@ -6,9 +6,10 @@
  * returns (its acknowledgement). The parent reopens the pool and checks the invariants:
  * every acknowledged ALLOC present and FREE absent, persisted data intact, the one
  * operation in flight applied per block or not at all (new blocks zero, freed blocks
- * gone or intact), no slot in two blocks, no slot leaked, every free slot zero. Then a
- * second child crashes during the recovery itself and the parent checks again.
- *   test_store_crash          every point of the workload, recovery crashed at two points
+ * gone or intact), no slot in two blocks, no slot leaked, every free slot zero. Each
+ * point is also run as a power loss (slot-entry stores since the last commit undone,
+ * store_fault.h) and with a second crash during the recovery itself.
+ *   test_store_crash          every point of the workload; recovery crashed at two points
  *   test_store_crash --long   also every recovery point and a workload without a tier
  */
 #define _POSIX_C_SOURCE 200809L /* setenv, fork */
@@ -229,7 +230,7 @@ static void verify(const struct workload *w, const struct model *m, size_t acked
 
 /* Fork a child that crashes at `crash_at`; collect its acknowledgements into the model. */
 static size_t crash_run(const struct workload *w, uint64_t crash_at, struct model *m,
-			bool recovery_only)
+			bool recovery_only, bool power_loss)
 {
 	struct ack ack;
 	size_t acked = 0;
@@ -251,6 +252,8 @@ static size_t crash_run(const struct workload *w, uint64_t crash_at, struct mode
 			setenv(PRB_STORE_CRASH_AT_ENV, value, 1);
 			_exit(open_pool(w, &s) ? 2 : 0); /* no close: as abrupt as a crash */
 		}
+		if (power_loss)
+			setenv(PRB_STORE_CRASH_MODE_ENV, "power", 1);
 		child_run(w, crash_at, fds[1], NULL);
 		_exit(0);
 	}
@@ -292,19 +295,20 @@ static void run_workload(const struct workload *w, bool longer)
 	printf("%s: %llu persist points\n", w->name, (unsigned long long)points);
 
 	for (uint64_t n = 1; n <= points && store_test_failures == 0; n++) {
-		/* r = 0: reopen after the crash; r >= 2: first crash the recovery itself at its
-		 * persist point r (point 1 is the boot epoch), then reopen. */
-		for (uint64_t r = 0; r <= (longer ? 12u : 3u) && store_test_failures == 0;
-		     r += r == 0 ? 2 : 1) {
+		/* r = 0: kill at point n, reopen; r = 1: the same as a power loss (entry stores
+		 * since the last commit undone); r >= 2: kill, then crash the recovery itself at
+		 * its persist point r (point 1 is the boot epoch), then reopen. */
+		for (uint64_t r = 0; r <= (longer ? 12u : 3u) && store_test_failures == 0; r++) {
 			size_t acked;
 
 			setup_pool(w, &m);
-			acked = crash_run(w, n, &m, false);
-			if (r)
-				crash_run(w, r, &m, true);
-			snprintf(where, sizeof(where),
-				 "%s crash at %llu (%zu acked), recovery crash at %llu", w->name,
-				 (unsigned long long)n, acked, (unsigned long long)r);
+			acked = crash_run(w, n, &m, false, r == 1);
+			if (r >= 2)
+				crash_run(w, r, &m, true, false);
+			snprintf(where, sizeof(where), "%s crash at %llu (%zu acked), %s %llu",
+				 w->name, (unsigned long long)n, acked,
+				 r == 1 ? "power loss" : "recovery crash at",
+				 (unsigned long long)r);
 			verify(w, &m, acked, where);
 		}
 	}
