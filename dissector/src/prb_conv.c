@@ -7,16 +7,29 @@
 #include <epan/conversation.h>
 #include <epan/proto_data.h>
 
-/* File-scope keys of per-frame data: two per PDU of the frame, one for the RDMA access. */
-#define PRB_KEY_TXN(index)     (1U + 2U * (index))
-#define PRB_KEY_MAPPING(index) (2U + 2U * (index))
+/* File-scope keys of per-frame data: three per PDU of the frame, one for the RDMA access. */
+#define PRB_KEY_TXN(index)     (1U + 3U * (index))
+#define PRB_KEY_MAPPING(index) (2U + 3U * (index))
+#define PRB_KEY_SESSION(index) (3U + 3U * (index))
 #define PRB_KEY_RKEY	       0xffffffffU
 
 /* What one conversation (TCP connection, or the RDMA peers' address pair) remembers. */
 struct prb_conv {
-	wmem_map_t *pending; /* tag -> struct prb_txn *, requests not yet answered */
-	wmem_map_t *handles; /* uint64_t handle -> struct prb_mapping * */
-	wmem_map_t *rkeys;   /* rkey -> struct prb_mapping *, RDMA: the MAP seen last wins */
+	wmem_map_t *pending;  /* tag -> struct prb_txn *, requests not yet answered */
+	wmem_map_t *handles;  /* uint64_t handle -> struct prb_mapping * */
+	wmem_map_t *rkeys;    /* rkey -> struct prb_mapping *, RDMA: the MAP seen last wins */
+	uint32_t hello_frame; /* the HELLO response that set what follows; 0 before */
+	uint8_t digests;      /* PRB_HDR_HDGST and PRB_HDR_DDGST as negotiated (TCP) */
+	uint16_t queue_depth; /* granted */
+};
+
+/* What the first pass found wrong with a PDU against the negotiated parameters. */
+struct prb_session_finding {
+	uint32_t hello_frame;
+	uint8_t expected_flags; /* digest flags the PDU should carry */
+	bool flags_wrong;
+	uint32_t outstanding; /* requests outstanding with this one, when above the depth */
+	uint16_t queue_depth;
 };
 
 /* The conversation of this PDU: TCP's own, or for RDMA the pair of network addresses
@@ -116,6 +129,80 @@ struct prb_txn *prb_conv_track(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
 	item = proto_tree_add_time(tree, prb_xf[PRB_XF_TIME], tvb, 0, 0, &delta);
 	proto_item_set_generated(item);
 	return txn;
+}
+
+/* First pass: a HELLO response's grants, or a later PDU checked against them. */
+static struct prb_session_finding *check_session(tvbuff_t *tvb, packet_info *pinfo,
+						 const struct prb_pdu *pdu,
+						 const struct prb_txn *txn)
+{
+	struct prb_conv *conv = conv_data(pinfo, pdu->binding);
+	struct prb_session_finding f = {.hello_frame = conv->hello_frame};
+	struct prb_session_finding *out;
+
+	if (pdu->opcode == PRB_OP_HELLO) {
+		if (pdu->response && txn != NULL && pdu->status == 0 &&
+		    pdu->hlen == pdu->msg->size) {
+			uint64_t features = prb_layout_value(tvb, pdu->msg, 0, "features");
+
+			conv->hello_frame = pinfo->num;
+			conv->queue_depth =
+				(uint16_t)prb_layout_value(tvb, pdu->msg, 0, "queue_depth");
+			conv->digests =
+				(uint8_t)(((features & PRB_FEAT_HDGST) ? PRB_HDR_HDGST : 0U) |
+					  ((features & PRB_FEAT_DDGST) ? PRB_HDR_DDGST : 0U));
+			if (pdu->binding == PRB_BINDING_RDMA)
+				conv->digests = 0;
+		}
+		return NULL;
+	}
+	if (conv->hello_frame == 0)
+		return NULL;
+	f.expected_flags = (uint8_t)(conv->digests & PRB_HDR_HDGST);
+	if ((conv->digests & PRB_HDR_DDGST) && pdu->payload_len > 0)
+		f.expected_flags |= PRB_HDR_DDGST;
+	f.flags_wrong = (pdu->flags & (PRB_HDR_HDGST | PRB_HDR_DDGST)) != f.expected_flags;
+	if (!pdu->response && conv->queue_depth != 0 &&
+	    wmem_map_size(conv->pending) > conv->queue_depth) {
+		f.outstanding = wmem_map_size(conv->pending);
+		f.queue_depth = conv->queue_depth;
+	}
+	if (!f.flags_wrong && f.outstanding == 0)
+		return NULL;
+	out = wmem_new(wmem_file_scope(), struct prb_session_finding);
+	*out = f;
+	return out;
+}
+
+void prb_conv_session(tvbuff_t *tvb, packet_info *pinfo, proto_item *pdu_item,
+		      const struct prb_pdu *pdu, const struct prb_txn *txn)
+{
+	const struct prb_session_finding *f;
+
+	if (pdu->msg->direction == PRB_WS_EITHER)
+		return;
+	if (!PINFO_FD_VISITED(pinfo)) {
+		struct prb_session_finding *found = check_session(tvb, pinfo, pdu, txn);
+
+		if (found != NULL)
+			p_add_proto_data(wmem_file_scope(), pinfo, proto_prb,
+					 PRB_KEY_SESSION(pdu->index), found);
+	}
+	f = p_get_proto_data(wmem_file_scope(), pinfo, proto_prb, PRB_KEY_SESSION(pdu->index));
+	if (f == NULL)
+		return;
+	if (f->flags_wrong)
+		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_DIGEST_NEGOTIATED],
+				       "Digest flags 0x%x differ from those negotiated in frame %u "
+				       "(0x%x here)",
+				       pdu->flags & (PRB_HDR_HDGST | PRB_HDR_DDGST), f->hello_frame,
+				       f->expected_flags);
+	if (f->outstanding != 0)
+		expert_add_info_format(
+			pinfo, pdu_item, &prb_ei[PRB_EI_QUEUE_OVERFLOW],
+			"%u requests outstanding, above the queue depth %u granted in "
+			"frame %u",
+			f->outstanding, f->queue_depth, f->hello_frame);
 }
 
 /* First pass: the mapping a PDU creates (MAP response) or uses (a request with a handle). */

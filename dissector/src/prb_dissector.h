@@ -57,6 +57,8 @@ enum prb_ei {
 	PRB_EI_HDGST_BAD,
 	PRB_EI_DDGST_BAD,
 	PRB_EI_DIGEST_FLAG,
+	PRB_EI_DIGEST_NEGOTIATED,
+	PRB_EI_QUEUE_OVERFLOW,
 	PRB_EI_TERM,
 	PRB_EI_NO_REQUEST,
 	PRB_EI_RDMA_UNMAPPED,
@@ -162,6 +164,9 @@ uint64_t prb_layout_value(tvbuff_t *tvb, const struct prb_ws_msg *layout, int ba
 /** Pair pdu with its request or response and show the links; NULL when unpaired. */
 struct prb_txn *prb_conv_track(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 			       const struct prb_pdu *pdu, const char *request_summary);
+/** Check pdu against what HELLO negotiated on its connection (digests, queue depth). */
+void prb_conv_session(tvbuff_t *tvb, packet_info *pinfo, proto_item *pdu_item,
+		      const struct prb_pdu *pdu, const struct prb_txn *txn);
 /** Remember (first pass) or recall the mapping a MAP response or UNMAP request names. */
 void prb_conv_mapping(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 		      const struct prb_pdu *pdu, const struct prb_txn *txn);

@@ -175,6 +175,29 @@ MALFORMED = [
 ]
 
 
+def negotiation(ts, d):
+    """PDUs checked against the HELLO exchange: digest flags and queue depth."""
+    p = Pcap()
+    s = Session(p)
+    feats = enum_value("feature", "HDGST") | enum_value("feature", "DDGST")
+    s.send(pdu("hello_req", tag=1, features=feats, queue_depth=2))
+    s.recv(pdu("hello_rsp", tag=1, features=feats, queue_depth=2))                # 2
+    s.send(pdu("keepalive_req", tag=2, flags=HDGST))                               # 3 fine
+    s.send(pdu("keepalive_req", tag=3))                                            # 4 no HDGST
+    s.send(pdu("write_req", tag=4, flags=HDGST, handle=1, length=4, payload=b"abcd"))  # 5 no DDGST
+    path = d / "negotiation.pcap"
+    p.write(path)
+    rows = ts.fields(path, ["_ws.expert.message"], "-2")
+    equal(rows[2][0], "", "PDU with the negotiated digests")
+    check("Digest flags 0x0 differ from those negotiated in frame 2 (0x1 here)" in rows[3][0],
+          f"missing HDGST reported: {rows[3][0]}")
+    check("Digest flags 0x1 differ from those negotiated in frame 2 (0x3 here)" in rows[4][0],
+          f"missing DDGST reported: {rows[4][0]}")
+    check("3 requests outstanding, above the queue depth 2 granted in frame 2" in rows[4][0],
+          f"queue overflow reported: {rows[4][0]}")
+    print("negotiated digests and queue depth: ok")
+
+
 def malformed(ts, d):
     """Each malformed PDU on its own connection: the expected expert info, tshark survives."""
     p = Pcap()
@@ -232,6 +255,7 @@ def test(ts, d):
     every_message(ts, d)
     segmentation(ts, d)
     digests(ts, d)
+    negotiation(ts, d)
     malformed(ts, d)
     fuzz(ts, d)
 
