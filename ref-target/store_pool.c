@@ -90,6 +90,25 @@ static uint64_t round_up(uint64_t v, uint64_t align)
 	return (v + align - 1) / align * align;
 }
 
+/* Whole pwrite (wbuf) or pread (rbuf) of len bytes at offset, across short transfers. */
+static int io_all(int fd, const uint8_t *wbuf, uint8_t *rbuf, size_t len, uint64_t offset)
+{
+	size_t total = 0;
+
+	while (total < len) {
+		off_t at = (off_t)(offset + total);
+		ssize_t done = wbuf ? pwrite(fd, wbuf + total, len - total, at)
+				    : pread(fd, rbuf + total, len - total, at);
+
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done <= 0)
+			return done < 0 ? -errno : -EIO;
+		total += (size_t)done;
+	}
+	return 0;
+}
+
 /* ---- slot entries ---- */
 
 void store_entry_set(struct prb_store *s, uint32_t slot, uint64_t value)
@@ -141,14 +160,12 @@ static int write_zeros(struct prb_store *s, int fd, uint64_t offset, uint64_t le
 	}
 	while (len > 0) {
 		size_t n = len < chunk ? (size_t)len : chunk;
-		ssize_t done = pwrite(fd, s->zero_buffer, n, (off_t)offset);
+		int rc = io_all(fd, s->zero_buffer, NULL, n, offset);
 
-		if (done < 0 && errno == EINTR)
-			continue;
-		if (done <= 0)
-			return done < 0 ? -errno : -EIO;
-		offset += (uint64_t)done;
-		len -= (uint64_t)done;
+		if (rc)
+			return rc;
+		offset += n;
+		len -= n;
 	}
 	return 0;
 }
@@ -258,38 +275,6 @@ static int tier_slots_for(uint64_t size, uint64_t *slots)
 	return *slots >= 2 ? 0 : -EINVAL; /* one usable slot plus the spare */
 }
 
-static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t offset)
-{
-	while (len > 0) {
-		ssize_t done = pwrite(fd, buf, len, (off_t)offset);
-
-		if (done < 0 && errno == EINTR)
-			continue;
-		if (done <= 0)
-			return done < 0 ? -errno : -EIO;
-		buf += done;
-		len -= (size_t)done;
-		offset += (uint64_t)done;
-	}
-	return 0;
-}
-
-static int pread_all(int fd, uint8_t *buf, size_t len, uint64_t offset)
-{
-	while (len > 0) {
-		ssize_t done = pread(fd, buf, len, (off_t)offset);
-
-		if (done < 0 && errno == EINTR)
-			continue;
-		if (done <= 0)
-			return done < 0 ? -errno : -EIO;
-		buf += done;
-		len -= (size_t)done;
-		offset += (uint64_t)done;
-	}
-	return 0;
-}
-
 /* Open (creating when absent) the tier file and learn its physical slot count. */
 static int tier_open(const struct prb_store_config *cfg, bool create, int *fd_out, uint64_t *slots)
 {
@@ -332,7 +317,7 @@ static int tier_format(struct prb_store *s, uint64_t slots)
 	memcpy(hdr + TIER_POOL_UUID, s->uuid, sizeof(s->uuid));
 	put_le64(hdr + TIER_SLOTS, slots);
 	put_le64(hdr + TIER_CHECKSUM, fnv1a(hdr, TIER_STATIC_END));
-	rc = pwrite_all(s->tier_fd, hdr, sizeof(hdr), 0);
+	rc = io_all(s->tier_fd, hdr, NULL, sizeof(hdr), 0);
 	if (rc)
 		return rc;
 	return fsync(s->tier_fd) ? -errno : 0;
@@ -342,7 +327,7 @@ static int tier_check(struct prb_store *s)
 {
 	uint8_t hdr[STORE_TIER_HEADER_SIZE];
 	struct stat st;
-	int rc = pread_all(s->tier_fd, hdr, sizeof(hdr), 0);
+	int rc = io_all(s->tier_fd, NULL, hdr, sizeof(hdr), 0);
 
 	if (rc)
 		return rc;
@@ -647,11 +632,11 @@ int store_pool_bump_epoch(struct prb_store *s)
 
 int store_tier_read(struct prb_store *s, uint32_t slot, uint8_t *buf)
 {
-	return pread_all(s->tier_fd, buf, STORE_SLOT_SIZE, store_tier_slot_offset(s, slot));
+	return io_all(s->tier_fd, NULL, buf, STORE_SLOT_SIZE, store_tier_slot_offset(s, slot));
 }
 
 int store_tier_write(struct prb_store *s, uint32_t slot, const uint8_t *buf)
 {
 	s->tier_data_dirty = true;
-	return pwrite_all(s->tier_fd, buf, STORE_SLOT_SIZE, store_tier_slot_offset(s, slot));
+	return io_all(s->tier_fd, buf, NULL, STORE_SLOT_SIZE, store_tier_slot_offset(s, slot));
 }
