@@ -48,6 +48,7 @@ struct options {
 	const char *ready_file;
 	int verbose;
 	struct prb_tcp_config tcp;
+	bool rdma_force_mr;
 };
 
 struct target {
@@ -85,6 +86,8 @@ static void usage(FILE *f)
 		"                       (default 30, 0 off); SEC may be fractional\n"
 		"  --no-digests         do not grant header/data digests\n"
 		"  --no-atomics         do not grant CAS/FADD\n"
+		"  --rdma-keys auto|mr  RDMA keys: memory windows where the device has them (auto),\n"
+		"                       or one memory region per mapping (mr)\n"
 		"  -v, --verbose        log more (debug)\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        the version\n"
@@ -153,7 +156,7 @@ static int parse_seconds(const char *s, uint32_t *ms)
 enum {
 	OPT_LISTEN = 256, OPT_POOL, OPT_SIZE, OPT_TIER, OPT_TIER_SIZE, OPT_READY, OPT_QD,
 	OPT_MAX_DATA, OPT_MAX_CONN, OPT_MAX_MAPPINGS, OPT_IDLE, OPT_PDU_TIMEOUT,
-	OPT_NO_DIGESTS, OPT_NO_ATOMICS,
+	OPT_NO_DIGESTS, OPT_NO_ATOMICS, OPT_RDMA_KEYS,
 };
 
 static const struct option long_options[] = {
@@ -171,6 +174,7 @@ static const struct option long_options[] = {
 	{ "pdu-timeout", required_argument, NULL, OPT_PDU_TIMEOUT },
 	{ "no-digests", no_argument, NULL, OPT_NO_DIGESTS },
 	{ "no-atomics", no_argument, NULL, OPT_NO_ATOMICS },
+	{ "rdma-keys", required_argument, NULL, OPT_RDMA_KEYS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -189,6 +193,14 @@ static int parse_option(struct options *o, int opt, const char *arg)
 		if (o->nlisten == MAX_LISTEN) {
 			fprintf(stderr, "prb-target: at most %d --listen\n", MAX_LISTEN);
 			return -EINVAL;
+		}
+		{
+			struct prb_url url;
+
+			if (prb_url_parse(arg, &url) < 0) {
+				fprintf(stderr, "prb-target: bad URL '%s' (tcp://ADDR[:PORT])\n", arg);
+				return -EINVAL;
+			}
 		}
 		o->listen[o->nlisten++] = arg;
 		return 0;
@@ -219,6 +231,11 @@ static int parse_option(struct options *o, int opt, const char *arg)
 	case OPT_PDU_TIMEOUT: err = parse_seconds(arg, &lim->pdu_timeout_ms); break;
 	case OPT_NO_DIGESTS: lim->features &= ~(uint32_t)(PRB_FEAT_HDGST | PRB_FEAT_DDGST); return 0;
 	case OPT_NO_ATOMICS: lim->features &= ~(uint32_t)PRB_FEAT_ATOMICS; return 0;
+	case OPT_RDMA_KEYS:
+		if (strcmp(arg, "mr") != 0 && strcmp(arg, "auto") != 0)
+			err = -EINVAL;
+		o->rdma_force_mr = strcmp(arg, "mr") == 0;
+		break;
 	case 'v': o->verbose++; return 0;
 	default: return -EINVAL;
 	}
@@ -342,7 +359,8 @@ static int start_rdma(const struct options *o, struct prb_loop *loop, struct prb
 		      struct prb_rdma **out)
 {
 	struct prb_rdma_config cfg = { .limits = o->tcp.limits,
-				       .max_connections = o->tcp.max_connections };
+				       .max_connections = o->tcp.max_connections,
+				       .force_mr = o->rdma_force_mr };
 	int err;
 
 	*out = NULL;

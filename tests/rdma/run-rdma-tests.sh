@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The RDMA test set, run inside the Soft-RoCE VM in one boot:
+#   scripts/rxe-vm.sh -C BUILD tests/rdma/run-rdma-tests.sh BUILD     (CTest: rdma-vm)
+# Brick on rxe0 (rdma://10.0.0.1), initiators through rxe1 (10.0.0.2): every capsule and
+# one-sided operation crosses the veth pair as RoCEv2.
+#   probe        device facts the binding relies on (tests/rdma/rdma-probe)
+#   ops          every libprb operation over rdma://, one-sided check, revocation
+#   raw          the brick's binding from raw verbs (refusals, capsules, keys)
+#   regions      ops and raw again with one memory region per mapping (no windows)
+#   tool         prb put/get round trip and a short prb bench over rdma://
+#   conformance  prb-conformance with the rdma:// URL (when it speaks RDMA)
+#   capture      a RoCEv2 capture of a prb session (dumpcap on veth1, UDP 4791)
+#                -> BUILD/tests/rdma/prb-roce.pcapng for the dissector's test
+# Exit status: 0 when every step passed.
+set -u
+build=$(cd "${1:?usage: run-rdma-tests.sh BUILD}" && pwd)
+src=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
+export PRB_TARGET=$build/ref-target/prb-target
+export T=$build/tests/rdma PRB=$build/ref-initiator/tools/prb
+with_target=$src/scripts/with-target.sh
+listen="--listen rdma://10.0.0.1:0"
+failed=()
+
+step() {
+	local name=$1 start=$SECONDS
+	shift
+	echo "=== $name"
+	if "$@"; then
+		echo "--- PASS $name ($((SECONDS - start)) s)"
+	else
+		echo "--- FAIL $name ($((SECONDS - start)) s)"
+		failed+=("$name")
+	fi
+}
+
+# Run CMD (a bash -c script) against a fresh brick; RDMA_URL is its rdma:// URL.
+on_brick() {
+	"$with_target" $listen "$@" -- bash -c 'export RDMA_URL=$(grep ^rdma: "$PRB_POOL_DIR/ready"); eval "$0"' "$CMD"
+}
+
+run_tool() {
+	head -c 3000000 /dev/urandom >/tmp/prb-put.bin
+	"$PRB" put "$RDMA_URL" 0x40000000 /tmp/prb-put.bin &&
+		"$PRB" get "$RDMA_URL" 0x40000000 /tmp/prb-get.bin &&
+		cmp /tmp/prb-put.bin /tmp/prb-get.bin &&
+		"$PRB" bench "$RDMA_URL" --time 1 --size 64K --qd 4 &&
+		"$PRB" bench "$RDMA_URL" --write --time 1 --size 4K --qd 8
+}
+export -f run_tool
+
+run_conformance() {
+	local cf=$build/conformance/prb-conformance
+	[ -x "$cf" ] || { echo "prb-conformance not built"; return 1; }
+	"$cf" --xml "$T/conformance-rdma.xml" "$RDMA_URL"
+}
+export -f run_conformance
+export build
+
+# A short prb session captured on the wire: HELLO, MAP, one-sided READ/WRITE, UNMAP.
+run_capture() {
+	local pcap=$T/prb-roce.pcapng pid n
+	rm -f "$pcap"
+	dumpcap -q -i veth1 -f "udp port 4791" -w "$pcap" 2>/tmp/dumpcap.log &
+	pid=$!
+	sleep 2
+	"$PRB" info "$RDMA_URL" >/dev/null && "$PRB" alloc "$RDMA_URL" 0x80000000 >/dev/null &&
+		"$PRB" bench "$RDMA_URL" --count 16 --size 4K --qd 1 --addr 0x80000000 >/dev/null &&
+		"$PRB" list "$RDMA_URL" >/dev/null
+	local rc=$?
+	sleep 1
+	kill -INT "$pid"
+	wait "$pid"
+	n=$(tshark -r "$pcap" -Y "udp.port == 4791" 2>/dev/null | wc -l)
+	echo "captured $n RoCEv2 packets in $pcap"
+	[ "$rc" = 0 ] && [ "$n" -gt 20 ]
+}
+export -f run_capture
+
+step probe "$T/rdma-probe" -f /tmp/rdma-probe-pool
+CMD='"$T/test_rdma_ops" "$RDMA_URL"' step ops on_brick
+CMD='"$T/test_rdma_raw" "$RDMA_URL"' step raw on_brick
+CMD='"$T/test_rdma_ops" "$RDMA_URL" && "$T/test_rdma_raw" "$RDMA_URL"' \
+	step regions on_brick --rdma-keys mr
+CMD='run_tool' step tool on_brick
+if "$build/conformance/prb-conformance" --help 2>&1 | grep -q 'rdma://'; then
+	CMD='run_conformance' step conformance on_brick
+else
+	echo "=== conformance: NOT RUN over rdma:// (prb-conformance connects by TCP only)"
+fi
+CMD='run_capture' step capture on_brick
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "RDMA tests FAILED: ${failed[*]}"
+	exit 1
+fi
+echo "RDMA tests passed"
