@@ -1179,6 +1179,37 @@ static int test_shutdown(void)
 	return 0;
 }
 
+/* Target started with one more listener on [::1]: every URL of the ready file serves. */
+static int test_ipv6(void)
+{
+	const char *dir = getenv("PRB_POOL_DIR");
+	char path[512], line[300];
+	int served = 0, v6 = 0;
+	FILE *f;
+
+	CHECK(dir != NULL);
+	snprintf(path, sizeof(path), "%s/ready", dir);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		struct tc c;
+
+		line[strcspn(line, "\n")] = 0;
+		v6 += strncmp(line, "tcp://[::1]:", 12) == 0;
+		if (tc_open(&c, line, 0, 4) != 0) {
+			fprintf(stderr, "cannot HELLO %s\n", line);
+			fclose(f);
+			return 1;
+		}
+		CHECK_ST(tc_keepalive(&c), 0);
+		tc_close(&c);
+		served++;
+	}
+	fclose(f);
+	CHECK(served == 2 && v6 == 1);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ runner */
 
 struct test {
@@ -1204,6 +1235,7 @@ static const struct test tests[] = {
 	{ "alloc_race", test_alloc_race },
 	{ "many_connections", test_many_connections },
 	{ "shutdown", test_shutdown },
+	{ "ipv6", test_ipv6 },
 };
 
 int main(int argc, char **argv)
