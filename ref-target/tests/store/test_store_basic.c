@@ -436,6 +436,74 @@ static void test_bad_pools(void)
 	remove_pool();
 }
 
+/* Write one slot entry of a closed test pool (entries at 4096, 8 bytes each). */
+static void poke_entry(uint32_t slot, uint64_t value)
+{
+	int fd = open(store_test_path(2, "pool"), O_RDWR);
+	uint8_t bytes[8];
+
+	for (unsigned i = 0; i < 8; i++)
+		bytes[i] = (uint8_t)(value >> (8 * i));
+	CHECK(fd >= 0);
+	CHECK(pwrite(fd, bytes, 8, (off_t)(4096 + 8 * slot)) == 8);
+	close(fd);
+}
+
+/* Fill fast slot `slot` of a closed test pool (data from 2 MiB) with a pattern. */
+static void poke_data(uint32_t slot, uint64_t seed)
+{
+	int fd = open(store_test_path(2, "pool"), O_RDWR);
+	uint8_t *buf = malloc(SLOT);
+
+	CHECK(fd >= 0 && buf);
+	if (buf) {
+		store_test_fill(buf, seed);
+		CHECK(pwrite(fd, buf, SLOT, (off_t)(SLOT + SLOT * slot)) == (ssize_t)SLOT);
+	}
+	free(buf);
+	close(fd);
+}
+
+/* Recovery on states written by hand: a slot being freed, a block in two slots, junk. */
+static void test_recovery_by_hand(void)
+{
+	struct prb_store_info info;
+	struct prb_store *s = open_plain(4);
+	uint8_t *data;
+
+	prb_store_close(s);
+	/* Slot 0: block 7 being freed, with data. Slots 1 and 2: block 9 twice, equal data. */
+	poke_entry(0, (7 + 1) | (UINT64_C(1) << 62));
+	poke_data(0, 70);
+	poke_entry(1, 9 + 1);
+	poke_data(1, 90);
+	poke_entry(2, 9 + 1);
+	poke_data(2, 90);
+	s = open_plain(0);
+	CHECK_RC(prb_store_exists(s, 7), 0);
+	CHECK_RC(prb_store_exists(s, 9), 1);
+	prb_store_get_info(s, &info);
+	CHECK(info.fast_free == 3);
+	store_test_check(s, true, "recovered"); /* slots 0 and 2 zero and free */
+	CHECK_RC(prb_store_pin(s, 9, &data), 0);
+	CHECK(store_test_verify(data, 90));
+	prb_store_unpin(s, 9);
+	prb_store_close(s);
+	/* Unknown bits, or a block number past 2^43 - 1: refused, nothing touched. */
+	poke_entry(3, 5 | (UINT64_C(1) << 50));
+	CHECK_RC(store_test_open("pool", 0, NULL, 0, &s), -EUCLEAN);
+	poke_entry(3, (UINT64_C(1) << 43) + 1);
+	CHECK_RC(store_test_open("pool", 0, NULL, 0, &s), -EUCLEAN);
+	poke_entry(3, UINT64_C(1) << 62);
+	CHECK_RC(store_test_open("pool", 0, NULL, 0, &s), -EUCLEAN);
+	poke_entry(3, 0);
+	s = open_plain(0);
+	CHECK_RC(prb_store_exists(s, 9), 1);
+	store_test_check(s, true, "after junk");
+	prb_store_close(s);
+	remove_pool();
+}
+
 static void test_big_ranges(void)
 {
 	const uint32_t count = 65536;
@@ -472,6 +540,7 @@ int main(void)
 	test_list();
 	test_tiering();
 	test_bad_pools();
+	test_recovery_by_hand();
 	test_big_ranges();
 	store_test_teardown();
 	return store_test_finish("store.basic");
