@@ -161,6 +161,7 @@ static void proto_register_prb(void)
 	expert = expert_register_protocol(proto_prb);
 	expert_register_field_array(expert, prb_ei_register, array_length(prb_ei_register));
 	prb_tcp_register();
+	prb_stats_register();
 }
 
 static void proto_reg_handoff_prb(void)

@@ -179,6 +179,11 @@ const char *prb_summary_request(tvbuff_t *tvb, const struct prb_pdu *pdu, wmem_a
 /** "EEXIST", "handle 0x...", "3 extents END": what a response answers. */
 const char *prb_summary_result(tvbuff_t *tvb, const struct prb_pdu *pdu, wmem_allocator_t *scope);
 
+/* prb_stats.c */
+/** Hand a paired response's service time to the statistics tap. */
+void prb_stats_response(packet_info *pinfo, const struct prb_pdu *pdu, const struct prb_txn *txn);
+void prb_stats_register(void);
+
 /* Bindings */
 void prb_tcp_register(void);
 void prb_tcp_handoff(void);

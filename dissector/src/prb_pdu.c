@@ -359,6 +359,7 @@ int prb_dissect_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, enum pr
 	txn = prb_conv_track(tvb, pinfo, pdu_tree, &pdu, own);
 	prb_conv_mapping(tvb, pinfo, pdu_tree, &pdu, txn);
 	prb_conv_session(tvb, pinfo, pdu_item, &pdu, txn);
+	prb_stats_response(pinfo, &pdu, txn);
 	add_status_expert(tvb, pinfo, pdu_item, &pdu);
 	summarise(tvb, pinfo, pdu_item, &pdu, txn, own);
 	return (int)tvb_captured_length(tvb);

@@ -91,6 +91,11 @@ def every_message(ts, d):
     equal(rows[last]["prb.opcode"], f"{SPEC.message('term').opcode_byte:#04x}", "TERM opcode")
     check("TERM SHUTDOWN" in rows[last]["_ws.expert.message"], "TERM expert info")
     equal(info[last], "TERM SHUTDOWN at offset 0", "Info of TERM")
+    srt = ts.run("-r", str(path), "-q", "-z", "prb,srt")
+    calls = {line.split()[1]: int(line.split()[2]) for line in srt.splitlines()
+             if line.strip()[:1].isdigit()}
+    equal(calls.get("ALLOC"), 1 + len(statuses), "service response time table: ALLOC calls")
+    equal(calls.get("LIST"), 1, "service response time table: LIST calls")
     print(f"every message: {len(rows)} frames, {len(requests)} request types, "
           f"{len(statuses)} error statuses")
 
