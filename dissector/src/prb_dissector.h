@@ -2,10 +2,14 @@
  *
  * plugin.c registers everything; prb_pdu.c dissects one PDU of either binding; prb_body.c
  * walks the generated field tables; prb_conv.c pairs requests with responses and remembers
- * mappings; prb_summary.c writes the Info column; prb_tcp.c and prb_rdma.c are the bindings.
+ * mappings and checks PDUs against the HELLO negotiation; prb_summary.c writes the Info
+ * column; prb_stats.c feeds the service response time table; prb_tcp.c and prb_rdma.c are
+ * the bindings.
  *
- * Wireshark keeps registered ids (protocol, fields, subtrees, expert infos) in globals that
- * are written once at registration: the only global state of the plugin.
+ * Wireshark keeps registered ids (protocol, fields, subtrees, expert infos, tap) and
+ * preferences in globals that are written at registration or by the preference dialog:
+ * the only global state of the plugin. Per-capture state lives in conversations and
+ * per-frame data (file scope).
  */
 #ifndef PRB_DISSECTOR_H
 #define PRB_DISSECTOR_H
