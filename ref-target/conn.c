@@ -462,7 +462,8 @@ void prb_conn_tick(struct prb_conn *c, uint64_t now_ms)
 {
 	bool partial = c->rx_state != RX_HDR || c->rend > c->rstart;
 
-	if (c->closing)
+	/* Not reading because the peer does not read: its next bytes may be waiting. */
+	if (c->closing || !prb_conn_rx_wanted(c))
 		return;
 	if (partial && c->lim.pdu_timeout_ms && now_ms - c->last_rx_ms >= c->lim.pdu_timeout_ms) {
 		conn_term(c, PRB_TERM_TIMEOUT, 0);

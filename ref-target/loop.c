@@ -13,6 +13,10 @@
 struct prb_loop {
 	int epfd;
 	bool stop;
+	/* The batch being dispatched: a handle deleted meanwhile is dropped from it, so a
+	 * callback may close (and free) any other watched object. */
+	struct epoll_event *batch;
+	int batch_len;
 	/* Armed timers sorted by deadline: few exist (sweeps, shutdown), so a list is enough. */
 	struct prb_loop_timer *timers;
 };
@@ -80,6 +84,9 @@ void prb_loop_del_fd(struct prb_loop *loop, struct prb_loop_fd *h)
 {
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, h->fd, NULL);
 	h->fd = -1;
+	for (int i = 0; i < loop->batch_len; i++)
+		if (loop->batch[i].data.ptr == h)
+			loop->batch[i].data.ptr = NULL;
 }
 
 void prb_loop_timer_cancel(struct prb_loop *loop, struct prb_loop_timer *t)
@@ -151,11 +158,16 @@ int prb_loop_run(struct prb_loop *loop)
 				continue;
 			return -errno;
 		}
+		loop->batch = events;
+		loop->batch_len = n;
 		for (int i = 0; i < n && !loop->stop; i++) {
 			struct prb_loop_fd *h = events[i].data.ptr;
 
-			h->fn(h->arg, events[i].events);
+			if (h)
+				h->fn(h->arg, events[i].events);
 		}
+		loop->batch = NULL;
+		loop->batch_len = 0;
 	}
 	return 0;
 }
