@@ -501,6 +501,52 @@ static int test_revocation(void)
 	return 0;
 }
 
+/* A WRITE whose payload is arriving straight into a block when another connection frees
+ * the block with FORCE: the rest of the payload lands nowhere, the WRITE answers ESTALE,
+ * and the block allocated again afterwards reads as zeros. */
+static int test_revoke_inflight(void)
+{
+	static uint8_t buf[B], back[B], zero[B];
+	union prb_msg m;
+	struct tc_pdu p;
+	struct tc a, b;
+	uint64_t h;
+
+	OPEN(a, 0, 8);
+	OPEN(b, 0, 8);
+	CHECK_ST(tc_alloc(&a, 65 * B, 1), 0);
+	CHECK_ST(tc_map(&a, 65 * B, PRB_MAP_WRITE, &h), 0);
+	tc_pattern(buf, B, 65);
+	memset(&m, 0, sizeof(m));
+	m.write_req.handle = h;
+	m.write_req.length = (uint32_t)B;
+	m.write_req.payload_len = (uint32_t)B;
+	m.hdr.tag = 65;
+	{
+		uint8_t head[32];
+
+		CHECK(encode_raw(PRB_MSG_WRITE_REQ, &m, head, sizeof(head)) == 32);
+		CHECK_ST(tc_send_raw(&a, head, sizeof(head)), 0);
+	}
+	CHECK_ST(tc_send_raw(&a, buf, B / 2), 0);
+	/* b's FREE is processed after a's first half (b waits for its own answer). */
+	usleep(200000);
+	CHECK_ST(tc_free(&b, 65 * B, 1, PRB_FREE_FORCE), 0);
+	CHECK_ST(tc_alloc(&b, 65 * B, 1), 0);
+	CHECK_ST(tc_send_raw(&a, buf + B / 2, B / 2), 0);
+	CHECK_ST(tc_recv(&a, &p), 0);
+	CHECK(p.msg.hdr.tag == 65 && p.msg.hdr.status == PRB_ST_ESTALE);
+	CHECK_ST(tc_keepalive(&a), 0);
+	CHECK_ST(tc_map(&b, 65 * B, 0, &h), 0);
+	CHECK_ST(tc_read(&b, h, 0, B, back), 0);
+	CHECK(memcmp(back, zero, B) == 0);
+	CHECK_ST(tc_unmap(&b, h), 0);
+	CHECK_ST(tc_free(&b, 65 * B, 1, 0), 0);
+	tc_close(&a);
+	tc_close(&b);
+	return 0;
+}
+
 static int test_data(void)
 {
 	static uint8_t buf[B], back[B];
@@ -1225,6 +1271,7 @@ static const struct test tests[] = {
 	{ "map", test_map },
 	{ "shared_excl", test_shared_excl },
 	{ "revocation", test_revocation },
+	{ "revoke_inflight", test_revoke_inflight },
 	{ "data", test_data },
 	{ "pipeline", test_pipeline },
 	{ "digests", test_digests },
