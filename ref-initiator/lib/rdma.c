@@ -720,7 +720,10 @@ static int prb_rdma_sleep(struct prb_rdma *c, int wait_ms)
 	rc = poll(p, 2, wait_ms);
 	if (rc < 0 && errno != EINTR)
 		return -errno;
-	if (ibv_get_cq_event(c->comp, &cq, &ctx) == 0) {
+	/* rdma_cm events only when the channel says so: no system call per progress */
+	if (rc > 0 && (p[1].revents & POLLIN) && prb_rdma_cm_check(c) < 0)
+		return -ECONNRESET;
+	if (rc > 0 && (p[0].revents & POLLIN) && ibv_get_cq_event(c->comp, &cq, &ctx) == 0) {
 		ibv_ack_cq_events(cq, 1);
 		c->notify_armed = false;
 	}
@@ -746,9 +749,6 @@ static int prb_rdma_progress(struct prb_session *s, int timeout_ms)
 			return rc;
 		if (rc > 0 && s->inflight < before)
 			return 0;
-		rc = prb_rdma_cm_check(c);
-		if (rc < 0)
-			return rc;
 		if (timeout_ms == 0 || s->inflight == 0)
 			return 0;
 		now = prb_now_ms();
