@@ -182,12 +182,13 @@ static void dissect_extents(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 	check_payload_field(tvb, pinfo, payload_item, pdu, count);
 	for (uint32_t i = 0; i < count; i++) {
 		int base = (int)(pdu->payload_offset + i * PRB_WS_EXTENT_SIZE);
-		proto_item *item = proto_tree_add_item(tree, prb_xf[PRB_XF_EXTENT], tvb, base,
-						       PRB_WS_EXTENT_SIZE, ENC_NA);
-		proto_tree *sub = proto_item_add_subtree(item, prb_ett[PRB_ETT_EXTENT]);
+		/* Read first: an extent cut short throws before its item exists. */
 		uint64_t addr = prb_layout_value(tvb, &prb_ws_extent, base, "addr");
 		uint64_t blocks = prb_layout_value(tvb, &prb_ws_extent, base, "blocks");
 		uint64_t state = prb_layout_value(tvb, &prb_ws_extent, base, "state");
+		proto_item *item = proto_tree_add_item(tree, prb_xf[PRB_XF_EXTENT], tvb, base,
+						       PRB_WS_EXTENT_SIZE, ENC_NA);
+		proto_tree *sub = proto_item_add_subtree(item, prb_ett[PRB_ETT_EXTENT]);
 
 		proto_item_append_text(
 			item, " %u: 0x%" PRIx64 " x%" PRIu64 " %s", i, addr, blocks,
@@ -352,15 +353,17 @@ int prb_dissect_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, enum pr
 	}
 	if (own == NULL)
 		own = val_to_str_const(pdu.opcode, prb_vals_opcode, "?");
-	if (pdu.flags & PRB_HDR_HDGST)
-		dissect_hdgst(tvb, pinfo, pdu_tree, &pdu);
-	if (plen_ok && pdu.payload_len > 0)
-		dissect_payload(tvb, pinfo, pdu_tree, &pdu);
+	/* Pairing and the summary before the payload: a payload cut short (truncated capture,
+	 * first packet of a multi-packet SEND) throws, and the PDU should still be paired. */
 	txn = prb_conv_track(tvb, pinfo, pdu_tree, &pdu, own);
 	prb_conv_mapping(tvb, pinfo, pdu_tree, &pdu, txn);
 	prb_conv_session(tvb, pinfo, pdu_item, &pdu, txn);
 	prb_stats_response(pinfo, &pdu, txn);
 	add_status_expert(tvb, pinfo, pdu_item, &pdu);
 	summarise(tvb, pinfo, pdu_item, &pdu, txn, own);
+	if (pdu.flags & PRB_HDR_HDGST)
+		dissect_hdgst(tvb, pinfo, pdu_tree, &pdu);
+	if (plen_ok && pdu.payload_len > 0)
+		dissect_payload(tvb, pinfo, pdu_tree, &pdu);
 	return (int)tvb_captured_length(tvb);
 }

@@ -6,10 +6,10 @@
 
 #include <inttypes.h>
 
+#include <epan/exceptions.h>
 #include <epan/dissectors/packet-infiniband.h>
 
-/* A capsule: one whole PDU at the start of the payload (multi-packet SENDs are not
- * reassembled by Wireshark; prb capsules without data fit one MTU). */
+/* A capsule: one whole PDU at the start of the payload. */
 static bool dissect_capsule(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
 {
 	uint32_t plen;
@@ -20,6 +20,35 @@ static bool dissect_capsule(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
 	if (plen > tvb_reported_length(tvb))
 		return false;
 	prb_dissect_pdu(tvb_new_subset_length(tvb, 0, (int)plen), pinfo, tree, PRB_BINDING_RDMA);
+	return true;
+}
+
+/* The first packet of a multi-packet SEND (a capsule longer than the path MTU, e.g. a long
+ * LIST response): Wireshark does not reassemble SENDs, so show what this packet holds. */
+static bool dissect_capsule_start(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
+{
+	uint32_t plen;
+	int have = (int)tvb_captured_length(tvb);
+
+	if (!prb_header_plausible(tvb, 0))
+		return false;
+	plen = tvb_get_letohl(tvb, PRB_WS_HDR_PLEN);
+	if (plen <= tvb_reported_length(tvb))
+		return dissect_capsule(tvb, pinfo, tree);
+	proto_tree_add_expert_format(tree, pinfo, &prb_ei[PRB_EI_CAPSULE_SPLIT], tvb, 0, have,
+				     "Capsule of %u bytes continues in the next SEND packets "
+				     "(not reassembled): %d bytes shown",
+				     plen, have);
+	TRY
+	{
+		prb_dissect_pdu(tvb_new_subset_length_caplen(tvb, 0, have, (int)plen), pinfo, tree,
+				PRB_BINDING_RDMA);
+	}
+	CATCH_BOUNDS_ERRORS
+	{
+		/* The rest of the payload is in the following packets. */
+	}
+	ENDTRY;
 	return true;
 }
 
@@ -80,6 +109,8 @@ static gboolean prb_ib_payload_heuristic(tvbuff_t *tvb, packet_info *pinfo, prot
 	case RC_SEND_ONLY_IMM:
 	case RC_SEND_ONLY_INVAL:
 		return dissect_capsule(tvb, pinfo, tree) ? TRUE : FALSE;
+	case RC_SEND_FIRST:
+		return dissect_capsule_start(tvb, pinfo, tree) ? TRUE : FALSE;
 	case RC_RDMA_WRITE_FIRST:
 	case RC_RDMA_WRITE_ONLY:
 	case RC_RDMA_WRITE_ONLY_IMM:
