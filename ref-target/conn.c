@@ -1179,6 +1179,11 @@ static void rx_process(struct prb_conn *c, uint64_t now_ms)
 	}
 }
 
+bool prb_conn_rx_mid_pdu(const struct prb_conn *c)
+{
+	return c->rx_state != RX_HDR && c->rx_state != RX_DEAD;
+}
+
 bool prb_conn_rx_wanted(const struct prb_conn *c)
 {
 	return !c->closing && c->rx_state != RX_DEAD && c->tx_bytes <= TX_BACKLOG_MAX;

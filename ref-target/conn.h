@@ -61,6 +61,8 @@ void prb_conn_delete(struct prb_conn *c);
 size_t prb_conn_rx_space(struct prb_conn *c, void **buf);
 /** True when the engine takes input now (prb_conn_rx_space would return nonzero). */
 bool prb_conn_rx_wanted(const struct prb_conn *c);
+/** True in the middle of a PDU (more of its bytes are expected now). */
+bool prb_conn_rx_mid_pdu(const struct prb_conn *c);
 /** \p n bytes (<= the space returned) landed at the place rx_space gave; process them. */
 void prb_conn_rx_commit(struct prb_conn *c, size_t n, uint64_t now_ms);
 /** The peer closed its side: finish sending, then be done. */

@@ -175,7 +175,9 @@ static bool tcp_conn_read(struct tcp_conn *tc)
 			/* Send responses early: READ data leaves before later requests run. */
 			if (prb_conn_tx_pending(tc->conn) && !tcp_conn_flush(tc))
 				return false;
-			if ((size_t)r < space)
+			/* A short read at a PDU boundary drained the socket; inside a big
+			 * payload more is likely there already: read on (within the budget). */
+			if ((size_t)r < space && !prb_conn_rx_mid_pdu(tc->conn))
 				return true;
 			continue;
 		}
