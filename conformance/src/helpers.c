@@ -72,3 +72,19 @@ uint64_t cf_session_allocated(struct prb_session *s, uint64_t first, uint64_t n)
 	CF_CHECK(ret >= 0, "libprb LIST: %s", prb_strerror(ret));
 	return total;
 }
+
+int cf_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct cf_conn *cf_connect_mapped(uint64_t *handle)
+{
+	struct cf_conn *c = cf_connect();
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, handle), PRB_ST_OK);
+	return c;
+}

@@ -39,7 +39,7 @@ static int list_tests(const struct cf_options *opt)
 {
 	size_t n;
 	const struct cf_test *const *all = cf_all_tests(&n);
-	char needs[64];
+	char needs[128];
 
 	for (size_t i = 0; i < n; i++) {
 		const struct cf_test *t = all[i];
@@ -48,14 +48,16 @@ static int list_tests(const struct cf_options *opt)
 			match |= fnmatch(opt->patterns[p], t->name, 0) == 0;
 		if (!match)
 			continue;
-		snprintf(needs, sizeof(needs), "%s%s%s%s", t->needs & CF_DESTRUCTIVE ? "destructive," : "",
+		char features[64];
+		snprintf(needs, sizeof(needs), "%s%s%s%s%s", t->needs & CF_DESTRUCTIVE ? "destructive," : "",
 			 t->needs & CF_RESTART ? "restart," : "", t->needs & CF_GRACEFUL ? "shutdown," : "",
-			 t->feature ? "feature," : "");
+			 t->feature ? cf_feature_names(t->feature, features, sizeof(features)) : "",
+			 t->feature ? "," : "");
 		if (needs[0])
 			needs[strlen(needs) - 1] = '\0';
 		else
 			snprintf(needs, sizeof(needs), "-");
-		printf("%-40s %-9s %-20s %s\n", t->name, t->mandatory ? "mandatory" : "optional",
+		printf("%-40s %-9s %-22s %s\n", t->name, t->mandatory ? "mandatory" : "optional",
 		       needs, t->reqs);
 		if (opt->verbose)
 			printf("    %s\n", t->doc);

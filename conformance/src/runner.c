@@ -402,6 +402,25 @@ static bool selected(const struct cf_test *t)
 	return false;
 }
 
+const char *cf_feature_names(uint32_t features, char *buf, size_t size)
+{
+	static const struct { uint32_t bit; const char *name; } names[] = {
+		{ PRB_FEAT_HDGST, "HDGST" }, { PRB_FEAT_DDGST, "DDGST" },
+		{ PRB_FEAT_ATOMICS, "ATOMICS" }, { PRB_FEAT_TIERING, "TIERING" },
+		{ PRB_FEAT_RDMA_FLUSH, "RDMA_FLUSH" }, { PRB_FEAT_PERSISTENT, "PERSISTENT" },
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(features & names[i].bit) || used >= size)
+			continue;
+		int n = snprintf(buf + used, size - used, "%s%s", used ? "+" : "", names[i].name);
+		used += n > 0 ? (size_t)n : 0;
+	}
+	return buf;
+}
+
 /* Why a test cannot run with these options on this brick, or NULL. */
 static const char *skip_reason(const struct cf_test *t, char *buf, size_t size)
 {
@@ -411,22 +430,11 @@ static const char *skip_reason(const struct cf_test *t, char *buf, size_t size)
 		return "needs a brick restart: run with --restart-cmd CMD";
 	if ((t->needs & CF_GRACEFUL) && !run.opt->graceful_cmd)
 		return "needs a clean brick shutdown: run with --graceful-restart-cmd CMD";
-	if (t->feature && !(run.brick.features & t->feature)) {
-		char names[128] = "";
-		for (uint32_t bit = 1; bit; bit <<= 1) {
-			if (!(t->feature & bit))
-				continue;
-			const char *n = bit == PRB_FEAT_HDGST	   ? "HDGST"
-					: bit == PRB_FEAT_DDGST	   ? "DDGST"
-					: bit == PRB_FEAT_ATOMICS  ? "ATOMICS"
-					: bit == PRB_FEAT_TIERING  ? "TIERING"
-					: bit == PRB_FEAT_RDMA_FLUSH ? "RDMA_FLUSH"
-								     : "PERSISTENT";
-			strncat(names, n, sizeof(names) - strlen(names) - 2);
-			strcat(names, " ");
-		}
-		snprintf(buf, size, "optional feature %snot granted by the brick (features 0x%x)",
-			 names, run.brick.features);
+	if (t->feature && (run.brick.features & t->feature) != t->feature) {
+		char names[96];
+		snprintf(buf, size, "optional feature %s not granted by the brick (features 0x%x)",
+			 cf_feature_names(t->feature & ~run.brick.features, names, sizeof(names)),
+			 run.brick.features);
 		return buf;
 	}
 	return NULL;

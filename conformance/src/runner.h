@@ -34,6 +34,9 @@ struct cf_options {
 /** Every registered test, in run order; \p count set. */
 const struct cf_test *const *cf_all_tests(size_t *count);
 
+/** "HDGST+DDGST" for a mask of PRB_FEAT_* bits. */
+const char *cf_feature_names(uint32_t features, char *buf, size_t size);
+
 /** Run the selected tests. \return 0 all passed, 1 a test failed, 2 could not run. */
 int cf_run(const struct cf_options *opt);
 

@@ -68,6 +68,8 @@ struct cf_conn *cf_open(void);
 struct cf_conn *cf_connect_features(uint32_t features);
 /** Connection after HELLO asking for ATOMICS (when the brick offers it), no digests. */
 struct cf_conn *cf_connect(void);
+/** Raw connection with block 0 of the region allocated and mapped read-write. */
+struct cf_conn *cf_connect_mapped(uint64_t *handle);
 /** Close a connection early (the brick sees it drop). */
 void cf_disconnect(struct cf_conn *c);
 
@@ -122,6 +124,9 @@ uint64_t cf_allocated(struct cf_conn *c, uint64_t first, uint64_t n);
 
 /** As cf_allocated, through libprb's LIST iterator. */
 uint64_t cf_session_allocated(struct prb_session *s, uint64_t first, uint64_t n);
+
+/** qsort comparison of uint64_t values. */
+int cf_cmp_u64(const void *a, const void *b);
 
 /** Fill \p buf with bytes derived from \p seed (test data that cannot be mistaken). */
 void cf_pattern(void *buf, size_t len, uint64_t seed);

@@ -15,15 +15,6 @@ static uint64_t get_le64(const uint8_t *p)
 	return v;
 }
 
-static struct cf_conn *mapped_block(uint64_t *h)
-{
-	struct cf_conn *c = cf_connect();
-
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, h), PRB_ST_OK);
-	return c;
-}
-
 /* A libprb session with block 0 allocated and mapped read-write. */
 static struct prb_mapping *session_block(struct prb_session **out)
 {
@@ -77,7 +68,7 @@ static void fadd_basic(void)
 static void align_bounds(void)
 {
 	uint64_t h, orig;
-	struct cf_conn *c = mapped_block(&h);
+	struct cf_conn *c = cf_connect_mapped(&h);
 
 	CF_ST(c, cf_cas(c, h, 4, 0, 1, &orig), PRB_ST_EINVAL);
 	CF_ST(c, cf_fadd(c, h, 1, 1, &orig), PRB_ST_EINVAL);
@@ -91,7 +82,7 @@ static void align_bounds(void)
 static void ro_eperm(void)
 {
 	uint64_t hw, hr, orig;
-	struct cf_conn *c = mapped_block(&hw);
+	struct cf_conn *c = cf_connect_mapped(&hw);
 	uint8_t back[8];
 
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &hr), PRB_ST_OK);
@@ -149,13 +140,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Two connections increment one word (FADD and CAS loops): no update is lost. */
 static void contention(void)
 {
@@ -183,7 +167,7 @@ static void contention(void)
 	/* Every increment saw a distinct value 0 .. 2*ROUNDS-1. */
 	memcpy(all, w[0].seen, sizeof(w[0].seen));
 	memcpy(all + ROUNDS, w[1].seen, sizeof(w[1].seen));
-	qsort(all, 2 * ROUNDS, sizeof(*all), cmp_u64);
+	qsort(all, 2 * ROUNDS, sizeof(*all), cf_cmp_u64);
 	for (uint64_t i = 0; i < 2 * ROUNDS; i++) {
 		if (all[i] != i) {
 			CF_CHECK(false, "increment %llu saw %llu: two updates saw the same value",

@@ -5,16 +5,6 @@
 
 #include "suite.h"
 
-/* A connection with one allocated block mapped RW (handle *h). */
-static struct cf_conn *mapped_block(uint64_t *h)
-{
-	struct cf_conn *c = cf_connect();
-
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, h), PRB_ST_OK);
-	return c;
-}
-
 /* Writes of many shapes (libprb) against a shadow copy; the whole block must match it. */
 static void rw_exact(void)
 {
@@ -83,7 +73,7 @@ static void rw_cross_connection(void)
 static void bounds_erange(void)
 {
 	uint64_t h;
-	struct cf_conn *c = mapped_block(&h);
+	struct cf_conn *c = cf_connect_mapped(&h);
 	uint8_t buf[16] = { 0 };
 
 	/* The last byte is inside, one more is out. */
@@ -105,7 +95,7 @@ static void bounds_erange(void)
 static void length_invalid(void)
 {
 	uint64_t h;
-	struct cf_conn *c = mapped_block(&h);
+	struct cf_conn *c = cf_connect_mapped(&h);
 	uint8_t buf[16] = { 0 };
 	union prb_msg m = { .read_req = { .handle = h, .offset = 0, .length = 0 } }, rsp;
 
@@ -127,7 +117,7 @@ static void length_invalid(void)
 static void ro_eperm(void)
 {
 	uint64_t hw, hr;
-	struct cf_conn *c = mapped_block(&hw);
+	struct cf_conn *c = cf_connect_mapped(&hw);
 	uint8_t data[512], back[512];
 
 	cf_pattern(data, sizeof(data), 9);
@@ -145,7 +135,7 @@ static void ro_eperm(void)
 static void flush_basic(void)
 {
 	uint64_t h;
-	struct cf_conn *c = mapped_block(&h);
+	struct cf_conn *c = cf_connect_mapped(&h);
 	uint8_t data[4096];
 
 	cf_pattern(data, sizeof(data), 4);
@@ -160,7 +150,7 @@ static void flush_basic(void)
 static void read_pipelined(void)
 {
 	uint64_t h;
-	struct cf_conn *c = mapped_block(&h);
+	struct cf_conn *c = cf_connect_mapped(&h);
 	uint32_t depth = c->hello.queue_depth < 8 ? c->hello.queue_depth : 8;
 	uint8_t *data = malloc(PRB_BLOCK_SIZE);
 	union prb_msg m[8];

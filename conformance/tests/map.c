@@ -106,13 +106,6 @@ static void excl_same_conn(void)
 	CF_RC(prb_map(a, cf_addr(1), PRB_MAPPING_EXCL | PRB_MAPPING_RW, &m), -EBUSY);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Handles are nonzero, distinct, never come back after UNMAP, and do not count up. */
 static void handle_unique(void)
 {
@@ -135,7 +128,7 @@ static void handle_unique(void)
 	for (int i = 2; i < 2 * N; i++)
 		constant_step &= h[i] - h[i - 1] == h[1] - h[0];
 	CF_CHECK(!constant_step, "handles grow by a constant step: predictable");
-	qsort(h, 2 * N, sizeof(h[0]), cmp_u64);
+	qsort(h, 2 * N, sizeof(h[0]), cf_cmp_u64);
 	CF_CHECK(h[0] != 0, "handle 0 returned");
 	for (int i = 1; i < 2 * N; i++)
 		CF_CHECK(h[i] != h[i - 1], "handle 0x%llx returned twice in one boot epoch",
