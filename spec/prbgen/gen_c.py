@@ -457,6 +457,7 @@ class Source:
         out = [
             "/* wire.c: libprbwire, the prb wire codec (spec/CODEC.md). */",
             "#include <errno.h>",
+            "#include <stdbool.h>",
             "#include <string.h>",
             "",
             "#include <prb/wire.h>",
@@ -669,7 +670,15 @@ class Source:
 
     def hdr_codec(self) -> list[str]:
         h = self.hdr
-        get = [f"\th->{f.name} = {getter(f, 'p')};" for f in h.fields]
+        # Read as little-endian 64-bit words and split: fields are naturally aligned, so
+        # none straddles a word, and compilers merge the stores.
+        words = h.size // 8
+        get = ["\tuint64_t " + ", ".join(f"w{i} = get_u64(p + {8 * i})" for i in range(words))
+               + ";", ""]
+        for f in h.fields:
+            shift = (f.offset % 8) * 8
+            get.append(f"\th->{f.name} = ({C_TYPES[f.type]})(w{f.offset // 8} >> {shift});"
+                       if shift else f"\th->{f.name} = ({C_TYPES[f.type]})w{f.offset // 8};")
         frame = []
         for name in ("magic", "flags"):
             f = next(x for x in h.fields if x.name == name)
@@ -679,7 +688,7 @@ class Source:
         status_checks = field_checks("hdr", status, "h->status", cites={"enum": None})
         off = {f.name: f.offset for f in h.fields}
         out = [
-            "/* The common header's fields as they are on the wire. */",
+            "/* The common header's fields as they are on the wire (little-endian words). */",
             "static HOT_INLINE void get_hdr(const uint8_t *p, struct prb_hdr *h)",
             "{",
             *get,
@@ -828,6 +837,22 @@ class Source:
             "}",
             "",
             "/*",
+            " * The common case, checked at once: a header of message s with status OK, hlen its",
+            " * size, no reserved flag and no data digest on a message without payload. With",
+            " * check_payload after it, it accepts exactly what the field-by-field checks of",
+            " * decode_msg_hdr accept, and fails the same way; anything else takes those checks,",
+            " * which say which field is wrong.",
+            " */",
+            "static HOT_INLINE bool plain_hdr(const struct prb_hdr *h, size_t len,",
+            "\t\t\t\t const struct msg_shape *s)",
+            "{",
+            f"\tunsigned flags = s->payload == PRB_PAYLOAD_NONE ? {self.hdgst} : PRB_HDR_ALL;",
+            "",
+            "\treturn h->magic == PRB_MAGIC && h->opcode == s->opcode && (h->flags & ~flags) == 0 &&",
+            "\t       h->status == 0 && h->hlen == s->size && len >= s->size;",
+            "}",
+            "",
+            "/*",
             " * Decode and check the header of message s: 0 when the body follows, ERROR_RESPONSE",
             " * for a valid error response, or a negative errno.",
             " */",
@@ -840,6 +865,8 @@ class Source:
             "\tif (len < PRB_HDR_SIZE)",
             *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, s->name', "shorter than the header"),
             "\tget_hdr(p, h);",
+            "\tif (plain_hdr(h, len, s))",
+            "\t\treturn check_payload(h, s, payload_len, err);",
             "\trc = check_hdr_frame(h, err);",
             "\tif (rc < 0)",
             "\t\treturn rc;",
