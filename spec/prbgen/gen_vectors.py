@@ -338,12 +338,11 @@ class Vectors:
             buf = with_field(plen, base.hdr["plen"] + delta, buf)
             emit(f"hlen/{m.size + delta}", buf, "EBADMSG", hlen.offset)
         emit("plen/below_hlen", with_field(plen, m.size - 1), "EBADMSG", plen.offset)
+        buf = with_field(hdr["flags"], flag_bit(spec, "DDGST"))
+        buf = with_field(plen, m.size + spec.constant("ddgst_size"), buf)
+        emit("flags/ddgst_without_payload", buf, "EBADMSG", hdr["flags"].offset)
         if m.payload == "none":
             emit("plen/payload", with_field(plen, m.size + 8), "EBADMSG", plen.offset)
-            ddgst = flag_bit(spec, "DDGST")
-            buf = with_field(hdr["flags"], ddgst)
-            buf = with_field(plen, m.size + spec.constant("ddgst_size"), buf)
-            emit("flags/ddgst_without_payload", buf, "EBADMSG", hdr["flags"].offset)
             hdgst = flag_bit(spec, "HDGST")
             emit("flags/hdgst_without_digest", with_field(hdr["flags"], hdgst), "EBADMSG",
                  plen.offset)
