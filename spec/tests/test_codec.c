@@ -1,7 +1,8 @@
 /* Codec properties over every message, walking the generated descriptors: round trip of
- * random valid messages, every truncation, every reserved bit, every out-of-range enum,
- * unknown flag bits, min/max/align/equals violations, and encoders that never write past
- * their buffer. Usage: test_codec [ITERATIONS] [SEED] */
+ * random valid messages, every truncation, every reserved bit, every value of every enum
+ * field and of the response status, unknown flag bits, min/max/align/equals violations,
+ * error responses, and encoders that never write past their buffer.
+ * Usage: test_codec [ITERATIONS] [SEED] */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,11 @@ static void field_violations(enum prb_msg_id id, const uint8_t *good, const stru
 			TRY(1ULL << bit, -EINVAL, "reserved bit");
 		break;
 	case PRB_FIELD_ENUM:
-		TRY(enum_non_member(f), -ERANGE, "enum non-member");
+		/* Every value of the field's width: members decode, the others are ERANGE. */
+		for (uint64_t v = 0; v <= max && v <= 0xFFFF; v++) {
+			if (f->value_name((unsigned)v) == NULL)
+				TRY(v, -ERANGE, "enum non-member");
+		}
 		TRY(max, -ERANGE, "enum type max");
 		break;
 	case PRB_FIELD_FLAGS:
@@ -217,6 +222,22 @@ static void short_buffers(struct rng *r, enum prb_msg_id id)
 	}
 }
 
+/* Every status value in an error response header: members decode, others are ERANGE. */
+static void statuses(enum prb_msg_id id)
+{
+	const struct prb_msg_desc *d = &prb_msg_descs[id];
+	uint8_t buf[PRB_HDR_SIZE];
+	uint8_t request = (uint8_t)(d->opcode & ~PRB_OPCODE_RESPONSE);
+
+	if (d->direction != PRB_DIR_RESPONSE)
+		return;
+	for (unsigned status = 1; status <= 0xFFFF; status++) {
+		prb_error_rsp_encode(request, 1, (uint16_t)status, 0, buf, sizeof(buf));
+		expect(id, buf, sizeof(buf), prb_status_name(status) ? 0 : -ERANGE, 12,
+		       "error response status");
+	}
+}
+
 /* Error responses decode with a zero body; requests refuse a status. */
 static void error_responses(struct rng *r, enum prb_msg_id id)
 {
@@ -255,6 +276,7 @@ int main(int argc, char **argv)
 		violations(&r, (enum prb_msg_id)id);
 		short_buffers(&r, (enum prb_msg_id)id);
 		error_responses(&r, (enum prb_msg_id)id);
+		statuses((enum prb_msg_id)id);
 	}
 	return test_finish("test_codec");
 }
