@@ -150,7 +150,8 @@ static struct rdma_device *rdma_device_get(struct prb_rdma *r, struct ibv_contex
 	d->windows = !r->cfg.force_mr && (attr.device_cap_flags & IBV_DEVICE_MEM_WINDOW_TYPE_2B) &&
 		     attr.max_mw > 0;
 	d->atomics = attr.atomic_cap != IBV_ATOMIC_NONE;
-	d->max_rd_atom = (uint8_t)(attr.max_qp_rd_atom > 16 ? 16 : attr.max_qp_rd_atom);
+	/* PROTOCOL.md 9.4: as many incoming READs and atomics in flight as the device allows */
+	d->max_rd_atom = (uint8_t)(attr.max_qp_rd_atom > 255 ? 255 : attr.max_qp_rd_atom);
 	d->next = r->devices;
 	r->devices = d;
 	prb_info("rdma: device %s: %s, atomics %s", ibv_get_device_name(verbs->device),

@@ -34,7 +34,7 @@
 /* Bounce pool for callers' unregistered buffers: chunks, contiguous runs per operation. */
 #define PRB_RDMA_CHUNK (64u * 1024u)
 #define PRB_RDMA_CHUNKS 128u
-#define PRB_RDMA_MAX_RD_ATOM 16
+#define PRB_RDMA_MAX_RD_ATOM 128 /* RDMA READs and atomics in flight, as the devices allow */
 /* Busy-poll this long for completions before sleeping on the completion channel. */
 #define PRB_RDMA_SPIN_MS 2u
 
