@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Seed corpus for fuzz_decode from the test vectors: one file per vector, its first
-byte selecting the decoder as fuzz_decode.c does (message index, then hdr, extent, any).
+byte selecting the decoder as fuzz_decode.c does (message index, then hdr, extent, any,
+URL), plus a few URLs.
 Usage: fuzz_corpus.py SPEC VECTORS OUTDIR"""
 
 import sys
@@ -38,6 +39,10 @@ def main() -> int:
             record["what"] = value
         elif key == "hex":
             record["hex"] = value
+    url = len(names) + 3  # PARSE_URL in fuzz_decode.c
+    for text in ("tcp://127.0.0.1:7117", "rdma://[fe80::1%eth0]:9", "tcp://[::1]", "tcp://h"):
+        (out / f"seed-{count:05d}").write_bytes(bytes([url]) + text.encode())
+        count += 1
     print(f"fuzz_corpus: {count} seeds in {out}")
     return 0 if count else 1
 

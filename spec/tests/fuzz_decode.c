@@ -1,6 +1,7 @@
 /* libFuzzer target reaching every decoder: the first input byte picks one (each message,
- * then the header and extent decoders, then the generic one); the rest is the PDU. A
- * decoder that succeeds must produce a message that encodes again to the same fixed part. */
+ * then the header and extent decoders, the generic one, and the URL parser); the rest is
+ * the input. A decoder that succeeds must produce a message that encodes again to the
+ * same fixed part; a URL that parses must format and parse again to the same URL. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +9,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { DECODE_HDR = PRB_MSG_COUNT, DECODE_EXTENT, DECODE_ANY, DECODERS };
+enum { DECODE_HDR = PRB_MSG_COUNT, DECODE_EXTENT, DECODE_ANY, PARSE_URL, DECODERS };
 
 /* Abort (the fuzzer's finding) when a decoded message does not encode back to buf. */
 static void check_round_trip(enum prb_msg_id id, const union prb_msg *m, const uint8_t *buf)
@@ -20,6 +21,23 @@ static void check_round_trip(enum prb_msg_id id, const union prb_msg *m, const u
 		return; /* an error response: the header alone */
 	n = prb_msg_encode(id, m, again, sizeof(again));
 	if (n != (int)prb_msg_descs[id].size || memcmp(again, buf, (size_t)n) != 0)
+		abort();
+}
+
+/* Abort when a parsed URL does not survive format and parse. */
+static void check_url(const uint8_t *data, size_t size)
+{
+	char text[300], again[600];
+	struct prb_url u, v;
+
+	if (size >= sizeof(text))
+		return;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (prb_url_parse(text, &u) != 0)
+		return;
+	if (prb_url_format(&u, again, sizeof(again)) < 0 || prb_url_parse(again, &v) != 0 ||
+	    u.transport != v.transport || u.port != v.port || strcmp(u.host, v.host) != 0)
 		abort();
 }
 
@@ -36,6 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	which = data[0] % DECODERS;
 	size--;
+	if (which == PARSE_URL) {
+		check_url(data + 1, size);
+		return 0;
+	}
 	/* An exact-size copy, so ASan sees any read past the input. */
 	buf = malloc(size ? size : 1);
 	if (!buf)
