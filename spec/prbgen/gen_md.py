@@ -37,7 +37,11 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def const_text(spec: Spec, value: int, ref: str | None) -> str:
-    return f"`{ref}` ({value})" if ref else str(value)
+    """A bound: the constant's name and value as the spec spells it, or the number."""
+    if ref:
+        literal = next(c.literal for c in spec.constants if c.name == ref)
+        return f"`{ref}` ({literal})"
+    return str(value)
 
 
 def allowed(spec: Spec, f: Field, payload: str = "none") -> str:
