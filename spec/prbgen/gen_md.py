@@ -182,7 +182,7 @@ def update(spec: Spec, path: Path) -> int:
 
 def missing_requirements(text: str) -> list[str]:
     """Requirement IDs the generated codec cites that the document does not define."""
-    from gen_c import REQUIREMENTS
+    from c_spelling import REQUIREMENTS
     return sorted({r for r in REQUIREMENTS.values() if f"[{r}]" not in text})
 
 
@@ -199,7 +199,7 @@ def check(spec: Spec, path: Path) -> int:
     missing = missing_requirements(text)
     if missing:
         print(f"prbgen doc: {path} no longer defines {', '.join(missing)}, cited by the "
-              f"generated codec (spec/prbgen/gen_c.py REQUIREMENTS)", file=sys.stderr)
+              f"generated codec (spec/prbgen/c_spelling.py REQUIREMENTS)", file=sys.stderr)
         return 1
     if new == text:
         return 0

@@ -1,0 +1,616 @@
+"""wire.c of the C codec: codecs, name tables, descriptors (see gen_c)."""
+
+from __future__ import annotations
+
+from c_spelling import (C_TYPES, DIRECTION_C, PAYLOAD_C, align_to, bound, cited_if, fail_stmt,
+                        field_checks, getter, macro, pack)
+from model import Field, Message, Spec, Struct
+
+
+class Source:
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.hdr = spec.hdr
+        flags = next(f.flags for f in self.hdr.fields if f.name == "flags")
+        self.hdgst = flags.c_name(flags.value("HDGST"))
+        self.ddgst = flags.c_name(flags.value("DDGST"))
+
+    def text(self) -> str:
+        out = [
+            "/* wire.c: libprbwire, the prb wire codec (spec/CODEC.md). */",
+            "#include <errno.h>",
+            "#include <stdbool.h>",
+            "#include <string.h>",
+            "",
+            "#include <prb/wire.h>",
+            "",
+            "/* The hot helpers below are inlined into each message's codec so that every",
+            " * message's constants fold; compilers without the attribute just inline less. */",
+            "#if defined(__GNUC__)",
+            "#define HOT_INLINE inline __attribute__((always_inline))",
+            "#define COLD __attribute__((cold, noinline))",
+            "#else",
+            "#define HOT_INLINE inline",
+            "#define COLD",
+            "#endif",
+            "",
+        ]
+        out += self.le_helpers() + self.static_asserts() + self.names() + self.status_map()
+        out += self.descriptor_tables() + self.hdr_codec()
+        for s in self.spec.structs:
+            if s is not self.hdr:
+                out += self.struct_codec(s)
+        for m in self.spec.messages:
+            out += self.message_codec(m)
+        out += self.dispatch()
+        return "\n".join(out).rstrip("\n") + "\n"
+
+    # -- plumbing
+
+    @staticmethod
+    def le_helpers() -> list[str]:
+        out = ["/* Little-endian loads and stores; compilers turn them into single moves. */"]
+        for bits in (16, 32, 64):
+            t = f"uint{bits}_t"
+            n = bits // 8
+            terms = [f"({t})p[{i}] << {8 * i}" if i else f"({t})p[0]" for i in range(n)]
+            body = [f"\treturn ({t})({terms[0]} |"]
+            cont = align_to(f"\treturn ({t})(")
+            body += [f"{cont}{term} |" for term in terms[1:-1]]
+            body += [f"{cont}{terms[-1]});"]
+            out += [
+                f"static HOT_INLINE {t} get_u{bits}(const uint8_t *p)",
+                "{",
+                *body,
+                "}",
+                "",
+                f"static HOT_INLINE void put_u{bits}(uint8_t *p, {t} v)",
+                "{",
+            ]
+            out += [f"\tp[{i}] = (uint8_t)(v >> {8 * i});" if i else "\tp[0] = (uint8_t)v;"
+                    for i in range(n)]
+            out += ["}", ""]
+        out += [
+            "/* Fill err (when given) and return rc: every decoder failure goes through here, off",
+            " * the hot path. */",
+            "static COLD int fail(struct prb_wire_error *err, int rc, uint32_t offset, const char *field,",
+            "\t\t     const char *reason)",
+            "{",
+            "\tif (err) {",
+            "\t\terr->offset = offset;",
+            "\t\terr->field = field;",
+            "\t\terr->reason = reason;",
+            "\t}",
+            "\treturn rc;",
+            "}",
+            "",
+        ]
+        return out
+
+    def static_asserts(self) -> list[str]:
+        out = ["/* The C members are as wide as the wire fields they hold. */"]
+
+        def pin(owner: str, fields: list[Field]):
+            for f in fields:
+                if not f.reserved:
+                    out.extend([f"_Static_assert(sizeof(((struct prb_{owner} *)0)->{f.name}) == "
+                                f"{f.size},", f"\t       \"{owner}.{f.name} width\");"])
+        for s in self.spec.structs:
+            pin(s.name, s.fields)
+        for m in self.spec.messages:
+            pin(m.name, m.fields)
+        out += ["", "/* Layout facts the spec checker enforced, pinned here too. */"]
+        for m in self.spec.messages:
+            out.append(f"_Static_assert({macro(m.name + '_size')} % 8 == 0, "
+                       f"\"{m.name}: a multiple of 8 bytes\");")
+        hellos = {m.direction: m for m in self.spec.messages if m.opcode.name == "HELLO"}
+        for direction, limit in (("request", "rdma_req_private_data"),
+                                 ("response", "rdma_rsp_private_data")):
+            if direction in hellos:
+                out += [f"_Static_assert({macro(hellos[direction].name + '_size')} <= "
+                        f"{macro(limit)},",
+                        f"\t       \"HELLO {direction} fits rdma_cm private data\");"]
+        out.append("_Static_assert(PRB_BLOCK_SIZE == 1ULL << PRB_BLOCK_SHIFT, "
+                   "\"block_size is 1 << block_shift\");")
+        return out + [""]
+
+    def names(self) -> list[str]:
+        out = []
+        for e in self.spec.enums:
+            out += [f"const char *prb_{e.name}_name(unsigned v)", "{", "\tswitch (v) {"]
+            for v in e.values:
+                out += [f"\tcase {e.c_name(v)}:", f"\t\treturn \"{v.name}\";"]
+            out += ["\tdefault:", "\t\treturn NULL;", "\t}", "}", ""]
+        return out
+
+    def status_map(self) -> list[str]:
+        status = self.spec.enum("status")
+        errors = [v for v in status.values if v.name != "OK"]
+        out = ["int prb_status_to_errno(uint16_t status)", "{", "\tswitch (status) {",
+               f"\tcase {status.c_name(status.value('OK'))}:", "\t\treturn 0;"]
+        for v in errors:
+            out += [f"\tcase {status.c_name(v)}:", f"\t\treturn -{v.name};"]
+        out += ["\tdefault:", "\t\treturn -EPROTO;", "\t}", "}", "",
+                "uint16_t prb_status_from_errno(int neg_errno)", "{", "\tswitch (-neg_errno) {",
+                "\tcase 0:", f"\t\treturn {status.c_name(status.value('OK'))};"]
+        for v in errors:
+            out += [f"\tcase {v.name}:", f"\t\treturn {status.c_name(v)};"]
+            if v.name == "ENOTSUP":
+                out += ["#if EOPNOTSUPP != ENOTSUP", "\tcase EOPNOTSUPP:",
+                        f"\t\treturn {status.c_name(v)};", "#endif"]
+        fallback = status.value("EIO")
+        out += ["\tdefault:", f"\t\treturn {status.c_name(fallback) if fallback else 'PRB_ST_EIO'};",
+                "\t}", "}", ""]
+        return out
+
+    # -- descriptors
+
+    @staticmethod
+    def field_desc(owner: str, f: Field) -> list[str]:
+        if f.reserved:
+            kind = "PRB_FIELD_RESERVED"
+        elif f.enum:
+            kind = "PRB_FIELD_ENUM"
+        elif f.flags:
+            kind = "PRB_FIELD_FLAGS"
+        elif f.is_bytes:
+            kind = "PRB_FIELD_BYTES"
+        else:
+            kind = "PRB_FIELD_UINT"
+        parts = [f'.name = "{f.name}"', f".offset = {f.offset}", f".size = {f.size}",
+                 f".kind = {kind}"]
+        if not f.reserved:
+            parts.append(f".c_offset = offsetof(struct prb_{owner}, {f.name})")
+        checks = []
+        for key, flag in (("min", "MIN"), ("max", "MAX"), ("align", "ALIGN"),
+                          ("equals", "EQUALS")):
+            value = getattr(f, key)
+            if value is not None:
+                checks.append(f"PRB_CHECK_{flag}")
+                parts.append(f".{key} = {bound(value, getattr(f, key + '_ref'))}")
+        if f.payload_length:
+            checks.append("PRB_CHECK_PAYLOAD_LENGTH")
+        if checks:
+            parts.append(".checks = " + " | ".join(checks))
+        if f.flags:
+            parts.append(f".mask = {macro(f.flags.prefix + '_ALL')}")
+        if f.enum:
+            parts.append(f".value_name = prb_{f.enum.name}_name")
+        return pack("\t{", parts, "},")
+
+    def field_table(self, owner: str, fields: list[Field]) -> list[str]:
+        if not fields:
+            return []
+        out = [f"static const struct prb_field_desc {owner}_fields[] = {{"]
+        for f in fields:
+            out += self.field_desc(owner, f)
+        return out + ["};", ""]
+
+    def descriptor_tables(self) -> list[str]:
+        out = []
+        for s in self.spec.structs:
+            out += self.field_table(s.name, s.fields)
+            out += [f"const struct prb_struct_desc prb_{s.name}_desc = {{",
+                    f'\t.name = "{s.name}",', f"\t.size = {s.size},",
+                    f"\t.field_count = {len(s.fields)},", f"\t.fields = {s.name}_fields,",
+                    "};", ""]
+        for m in self.spec.messages:
+            out += self.field_table(m.name, m.fields)
+        out.append("const struct prb_msg_desc prb_msg_descs[PRB_MSG_COUNT] = {")
+        for m in self.spec.messages:
+            out += [f"\t[{macro('msg_' + m.name)}] = {{",
+                    f'\t\t.name = "{m.name}",',
+                    f"\t\t.opcode = {self.opcode_byte(m)},",
+                    f"\t\t.direction = {DIRECTION_C[m.direction]},",
+                    f"\t\t.size = {macro(m.name + '_size')},",
+                    f"\t\t.payload = {PAYLOAD_C[m.payload]},"]
+            payload_max = self.payload_max(m)
+            if payload_max:
+                out += [f"\t\t.payload_max = {payload_max},",
+                        f"\t\t.c_payload_len = offsetof(struct prb_{m.name}, payload_len),"]
+            if m.fields:
+                out += [f"\t\t.field_count = {len(m.fields)},", f"\t\t.fields = {m.name}_fields,"]
+            out.append("\t},")
+        return out + ["};", ""]
+
+    def payload_max(self, m: Message) -> str | None:
+        if m.payload == "none":
+            return None
+        if m.payload_max is not None:
+            return bound(m.payload_max, m.payload_max_ref)
+        pf = m.payload_field
+        limit = bound(pf.max, pf.max_ref)
+        if m.payload == "extents":
+            return f"{limit} * {macro('extent_size')}"
+        return limit
+
+    def opcode_byte(self, m: Message) -> str:
+        op = self.spec.opcodes.c_name(m.opcode)
+        return f"{op} | PRB_OPCODE_RESPONSE" if m.is_response else op
+
+    # -- the header
+
+    def hdr_codec(self) -> list[str]:
+        h = self.hdr
+        # Read as little-endian 64-bit words and split: fields are naturally aligned, so
+        # none straddles a word, and compilers merge the stores.
+        words = h.size // 8
+        get = ["\tuint64_t " + ", ".join(f"w{i} = get_u64(p + {8 * i})" for i in range(words))
+               + ";", ""]
+        for f in h.fields:
+            shift = (f.offset % 8) * 8
+            get.append(f"\th->{f.name} = ({C_TYPES[f.type]})(w{f.offset // 8} >> {shift});"
+                       if shift else f"\th->{f.name} = ({C_TYPES[f.type]})w{f.offset // 8};")
+        frame = []
+        for name in ("magic", "flags"):
+            f = next(x for x in h.fields if x.name == name)
+            frame += field_checks("hdr", f, f"h->{name}", equals_errno="EPROTO",
+                                  cites={"equals": "magic", "flags": "hdr_flags"})
+        status = next(f for f in h.fields if f.name == "status")
+        status_checks = field_checks("hdr", status, "h->status", cites={"enum": None})
+        off = {f.name: f.offset for f in h.fields}
+        out = [
+            "/* The common header's fields as they are on the wire (little-endian words). */",
+            "static HOT_INLINE void get_hdr(const uint8_t *p, struct prb_hdr *h)",
+            "{",
+            *get,
+            "}",
+            "",
+            "/* What every PDU's header must pass before its opcode means anything: checks 1 to 4",
+            " * of PRB-PDU-12 (PRB-HDR-1, PRB-HDR-4, PRB-HDR-6, PRB-HDR-5). */",
+            "static HOT_INLINE int check_hdr_frame(const struct prb_hdr *h, struct prb_wire_error *err)",
+            "{",
+            *frame,
+            cited_if("h->hlen < PRB_HDR_SIZE || h->hlen % 8 != 0", "hlen"),
+            *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "below the header size or not a multiple of 8"),
+            cited_if("h->plen < prb_pdu_plen(h->hlen, h->flags, 0)", "plen"),
+            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "shorter than hlen and the digests"),
+            "\treturn 0;",
+            "}",
+            "",
+            "/* The status field of any header. */",
+            "static HOT_INLINE int check_hdr_status(const struct prb_hdr *h, struct prb_wire_error *err)",
+            "{",
+            *status_checks,
+            "\treturn 0;",
+            "}",
+            "",
+            "int prb_hdr_decode(const void *buf, size_t len, struct prb_hdr *h,",
+            "\t\t   struct prb_wire_error *err)",
+            "{",
+            "\tint rc;",
+            "",
+            "\tif (len < PRB_HDR_SIZE)",
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, "hdr"', "shorter than the header"),
+            "\tget_hdr(buf, h);",
+            "\trc = check_hdr_frame(h, err);",
+            "\tif (rc < 0)",
+            "\t\treturn rc;",
+            "\tif (prb_msg_id_of(h->opcode) < 0)",
+            *fail_stmt("\t\t", "EOPNOTSUPP", f'{off["opcode"]}, "hdr.opcode"', "unknown opcode"),
+            "\treturn check_hdr_status(h, err);",
+            "}",
+            "",
+            "int prb_hdr_encode(const struct prb_hdr *m, void *buf, size_t len)",
+            "{",
+            "\tuint8_t *p = buf;",
+            "",
+            "\tif (len < PRB_HDR_SIZE)",
+            "\t\treturn -EMSGSIZE;",
+            *[self.putter(f, f"m->{f.name}") for f in h.fields],
+            "\treturn (int)PRB_HDR_SIZE;",
+            "}",
+            "",
+        ]
+        return out + self.msg_hdr_codec()
+
+    @staticmethod
+    def putter(f: Field, value: str) -> str:
+        if f.type == "u8":
+            return f"\tp[{f.offset}] = {value};"
+        return f"\tput_{f.type}(p + {f.offset}, {value});"
+
+    def msg_hdr_codec(self) -> list[str]:
+        set_by_encoder = {
+            "magic": "PRB_MAGIC",
+            "opcode": "s->opcode",
+            "plen": "prb_pdu_plen(s->size, h->flags, payload_len)",
+            "hlen": "s->size",
+        }
+        puts = [self.putter(f, set_by_encoder.get(f.name, f"h->{f.name}")) for f in self.hdr.fields]
+        off = {f.name: f.offset for f in self.hdr.fields}
+        return [
+            "/* What the codec needs of one message, as constants the compiler folds into it. */",
+            "struct msg_shape {",
+            "\tconst char *name;",
+            "\tuint8_t opcode;",
+            "\tuint16_t size;",
+            "\tenum prb_direction direction;",
+            "\tenum prb_payload_kind payload;",
+            "\tuint32_t payload_max;",
+            "};",
+            "",
+            "uint32_t prb_pdu_plen(uint16_t hlen, uint8_t flags, uint32_t payload_len)",
+            "{",
+            "\tuint32_t plen = hlen + payload_len;",
+            "",
+            f"\tif (flags & {self.hdgst})",
+            "\t\tplen += PRB_HDGST_SIZE;",
+            f"\tif (flags & {self.ddgst})",
+            "\t\tplen += PRB_DDGST_SIZE;",
+            "\treturn plen;",
+            "}",
+            "",
+            "/* The header of a message's PDU: magic, opcode, hlen and plen from the message. */",
+            "static HOT_INLINE void put_msg_hdr(uint8_t *p, const struct prb_hdr *h,",
+            "\t\t\t       const struct msg_shape *s, uint32_t payload_len)",
+            "{",
+            *puts,
+            "}",
+            "",
+            "/* Returned by decode_msg_hdr for an error response: the header alone. */",
+            "enum { ERROR_RESPONSE = 1 };",
+            "",
+            "/* An error response (status != 0) is the header alone, with no data digest. */",
+            "static int check_error_response(const struct prb_hdr *h, struct prb_wire_error *err)",
+            "{",
+            "\tuint32_t plen = PRB_HDR_SIZE;",
+            "",
+            cited_if("h->hlen != PRB_HDR_SIZE", "error_response"),
+            *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "error response longer than the header"),
+            f"\tif (h->flags & {self.ddgst})",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
+            f"\tif (h->flags & {self.hdgst})",
+            "\t\tplen += PRB_HDGST_SIZE;",
+            cited_if("h->plen != plen", "error_response"),
+            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "error response with a payload"),
+            "\treturn ERROR_RESPONSE;",
+            "}",
+            "",
+            "/* The payload length plen announces, checked against the message's payload kind. */",
+            "static HOT_INLINE int check_payload(const struct prb_hdr *h, const struct msg_shape *s,",
+            "\t\t\t\tuint32_t *payload_len, struct prb_wire_error *err)",
+            "{",
+            "\tuint32_t fixed = s->size;",
+            "\tuint32_t payload;",
+            "",
+            f"\tif (h->flags & {self.hdgst})",
+            "\t\tfixed += PRB_HDGST_SIZE;",
+            "\tif (s->payload == PRB_PAYLOAD_NONE) {",
+            "\t\t/* No payload, so no data digest: plen is the fixed part and header digest. */",
+            cited_if(f"h->flags & {self.ddgst}", "digests", "\t\t"),
+            *fail_stmt("\t\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
+            cited_if("h->plen != fixed", "no_payload", "\t\t"),
+            *fail_stmt("\t\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "not the fixed part and header digest"),
+            "\t\treturn 0;",
+            "\t}",
+            f"\tif (h->flags & {self.ddgst})",
+            "\t\tfixed += PRB_DDGST_SIZE;",
+            "\tif (h->plen < fixed)",
+            *fail_stmt("\t\t", "EBADMSG", f'{off["plen"]}, "hdr.plen"', "shorter than the fixed part and digests"),
+            "\tpayload = h->plen - fixed;",
+            cited_if(f"(h->flags & {self.ddgst}) && payload == 0", "digests"),
+            *fail_stmt("\t\t", "EBADMSG", f'{off["flags"]}, "hdr.flags"', "data digest without payload"),
+            "\tif (payload > s->payload_max)",
+            *fail_stmt("\t\t", "E2BIG", f'{off["plen"]}, "hdr.plen"', "payload above its max"),
+            "\tif (payload_len)",
+            "\t\t*payload_len = payload;",
+            "\treturn 0;",
+            "}",
+            "",
+            "/*",
+            " * The common case, checked at once: a header of message s with status OK, hlen its",
+            " * size, no reserved flag and no data digest on a message without payload. With",
+            " * check_payload after it, it accepts exactly what the field-by-field checks of",
+            " * decode_msg_hdr accept, and fails the same way; anything else takes those checks,",
+            " * which say which field is wrong.",
+            " */",
+            "static HOT_INLINE bool plain_hdr(const struct prb_hdr *h, size_t len,",
+            "\t\t\t\t const struct msg_shape *s)",
+            "{",
+            f"\tunsigned flags = s->payload == PRB_PAYLOAD_NONE ? {self.hdgst} : PRB_HDR_ALL;",
+            "",
+            "\treturn h->magic == PRB_MAGIC && h->opcode == s->opcode && (h->flags & ~flags) == 0 &&",
+            "\t       h->status == 0 && h->hlen == s->size && len >= s->size;",
+            "}",
+            "",
+            "/*",
+            " * Decode and check the header of message s: 0 when the body follows, ERROR_RESPONSE",
+            " * for a valid error response, or a negative errno.",
+            " */",
+            "static HOT_INLINE int decode_msg_hdr(const uint8_t *p, size_t len, struct prb_hdr *h,",
+            "\t\t\t\t const struct msg_shape *s, uint32_t *payload_len,",
+            "\t\t\t\t struct prb_wire_error *err)",
+            "{",
+            "\tint rc;",
+            "",
+            "\tif (len < PRB_HDR_SIZE)",
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, s->name', "shorter than the header"),
+            "\tget_hdr(p, h);",
+            "\tif (plain_hdr(h, len, s))",
+            "\t\treturn check_payload(h, s, payload_len, err);",
+            "\trc = check_hdr_frame(h, err);",
+            "\tif (rc < 0)",
+            "\t\treturn rc;",
+            "\tif (h->opcode != s->opcode) {",
+            "\t\tif (prb_msg_id_of(h->opcode) < 0)",
+            *fail_stmt("\t\t\t", "EOPNOTSUPP", f'{off["opcode"]}, "hdr.opcode"', "unknown opcode"),
+            *fail_stmt("\t\t", "ENOMSG", f'{off["opcode"]}, "hdr.opcode"', "another message's opcode"),
+            "\t}",
+            "\trc = check_hdr_status(h, err);",
+            "\tif (rc < 0)",
+            "\t\treturn rc;",
+            "\tif (h->status != 0) {",
+            cited_if("s->direction != PRB_DIR_RESPONSE", "request_status", "\t\t"),
+            *fail_stmt("\t\t\t", "EINVAL", f'{off["status"]}, "hdr.status"', "nonzero status in a request"),
+            "\t\treturn check_error_response(h, err);",
+            "\t}",
+            "\tif (len < s->size)",
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, s->name', "shorter than the fixed part"),
+            cited_if("h->hlen != s->size", "hlen"),
+            *fail_stmt("\t\t", "EBADMSG", f'{off["hlen"]}, "hdr.hlen"', "not the message's size"),
+            "\treturn check_payload(h, s, payload_len, err);",
+            "}",
+            "",
+        ]
+
+    # -- structs and messages
+
+    def body_decode(self, owner: str, fields: list[Field]) -> list[str]:
+        out = []
+        for f in fields:
+            if f.reserved:
+                out += field_checks(owner, f, getter(f, "p"))
+            elif f.is_bytes:
+                out.append(f"\tmemcpy(m->{f.name}, p + {f.offset}, sizeof(m->{f.name}));")
+            else:
+                out.append(f"\tm->{f.name} = {getter(f, 'p')};")
+                out += field_checks(owner, f, f"m->{f.name}")
+        return out
+
+    def body_encode(self, fields: list[Field]) -> list[str]:
+        out = []
+        for f in fields:
+            if f.reserved:
+                out.append(self.putter(f, "0"))
+            elif f.is_bytes:
+                out.append(f"\tmemcpy(p + {f.offset}, m->{f.name}, sizeof(m->{f.name}));")
+            else:
+                out.append(self.putter(f, f"m->{f.name}"))
+        return out
+
+    def struct_codec(self, s: Struct) -> list[str]:
+        size = macro(s.name + "_size")
+        return [
+            f"int prb_{s.name}_decode(const void *buf, size_t len, struct prb_{s.name} *m,",
+            align_to(f"int prb_{s.name}_decode(") + "struct prb_wire_error *err)",
+            "{",
+            "\tconst uint8_t *p = buf;",
+            "",
+            f"\tif (len < {size})",
+            *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, "{s.name}"', "shorter than the struct"),
+            *self.body_decode(s.name, s.fields),
+            "\treturn 0;",
+            "}",
+            "",
+            f"int prb_{s.name}_encode(const struct prb_{s.name} *m, void *buf, size_t len)",
+            "{",
+            "\tuint8_t *p = buf;",
+            "",
+            f"\tif (len < {size})",
+            "\t\treturn -EMSGSIZE;",
+            *self.body_encode(s.fields),
+            f"\treturn (int){size};",
+            "}",
+            "",
+        ]
+
+    def message_codec(self, m: Message) -> list[str]:
+        size = macro(m.name + "_size")
+        desc = f"&{m.name}_shape"
+        payload_len = "&m->payload_len" if m.payload != "none" else "NULL"
+        out = self.shape(m) + [
+            f"int prb_{m.name}_decode(const void *buf, size_t len, struct prb_{m.name} *m,",
+            align_to(f"int prb_{m.name}_decode(") + "struct prb_wire_error *err)",
+            "{",
+        ]
+        body = self.body_decode(m.name, m.fields)
+        if body:
+            out.append("\tconst uint8_t *p = buf;")
+        out += ["\tint rc;", "", f"\trc = decode_msg_hdr(buf, len, &m->hdr, {desc}, {payload_len},",
+                "\t\t\t    err);"]
+        has_members = any(not f.reserved for f in m.fields) or m.payload != "none"
+        if m.is_response and has_members:
+            out += ["\tif (rc < 0)", "\t\treturn rc;",
+                    "\tif (rc == ERROR_RESPONSE) {",
+                    f"\t\t*m = (struct prb_{m.name}){{.hdr = m->hdr}};",
+                    "\t\treturn 0;", "\t}"]
+        elif m.is_response or body:
+            out += ["\tif (rc != 0)", "\t\treturn rc < 0 ? rc : 0;"]
+        else:
+            out += ["\treturn rc;", "}", ""]
+            return out + self.message_encode(m, size, desc)
+        pf = m.payload_field
+        if pf is not None:
+            # The payload length is a framing fact (PRB-PDU-3, PRB-PDU-4; check 9 of
+            # PRB-PDU-12), checked before the body's own constraints.
+            where = f'{pf.offset}, "{m.name}.{pf.name}"'
+            value = getter(pf, "p")
+            if m.payload == "extents":
+                cond = f"(uint64_t){value} * {macro('extent_size')} != m->payload_len"
+                reason = "differs from the extents in the payload"
+            else:
+                cond = f"{value} != m->payload_len"
+                reason = "differs from the payload length"
+            cite = "extents_count" if m.payload == "extents" else "data_length"
+            out += [cited_if(cond, cite)] + fail_stmt("\t\t", "EBADMSG", where, reason)
+        out += body
+        out += ["\treturn 0;", "}", ""]
+        return out + self.message_encode(m, size, desc)
+
+    def shape(self, m: Message) -> list[str]:
+        out = [f"static const struct msg_shape {m.name}_shape = {{",
+               f'\t.name = "{m.name}",',
+               f"\t.opcode = {self.opcode_byte(m)},",
+               f"\t.size = {macro(m.name + '_size')},",
+               f"\t.direction = {DIRECTION_C[m.direction]},",
+               f"\t.payload = {PAYLOAD_C[m.payload]},"]
+        payload_max = self.payload_max(m)
+        if payload_max:
+            out.append(f"\t.payload_max = {payload_max},")
+        return out + ["};", ""]
+
+    def message_encode(self, m: Message, size: str, desc: str) -> list[str]:
+        payload_len = "m->payload_len" if m.payload != "none" else "0"
+        return [
+            f"int prb_{m.name}_encode(const struct prb_{m.name} *m, void *buf, size_t len)",
+            "{",
+            "\tuint8_t *p = buf;",
+            "",
+            f"\tif (len < {size})",
+            "\t\treturn -EMSGSIZE;",
+            f"\tput_msg_hdr(p, &m->hdr, {desc}, {payload_len});",
+            *self.body_encode(m.fields),
+            f"\treturn (int){size};",
+            "}",
+            "",
+        ]
+
+    # -- generic dispatch
+
+    def dispatch(self) -> list[str]:
+        out = ["int prb_msg_id_of(uint8_t opcode)", "{", "\tswitch (opcode) {"]
+        for m in self.spec.messages:
+            out += [f"\tcase {self.opcode_byte(m)}:", f"\t\treturn {macro('msg_' + m.name)};"]
+        out += ["\tdefault:", "\t\treturn -EOPNOTSUPP;", "\t}", "}", ""]
+        out += [
+            "int prb_msg_decode(const void *buf, size_t len, union prb_msg *m, enum prb_msg_id *id,",
+            "\t\t   struct prb_wire_error *err)",
+            "{",
+            "\tint rc = prb_hdr_decode(buf, len, &m->hdr, err);",
+            "",
+            "\tif (rc < 0)",
+            "\t\treturn rc;",
+            "\t*id = (enum prb_msg_id)prb_msg_id_of(m->hdr.opcode);",
+            "\treturn prb_msg_decode_as(*id, buf, len, m, err);",
+            "}",
+            "",
+            "int prb_msg_decode_as(enum prb_msg_id id, const void *buf, size_t len, union prb_msg *m,",
+            "\t\t      struct prb_wire_error *err)",
+            "{",
+            "\tswitch (id) {",
+        ]
+        for m in self.spec.messages:
+            out += [f"\tcase {macro('msg_' + m.name)}:",
+                    f"\t\treturn prb_{m.name}_decode(buf, len, &m->{m.name}, err);"]
+        out += ["\tdefault:", "\t\treturn -EINVAL;", "\t}", "}", ""]
+        out += [
+            "int prb_msg_encode(enum prb_msg_id id, const union prb_msg *m, void *buf, size_t len)",
+            "{",
+            "\tswitch (id) {",
+        ]
+        for m in self.spec.messages:
+            out += [f"\tcase {macro('msg_' + m.name)}:",
+                    f"\t\treturn prb_{m.name}_encode(&m->{m.name}, buf, len);"]
+        out += ["\tdefault:", "\t\treturn -EINVAL;", "\t}", "}"]
+        return out
