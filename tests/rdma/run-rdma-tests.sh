@@ -53,7 +53,7 @@ export -f run_tool
 run_conformance() {
 	local cf=$build/conformance/prb-conformance
 	[ -x "$cf" ] || { echo "prb-conformance not built"; return 1; }
-	"$cf" --xml "$T/conformance-rdma.xml" "$RDMA_URL"
+	"$cf" --destructive --xml "$T/conformance-rdma.xml" "$RDMA_URL"
 }
 export -f run_conformance
 export build
@@ -64,7 +64,12 @@ run_capture() {
 	rm -f "$pcap"
 	dumpcap -q -i veth1 -f "udp port 4791" -w "$pcap" 2>/tmp/dumpcap.log &
 	pid=$!
-	sleep 2
+	# dumpcap writes the file header once it captures: wait for it (slow to start under TCG)
+	for _ in $(seq 100); do
+		[ -s "$pcap" ] && break
+		sleep 0.2
+	done
+	sleep 0.5
 	"$PRB" info "$RDMA_URL" >/dev/null && "$PRB" alloc "$RDMA_URL" 0x80000000 >/dev/null &&
 		"$PRB" bench "$RDMA_URL" --count 16 --size 4K --qd 1 --addr 0x80000000 >/dev/null &&
 		"$PRB" list "$RDMA_URL" >/dev/null
