@@ -144,6 +144,8 @@ static int test_hello(void)
 	      c.hello.max_pdu >= c.hello.max_data + PRB_WRITE_REQ_SIZE + 12);
 	CHECK(c.hello.boot_epoch >= 1 && c.hello.max_mappings >= 1);
 	CHECK(c.hello.capacity_blocks > 0 && c.hello.free_blocks <= c.hello.capacity_blocks);
+	/* PRB-HELLO-12: no tier here, so no TIERING. */
+	CHECK(!(c.hello.features & PRB_FEAT_TIERING));
 	/* PRB-HELLO-22: a second HELLO is EPROTO, the connection goes on. */
 	memset(&m, 0, sizeof(m));
 	m.hello_req.min_version = 1;
@@ -160,6 +162,30 @@ static int test_hello(void)
 	CHECK(d.hello.boot_epoch == c.hello.boot_epoch);
 	CHECK(d.hello.features == (c.hello.features & ~(uint32_t)ALL_FEATURES));
 	tc_close(&d);
+	tc_close(&c);
+
+	/* PRB-HELLO-15: a small max_pdu bounds max_data; READ above it is EINVAL. */
+	CHECK_ST(tc_connect(&c, url), 0);
+	memset(&m, 0, sizeof(m));
+	m.hello_req.min_version = 1;
+	m.hello_req.max_version = 1;
+	m.hello_req.queue_depth = 2;
+	m.hello_req.max_pdu = PRB_MIN_MAX_PDU;
+	CHECK_ST(tc_call(&c, PRB_MSG_HELLO_REQ, &m, NULL, 0, &p), 0);
+	CHECK(p.msg.hello_rsp.max_data >= 4096 &&
+	      p.msg.hello_rsp.max_data + PRB_READ_RSP_SIZE + 12 <= PRB_MIN_MAX_PDU);
+	c.hello = p.msg.hello_rsp;
+	{
+		static uint8_t data[8192];
+		uint64_t h;
+
+		CHECK_ST(tc_alloc(&c, 3 * B, 1), 0);
+		CHECK_ST(tc_map(&c, 3 * B, 0, &h), 0);
+		CHECK_ST(tc_read(&c, h, 0, c.hello.max_data, data), 0);
+		CHECK_ST(tc_read(&c, h, 0, c.hello.max_data + 1, data), PRB_ST_EINVAL);
+		CHECK_ST(tc_unmap(&c, h), 0);
+		CHECK_ST(tc_free(&c, 3 * B, 1, 0), 0);
+	}
 	tc_close(&c);
 
 	/* PRB-HELLO-4, -8: min_version > max_version: EINVAL, then closed. */
@@ -975,14 +1001,16 @@ static int test_timeouts(void)
 	return 0;
 }
 
-/* Target started with --max-connections 4 --max-mappings 3. */
+/* Target started with --max-connections 4 --max-mappings 3 --queue-depth 16. */
 static int test_limits(void)
 {
 	struct tc c[5];
 	uint64_t h[4];
 
 	for (int i = 0; i < 4; i++)
-		OPEN(c[i], 0, 4);
+		OPEN(c[i], 0, (uint16_t)(i == 0 ? PRB_MAX_QUEUE_DEPTH : 4));
+	/* PRB-HELLO-10: the granted depth is the smaller of the asked one and the brick's. */
+	CHECK(c[0].hello.queue_depth == 16 && c[1].hello.queue_depth == 4);
 	/* PRB-HELLO order: past the connection limit, HELLO gets ENOMEM, then a close. */
 	CHECK_ST(tc_connect(&c[4], url), 0);
 	CHECK_ST(tc_hello(&c[4], 0, 4), PRB_ST_ENOMEM);
