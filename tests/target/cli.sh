@@ -6,6 +6,8 @@ target=$1
 fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# A target that falls back to its default pool must not leave ./prb-data behind.
+cd "$tmp" || exit 1
 
 check() {  # check DESCRIPTION CONDITION...
 	local what=$1
