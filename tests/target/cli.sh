@@ -2,7 +2,7 @@
 # prb-target's command line: --help, --version, exit codes, the default pool, ready file
 # with several listeners (IPv4 and IPv6 loopback), SIGINT. Usage: cli.sh PRB-TARGET
 set -u
-target=$1
+target=$(readlink -f "$1")
 fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
