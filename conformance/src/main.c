@@ -13,7 +13,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: prb-conformance [options] URL\n"
 	      "       prb-conformance --list [--test PATTERN]...\n"
-	      "Run the prb conformance tests against the brick at URL (tcp://HOST[:PORT]).\n"
+	      "Run the prb conformance tests against the brick at URL: tcp://HOST[:PORT], or\n"
+	      "rdma://HOST[:PORT] (libprb tests only; the raw-PDU tests need tcp://).\n"
 	      "  -l, --list              list tests: name, kind, needs, requirement IDs\n"
 	      "  -t, --test PATTERN      run tests whose name matches (fnmatch wildcards,\n"
 	      "                          e.g. 'Alloc.*' or '*.Exclusive.*'); repeatable\n"

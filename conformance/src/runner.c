@@ -9,6 +9,7 @@
 #include "runner.h"
 
 #include <CUnit/TestRun.h>
+#include <setjmp.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -30,9 +31,13 @@ static struct {
 	uint64_t region_base;      /* block number of region 0 */
 	size_t test_index;
 	struct cf_result *current;
+	bool rdma;                 /* rdma:// URL: libprb only, no raw TCP sender */
 	struct cf_conn *tracked[MAX_TRACKED];
 	struct prb_session *sessions[MAX_TRACKED];
 } run;
+
+/* The features libprb lets an initiator ask for. */
+#define ASKABLE_FEATURES (PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS | PRB_FEAT_RDMA_FLUSH)
 
 /* The registration tables, in the order the suite runs them. */
 static const struct cf_test *const tables[] = {
@@ -130,7 +135,7 @@ struct prb_session *cf_session_features(uint32_t features)
 	cf_check(slot < MAX_TRACKED, true, __FILE__, __LINE__, "too many libprb sessions");
 	ret = prb_opts_new(&opts);
 	if (ret == 0)
-		ret = prb_opts_set_features(opts, features);
+		ret = prb_opts_set_features(opts, features & ASKABLE_FEATURES);
 	if (ret == 0)
 		ret = prb_opts_set_io_timeout(opts, (unsigned)run.opt->timeout_ms);
 	if (ret == 0)
@@ -178,9 +183,27 @@ bool cf_check_rc(int got, int want, bool fatal, const char *expr, const char *fi
 	return false;
 }
 
+bool cf_raw_available(void)
+{
+	return !run.rdma;
+}
+
+/* End the running test as skipped: over rdma:// the raw TCP sender has nothing to talk to. */
+static void skip_raw_test(void)
+{
+	CU_pTest t = CU_get_current_test();
+
+	cf_skip("uses the suite's raw TCP sender; over rdma:// only the libprb tests run");
+	if (t && t->pJumpBuf)
+		longjmp(*t->pJumpBuf, 1);
+}
+
 struct cf_conn *cf_open(void)
 {
 	struct cf_conn *c = NULL;
+
+	if (run.rdma)
+		skip_raw_test();
 	int ret = cf_conn_open(run.opt->url, run.opt->timeout_ms, &c);
 
 	cf_check(ret == 0, true, __FILE__, __LINE__, "connect to %s: %s", run.opt->url,
@@ -328,6 +351,44 @@ static int try_hello(uint32_t features, struct cf_conn **out)
 	return 0;
 }
 
+/* A libprb session outside any test (probe, cleanup, restart wait), or NULL. */
+static struct prb_session *plain_session(uint32_t features, int *err)
+{
+	struct prb_opts *opts = NULL;
+	struct prb_session *s = NULL;
+	int ret = prb_opts_new(&opts);
+
+	if (ret == 0)
+		ret = prb_opts_set_features(opts, features & ASKABLE_FEATURES);
+	if (ret == 0)
+		ret = prb_opts_set_connect_timeout(opts, (unsigned)run.opt->timeout_ms);
+	if (ret == 0)
+		ret = prb_opts_set_io_timeout(opts, (unsigned)run.opt->timeout_ms);
+	if (ret == 0)
+		ret = prb_connect(run.opt->url, opts, &s);
+	prb_opts_delete(&opts);
+	if (err)
+		*err = ret;
+	return ret == 0 ? s : NULL;
+}
+
+/* Does the brick answer a HELLO (by whichever transport the URL names)? */
+static bool brick_answers(void)
+{
+	struct cf_conn *c;
+
+	if (run.rdma) {
+		struct prb_session *s = plain_session(0, NULL);
+		bool up = s != NULL;
+		prb_disconnect(&s);
+		return up;
+	}
+	if (try_hello(run.default_features, &c) < 0)
+		return false;
+	cf_conn_close(c);
+	return true;
+}
+
 /* Run a restart command, then wait until the brick answers a HELLO again. */
 static void restart_with(const char *cmd, const char *option)
 {
@@ -341,11 +402,8 @@ static void restart_with(const char *cmd, const char *option)
 	cf_check(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, true, __FILE__,
 		 __LINE__, "%s '%s' failed (status %d)", option, cmd, status);
 	for (int waited = 0; waited < run.opt->restart_timeout_ms; waited += 100) {
-		struct cf_conn *c;
-		if (try_hello(run.default_features, &c) == 0) {
-			cf_conn_close(c);
+		if (brick_answers())
 			return;
-		}
 		nanosleep(&pause, NULL);
 	}
 	cf_check(false, true, __FILE__, __LINE__, "brick not back %d ms after %s",
@@ -365,31 +423,31 @@ void cf_restart_graceful(void)
 /* Free whatever the test left allocated in its region (FORCE: its handles may live). */
 static void cleanup_region(void)
 {
-	struct cf_conn *c;
 	uint64_t start = cf_addr(0), end = cf_addr((uint64_t)1 << REGION_SHIFT);
-	uint64_t cursor = start;
-	struct prb_extent ext[64];
+	struct prb_session *s = plain_session(0, NULL);
+	struct prb_list_iter *it = NULL;
+	struct prb_list_extent e;
 
-	if (try_hello(0, &c) < 0) {
-		printf("    [WARNING] cleanup: cannot connect to the brick\n");
+	if (!s || prb_list_new(s, start, &it) < 0) {
+		printf("    [WARNING] cleanup: cannot list the brick\n");
+		prb_disconnect(&s);
 		return;
 	}
-	for (int rounds = 0; rounds < 1000; rounds++) {
-		uint32_t count, flags;
-		uint64_t next;
-		if (cf_list(c, cursor, 64, ext, &count, &next, &flags) != PRB_ST_OK || count == 0)
-			break;
-		for (uint32_t i = 0; i < count; i++) {
-			if (ext[i].addr >= end)
-				goto out_close;
-			cf_free(c, ext[i].addr, ext[i].blocks, PRB_FREE_FORCE);
+	/* Collect first: freeing while iterating would move the listing under our feet. */
+	struct prb_list_extent found[256];
+	size_t n = 0;
+	while (n < 256 && prb_list_next(it, &e) == 1 && e.addr < end)
+		found[n++] = e;
+	prb_list_delete(&it);
+	for (size_t i = 0; i < n; i++) {
+		for (uint64_t done = 0; done < found[i].blocks;) {
+			uint64_t left = found[i].blocks - done;
+			uint32_t count = left > PRB_MAX_RANGE_BLOCKS ? PRB_MAX_RANGE_BLOCKS : (uint32_t)left;
+			prb_free(s, found[i].addr + (done << PRB_BLOCK_SHIFT), count, PRB_FREE_FLAG_FORCE);
+			done += count;
 		}
-		if ((flags & PRB_LIST_END) || next <= cursor || next >= end)
-			break;
-		cursor = next;
 	}
-out_close:
-	cf_conn_close(c);
+	prb_disconnect(&s);
 }
 
 static bool selected(const struct cf_test *t)
@@ -541,27 +599,65 @@ static void print_summary(const struct cf_result *res, size_t n)
 	}
 }
 
+/* The brick's parameters as libprb reports them (rdma://: no raw HELLO to read them from). */
+static int probe_session(void)
+{
+	struct prb_session_info info;
+	int ret;
+	struct prb_session *s = plain_session(PRB_FEAT_ALL, &ret);
+
+	if (!s)
+		return ret;
+	prb_session_get_info(s, &info);
+	run.brick.hello.version = (uint16_t)info.version;
+	run.brick.hello.queue_depth = (uint16_t)info.queue_depth;
+	run.brick.hello.features = info.features;
+	run.brick.hello.max_pdu = info.max_pdu;
+	run.brick.hello.max_data = info.max_data;
+	run.brick.hello.max_mappings = info.max_mappings;
+	run.brick.hello.capacity_blocks = info.capacity_blocks;
+	run.brick.hello.free_blocks = info.free_blocks;
+	run.brick.hello.boot_epoch = info.boot_epoch;
+	memcpy(run.brick.hello.brick_id, info.brick_id, 16);
+	prb_disconnect(&s);
+	return 0;
+}
+
 /* First HELLO: what the brick grants when asked for everything. */
 static int probe_brick(void)
 {
+	struct prb_url url;
 	struct cf_conn *c;
-	int ret = try_hello(PRB_FEAT_ALL, &c);
 	uint64_t rnd;
+	int ret = prb_url_parse(run.opt->url, &url);
 
+	if (ret < 0) {
+		fprintf(stderr, "prb-conformance: bad URL %s\n", run.opt->url);
+		return ret;
+	}
+	run.rdma = url.transport == PRB_TRANSPORT_RDMA;
+	if (run.rdma) {
+		ret = probe_session();
+	} else {
+		ret = try_hello(PRB_FEAT_ALL, &c);
+		if (ret == 0) {
+			run.brick.hello = c->hello;
+			cf_conn_close(c);
+		}
+	}
 	if (ret < 0) {
 		fprintf(stderr, "prb-conformance: no HELLO with %s: %s\n", run.opt->url,
 			strerror(-ret));
 		return ret;
 	}
-	run.brick.hello = c->hello;
-	run.brick.features = c->hello.features;
+	run.brick.features = run.brick.hello.features;
 	run.brick.timeout_ms = run.opt->timeout_ms;
-	run.default_features = c->hello.features & PRB_FEAT_ATOMICS;
-	cf_conn_close(c);
+	run.default_features = run.brick.features & PRB_FEAT_ATOMICS;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint64_t)time(NULL) * 2654435761U;
 	/* Blocks 2^41 .. 2^42 (addresses 2^62 .. 2^63): far from where people start. */
-	run.region_base = ((uint64_t)1 << 41) | ((rnd & (((uint64_t)1 << 40) - 1)) & ~(((uint64_t)1 << 30) - 1));
+	run.region_base = ((uint64_t)1 << 41) |
+			  ((rnd & (((uint64_t)1 << 40) - 1)) & ~(((uint64_t)1 << 30) - 1));
 	printf("prb-conformance: %s: version %u, features 0x%x, queue depth %u, max_pdu %u, "
 	       "max_data %u, max_mappings %u, capacity %llu blocks, free %llu, boot epoch %llu\n",
 	       run.opt->url, run.brick.hello.version, run.brick.features,
@@ -569,6 +665,8 @@ static int probe_brick(void)
 	       run.brick.hello.max_mappings, (unsigned long long)run.brick.hello.capacity_blocks,
 	       (unsigned long long)run.brick.hello.free_blocks,
 	       (unsigned long long)run.brick.hello.boot_epoch);
+	if (run.rdma)
+		printf("prb-conformance: rdma://: tests that need the raw TCP sender are skipped\n");
 	return 0;
 }
 

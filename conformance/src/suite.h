@@ -62,6 +62,8 @@ int cf_stall_wait_ms(void);
 /** --destructive given: the test may assume nobody else uses the brick. */
 bool cf_destructive(void);
 
+/** false over rdma://, where cf_open()/cf_connect() end the test as skipped. */
+bool cf_raw_available(void);
 /** Socket to the brick, no HELLO; closed by the runner after the test. Fails fatally. */
 struct cf_conn *cf_open(void);
 /** Connection after HELLO asking for \p features; closed by the runner. Fails fatally. */

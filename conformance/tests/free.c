@@ -88,16 +88,23 @@ static void mapped_busy(void)
 static void mapped_force(void)
 {
 	struct prb_session *a = cf_session(), *b = cf_session();
-	struct cf_conn *raw = cf_connect();
+	struct cf_conn *raw = cf_raw_available() ? cf_connect() : NULL;
 	uint8_t byte = 1;
-	uint64_t h;
+	uint64_t h = 0;
 
 	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
 	struct prb_mapping *m1 = cf_session_map(a, cf_addr(0), PRB_MAPPING_RW);
 	struct prb_mapping *m2 = cf_session_map(b, cf_addr(1), PRB_MAPPING_RO);
-	CF_ST_FATAL(raw, cf_map(raw, cf_addr(1), 0, &h), PRB_ST_OK);
+	if (raw)
+		CF_ST_FATAL(raw, cf_map(raw, cf_addr(1), 0, &h), PRB_ST_OK);
 	CF_RC(prb_free(b, cf_addr(0), 2, PRB_FREE_FLAG_FORCE), 0);
 	CF_CHECK(cf_session_allocated(b, 0, 2) == 0, "FREE FORCE left blocks allocated");
+	if (!raw) {
+		/* RDMA: the keys are invalidated, one-sided access fails (and may end the QP). */
+		CF_CHECK(prb_read(m1, 0, &byte, 1) != 0, "RDMA READ through a revoked key worked");
+		CF_CHECK(prb_read(m2, 0, &byte, 1) != 0, "RDMA READ through a revoked key worked");
+		return;
+	}
 	/* The holders' handles are revoked: the brick answers ESTALE. */
 	CF_RC(prb_read(m1, 0, &byte, 1), -ESTALE);
 	CF_RC(prb_write(m1, 0, &byte, 1), -ESTALE);
