@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -28,6 +29,14 @@
 /* Most bytes a non-READ answer may have: LIST with both digests. */
 #define PRB_TCP_MAX_STAGED                                                                         \
 	(PRB_LIST_RSP_SIZE + PRB_HDGST_SIZE + PRB_MAX_LIST_EXTENTS * 16u + PRB_DDGST_SIZE)
+
+/*
+ * Answers to large READs usually follow one another: after one, the staging
+ * recv asks for a few KiB only, so that the next payload is received in place
+ * rather than staged and copied.
+ */
+#define PRB_TCP_LARGE_READ (64u * 1024u)
+#define PRB_TCP_SMALL_RECV 4096u
 
 /* Largest fixed part of an answer with its header digest (INFO is the largest). */
 #define PRB_TCP_MAX_FIXED 128u
@@ -48,6 +57,7 @@ struct prb_tcp {
 	unsigned io_timeout_ms;
 	uint64_t last_rx_ms; /* answer timer: when bytes last arrived (updated lazily) */
 	bool rx_seen;        /* bytes arrived since last_rx_ms was last set */
+	bool rx_small;       /* after a large READ: stage little, so payloads go direct */
 
 	struct prb_request *sq_head, *sq_tail; /* started, not fully written */
 
@@ -271,6 +281,24 @@ static int prb_tcp_hello(struct prb_session *s, int fd, uint64_t deadline_ms)
 	return prb_tcp_accept_hello(s, &m.hello_rsp);
 }
 
+/*
+ * After the handshake the socket blocks, so that a wait with nothing to send is
+ * one recv rather than poll + recv; the answer timeout bounds it (SO_RCVTIMEO).
+ * Every other call passes MSG_DONTWAIT.
+ */
+static int prb_tcp_blocking(int fd, unsigned io_timeout_ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(io_timeout_ms / 1000u),
+			     .tv_usec = (suseconds_t)(io_timeout_ms % 1000u) * 1000};
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
 static int prb_tcp_open(struct prb_session *s, const struct prb_url *url)
 {
 	uint64_t deadline = prb_now_ms() + s->opts.connect_timeout_ms;
@@ -292,6 +320,9 @@ static int prb_tcp_open(struct prb_session *s, const struct prb_url *url)
 	}
 	s->term_reason = 0;
 	rc = prb_tcp_hello(s, c->fd, deadline);
+	if (rc < 0)
+		goto err_close;
+	rc = prb_tcp_blocking(c->fd, s->opts.io_timeout_ms);
 	if (rc < 0)
 		goto err_close;
 	c->hdgst = (s->params.features & PRB_FEATURE_HEADER_DIGEST) != 0;
@@ -444,6 +475,7 @@ static int prb_tcp_read_done(struct prb_session *s, struct prb_tcp *c)
 
 	c->rx_state = PRB_TCP_RX_PDU;
 	c->rx_req = NULL;
+	c->rx_small = r->length >= PRB_TCP_LARGE_READ;
 	return prb_proto_complete(s, r, c->rx_fixed, c->rx_fixed_len);
 }
 
@@ -564,16 +596,16 @@ static int prb_tcp_parse(struct prb_session *s, struct prb_tcp *c)
 		if (rc < 0)
 			return rc;
 		c->rstart += h.plen;
+		c->rx_small = false;
 	}
 	return 0;
 }
 
 /* One recv into the caller's buffer for the READ in progress. */
-static ssize_t prb_tcp_recv_direct(struct prb_session *s, struct prb_tcp *c)
+static ssize_t prb_tcp_recv_direct(struct prb_session *s, struct prb_tcp *c, int flags)
 {
 	struct prb_request *r = c->rx_req;
-	ssize_t n = recv(c->fd, (uint8_t *)r->read_buf + c->rx_done, r->length - c->rx_done,
-			 MSG_DONTWAIT);
+	ssize_t n = recv(c->fd, (uint8_t *)r->read_buf + c->rx_done, r->length - c->rx_done, flags);
 	int rc;
 
 	if (n <= 0)
@@ -592,7 +624,8 @@ static ssize_t prb_tcp_recv_direct(struct prb_session *s, struct prb_tcp *c)
 }
 
 /* One recv into the staging buffer, then parse. */
-static ssize_t prb_tcp_recv_staged(struct prb_session *s, struct prb_tcp *c, bool *drained)
+static ssize_t prb_tcp_recv_staged(struct prb_session *s, struct prb_tcp *c, int flags,
+				   bool *drained)
 {
 	size_t room;
 	ssize_t n;
@@ -606,7 +639,9 @@ static ssize_t prb_tcp_recv_staged(struct prb_session *s, struct prb_tcp *c, boo
 		c->rstart = 0;
 	}
 	room = PRB_TCP_RBUF - c->rend;
-	n = recv(c->fd, c->rbuf + c->rend, room, MSG_DONTWAIT);
+	if (c->rx_small && room > PRB_TCP_SMALL_RECV)
+		room = PRB_TCP_SMALL_RECV;
+	n = recv(c->fd, c->rbuf + c->rend, room, flags);
 	if (n <= 0)
 		return n;
 	*drained = (size_t)n < room;
@@ -616,20 +651,22 @@ static ssize_t prb_tcp_recv_staged(struct prb_session *s, struct prb_tcp *c, boo
 }
 
 /*
- * Receive what the socket holds and complete the answers in it. Returns 0 or
+ * Receive what the socket holds and complete the answers in it; with block,
+ * the first recv waits (at most the answer timeout, SO_RCVTIMEO). Returns 0 or
  * -errno (fatal); -ECONNRESET when the brick closed the connection.
  */
-static int prb_tcp_receive(struct prb_session *s)
+static int prb_tcp_receive(struct prb_session *s, bool block)
 {
 	struct prb_tcp *c = prb_tcp_of(s);
+	int flags = block ? 0 : MSG_DONTWAIT;
 	bool drained = false;
 	ssize_t n;
 
 	for (;;) {
 		if (c->rx_state == PRB_TCP_RX_DIRECT)
-			n = prb_tcp_recv_direct(s, c);
+			n = prb_tcp_recv_direct(s, c, flags);
 		else
-			n = prb_tcp_recv_staged(s, c, &drained);
+			n = prb_tcp_recv_staged(s, c, flags, &drained);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0 && n != -1)
@@ -642,6 +679,7 @@ static int prb_tcp_receive(struct prb_session *s)
 			return -errno;
 		}
 		c->rx_seen = true; /* the clock is read only when about to sleep */
+		flags = MSG_DONTWAIT;
 		if (drained && c->rx_state != PRB_TCP_RX_DIRECT)
 			return 0;
 	}
@@ -682,12 +720,21 @@ static int prb_tcp_progress(struct prb_session *s, int timeout_ms)
 	if (rc < 0)
 		return rc;
 	if (timeout_ms == 0 || s->inflight == 0)
-		return prb_tcp_receive(s);
+		return prb_tcp_receive(s, false);
 	deadline = timeout_ms > 0 ? prb_now_ms() + (uint64_t)timeout_ms : 0;
 	for (;;) {
 		wait = prb_tcp_sleep_ms(s, c, deadline, timeout_ms < 0);
 		if (wait == -ETIMEDOUT)
 			return -ETIMEDOUT;
+		if (timeout_ms < 0 && !c->sq_head) {
+			/* Nothing to send, no deadline of the caller's: sleep in recv, not poll. */
+			rc = prb_tcp_receive(s, true);
+			if (rc < 0)
+				return rc;
+			if (s->inflight < before || s->inflight == 0)
+				return 0;
+			continue;
+		}
 		p.events = (short)(POLLIN | (c->sq_head ? POLLOUT : 0));
 		rc = poll(&p, 1, wait);
 		if (rc < 0 && errno != EINTR)
@@ -703,7 +750,7 @@ static int prb_tcp_progress(struct prb_session *s, int timeout_ms)
 				return rc;
 		}
 		if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
-			rc = prb_tcp_receive(s);
+			rc = prb_tcp_receive(s, false);
 			if (rc < 0)
 				return rc;
 		}

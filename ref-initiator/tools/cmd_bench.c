@@ -139,7 +139,7 @@ static int prb_bench_loop(struct prb_bench_thread *t, struct prb_mapping *m, uin
 			issued++;
 			inflight++;
 		}
-		n = prb_reap(prb_mapping_session(m), done, 1, 64, 1000);
+		n = prb_reap(prb_mapping_session(m), done, 1, 64, -1);
 		now = prb_now_ns();
 		for (i = 0; i < (uint64_t)(n > 0 ? n : 0); i++) {
 			uint64_t slot = done[i].user_data;

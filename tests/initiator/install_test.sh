@@ -10,7 +10,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/prb-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
 
-cmake --install "$build" --prefix "$prefix" --component Unspecified >"$tmp/install.log"
+for component in prbwire prb; do
+	cmake --install "$build" --prefix "$prefix" --component $component >>"$tmp/install.log"
+done
 for f in include/prb/prb.h include/prb/wire.h bin/prb share/man/man1/prb.1; do
 	[ -e "$prefix/$f" ] || { echo "install_test: $f not installed" >&2; exit 1; }
 done
@@ -26,7 +28,7 @@ cmake -S "$src/examples" -B "$tmp/ext" -DCMAKE_PREFIX_PATH="$prefix" \
 cmake --build "$tmp/ext" >"$tmp/build.log" || { cat "$tmp/build.log"; exit 1; }
 
 # 2. pkg-config, shared and static.
-# prb.pc is relocatable; prbwire.pc names the configured prefix, hence the explicit -L.
+# Both .pc files are relocatable (prefix from ${pcfiledir}).
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 pc() { pkg-config "$@"; }
 # shellcheck disable=SC2046,SC2086 # word splitting of flags is wanted

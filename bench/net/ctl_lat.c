@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Control round trip through libprb: ALLOC then FREE of one block, blocking
+ * calls, one connection. One sample is the pair (two round trips), as the
+ * ping-pong baseline run with PAIRS=2 measures.
+ *   ctl_lat URL COUNT [ADDR]          (prints p50/p99 in us)
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <prb/prb.h>
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t addr = argc > 3 ? strtoull(argv[3], NULL, 0) : 0x7e0000000000ull;
+	unsigned count = argc > 2 ? (unsigned)atoi(argv[2]) : 0, warm = count / 10, i;
+	struct prb_session *s;
+	uint64_t *lat;
+	int rc;
+
+	if (argc < 3 || count == 0) {
+		fprintf(stderr, "usage: ctl_lat URL COUNT [ADDR]\n");
+		return 2;
+	}
+	lat = calloc(count, sizeof(*lat));
+	rc = lat ? prb_connect(argv[1], NULL, &s) : -1;
+	if (rc < 0) {
+		fprintf(stderr, "ctl_lat: connect: %s\n", prb_strerror(rc));
+		return 1;
+	}
+	for (i = 0; i < count + warm; i++) {
+		uint64_t t0 = now_ns();
+
+		rc = prb_alloc(s, addr, 1);
+		if (rc == 0)
+			rc = prb_free(s, addr, 1, 0);
+		if (rc < 0) {
+			fprintf(stderr, "ctl_lat: %s\n", prb_strerror(rc));
+			return 1;
+		}
+		if (i >= warm)
+			lat[i - warm] = now_ns() - t0;
+	}
+	qsort(lat, count, sizeof(*lat), cmp_u64);
+	printf("p50_us %.2f p99_us %.2f samples %u\n", (double)lat[count / 2] / 1000.0,
+	       (double)lat[(uint64_t)count * 99 / 100] / 1000.0, count);
+	prb_disconnect(&s);
+	free(lat);
+	return 0;
+}

@@ -1,0 +1,103 @@
+#!/bin/bash
+# bench/net/run.sh [BUILD_DIR]: libprb over loopback TCP against baselines, all in one run.
+#
+#   (a) 2 MiB READ and WRITE through libprb (prb bench)   vs  iperf3 -c 127.0.0.1 (one stream)
+#   (b) 4 KiB READ at queue depth 32 (prb bench)          vs  redis-benchmark -t get -d 4096 -P 32
+#   (c) ALLOC+FREE round trips, p50 (ctl_lat)             vs  raw TCP ping-pong, 32 B out, 16 B back,
+#                                                             two round trips per sample (pingpong)
+# Every server (prb-target with its pool on /dev/shm, iperf3, redis-server, the ping-pong
+# server) is started here on 127.0.0.1 and stopped at the end. Prints a Markdown table.
+# Environment: PRB_BENCH_SECONDS (default 5) per throughput measurement.
+set -euo pipefail
+
+build=$(cd "${1:-build}" && pwd)
+secs=${PRB_BENCH_SECONDS:-5}
+prb=$build/ref-initiator/tools/prb
+target=$build/ref-target/prb-target
+pingpong=$build/bench/net/prb_bench_pingpong
+ctl_lat=$build/bench/net/prb_bench_ctl_lat
+for exe in "$prb" "$target" "$pingpong" "$ctl_lat"; do
+	[ -x "$exe" ] || { echo "bench/net: $exe not built" >&2; exit 1; }
+done
+for tool in iperf3 redis-server redis-benchmark redis-cli python3; do
+	command -v "$tool" >/dev/null || { echo "bench/net: $tool not installed" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d /dev/shm/prb-bench-net.XXXXXX)
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_for() { # FILE
+	for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done
+	echo "bench/net: $1 did not appear" >&2
+	exit 1
+}
+json() { # FIELD: read a JSON object on stdin, print one field (dotted path)
+	python3 -c 'import json,sys; v=json.load(sys.stdin)
+for k in sys.argv[1].split("."): v=v[k]
+print(v)' "$1"
+}
+
+"$target" --pool "$tmp/pool" --size 1G --listen tcp://127.0.0.1:0 --ready-file "$tmp/ready" \
+	2>"$tmp/target.log" &
+pids+=($!)
+wait_for "$tmp/ready"
+url=$(head -n 1 "$tmp/ready")
+
+# (a) bandwidth
+iperf_port=$(free_port)
+iperf3 -s -B 127.0.0.1 -p "$iperf_port" >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.3
+iperf_mbs=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -J |
+	json end.sum_received.bits_per_second | awk '{printf "%.1f", $1 / 8e6}')
+read_mbs=$("$prb" bench "$url" --size 2M --qd 4 --time "$secs" --json | json mb_per_sec)
+write_mbs=$("$prb" bench "$url" --write --size 2M --qd 4 --time "$secs" --json | json mb_per_sec)
+
+# (b) 4 KiB requests at depth 32
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+	--daemonize no >"$tmp/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+# The GET test reads the key the SET test writes: 4096-byte values, as prb's 4 KiB READs.
+redis-benchmark -p "$redis_port" -t set -d 4096 -n 1000 -q >/dev/null
+value_len=$(redis-cli -p "$redis_port" strlen 'key:__rand_int__')
+[ "$value_len" = 4096 ] || { echo "bench/net: redis value is $value_len bytes" >&2; exit 1; }
+redis_n=$((secs * 300000))
+redis_rps=$(redis-benchmark -p "$redis_port" -t get -d 4096 -P 32 -n "$redis_n" --csv |
+	awk -F'"' '/^"GET"/ {print $4}')
+prb_4k=$("$prb" bench "$url" --size 4K --qd 32 --time "$secs" --json | json ops_per_sec)
+
+# (c) control round trip
+"$pingpong" server "$tmp/pp_port" &
+pids+=($!)
+wait_for "$tmp/pp_port"
+raw_p50=$("$pingpong" client "$(cat "$tmp/pp_port")" 20000 32 16 2 | awk '{print $2}')
+ctl_p50=$("$ctl_lat" "$url" 20000 | awk '{print $2}')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+verdict() { # RATIO OP GOAL
+	awk -v r="$1" -v g="$3" -v op="$2" 'BEGIN {ok = (op == ">=") ? r >= g : r <= g; print ok ? "yes" : "NO"}'
+}
+r_read=$(ratio "$read_mbs" "$iperf_mbs")
+r_write=$(ratio "$write_mbs" "$iperf_mbs")
+r_4k=$(ratio "$prb_4k" "$redis_rps")
+r_ctl=$(ratio "$ctl_p50" "$raw_p50")
+
+echo "| measurement | libprb | baseline | ratio | goal | met |"
+echo "|---|---|---|---|---|---|"
+echo "| 2 MiB READ, QD4, MB/s (vs iperf3 one stream) | $read_mbs | $iperf_mbs | $r_read | >= 0.90 | $(verdict "$r_read" ">=" 0.9) |"
+echo "| 2 MiB WRITE, QD4, MB/s (vs iperf3 one stream) | $write_mbs | $iperf_mbs | $r_write | >= 0.90 | $(verdict "$r_write" ">=" 0.9) |"
+echo "| 4 KiB READ, QD32, ops/s (vs redis GET 4096 B, -P 32) | $prb_4k | $redis_rps | $r_4k | >= 1.50 | $(verdict "$r_4k" ">=" 1.5) |"
+echo "| ALLOC+FREE p50, us (vs TCP ping-pong 32/16 B x2) | $ctl_p50 | $raw_p50 | $r_ctl | <= 1.20 | $(verdict "$r_ctl" "<=" 1.2) |"
+echo
+echo "loopback, $(nproc) cores, ${secs}s per throughput run, $(date -u +%Y-%m-%dT%H:%MZ)"
