@@ -5,14 +5,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <prb/wire.h>
 
+#include "handle.h"
 #include "log.h"
 #include "store.h"
 
-#define HANDLE_BATCH 64
 /* Block numbers are addresses >> PRB_BLOCK_SHIFT: 2^(64 - 21) of them. */
 #define BLOCK_LIMIT (UINT64_C(1) << (64 - PRB_BLOCK_SHIFT))
 
@@ -40,8 +39,7 @@ struct prb_brick {
 	struct prb_hmap blocks;   /* struct brick_block by block number */
 	uint64_t requests;
 	uint32_t sessions;
-	uint64_t random[HANDLE_BATCH];
-	unsigned random_left;
+	struct prb_handle_gen handles_gen;
 	struct prb_store_extent *list_scratch;
 };
 
@@ -55,6 +53,8 @@ int prb_brick_new(struct prb_store *store, struct prb_brick **out)
 	b->list_scratch = calloc(PRB_MAX_LIST_EXTENTS, sizeof(*b->list_scratch));
 	if (!b->list_scratch)
 		goto err_free_brick;
+	if (prb_handle_gen_init(&b->handles_gen) < 0)
+		goto err_free_scratch;
 	if (prb_hmap_init(&b->handles) < 0)
 		goto err_free_scratch;
 	if (prb_hmap_init(&b->blocks) < 0)
@@ -230,26 +230,17 @@ int prb_brick_free(struct prb_brick *b, uint64_t addr, uint32_t blocks, uint32_t
 	return prb_store_free(b->store, block, blocks);
 }
 
-/* A fresh handle: 64 random bits, nonzero, not live (collisions are 2^-64 events). */
+/* A fresh handle (handle.h): never 0, never issued before in this boot epoch. */
 static int brick_new_handle(struct prb_brick *b, uint64_t *handle)
 {
-	for (;;) {
-		uint64_t h;
+	uint64_t h;
 
-		if (b->random_left == 0) {
-			ssize_t n = getrandom(b->random, sizeof(b->random), 0);
-
-			if (n != (ssize_t)sizeof(b->random))
-				return n < 0 ? -errno : -EIO;
-			b->random_left = HANDLE_BATCH;
-		}
-		h = b->random[--b->random_left];
-		b->random[b->random_left] = 0;
-		if (h != 0 && !prb_hmap_find(&b->handles, h)) {
-			*handle = h;
-			return 0;
-		}
-	}
+	/* A permutation cannot repeat; the check only guards against a broken one. */
+	do
+		h = prb_handle_next(&b->handles_gen);
+	while (prb_hmap_find(&b->handles, h));
+	*handle = h;
+	return 0;
 }
 
 int prb_brick_map(struct prb_session *s, uint64_t addr, uint32_t map_flags,
