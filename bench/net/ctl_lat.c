@@ -2,10 +2,14 @@
 /*
  * Control round trip through libprb: ALLOC then FREE of one block, blocking
  * calls, one connection. One sample is the pair (two round trips), as the
- * ping-pong baseline run with PAIRS=2 measures.
- *   ctl_lat URL COUNT [ADDR]          (prints p50/p99 in us)
+ * ping-pong baseline run with PAIRS=2 measures. Then the same with two KEEPALIVEs,
+ * which the brick answers without touching its store: the difference between
+ * the two is the brick's durable ALLOC/FREE work, the rest is the wire and libprb.
+ *   ctl_lat URL COUNT [ADDR]          (prints p50/p99 in us, one line per kind)
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +32,42 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* p50 and p99 of COUNT samples of two round trips: ALLOC+FREE, or two KEEPALIVEs. */
+static int measure(struct prb_session *s, uint64_t addr, unsigned count, uint64_t *lat,
+		   bool keepalive, const char *name)
+{
+	unsigned warm = count / 10, i;
+	int rc;
+
+	for (i = 0; i < count + warm; i++) {
+		uint64_t t0 = now_ns();
+
+		if (keepalive) {
+			rc = prb_keepalive(s);
+			if (rc == 0)
+				rc = prb_keepalive(s);
+		} else {
+			rc = prb_alloc(s, addr, 1);
+			if (rc == 0)
+				rc = prb_free(s, addr, 1, 0);
+		}
+		if (rc < 0) {
+			fprintf(stderr, "ctl_lat: %s: %s\n", name, prb_strerror(rc));
+			return 1;
+		}
+		if (i >= warm)
+			lat[i - warm] = now_ns() - t0;
+	}
+	qsort(lat, count, sizeof(*lat), cmp_u64);
+	printf("%s p50_us %.2f p99_us %.2f samples %u\n", name, (double)lat[count / 2] / 1000.0,
+	       (double)lat[(uint64_t)count * 99 / 100] / 1000.0, count);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t addr = argc > 3 ? strtoull(argv[3], NULL, 0) : 0x7e0000000000ull;
-	unsigned count = argc > 2 ? (unsigned)atoi(argv[2]) : 0, warm = count / 10, i;
+	unsigned count = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
 	struct prb_session *s;
 	uint64_t *lat;
 	int rc;
@@ -41,28 +77,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	lat = calloc(count, sizeof(*lat));
-	rc = lat ? prb_connect(argv[1], NULL, &s) : -1;
+	rc = lat ? prb_connect(argv[1], NULL, &s) : -ENOMEM;
 	if (rc < 0) {
 		fprintf(stderr, "ctl_lat: connect: %s\n", prb_strerror(rc));
 		return 1;
 	}
-	for (i = 0; i < count + warm; i++) {
-		uint64_t t0 = now_ns();
-
-		rc = prb_alloc(s, addr, 1);
-		if (rc == 0)
-			rc = prb_free(s, addr, 1, 0);
-		if (rc < 0) {
-			fprintf(stderr, "ctl_lat: %s\n", prb_strerror(rc));
-			return 1;
-		}
-		if (i >= warm)
-			lat[i - warm] = now_ns() - t0;
-	}
-	qsort(lat, count, sizeof(*lat), cmp_u64);
-	printf("p50_us %.2f p99_us %.2f samples %u\n", (double)lat[count / 2] / 1000.0,
-	       (double)lat[(uint64_t)count * 99 / 100] / 1000.0, count);
+	rc = measure(s, addr, count, lat, false, "allocfree");
+	if (rc == 0)
+		rc = measure(s, addr, count, lat, true, "keepalive");
 	prb_disconnect(&s);
 	free(lat);
-	return 0;
+	return rc;
 }

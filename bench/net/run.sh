@@ -7,11 +7,15 @@
 #                                                             two round trips per sample (pingpong)
 # Every server (prb-target with its pool on /dev/shm, iperf3, redis-server, the ping-pong
 # server) is started here on 127.0.0.1 and stopped at the end. Prints a Markdown table.
-# Environment: PRB_BENCH_SECONDS (default 5) per throughput measurement.
+# Environment: PRB_BENCH_SECONDS (default 5) per throughput measurement, PRB_BENCH_ROUNDS
+# (default 3) rounds; each figure is the best of the rounds, for libprb and baselines alike;
+# PRB_BENCH_QD_2M (default 2) requests in flight for the 2 MiB runs.
 set -euo pipefail
 
 build=$(cd "${1:-build}" && pwd)
 secs=${PRB_BENCH_SECONDS:-5}
+rounds=${PRB_BENCH_ROUNDS:-3}
+qd_2m=${PRB_BENCH_QD_2M:-2}
 prb=$build/ref-initiator/tools/prb
 target=$build/ref-target/prb-target
 pingpong=$build/bench/net/prb_bench_pingpong
@@ -52,37 +56,47 @@ pids+=($!)
 wait_for "$tmp/ready"
 url=$(head -n 1 "$tmp/ready")
 
-# (a) bandwidth
 iperf_port=$(free_port)
 iperf3 -s -B 127.0.0.1 -p "$iperf_port" >/dev/null 2>&1 &
 pids+=($!)
-sleep 0.3
-iperf_mbs=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -J |
-	json end.sum_received.bits_per_second | awk '{printf "%.1f", $1 / 8e6}')
-read_mbs=$("$prb" bench "$url" --size 2M --qd 4 --time "$secs" --json | json mb_per_sec)
-write_mbs=$("$prb" bench "$url" --write --size 2M --qd 4 --time "$secs" --json | json mb_per_sec)
-
-# (b) 4 KiB requests at depth 32
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
 	--daemonize no >"$tmp/redis.log" 2>&1 &
 pids+=($!)
+"$pingpong" server "$tmp/pp_port" &
+pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+wait_for "$tmp/pp_port"
 # The GET test reads the key the SET test writes: 4096-byte values, as prb's 4 KiB READs.
 redis-benchmark -p "$redis_port" -t set -d 4096 -n 1000 -q >/dev/null
 value_len=$(redis-cli -p "$redis_port" strlen 'key:__rand_int__')
 [ "$value_len" = 4096 ] || { echo "bench/net: redis value is $value_len bytes" >&2; exit 1; }
-redis_n=$((secs * 300000))
-redis_rps=$(redis-benchmark -p "$redis_port" -t get -d 4096 -P 32 -n "$redis_n" --csv |
-	awk -F'"' '/^"GET"/ {print $4}')
-prb_4k=$("$prb" bench "$url" --size 4K --qd 32 --time "$secs" --json | json ops_per_sec)
 
-# (c) control round trip
-"$pingpong" server "$tmp/pp_port" &
-pids+=($!)
-wait_for "$tmp/pp_port"
-raw_p50=$("$pingpong" client "$(cat "$tmp/pp_port")" 20000 32 16 2 | awk '{print $2}')
-ctl_p50=$("$ctl_lat" "$url" 20000 | awk '{print $2}')
+# Rounds alternate libprb and baseline runs; each side keeps its best (the machine may
+# be shared: the best run is the one least disturbed).
+best_max() { awk -v a="$1" -v b="$2" 'BEGIN {print (a == "" || b > a) ? b : a}'; }
+best_min() { awk -v a="$1" -v b="$2" 'BEGIN {print (a == "" || b < a) ? b : a}'; }
+iperf_mbs= read_mbs= write_mbs= redis_rps= prb_4k= raw_p50= ctl_p50= ka_p50=
+for round in $(seq "$rounds"); do
+	echo "bench/net: round $round of $rounds" >&2
+	v=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -J |
+		json end.sum_received.bits_per_second | awk '{printf "%.1f", $1 / 8e6}')
+	iperf_mbs=$(best_max "$iperf_mbs" "$v")
+	v=$("$prb" bench "$url" --size 2M --qd "$qd_2m" --time "$secs" --json | json mb_per_sec)
+	read_mbs=$(best_max "$read_mbs" "$v")
+	v=$("$prb" bench "$url" --write --size 2M --qd "$qd_2m" --time "$secs" --json | json mb_per_sec)
+	write_mbs=$(best_max "$write_mbs" "$v")
+	v=$(redis-benchmark -p "$redis_port" -t get -d 4096 -P 32 -n $((secs * 300000)) --csv |
+		awk -F'"' '/^"GET"/ {print $4}')
+	redis_rps=$(best_max "$redis_rps" "$v")
+	v=$("$prb" bench "$url" --size 4K --qd 32 --time "$secs" --json | json ops_per_sec)
+	prb_4k=$(best_max "$prb_4k" "$v")
+	v=$("$pingpong" client "$(cat "$tmp/pp_port")" 20000 32 16 2 | awk '{print $2}')
+	raw_p50=$(best_min "$raw_p50" "$v")
+	out=$("$ctl_lat" "$url" 20000)
+	ctl_p50=$(best_min "$ctl_p50" "$(echo "$out" | awk '/^allocfree/ {print $3}')")
+	ka_p50=$(best_min "$ka_p50" "$(echo "$out" | awk '/^keepalive/ {print $3}')")
+done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 verdict() { # RATIO OP GOAL
@@ -92,12 +106,14 @@ r_read=$(ratio "$read_mbs" "$iperf_mbs")
 r_write=$(ratio "$write_mbs" "$iperf_mbs")
 r_4k=$(ratio "$prb_4k" "$redis_rps")
 r_ctl=$(ratio "$ctl_p50" "$raw_p50")
+r_ka=$(ratio "$ka_p50" "$raw_p50")
 
 echo "| measurement | libprb | baseline | ratio | goal | met |"
 echo "|---|---|---|---|---|---|"
-echo "| 2 MiB READ, QD4, MB/s (vs iperf3 one stream) | $read_mbs | $iperf_mbs | $r_read | >= 0.90 | $(verdict "$r_read" ">=" 0.9) |"
-echo "| 2 MiB WRITE, QD4, MB/s (vs iperf3 one stream) | $write_mbs | $iperf_mbs | $r_write | >= 0.90 | $(verdict "$r_write" ">=" 0.9) |"
+echo "| 2 MiB READ, QD$qd_2m, MB/s (vs iperf3 one stream) | $read_mbs | $iperf_mbs | $r_read | >= 0.90 | $(verdict "$r_read" ">=" 0.9) |"
+echo "| 2 MiB WRITE, QD$qd_2m, MB/s (vs iperf3 one stream) | $write_mbs | $iperf_mbs | $r_write | >= 0.90 | $(verdict "$r_write" ">=" 0.9) |"
 echo "| 4 KiB READ, QD32, ops/s (vs redis GET 4096 B, -P 32) | $prb_4k | $redis_rps | $r_4k | >= 1.50 | $(verdict "$r_4k" ">=" 1.5) |"
 echo "| ALLOC+FREE p50, us (vs TCP ping-pong 32/16 B x2) | $ctl_p50 | $raw_p50 | $r_ctl | <= 1.20 | $(verdict "$r_ctl" "<=" 1.2) |"
+echo "| (KEEPALIVE x2 p50, us: the same round trips without the brick's store work) | $ka_p50 | $raw_p50 | $r_ka | | |"
 echo
-echo "loopback, $(nproc) cores, ${secs}s per throughput run, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "loopback, $(nproc) cores, best of $rounds rounds, ${secs}s per throughput run, $(date -u +%Y-%m-%dT%H:%MZ)"
