@@ -95,6 +95,26 @@ int prb_store_alloc(struct prb_store *s, uint64_t block, uint32_t count)
 	return 0;
 }
 
+/* Zero the slots of blocks [block, block + count), one call per run of adjacent slots. */
+static int zero_block_slots(struct prb_store *s, uint64_t block, uint32_t count)
+{
+	uint32_t first = 0, run = 0, slot;
+	int rc = 0;
+
+	for (uint32_t i = 0; i < count && rc == 0; i++) {
+		prb_store_index_lookup(&s->index, block + i, &slot);
+		if (run && slot == first + run && slot != s->fast_slots) {
+			run++;
+			continue;
+		}
+		if (run)
+			rc = store_slots_zero(s, first, run);
+		first = slot;
+		run = 1;
+	}
+	return rc == 0 && run ? store_slots_zero(s, first, run) : rc;
+}
+
 int prb_store_free(struct prb_store *s, uint64_t block, uint32_t count)
 {
 	uint32_t slot;
@@ -116,10 +136,7 @@ int prb_store_free(struct prb_store *s, uint64_t block, uint32_t count)
 		store_entry_set(s, slot, store_entry_for(block + i) | STORE_ENTRY_FREEING);
 	}
 	store_entry_commit(s);
-	for (uint32_t i = 0; i < count && rc == 0; i++) {
-		prb_store_index_lookup(&s->index, block + i, &slot);
-		rc = store_slot_zero(s, slot);
-	}
+	rc = zero_block_slots(s, block, count);
 	if (rc == 0)
 		rc = store_slot_zero_sync(s);
 	for (uint32_t i = 0; i < count; i++) {

@@ -120,7 +120,8 @@ static inline uint64_t store_entry_for(uint64_t block)
 void store_entry_set(struct prb_store *s, uint32_t slot, uint64_t value);
 void store_entry_clear_lazily(struct prb_store *s, uint32_t slot);
 void store_entry_commit(struct prb_store *s);
-int store_slot_zero(struct prb_store *s, uint32_t slot);
+/* Zero slots [first, first + count), all in one tier; durable after store_slot_zero_sync. */
+int store_slots_zero(struct prb_store *s, uint32_t first, uint32_t count);
 int store_slot_zero_sync(struct prb_store *s);
 int store_tier_sync(struct prb_store *s);
 int store_tier_read(struct prb_store *s, uint32_t slot, uint8_t *buf);

@@ -183,29 +183,29 @@ static int punch(int fd, uint64_t offset, uint64_t len, bool *supported)
 	return -errno;
 }
 
-int store_slot_zero(struct prb_store *s, uint32_t slot)
+int store_slots_zero(struct prb_store *s, uint32_t first, uint32_t count)
 {
-	if (store_slot_is_tier(s, slot)) {
-		uint64_t offset = store_tier_slot_offset(s, slot);
-		int rc = s->tier_can_punch
-				 ? punch(s->tier_fd, offset, STORE_SLOT_SIZE, &s->tier_can_punch)
-				 : 1;
+	uint64_t len = (uint64_t)count << STORE_SLOT_SHIFT;
+
+	if (store_slot_is_tier(s, first)) {
+		uint64_t offset = store_tier_slot_offset(s, first);
+		int rc = s->tier_can_punch ? punch(s->tier_fd, offset, len, &s->tier_can_punch) : 1;
 
 		if (rc == 1)
-			rc = write_zeros(s, s->tier_fd, offset, STORE_SLOT_SIZE);
+			rc = write_zeros(s, s->tier_fd, offset, len);
 		s->tier_data_dirty = true;
 		return rc;
 	}
 	if (s->pool_can_punch) {
-		int rc = punch(s->pool_fd, s->data_offset + ((uint64_t)slot << STORE_SLOT_SHIFT),
-			       STORE_SLOT_SIZE, &s->pool_can_punch);
+		int rc = punch(s->pool_fd, s->data_offset + ((uint64_t)first << STORE_SLOT_SHIFT),
+			       len, &s->pool_can_punch);
 
 		if (rc <= 0) {
 			s->pool_data_dirty = true;
 			return rc;
 		}
 	}
-	s->memset_fn(store_fast_slot_addr(s, slot), 0, STORE_SLOT_SIZE, PMEM2_F_MEM_NONTEMPORAL);
+	s->memset_fn(store_fast_slot_addr(s, first), 0, len, PMEM2_F_MEM_NONTEMPORAL);
 	return 0;
 }
 

@@ -89,7 +89,7 @@ static int finish_frees(struct prb_store *s, uint32_t slots)
 	for (uint32_t slot = 0; slot < slots; slot++) {
 		if ((s->entries[slot] & STORE_ENTRY_FREEING) == 0)
 			continue;
-		rc = store_slot_zero(s, slot);
+		rc = store_slots_zero(s, slot, 1);
 		if (rc)
 			return rc;
 	}

@@ -39,7 +39,7 @@ static int release_source(struct prb_store *s, uint32_t source, uint64_t block)
 
 	store_entry_set(s, source, store_entry_for(block) | STORE_ENTRY_FREEING);
 	store_entry_commit(s);
-	rc = store_slot_zero(s, source);
+	rc = store_slots_zero(s, source, 1);
 	if (rc == 0)
 		rc = store_slot_zero_sync(s);
 	if (rc)
@@ -60,7 +60,7 @@ static void claim_destination(struct prb_store *s, uint32_t destination, uint64_
 /* Undo a copy that was not committed: the destination must read as zeros again. */
 static void abandon_copy(struct prb_store *s, uint32_t destination)
 {
-	if (store_slot_zero(s, destination) || store_slot_zero_sync(s))
+	if (store_slots_zero(s, destination, 1) || store_slot_zero_sync(s))
 		return; /* quarantined until the next open */
 	store_entry_clear_lazily(s, destination);
 	store_stack_push(store_slot_is_tier(s, destination) ? &s->tier_free : &s->fast_free,
