@@ -51,11 +51,12 @@ static const struct op tiered_workload[] = {
 	{OP_WRITE, 52, 1, 152, 0},     {OP_FREE, 0, 1, 0, 0},
 };
 
-/* Without a tier: 8 fast slots. */
+/* Without a tier: 8 fast slots; the same setup (0..2 written). */
 static const struct op plain_workload[] = {
-	{OP_ALLOC, 0, 5, 0, 0}, {OP_WRITE, 4, 1, 104, 0}, {OP_FREE, 1, 2, 0, 0},
-	{OP_ALLOC, 1, 2, 0, 0}, {OP_WRITE, 1, 1, 101, 0}, {OP_ALLOC, 8, 4, 0, -ENOSPC},
-	{OP_ALLOC, 8, 3, 0, 0}, {OP_FREE, 0, 11, 0, 0},	  {OP_ALLOC, 20, 8, 0, 0},
+	{OP_ALLOC, 3, 3, 0, 0},	 {OP_WRITE, 4, 1, 104, 0},     {OP_FREE, 1, 2, 0, 0},
+	{OP_ALLOC, 1, 2, 0, 0},	 {OP_WRITE, 1, 1, 101, 0},     {OP_ALLOC, 8, 4, 0, -ENOSPC},
+	{OP_ALLOC, 8, 2, 0, 0},	 {OP_FREE, 0, 10, 0, -ENOENT}, {OP_FREE, 0, 6, 0, 0},
+	{OP_ALLOC, 20, 6, 0, 0}, {OP_WRITE, 25, 1, 125, 0},    {OP_FREE, 8, 2, 0, 0},
 };
 
 struct workload {
