@@ -16,7 +16,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
 
 target=build/ref-target/prb-target
-prb=build/ref-initiator/prb
+prb=build/ref-initiator/tools/prb
 ready=$(mktemp)
 trap 'rm -f "$ready"; [ -n "${pid-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null' EXIT
 rm -f "$ready"
@@ -29,13 +29,13 @@ echo "== brick up: $(tr '\n' ' ' <"$ready")"
 
 session() { echo "\$ prb $*"; "$prb" "$@"; }
 session info "$url"
-addr=0x40000000
-"$prb" free "$url" "$addr" --count 2 --force >/dev/null 2>&1 || true
-session alloc "$url" "$addr" --count 2
+"$prb" free "$url" 0x40000000 --count 4 --force >/dev/null 2>&1 || true
+session alloc "$url" 0x40000000 --count 4
+session free "$url" 0x40000000 --count 4
 demo=$(mktemp); back=$(mktemp)
 head -c 3000000 /dev/urandom >"$demo"
-session put "$url" "$addr" "$demo"
-session get "$url" "$addr" "$back" --length 3000000
+session put "$url" 0x80000000 "$demo"
+session get "$url" 0x80000000 "$back"
 cmp "$demo" "$back" && echo "== put/get round trip: 3000000 bytes identical"
 session list "$url"
 rm -f "$demo" "$back"
