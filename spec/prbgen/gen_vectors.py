@@ -21,7 +21,10 @@ FORMAT = """\
 #
 #   vector NAME         unique name: MESSAGE/valid/N or MESSAGE/invalid/WHAT
 #   message NAME        the message (spec/prb.toml [[message]] name), or
-#   struct NAME         a struct decoded on its own (extent)
+#   struct NAME         a struct decoded on its own: extent, or hdr (the common header
+#                       as a receiver decodes its first hdr_size bytes: magic, reserved
+#                       flags, hlen, plen against hlen and digests, a known opcode,
+#                       a known status, in this order)
 #   field NAME VALUE    a field's value: hdr.NAME for the common header, else a body
 #                       field; unsigned decimal, or 32 hex digits for bytes16.
 #                       Reserved fields are zero and not listed.
@@ -438,8 +441,62 @@ class Vectors:
                             f"{errno} {f.offset}")
 
 
+    def hdr_vectors(self) -> None:
+        """The common header decoded alone, as a receiver does with the first hdr_size
+        bytes: checks 1 to 4 of PRB-PDU-12, then a known opcode, then a known status."""
+        spec, hdr = self.spec, self.spec.hdr
+        fields = {f.name: f for f in hdr.fields}
+
+        def emit(name: str, values: dict, expect: str):
+            buf = bytearray(hdr.size)
+            for f in hdr.fields:
+                put(buf, f, values[f.name])
+            lines = [f"struct {hdr.name}"]
+            if expect == "ok":
+                lines += [f"field {k} {v}" for k, v in values.items()]
+            self.record(f"{hdr.name}/{name}", lines, bytes(buf), expect)
+
+        for i in range(RANDOM_VECTORS):
+            m = self.rng.choice(spec.messages)
+            body = {f.name: random_value(self.rng, f) for f in m.fields if not f.reserved}
+            status = 0
+            if m.is_response and i % 2:
+                status = self.rng.choice([v.value for v in spec.enum("status").values if v.value])
+            pdu = self.make(m, body, self.digest_flags(), self.rng.randrange(1 << 32),
+                            payload_size=0 if status else None, status=status)
+            emit(f"valid/{i}/{m.name}", dict(pdu.hdr), "ok")
+        alloc = next(m for m in spec.messages if m.opcode.name == "ALLOC" and m.is_request)
+        good = {"magic": spec.constant("magic"), "opcode": alloc.opcode_byte, "flags": 0,
+                "plen": alloc.size, "tag": 1, "status": 0, "hlen": alloc.size}
+        self.record(f"{hdr.name}/invalid/truncated/0", [f"struct {hdr.name}"], b"",
+                    "EMSGSIZE 0")
+        self.record(f"{hdr.name}/invalid/truncated/{hdr.size - 1}", [f"struct {hdr.name}"],
+                    bytes(hdr.size - 1), f"EMSGSIZE {hdr.size - 1}")
+        hdgst, ddgst = flag_bit(spec, "HDGST"), flag_bit(spec, "DDGST")
+        cases = [
+            ("magic", {"magic": good["magic"] ^ 0x0101}, "EPROTO", "magic"),
+            ("hlen/8", {"hlen": 8, "plen": 8}, "EBADMSG", "hlen"),
+            (f"hlen/{alloc.size + 4}", {"hlen": alloc.size + 4, "plen": alloc.size + 4},
+             "EBADMSG", "hlen"),
+            ("plen/below_hlen", {"plen": alloc.size - 1}, "EBADMSG", "plen"),
+            ("plen/no_header_digest", {"flags": hdgst}, "EBADMSG", "plen"),
+            ("plen/no_data_digest", {"flags": ddgst, "plen": alloc.size + 3}, "EBADMSG", "plen"),
+            ("opcode/unknown", {"opcode": self.unknown_opcode()}, "EOPNOTSUPP", "opcode"),
+            ("opcode/term_response", {"opcode": 0xFF}, "EOPNOTSUPP", "opcode"),
+        ]
+        flags = fields["flags"]
+        cases += [(f"flags/bit{b}", {"flags": 1 << b}, "EINVAL", "flags")
+                  for b in range(8 * flags.size) if not flags.flags.mask >> b & 1]
+        status = fields["status"]
+        cases += [(f"status/{what}", {"status": value}, errno, "status")
+                  for what, value, errno in self.bad_values(status)]
+        for what, change, errno, at in cases:
+            emit(f"invalid/{what}", {**good, **change}, f"{errno} {fields[at].offset}")
+
+
 def generate(spec: Spec) -> str:
     v = Vectors(spec)
+    v.hdr_vectors()
     for m in spec.messages:
         base = v.valid(m)
         v.invalid(base)

@@ -15,6 +15,7 @@ def main() -> int:
     spec = model.load(sys.argv[1])
     names = [m.name for m in spec.messages]
     selector = {name: i for i, name in enumerate(names)}
+    selector["hdr"] = len(names)
     selector["extent"] = len(names) + 1
     out = Path(sys.argv[3])
     out.mkdir(parents=True, exist_ok=True)

@@ -187,13 +187,23 @@ static void run_message(const struct vector *v)
 static void run_struct(const struct vector *v)
 {
 	struct prb_wire_error err = {0};
-	struct prb_extent e;
+	const struct prb_struct_desc *desc;
+	union {
+		struct prb_extent extent;
+		struct prb_hdr hdr;
+	} s;
 	uint8_t again[MAX_BYTES];
 	int want = strcmp(v->expect, "ok") == 0 ? 0 : -errno_of(v->expect);
+	bool is_hdr = strcmp(v->message, "hdr") == 0;
 	int rc;
 
-	CHECK(strcmp(v->message, "extent") == 0, "%s: no decoder for struct %s", v->name, v->message);
-	rc = prb_extent_decode(v->hex, (size_t)v->hex_len, &e, &err);
+	CHECK(is_hdr || strcmp(v->message, "extent") == 0, "%s: no decoder for struct %s", v->name,
+	      v->message);
+	desc = is_hdr ? &prb_hdr_desc : &prb_extent_desc;
+	if (is_hdr)
+		rc = prb_hdr_decode(v->hex, (size_t)v->hex_len, &s.hdr, &err);
+	else
+		rc = prb_extent_decode(v->hex, (size_t)v->hex_len, &s.extent, &err);
 	CHECK(rc == want, "%s: decode returned %d, expected %d", v->name, rc, want);
 	if (rc != want)
 		return;
@@ -202,8 +212,11 @@ static void run_struct(const struct vector *v)
 		      err.offset, v->expect_offset);
 		return;
 	}
-	check_values(v, NULL, &prb_extent_desc, &e);
-	rc = prb_extent_encode(&e, again, sizeof(again));
+	check_values(v, NULL, desc, &s);
+	if (is_hdr)
+		rc = prb_hdr_encode(&s.hdr, again, sizeof(again));
+	else
+		rc = prb_extent_encode(&s.extent, again, sizeof(again));
 	CHECK(rc == v->hex_len && memcmp(again, v->hex, (size_t)v->hex_len) == 0,
 	      "%s: re-encoding differs", v->name);
 }
