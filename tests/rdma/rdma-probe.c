@@ -170,10 +170,10 @@ static void side_close(struct side *s)
 {
 	if (s->id && s->id->qp)
 		rdma_destroy_qp(s->id);
-	if (s->cq)
-		ibv_destroy_cq(s->cq);
-	if (s->pd)
-		ibv_dealloc_pd(s->pd);
+	if (s->cq && ibv_destroy_cq(s->cq))
+		fact(false, "ibv_destroy_cq");
+	if (s->pd && ibv_dealloc_pd(s->pd))
+		fact(false, "ibv_dealloc_pd (something still uses the domain)");
 	if (s->id)
 		rdma_destroy_id(s->id);
 }
@@ -386,10 +386,10 @@ static void probe_windows(const char *addr, const char *port)
 	printf("brick QP state after the access error: %d (ERR = %d)\n",
 	       qp_state(p.brick.id->qp), IBV_QPS_ERR);
 out:
-	if (ro)
-		ibv_dealloc_mw(ro);
-	if (rw)
-		ibv_dealloc_mw(rw);
+	if (ro && ibv_dealloc_mw(ro))
+		fact(false, "ibv_dealloc_mw (RO window)");
+	if (rw && ibv_dealloc_mw(rw))
+		fact(false, "ibv_dealloc_mw (RW window)");
 	if (lmr)
 		ibv_dereg_mr(lmr);
 	if (mr)
@@ -494,10 +494,11 @@ static int probe_error(const char *addr, const char *port, int which)
 		       qp_state(p.init.id->qp), qp_state(p.brick.id->qp), IBV_QPS_ERR);
 	}
 out:
-	if (blk_mr)
-		ibv_dereg_mr(blk_mr);
-	if (mw)
-		ibv_dealloc_mw(mw);
+	/* windows first: a region with a window bound to it cannot be deregistered */
+	if (mw && ibv_dealloc_mw(mw))
+		fact(false, "ibv_dealloc_mw");
+	if (blk_mr && ibv_dereg_mr(blk_mr))
+		fact(false, "ibv_dereg_mr of a block region");
 	if (lmr)
 		ibv_dereg_mr(lmr);
 	if (mr)
