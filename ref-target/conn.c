@@ -900,8 +900,9 @@ static bool rx_sequence_checks(struct prb_conn *c)
 			conn_term(c, PRB_TERM_BAD_HEADER, 14);
 			return false;
 		}
+		/* No length field disagrees here: plen itself does. */
 		if (d->payload == PRB_PAYLOAD_NONE && rx_after_fixed(c) - dd != 0) {
-			conn_term(c, PRB_TERM_BAD_HEADER, 14);
+			conn_term(c, PRB_TERM_BAD_HEADER, 4);
 			return false;
 		}
 	}

@@ -868,8 +868,8 @@ static int test_malformed(void)
 	pdu[2] = PRB_OP_ALLOC | PRB_OPCODE_RESPONSE;
 	CHECK(abuse(pdu, 32, true, PRB_TERM_SEQUENCE, 2) == 0);
 	pdu[2] = PRB_OP_ALLOC;
-	pdu[4] = 40;   /* ALLOC with 8 bytes of payload */
-	CHECK(abuse(pdu, 40, true, PRB_TERM_BAD_HEADER, 14) == 0);
+	pdu[4] = 40;   /* ALLOC with 8 bytes of payload: plen disagrees */
+	CHECK(abuse(pdu, 40, true, PRB_TERM_BAD_HEADER, 4) == 0);
 	pdu[4] = 32;
 
 	/* WRITE whose length disagrees with its payload: TERM BAD_HEADER at write_req.length. */
