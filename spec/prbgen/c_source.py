@@ -466,16 +466,16 @@ class Source:
 
     # -- structs and messages
 
-    def body_decode(self, owner: str, fields: list[Field]) -> list[str]:
+    def body_decode(self, owner: str, fields: list[Field], role: str) -> list[str]:
         out = []
         for f in fields:
             if f.reserved:
-                out += field_checks(owner, f, getter(f, "p"))
+                out += field_checks(owner, f, getter(f, "p"), role=role)
             elif f.is_bytes:
                 out.append(f"\tmemcpy(m->{f.name}, p + {f.offset}, sizeof(m->{f.name}));")
             else:
                 out.append(f"\tm->{f.name} = {getter(f, 'p')};")
-                out += field_checks(owner, f, f"m->{f.name}")
+                out += field_checks(owner, f, f"m->{f.name}", role=role)
         return out
 
     def body_encode(self, fields: list[Field]) -> list[str]:
@@ -499,7 +499,7 @@ class Source:
             "",
             f"\tif (len < {size})",
             *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, "{s.name}"', "shorter than the struct"),
-            *self.body_decode(s.name, s.fields),
+            *self.body_decode(s.name, s.fields, "response"),
             "\treturn 0;",
             "}",
             "",
@@ -524,11 +524,12 @@ class Source:
             align_to(f"int prb_{m.name}_decode(") + "struct prb_wire_error *err)",
             "{",
         ]
-        body = self.body_decode(m.name, m.fields)
+        body = self.body_decode(m.name, m.fields, m.direction)
         if body:
             out.append("\tconst uint8_t *p = buf;")
-        out += ["\tint rc;", "", f"\trc = decode_msg_hdr(buf, len, &m->hdr, {desc}, {payload_len},",
-                "\t\t\t    err);"]
+        out += ["\tint rc;", ""]
+        out += pack("\trc = decode_msg_hdr(", ["buf", "len", "&m->hdr", desc, payload_len, "err"],
+                    ");")
         has_members = any(not f.reserved for f in m.fields) or m.payload != "none"
         if m.is_response and has_members:
             out += ["\tif (rc < 0)", "\t\treturn rc;",

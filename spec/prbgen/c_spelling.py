@@ -8,8 +8,11 @@ from model import Enum, Field
 # Requirement IDs of spec/PROTOCOL.md that the generated checks cite (STYLE: next to each
 # validation, the requirement it enforces). `prbgen doc --check` fails if one disappears.
 REQUIREMENTS = {
-    "reserved": "PRB-REQ-2",     # reserved fields and flag bits are zero
-    "constraint": "PRB-REQ-3",   # align, min, max, equals, enum
+    "reserved": "PRB-REQ-2",     # a request's reserved fields and flag bits are zero
+    "constraint": "PRB-REQ-3",   # a request's align, min, max, equals, enum
+    "response_body": "PRB-PDU-9",  # a response carries a valid message
+    "layout": "PRB-PDU-1",       # every field as its table gives (TERM)
+    "term_reason": "PRB-TERM-1",
     "magic": "PRB-HDR-1",
     "hdr_flags": "PRB-HDR-4",
     "plen": "PRB-HDR-5",
@@ -94,37 +97,49 @@ def cited_if(cond: str, cite: str | None, indent: str = "\t") -> str:
     return f"{indent}if ({cond})" + (f" /* {REQUIREMENTS[cite]} */" if cite else "")
 
 
+# The requirements a body field's checks enforce, by the direction of its message.
+ROLE_CITES = {
+    "request": {"reserved": "reserved", "constraint": "constraint"},
+    "response": {"reserved": "response_body", "constraint": "response_body"},
+    "either": {"reserved": "layout", "constraint": "term_reason"},
+}
+
+
 def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL",
-                 cites: dict | None = None) -> list[str]:
+                 cites: dict | None = None, role: str = "request") -> list[str]:
     """The checks of one decoded field, in the order the errors are reported.
 
-    cites maps a check kind (reserved, enum, flags, equals, ...) to a REQUIREMENTS key
-    when the field's checks enforce another requirement than a body field's."""
-    cites = cites or {}
+    role is the direction of the field's message (which requirements it cites); cites
+    maps a check kind (reserved, enum, flags, equals, ...) to a REQUIREMENTS key when
+    the field enforces another requirement (the header's fields)."""
+    base = ROLE_CITES[role]
+    cites = {"reserved": base["reserved"], "enum": base["constraint"],
+             "flags": base["reserved"], "equals": base["constraint"],
+             "constraint": base["constraint"], **(cites or {})}
     where = f'{f.offset}, "{owner}.{f.name}"'
     tests: list[tuple[str, str, str, str | None]] = []
     if f.reserved:
-        tests.append((f"{value} != 0", "EINVAL", "reserved: must be zero", "reserved"))
+        tests.append((f"{value} != 0", "EINVAL", "reserved: must be zero", cites["reserved"]))
     if f.enum:
         tests.append((enum_range_test(f.enum, value), "ERANGE", f"not a {f.enum.name} value",
-                      cites.get("enum", "constraint")))
+                      cites["enum"]))
     if f.flags:
         tests.append((f"{value} & ~{macro(f.flags.prefix + '_ALL')}", "EINVAL",
-                      f"undefined {f.flags.name} bits", cites.get("flags", "reserved")))
+                      f"undefined {f.flags.name} bits", cites["flags"]))
     if f.equals is not None:
         ref = f.equals_ref or str(f.equals)
         tests.append((f"{value} != {bound(f.equals, f.equals_ref)}", equals_errno,
-                      f"must equal {ref}", cites.get("equals", "constraint")))
+                      f"must equal {ref}", cites["equals"]))
     if f.align is not None:
         ref = f.align_ref or str(f.align)
         tests.append((f"{value} & ({bound(f.align, f.align_ref)} - 1)", "EINVAL",
-                      f"not a multiple of {ref}", "constraint"))
+                      f"not a multiple of {ref}", cites["constraint"]))
     if f.min is not None:
         tests.append((f"{value} < {bound(f.min, f.min_ref)}", "EINVAL",
-                      f"below min {f.min_ref or f.min}", "constraint"))
+                      f"below min {f.min_ref or f.min}", cites["constraint"]))
     if f.max is not None and f.max < f.type_max:
         tests.append((f"{value} > {bound(f.max, f.max_ref)}", "E2BIG",
-                      f"above max {f.max_ref or f.max}", "constraint"))
+                      f"above max {f.max_ref or f.max}", cites["constraint"]))
     lines = []
     for cond, errno, reason, cite in tests:
         lines += [cited_if(cond, cite)] + fail_stmt("\t\t", errno, where, reason)
