@@ -536,8 +536,14 @@ class Source:
                     "\tif (rc == ERROR_RESPONSE) {",
                     f"\t\t*m = (struct prb_{m.name}){{.hdr = m->hdr}};",
                     "\t\treturn 0;", "\t}"]
-        elif m.is_response or body:
+        elif m.is_response and not body:
+            out += ["\t/* An error response decodes like a success: the header is all there is. */",
+                    "\treturn rc < 0 ? rc : 0;", "}", ""]
+            return out + self.message_encode(m, size, desc)
+        elif m.is_response:
             out += ["\tif (rc != 0)", "\t\treturn rc < 0 ? rc : 0;"]
+        elif body or m.payload_field is not None:
+            out += ["\tif (rc < 0)", "\t\treturn rc;"]
         else:
             out += ["\treturn rc;", "}", ""]
             return out + self.message_encode(m, size, desc)
