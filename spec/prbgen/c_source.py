@@ -615,19 +615,18 @@ class Source:
             "int prb_msg_decode_as(enum prb_msg_id id, const void *buf, size_t len, union prb_msg *m,",
             "\t\t      struct prb_wire_error *err)",
             "{",
-            "\tswitch (id) {",
-        ]
-        for m in self.spec.messages:
-            out += [f"\tcase {macro('msg_' + m.name)}:",
-                    f"\t\treturn prb_{m.name}_decode(buf, len, &m->{m.name}, err);"]
-        out += ["\tdefault:", "\t\treturn -EINVAL;", "\t}", "}", ""]
-        out += [
+            *self.id_switch("prb_{0}_decode(buf, len, &m->{0}, err)"),
+            "",
             "int prb_msg_encode(enum prb_msg_id id, const union prb_msg *m, void *buf, size_t len)",
             "{",
-            "\tswitch (id) {",
+            *self.id_switch("prb_{0}_encode(&m->{0}, buf, len)"),
         ]
-        for m in self.spec.messages:
-            out += [f"\tcase {macro('msg_' + m.name)}:",
-                    f"\t\treturn prb_{m.name}_encode(&m->{m.name}, buf, len);"]
-        out += ["\tdefault:", "\t\treturn -EINVAL;", "\t}", "}"]
         return out
+
+    def id_switch(self, call: str) -> list[str]:
+        """A switch on a prb_msg_id returning call (with {0} the message name), and the
+        closing brace of its function."""
+        out = ["\tswitch (id) {"]
+        for m in self.spec.messages:
+            out += [f"\tcase {macro('msg_' + m.name)}:", f"\t\treturn {call.format(m.name)};"]
+        return out + ["\tdefault:", "\t\treturn -EINVAL;", "\t}", "}"]
