@@ -763,6 +763,16 @@ static int test_digests(void)
 	CHECK_ST(tc_write(&c, h, 100, buf, sizeof(buf)), 0);
 	CHECK_ST(tc_read(&c, h, 100, sizeof(back), back), 0);
 	CHECK(memcmp(buf, back, sizeof(buf)) == 0);
+	/* A whole block each way through the bounce buffer and the digest copies. */
+	{
+		static uint8_t big[B], bigback[B];
+
+		tc_pattern(big, B, 91);
+		CHECK_ST(tc_write(&c, h, 0, big, (uint32_t)B), 0);
+		CHECK_ST(tc_read(&c, h, 0, (uint32_t)B, bigback), 0);
+		CHECK(memcmp(big, bigback, B) == 0);
+		CHECK_ST(tc_write(&c, h, 100, buf, sizeof(buf)), 0);
+	}
 	CHECK_ST(tc_list(&c, 90 * B, 4, ext, &count, &next, &flags), 0);
 	CHECK(count == 1 && ext[0].blocks == 2);
 	CHECK_ST(tc_list(&c, 92 * B, 4, ext, &count, &next, &flags), 0);
