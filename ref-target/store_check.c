@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int fail(char *why, size_t why_len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -137,6 +138,18 @@ static int check_list(struct prb_store *s, char *why, size_t why_len)
 	if (total != s->blocks)
 		return fail(why, why_len, "LIST shows %" PRIu64 " blocks of %" PRIu64, total,
 			    s->blocks);
+	return 0;
+}
+
+int prb_store_peek(struct prb_store *s, uint64_t block, uint8_t *buf)
+{
+	uint32_t slot;
+
+	if (block >= STORE_BLOCK_LIMIT || !prb_store_index_lookup(&s->index, block, &slot))
+		return -ENOENT;
+	if (store_slot_is_tier(s, slot))
+		return store_tier_read(s, slot, buf);
+	memcpy(buf, store_fast_slot_addr(s, slot), STORE_SLOT_SIZE);
 	return 0;
 }
 

@@ -19,4 +19,10 @@
  */
 int prb_store_check(struct prb_store *s, bool check_zeros, char *why, size_t why_len);
 
+/**
+ * Copy a block's 2 MiB into buf from wherever it lives, without pinning or moving it
+ * (a test's read that leaves tiering state alone). -ENOENT, -EIO.
+ */
+int prb_store_peek(struct prb_store *s, uint64_t block, uint8_t *buf);
+
 #endif

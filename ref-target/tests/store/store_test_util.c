@@ -5,6 +5,8 @@
 #include "store_check.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +50,32 @@ const char *store_test_path(unsigned which, const char *name)
 
 	snprintf(paths[which & 3u], sizeof(paths[0]), "%s/%s", test_dir, name);
 	return paths[which & 3u];
+}
+
+int store_test_copy(const char *from, const char *to)
+{
+	const size_t chunk = 64 * 1024;
+	static const uint8_t zeros[64 * 1024];
+	uint8_t *buf = malloc(chunk);
+	int in = open(store_test_path(2, from), O_RDONLY);
+	int out = open(store_test_path(3, to), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int rc = buf && in >= 0 && out >= 0 ? 0 : -EIO;
+	off_t at = 0;
+	ssize_t n;
+
+	while (rc == 0 && (n = pread(in, buf, chunk, at)) > 0) {
+		if (memcmp(buf, zeros, (size_t)n) != 0 && pwrite(out, buf, (size_t)n, at) != n)
+			rc = -EIO;
+		at += n;
+	}
+	if (rc == 0 && ftruncate(out, at) != 0)
+		rc = -errno;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	free(buf);
+	return rc;
 }
 
 void store_test_unlink(const char *name)

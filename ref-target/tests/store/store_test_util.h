@@ -41,6 +41,8 @@ void store_test_setup(const char *test_name);
 void store_test_teardown(void);
 /* Path of a file in the folder; the buffer is static per call site index (0..3). */
 const char *store_test_path(unsigned which, const char *name);
+/* Copy a file of the folder to another (holes stay holes); 0 or -errno. */
+int store_test_copy(const char *from, const char *to);
 /* Delete one file of the folder. */
 void store_test_unlink(const char *name);
 /* Open a store on pool (and tier) files of the folder; sizes in slots of data. */
