@@ -1255,9 +1255,54 @@ static int test_shutdown(void)
 	OPEN(c, 0, 4);
 	OPEN(d, PRB_FEAT_HDGST, 4);
 	CHECK_ST(tc_keepalive(&c), 0);
+	/* d has three requests answered and a WRITE half received when the signal comes. */
+	{
+		static uint8_t half[B / 2];
+		union prb_msg m;
+		uint64_t h;
+
+		CHECK_ST(tc_alloc(&d, 0, 1), 0);
+		CHECK_ST(tc_map(&d, 0, PRB_MAP_WRITE, &h), 0);
+		for (int i = 0; i < 3; i++) {
+			memset(&m, 0, sizeof(m));
+			CHECK_ST(tc_send(&d, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, false), 0);
+		}
+		memset(&m, 0, sizeof(m));
+		m.write_req.handle = h;
+		m.write_req.length = (uint32_t)B;
+		m.write_req.payload_len = (uint32_t)B;
+		m.hdr.flags = PRB_HDR_HDGST;
+		{
+			uint8_t head[40];
+			uint32_t crc;
+
+			CHECK(encode_raw(PRB_MSG_WRITE_REQ, &m, head, sizeof(head)) == 32);
+			crc = prb_crc32c(head, 32);
+			for (int i = 0; i < 4; i++)
+				head[32 + i] = (uint8_t)(crc >> (8 * i));
+			memset(head + 36, 0, 4);
+			CHECK_ST(tc_send_raw(&d, head, sizeof(head)), 0);
+		}
+		CHECK_ST(tc_send_raw(&d, half, sizeof(half)), 0);
+		for (int i = 0; i < 3; i++) {
+			struct tc_pdu p;
+
+			CHECK_ST(tc_recv(&d, &p), 0);
+			CHECK(p.id == PRB_MSG_KEEPALIVE_RSP);
+		}
+		usleep(100000);
+	}
 	CHECK(kill((pid_t)atoi(pid), SIGTERM) == 0);
 	CHECK(expect_term(&c, PRB_TERM_SHUTDOWN, 0) == 0);
-	CHECK(expect_term(&d, PRB_TERM_SHUTDOWN, 0) == 0);
+	/* The next PDU is the TERM: the half WRITE gets no answer (PRB-TERM-7). */
+	{
+		struct tc_pdu p;
+
+		CHECK_ST(tc_recv(&d, &p), 0);
+		CHECK(p.id == PRB_MSG_TERM && p.msg.term.reason == PRB_TERM_SHUTDOWN);
+		CHECK(p.msg.hdr.tag == 0 && p.msg.hdr.flags == PRB_HDR_HDGST);
+		CHECK(tc_closed_by_peer(&d));
+	}
 	tc_close(&c);
 	tc_close(&d);
 	return 0;
