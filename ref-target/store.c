@@ -139,7 +139,8 @@ int prb_store_free(struct prb_store *s, uint64_t block, uint32_t count)
 	rc = zero_block_slots(s, block, count);
 	if (rc == 0)
 		rc = store_slot_zero_sync(s);
-	for (uint32_t i = 0; i < count; i++) {
+	/* Pushed last block first, so that the next range ALLOC gets ascending slots again. */
+	for (uint32_t i = count; i-- > 0;) {
 		prb_store_index_lookup(&s->index, block + i, &slot);
 		prb_store_index_remove(&s->index, block + i);
 		if (rc)
