@@ -182,7 +182,7 @@ static int verify(struct torture *t, struct tc *c)
 		FAIL("INFO failed");
 	if (info.capacity_blocks - info.free_blocks != total)
 		FAIL("INFO: %llu used slots (fast %llu/%llu free, tier %llu/%llu free) but LIST "
-		     "shows %llu blocks: a slot leaked or is counted free while in use",
+		     "shows %llu blocks (PRB-DUR-5: free + allocated = capacity)",
 		     (unsigned long long)(info.capacity_blocks - info.free_blocks),
 		     (unsigned long long)info.fast_free, (unsigned long long)info.fast_blocks,
 		     (unsigned long long)info.tier_free, (unsigned long long)info.tier_blocks,
