@@ -30,7 +30,7 @@ struct prb_conn_limits {
 	uint32_t max_data;         /* largest READ/WRITE data, 4096..PRB_MAX_DATA_LIMIT */
 	uint32_t max_mappings;     /* live handles per connection */
 	uint32_t features;         /* offered: PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS */
-	uint32_t idle_timeout_ms;  /* no PDU and no send progress for this long: TERM TIMEOUT; 0 off */
+	uint32_t idle_timeout_ms;  /* nothing received nor outstanding this long: TERM; 0 off */
 	uint32_t pdu_timeout_ms;   /* a partial PDU stalled this long: TERM TIMEOUT; 0 off */
 	bool one_sided;            /* RDMA: READ/WRITE/CAS/FADD capsules get ENOTSUP */
 };

@@ -198,7 +198,7 @@ static int parse_option(struct options *o, int opt, const char *arg)
 			struct prb_url url;
 
 			if (prb_url_parse(arg, &url) < 0) {
-				fprintf(stderr, "prb-target: bad URL '%s' (tcp://ADDR[:PORT])\n", arg);
+				fprintf(stderr, "prb-target: bad URL '%s'\n", arg);
 				return -EINVAL;
 			}
 		}
@@ -229,7 +229,9 @@ static int parse_option(struct options *o, int opt, const char *arg)
 		break;
 	case OPT_IDLE: err = parse_seconds(arg, &lim->idle_timeout_ms); break;
 	case OPT_PDU_TIMEOUT: err = parse_seconds(arg, &lim->pdu_timeout_ms); break;
-	case OPT_NO_DIGESTS: lim->features &= ~(uint32_t)(PRB_FEAT_HDGST | PRB_FEAT_DDGST); return 0;
+	case OPT_NO_DIGESTS:
+		lim->features &= ~(uint32_t)(PRB_FEAT_HDGST | PRB_FEAT_DDGST);
+		return 0;
 	case OPT_NO_ATOMICS: lim->features &= ~(uint32_t)PRB_FEAT_ATOMICS; return 0;
 	case OPT_RDMA_KEYS:
 		if (strcmp(arg, "mr") != 0 && strcmp(arg, "auto") != 0)

@@ -403,7 +403,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
 			t.rng = strtoull(argv[++i], NULL, 0) | 1;
 		else {
-			fprintf(stderr, "usage: crash_torture [--rounds N] [--seed S] [--no-tier]\n");
+			fprintf(stderr, "usage: crash_torture [--rounds N] [--seed S] "
+					"[--no-tier]\n");
 			return 2;
 		}
 	}

@@ -114,7 +114,8 @@ static void fix_pdu(uint8_t *p, uint32_t plen)
 	if ((op == PRB_OP_UNMAP || op == PRB_OP_READ || op == PRB_OP_WRITE || op == PRB_OP_FLUSH ||
 	     op == PRB_OP_CAS || op == PRB_OP_FADD) &&
 	    hlen >= 24 && handles_count && get_le64(p + 16) < 8)
-		put_le64(p + 16, handles[get_le64(p + 16) % (handles_count < 8 ? handles_count : 8)]);
+		put_le64(p + 16, handles[get_le64(p + 16) % (handles_count < 8 ? handles_count
+										   : 8)]);
 	if ((p[3] & PRB_HDR_HDGST) && hlen + 8u <= plen) {
 		put_le32(p + hlen, prb_crc32c(p, hlen));
 		memset(p + hlen + 4, 0, 4);

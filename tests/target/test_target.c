@@ -71,8 +71,9 @@ static int expect_term(struct tc *c, uint16_t reason, uint32_t offset)
 			break;
 	}
 	if (p.msg.term.reason != reason || p.msg.term.error_offset != offset) {
-		fprintf(stderr, "TERM %s offset %u, want %s offset %u\n",
-			prb_term_reason_name(p.msg.term.reason) ? prb_term_reason_name(p.msg.term.reason) : "?",
+		const char *got = prb_term_reason_name(p.msg.term.reason);
+
+		fprintf(stderr, "TERM %s offset %u, want %s offset %u\n", got ? got : "?",
 			p.msg.term.error_offset, prb_term_reason_name(reason), offset);
 		return 1;
 	}
