@@ -21,9 +21,11 @@ void store_test_setup(const char *test_name)
 	snprintf(test_dir, sizeof(test_dir), "%s/%s.XXXXXX", base && *base ? base : "/tmp",
 		 test_name);
 	if (!mkdtemp(test_dir)) {
-		perror("mkdtemp");
+		fprintf(stderr, "%s: cannot make a folder for pools: mkdtemp %s: %s\n", test_name,
+			test_dir, strerror(errno));
 		exit(2);
 	}
+	printf("%s: pools in %s\n", test_name, test_dir);
 }
 
 void store_test_teardown(void)
