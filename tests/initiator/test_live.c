@@ -336,6 +336,27 @@ static void api_digests(void)
 	prb_disconnect(&s);
 }
 
+/* A session that did not ask for atomics gets no CAS or FADD (refused locally). */
+static void api_no_atomics(void)
+{
+	struct prb_session *s = connect_with(0, 4);
+	struct prb_session_info si;
+	struct prb_mapping *m = NULL;
+	const uint64_t a = BASE + 88 * BLK;
+
+	EXPECT(prb_session_get_info(s, &si), 0);
+	EXPECT(si.features & PRB_FEATURE_ATOMICS, 0);
+	EXPECT(si.queue_depth, 4);
+	EXPECT(prb_alloc(s, a, 1), 0);
+	EXPECT(prb_map(s, a, PRB_MAPPING_RW, &m), 0);
+	EXPECT(prb_cas(m, 0, 0, 1, NULL), -ENOTSUP);
+	EXPECT(prb_fadd(m, 0, 1, NULL), -ENOTSUP);
+	EXPECT(prb_write(m, 0, "ok", 2), 0);
+	EXPECT(prb_unmap(&m), 0);
+	EXPECT(prb_free(s, a, 1, 0), 0);
+	prb_disconnect(&s);
+}
+
 static void suite_api(void)
 {
 	struct prb_session *s = connect_default();
@@ -346,6 +367,7 @@ static void suite_api(void)
 	api_conflicts(s);
 	api_list(s);
 	api_digests();
+	api_no_atomics();
 	EXPECT(prb_reconnect(s), 0); /* same brick, same epoch */
 	EXPECT(prb_keepalive(s), 0);
 	prb_disconnect(&s);

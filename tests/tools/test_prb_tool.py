@@ -185,6 +185,12 @@ def test_bench():
     check("ops/s" in out and "p999_us" in out, f"bench table {out!r}")
     d = js(["list", URL, "--start", "0x7f0000000000"])
     check(not d.get("extents"), f"bench freed its blocks {d}")
+    # On a terminal (a pty from util-linux script) the live progress line appears.
+    cmd = f"{PRB} bench {URL} --time 3 --qd 4"
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, timeout=60)
+    out = p.stdout.decode(errors="replace")
+    check(p.returncode == 0 and "\r[" in out and "ops/s" in out and "p50_us" in out,
+          f"progress line on a terminal: {out!r}")
 
 
 for t in (test_help, test_info, test_alloc_free_list, test_map, test_put_get, test_bench):
