@@ -34,6 +34,9 @@ static struct {
 	bool rdma;                 /* rdma:// URL: libprb only, no raw TCP sender */
 	struct cf_conn *tracked[MAX_TRACKED];
 	struct prb_session *sessions[MAX_TRACKED];
+	void *mem[MAX_TRACKED];
+	struct { void (*fn)(void *); void *arg; } deferred[16];
+	size_t ndeferred;
 } run;
 
 /* The features libprb lets an initiator ask for. */
@@ -114,12 +117,40 @@ void cf_disconnect(struct cf_conn *c)
 	cf_conn_close(c);
 }
 
+void *cf_mem(size_t size)
+{
+	size_t slot = 0;
+	void *p;
+
+	while (slot < MAX_TRACKED && run.mem[slot])
+		slot++;
+	p = slot < MAX_TRACKED ? calloc(1, size ? size : 1) : NULL;
+	cf_check(p != NULL, true, __FILE__, __LINE__, "out of memory (%zu bytes)", size);
+	run.mem[slot] = p;
+	return p;
+}
+
+void cf_defer(void (*fn)(void *), void *arg)
+{
+	cf_check(run.ndeferred < 16, true, __FILE__, __LINE__, "too many deferred calls");
+	run.deferred[run.ndeferred].fn = fn;
+	run.deferred[run.ndeferred].arg = arg;
+	run.ndeferred++;
+}
+
+/* After a test: deferred calls (newest first), then connections, sessions, memory. */
 static void close_tracked(void)
 {
+	while (run.ndeferred > 0) {
+		run.ndeferred--;
+		run.deferred[run.ndeferred].fn(run.deferred[run.ndeferred].arg);
+	}
 	for (size_t i = 0; i < MAX_TRACKED; i++) {
 		cf_conn_close(run.tracked[i]);
 		run.tracked[i] = NULL;
 		prb_disconnect(&run.sessions[i]);
+		free(run.mem[i]);
+		run.mem[i] = NULL;
 	}
 }
 

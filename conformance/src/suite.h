@@ -87,6 +87,11 @@ void cf_session_close(struct prb_session *s);
 /** Map with libprb; fails fatally unless it works. */
 struct prb_mapping *cf_session_map(struct prb_session *s, uint64_t addr, unsigned flags);
 
+/** Zeroed memory freed by the runner after the test (also when a fatal check ends it). */
+void *cf_mem(size_t size);
+/** Run \p fn(\p arg) after the test, before its connections close (stop threads here). */
+void cf_defer(void (*fn)(void *), void *arg);
+
 /** Logical address of block \p i of the running test's own region (2^20 blocks, random base). */
 uint64_t cf_addr(uint64_t i);
 

@@ -27,9 +27,8 @@ static void basic_eexist(void)
 static void basic_zeroed(void)
 {
 	struct prb_session *s = cf_session();
-	uint8_t *buf = malloc(PRB_BLOCK_SIZE), *zero = calloc(1, PRB_BLOCK_SIZE);
+	uint8_t *buf = cf_mem(PRB_BLOCK_SIZE), *zero = cf_mem(PRB_BLOCK_SIZE);
 
-	CF_CHECK_FATAL(buf && zero, "out of memory");
 	/* Write a block, free it, allocate again: the new block reads as zeros. */
 	for (int round = 0; round < 2; round++) {
 		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
@@ -43,8 +42,6 @@ static void basic_zeroed(void)
 		CF_RC_FATAL(prb_unmap(&m), 0);
 		CF_RC_FATAL(prb_free(s, cf_addr(0), 1, 0), 0);
 	}
-	free(buf);
-	free(zero);
 }
 
 static void align_unaligned(void)

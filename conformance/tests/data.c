@@ -10,10 +10,9 @@ static void rw_exact(void)
 {
 	struct prb_session *s = cf_session();
 	struct prb_session_info info;
-	uint8_t *shadow = calloc(1, PRB_BLOCK_SIZE), *back = malloc(PRB_BLOCK_SIZE);
-	uint8_t *data = malloc(PRB_BLOCK_SIZE);
+	uint8_t *shadow = cf_mem(PRB_BLOCK_SIZE), *back = cf_mem(PRB_BLOCK_SIZE);
+	uint8_t *data = cf_mem(PRB_BLOCK_SIZE);
 
-	CF_CHECK_FATAL(shadow && back && data, "out of memory");
 	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
 	uint32_t max = info.max_data;
 	const struct { uint32_t off, len; } w[] = {
@@ -47,9 +46,6 @@ static void rw_exact(void)
 			 "writes to block 1 changed block %llu", (unsigned long long)b);
 		CF_RC(prb_unmap(&n), 0);
 	}
-	free(shadow);
-	free(back);
-	free(data);
 }
 
 /* Another connection's mapping sees an acknowledged WRITE at once. */
@@ -105,12 +101,10 @@ static void length_invalid(void)
 	CF_ST(c, cf_write(c, h, 0, 0, buf), PRB_ST_EINVAL);
 	if (c->hello.max_data < PRB_BLOCK_SIZE) {
 		uint32_t len = c->hello.max_data + 1;
-		uint8_t *big = calloc(1, len);
-		CF_CHECK_FATAL(big != NULL, "out of memory");
+		uint8_t *big = cf_mem(len);
 		CF_ST(c, cf_read(c, h, 0, len, big), PRB_ST_EINVAL);
 		if (len + 64U <= c->hello.max_pdu)
 			CF_ST(c, cf_write(c, h, 0, len, big), PRB_ST_EINVAL);
-		free(big);
 	}
 }
 
@@ -152,10 +146,9 @@ static void read_pipelined(void)
 	uint64_t h;
 	struct cf_conn *c = cf_connect_mapped(&h);
 	uint32_t depth = c->hello.queue_depth < 8 ? c->hello.queue_depth : 8;
-	uint8_t *data = malloc(PRB_BLOCK_SIZE);
+	uint8_t *data = cf_mem(PRB_BLOCK_SIZE);
 	union prb_msg m[8];
 
-	CF_CHECK_FATAL(data != NULL, "out of memory");
 	cf_pattern(data, PRB_BLOCK_SIZE, 31);
 	CF_ST_FATAL(c, cf_write_big(c, h, 0, PRB_BLOCK_SIZE, data), PRB_ST_OK);
 	for (uint32_t i = 0; i < depth; i++) {
@@ -177,7 +170,6 @@ static void read_pipelined(void)
 			 len == 4096 && memcmp(p, data + i * 4096U, 4096) == 0 ? "ok" : "wrong");
 		(void)rsp;
 	}
-	free(data);
 }
 
 const struct cf_test cf_tests_data[] = {

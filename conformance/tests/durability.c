@@ -16,9 +16,8 @@ static void allocations_and_data(void)
 {
 	struct prb_session *s = cf_session();
 	struct prb_session_info before, after;
-	uint8_t *data = malloc(DATA_LEN), *back = malloc(DATA_LEN);
+	uint8_t *data = cf_mem(DATA_LEN), *back = cf_mem(DATA_LEN);
 
-	CF_CHECK_FATAL(data && back, "out of memory");
 	CF_RC_FATAL(prb_session_get_info(s, &before), 0);
 	/* Allocations: 0..15 as a range, 20 alone, then 4..7 freed; 30 allocated and freed. */
 	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 16), 0);
@@ -95,8 +94,6 @@ static void allocations_and_data(void)
 			 (unsigned long long)info.free_blocks, (unsigned long long)allocated,
 			 (unsigned long long)info.capacity_blocks);
 	}
-	free(data);
-	free(back);
 }
 
 /* Restarts in a row: the epoch grows every time; identity stays; new handles work. */

@@ -74,13 +74,11 @@ static void hello_small_max_pdu(void)
 			 PRB_MIN_MAX_PDU,
 		 "max_data %u: a READ response would not fit our max_pdu %u", c->hello.max_data,
 		 PRB_MIN_MAX_PDU);
-	buf = calloc(1, c->hello.max_data);
-	CF_CHECK_FATAL(buf != NULL, "out of memory");
+	buf = cf_mem(c->hello.max_data);
 	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h), PRB_ST_OK);
 	/* The receive path fails any PDU above the max_pdu we announced. */
 	CF_ST(c, cf_read(c, h, 0, c->hello.max_data, buf), PRB_ST_OK);
-	free(buf);
 }
 
 static void hello_version_range(void)

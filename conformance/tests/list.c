@@ -22,11 +22,10 @@ struct run {
 static size_t list_region(struct cf_conn *c, uint64_t from, uint32_t page, struct run *runs,
 			  size_t max_runs)
 {
-	struct prb_extent *ext = calloc(page, sizeof(*ext));
+	struct prb_extent *ext = cf_mem(page * sizeof(*ext));
 	uint64_t cursor = cf_addr(from), end = cf_addr(1ULL << 20);
 	size_t n = 0;
 
-	CF_CHECK_FATAL(ext != NULL, "out of memory");
 	for (int pages = 0; pages < 100000; pages++) {
 		uint32_t count = 0, flags = 0;
 		uint64_t next = 0;
@@ -65,7 +64,6 @@ static size_t list_region(struct cf_conn *c, uint64_t from, uint32_t page, struc
 		cursor = next;
 	}
 out_free:
-	free(ext);
 	return n;
 }
 
@@ -204,9 +202,23 @@ static void args(void)
 /* LIST while another connection allocates and frees: stable blocks appear exactly once. */
 struct churn {
 	struct cf_conn *c;
+	pthread_t thread;
+	bool running;
 	atomic_bool stop;
 	int errors;
 };
+
+/* Stop the allocating thread (also after a fatal check ended the test). */
+static void churn_stop(void *arg)
+{
+	struct churn *ch = arg;
+
+	if (!ch->running)
+		return;
+	atomic_store(&ch->stop, true);
+	pthread_join(ch->thread, NULL);
+	ch->running = false;
+}
 
 static void *churn_main(void *arg)
 {
@@ -228,16 +240,17 @@ static void *churn_main(void *arg)
 static void concurrent_alloc(void)
 {
 	struct cf_conn *c = cf_connect();
-	struct churn ch = { .c = cf_connect() };
-	pthread_t thread;
-	struct run *got = calloc(256, sizeof(*got));
+	struct churn *ch = cf_mem(sizeof(*ch));
+	struct run *got = cf_mem(256 * sizeof(*got));
 	uint8_t seen[40];
 
-	CF_CHECK_FATAL(got != NULL, "out of memory");
 	for (uint64_t b = 0; b < 40; b += 2)
 		CF_ST_FATAL(c, cf_alloc(c, cf_addr(b), 1), PRB_ST_OK);
-	atomic_init(&ch.stop, false);
-	CF_CHECK_FATAL(pthread_create(&thread, NULL, churn_main, &ch) == 0, "pthread_create");
+	ch->c = cf_connect();
+	atomic_init(&ch->stop, false);
+	CF_CHECK_FATAL(pthread_create(&ch->thread, NULL, churn_main, ch) == 0, "pthread_create");
+	ch->running = true;
+	cf_defer(churn_stop, ch);
 	for (int pass = 0; pass < 20; pass++) {
 		size_t n = list_region(c, 0, 3, got, 256);
 		for (size_t i = 0; i < 40; i++)
@@ -249,10 +262,8 @@ static void concurrent_alloc(void)
 			CF_CHECK(seen[b] == 1, "pass %d: stable block %llu listed %u times", pass,
 				 (unsigned long long)b, seen[b]);
 	}
-	atomic_store(&ch.stop, true);
-	pthread_join(thread, NULL);
-	CF_CHECK(ch.errors == 0, "the allocating connection got %d errors", ch.errors);
-	free(got);
+	churn_stop(ch);
+	CF_CHECK(ch->errors == 0, "the allocating connection got %d errors", ch->errors);
 }
 
 const struct cf_test cf_tests_list[] = {

@@ -109,8 +109,7 @@ static void map_pinned(void)
 
 	if (n == 0)
 		return;
-	h = calloc(n, sizeof(*h));
-	CF_CHECK_FATAL(h != NULL, "out of memory");
+	h = cf_mem(n * sizeof(*h));
 	/* Pin every fast slot. */
 	for (uint64_t b = 0; b < info.fast_blocks; b++)
 		CF_ST_FATAL(c, cf_map(c, cf_addr(b), 0, &h[b]), PRB_ST_OK);
@@ -127,7 +126,6 @@ static void map_pinned(void)
 	CF_ST(c, cf_unmap(c, h[0]), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(info.fast_blocks), 0, &extra), PRB_ST_OK);
 	CF_CHECK(block_intact(c, info.fast_blocks, extra), "recalled block changed");
-	free(h);
 }
 
 const struct cf_test cf_tests_tier[] = {
