@@ -16,9 +16,12 @@ static uint64_t index_key(unsigned level, uint64_t prefix)
 	return ((uint64_t)(level + 1u) << 56) | prefix;
 }
 
-/* The finaliser of MurmurHash3: spreads consecutive prefixes over the table. */
-static size_t index_hash(uint64_t key)
+/* The finaliser of MurmurHash3 over the key mixed with a random seed: spreads consecutive
+ * prefixes over the table, and block numbers chosen by clients cannot be made to collide
+ * without knowing the seed. */
+static size_t index_hash(const struct prb_store_index *ix, uint64_t key)
 {
+	key = (key ^ ix->seed) * UINT64_C(0x9e3779b97f4a7c15);
 	key ^= key >> 33;
 	key *= UINT64_C(0xff51afd7ed558ccd);
 	key ^= key >> 33;
@@ -30,7 +33,7 @@ static size_t index_hash(uint64_t key)
 /* Position of key, or of the empty entry where it would go. */
 static size_t index_find(const struct prb_store_index *ix, uint64_t key)
 {
-	size_t i = index_hash(key) & ix->mask;
+	size_t i = index_hash(ix, key) & ix->mask;
 
 	while (ix->table[i].key != 0 && ix->table[i].key != key)
 		i = (i + 1) & ix->mask;
@@ -68,7 +71,7 @@ static void index_del(struct prb_store_index *ix, uint64_t key)
 		j = (j + 1) & ix->mask;
 		if (ix->table[j].key == 0)
 			break;
-		size_t home = index_hash(ix->table[j].key) & ix->mask;
+		size_t home = index_hash(ix, ix->table[j].key) & ix->mask;
 		if (((j - home) & ix->mask) >= ((j - hole) & ix->mask)) {
 			ix->table[hole] = ix->table[j];
 			hole = j;
@@ -112,8 +115,9 @@ static int index_make_room(struct prb_store_index *ix, size_t more)
 	return index_resize(ix, capacity);
 }
 
-int prb_store_index_init(struct prb_store_index *ix, size_t blocks)
+int prb_store_index_init(struct prb_store_index *ix, size_t blocks, uint64_t seed)
 {
+	ix->seed = seed;
 	ix->table = NULL;
 	ix->mask = 0;
 	ix->count = 0;

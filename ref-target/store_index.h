@@ -23,12 +23,13 @@ struct prb_store_index_entry {
 
 struct prb_store_index {
 	struct prb_store_index_entry *table;
-	size_t mask;  /* capacity - 1, capacity a power of two */
-	size_t count; /* entries in use */
+	size_t mask;   /* capacity - 1, capacity a power of two */
+	size_t count;  /* entries in use */
+	uint64_t seed; /* random: the hash is not predictable from outside */
 };
 
-/** Start empty with room for about `blocks` blocks. -ENOMEM. */
-int prb_store_index_init(struct prb_store_index *ix, size_t blocks);
+/** Start empty with room for about `blocks` blocks; seed keys the hash. -ENOMEM. */
+int prb_store_index_init(struct prb_store_index *ix, size_t blocks, uint64_t seed);
 void prb_store_index_fini(struct prb_store_index *ix);
 /** Make room so that inserting `blocks` consecutive blocks cannot fail. -ENOMEM. */
 int prb_store_index_reserve(struct prb_store_index *ix, size_t blocks);

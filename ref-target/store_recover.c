@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/random.h>
 
 static int stack_init(struct store_stack *st, uint32_t capacity)
 {
@@ -18,6 +19,7 @@ static int stack_init(struct store_stack *st, uint32_t capacity)
 
 static int memory_alloc(struct prb_store *s, size_t blocks)
 {
+	uint64_t seed;
 	int rc = stack_init(&s->fast_free, s->fast_slots);
 
 	if (rc == 0)
@@ -28,7 +30,9 @@ static int memory_alloc(struct prb_store *s, size_t blocks)
 	s->referenced = calloc(s->fast_slots, sizeof(*s->referenced));
 	if (!s->pins || !s->referenced)
 		return -ENOMEM;
-	return prb_store_index_init(&s->index, blocks);
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		return -EIO;
+	return prb_store_index_init(&s->index, blocks, seed);
 }
 
 void store_memory_free(struct prb_store *s)
