@@ -2,22 +2,27 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # prb over rdma:// against perftest on the same Soft-RoCE devices, in one VM run:
-#   scripts/rxe-vm.sh -C BUILD $PWD/bench/rdma/run-bench.sh BUILD [SECONDS]
+#   scripts/rxe-vm.sh -C BUILD $PWD/bench/rdma/run-bench.sh BUILD [SECONDS [ROUNDS]]
 # Brick on rxe0 (10.0.0.1), initiator through rxe1; perftest's server on rxe0, its
 # client on rxe1, so both cross the same veth pair. Same message size and the same
-# number of operations in flight on both sides. Prints one table: MB/s for bandwidth
+# number of operations in flight on both sides; prb and perftest alternate, ROUNDS
+# times per case (default 3), and the table shows the medians: MB/s for bandwidth
 # (prb bench vs ib_read_bw / ib_write_bw), t_typical us for latency (prb_rdma_read_lat
 # vs ib_read_lat), and the ratio prb / perftest.
 set -u
-build=$(cd "${1:?usage: run-bench.sh BUILD [SECONDS]}" && pwd)
-secs=${2:-5}
-src=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
-export PRB_TARGET=$build/ref-target/prb-target
+if [ "${1-}" != --inner ]; then
+	build=$(cd "${1:?usage: run-bench.sh BUILD [SECONDS [ROUNDS]]}" && pwd)
+	src=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
+	export PRB_TARGET=$build/ref-target/prb-target
+	exec "$src/scripts/with-target.sh" --listen rdma://10.0.0.1:0 -- \
+		"$(readlink -f "$0")" --inner "$build" "${2:-5}" "${3:-3}"
+fi
+build=$2 secs=$3 rounds=$4
+url=$(grep ^rdma: "$PRB_POOL_DIR/ready")
 prb=$build/ref-initiator/tools/prb
 lat=$build/bench/rdma/prb_rdma_read_lat
-rows=()
 
-# perftest NAME ARGS...: server on rxe0, client on rxe1; prints the client's output.
+# perftest TOOL ARGS...: server on rxe0, client on rxe1; prints the client's output.
 perftest() {
 	local tool=$1
 	shift
@@ -27,56 +32,50 @@ perftest() {
 	wait
 }
 
-# The average MB/s of a perftest bandwidth run (the line starting with the size).
+# Average MB/s of a perftest bandwidth run (its result line starts with the size).
 perftest_bw() {
-	perftest "$@" | awk '$1 ~ /^[0-9]+$/ && NF >= 5 { v = $4 } END { print v }'
+	perftest "$@" | awk '$1 ~ /^[0-9]+$/ && NF >= 5 { v = $4 } END { print v + 0 }'
 }
 
-# t_typical of ib_read_lat (the fifth column of its result line).
-perftest_lat() {
-	perftest ib_read_lat "$@" | awk '$1 ~ /^[0-9]+$/ && NF >= 5 { v = $5 } END { print v }'
+# t_typical of a latency run (fifth column), perftest's or prb_rdma_read_lat's.
+typical() {
+	awk '$1 ~ /^[0-9]+$/ && NF >= 5 { v = $5 } END { print v + 0 }'
 }
 
-# MB/s of prb bench (its CSV line: MB/s is the eighth field).
+# MB/s of prb bench (the eighth field of its CSV result line).
 prb_bw() {
-	"$prb" bench "$RDMA_URL" --csv --time "$secs" "$@" | awk -F, 'NR == 2 { print $8 }'
+	"$prb" bench "$url" --csv --time "$secs" "$@" | awk -F, 'NR == 2 { print $8 + 0 }'
 }
 
-row() { # LABEL PRB PERFTEST UNIT HIGHER_IS_BETTER
-	local ratio
-	ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')
-	rows+=("$(printf '%-34s %12s %12s %6s %8s' "$1" "$2" "$3" "$4" "$ratio")")
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-export -f prb_bw
-run_prb() {
-	RDMA_URL=$(grep ^rdma: "$PRB_POOL_DIR/ready")
-	export RDMA_URL
-	echo "read 2M $(prb_bw --size 2M --qd 4)" >>/tmp/prb-results
-	echo "write 2M $(prb_bw --size 2M --qd 4 --write)" >>/tmp/prb-results
-	echo "read 4K $(prb_bw --size 4K --qd 32)" >>/tmp/prb-results
-	echo "write 4K $(prb_bw --size 4K --qd 32 --write)" >>/tmp/prb-results
-	echo "lat 8 $("$lat" "$RDMA_URL" 8 2000 | awk 'NR == 2 { print $5 }')" >>/tmp/prb-results
+# case LABEL UNIT "PRB-COMMAND" "PERFTEST-COMMAND": alternate them, print the medians.
+bench_case() {
+	local label=$1 unit=$2 p=() q=() i pm qm
+	for ((i = 0; i < rounds; i++)); do
+		p+=("$(eval "$3")")
+		q+=("$(eval "$4")")
+	done
+	pm=$(printf '%s\n' "${p[@]}" | median)
+	qm=$(printf '%s\n' "${q[@]}" | median)
+	printf '%-34s %10s %10s %5s %7s   prb: %s  perftest: %s\n' "$label" "$pm" "$qm" "$unit" \
+		"$(awk -v a="$pm" -v b="$qm" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')" \
+		"${p[*]}" "${q[*]}" >>/tmp/bench-rows
 }
-export -f run_prb
-export prb lat secs
 
-rm -f /tmp/prb-results
-"$src/scripts/with-target.sh" --listen rdma://10.0.0.1:0 -- bash -c run_prb || {
-	echo "run-bench: prb runs failed"
-	exit 1
-}
-prb_result() { awk -v a="$1" -v b="$2" '$1 == a && $2 == b { print $3 }' /tmp/prb-results; }
+rm -f /tmp/bench-rows
+bench_case "READ 2 MiB, 4 in flight" MB/s "prb_bw --size 2M --qd 4" \
+	"perftest_bw ib_read_bw -s 2097152 -t 4 -D $secs"
+bench_case "WRITE 2 MiB, 4 in flight" MB/s "prb_bw --size 2M --qd 4 --write" \
+	"perftest_bw ib_write_bw -s 2097152 -t 4 -D $secs"
+bench_case "READ 4 KiB, 32 in flight" MB/s "prb_bw --size 4K --qd 32" \
+	"perftest_bw ib_read_bw -s 4096 -t 32 -D $secs"
+bench_case "WRITE 4 KiB, 32 in flight" MB/s "prb_bw --size 4K --qd 32 --write" \
+	"perftest_bw ib_write_bw -s 4096 -t 32 -D $secs"
+bench_case "READ 8 B latency (t_typical)" us "\"$lat\" \"$url\" 8 2000 | typical" \
+	"perftest ib_read_lat -s 8 -n 2000 | typical"
 
-row "READ 2 MiB, 4 in flight (MB/s)" "$(prb_result read 2M)" \
-	"$(perftest_bw ib_read_bw -s 2097152 -t 4 -D "$secs")" MB/s
-row "WRITE 2 MiB, 4 in flight (MB/s)" "$(prb_result write 2M)" \
-	"$(perftest_bw ib_write_bw -s 2097152 -t 4 -D "$secs")" MB/s
-row "READ 4 KiB, 32 in flight (MB/s)" "$(prb_result read 4K)" \
-	"$(perftest_bw ib_read_bw -s 4096 -t 32 -D "$secs")" MB/s
-row "WRITE 4 KiB, 32 in flight (MB/s)" "$(prb_result write 4K)" \
-	"$(perftest_bw ib_write_bw -s 4096 -t 32 -D "$secs")" MB/s
-row "READ 8 B latency, typical (us)" "$(prb_result lat 8)" "$(perftest_lat -s 8 -n 2000)" us
-
-printf '%-34s %12s %12s %6s %8s\n' "measure" "prb" "perftest" "unit" "ratio"
-printf '%s\n' "${rows[@]}"
+printf '%-34s %10s %10s %5s %7s   (each round)\n' measure prb perftest unit ratio
+cat /tmp/bench-rows

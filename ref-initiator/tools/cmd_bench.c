@@ -174,6 +174,9 @@ static void *prb_bench_thread_main(void *arg)
 	}
 	memset(bufs, 0x5a, o->qd * o->size);
 	rc = prb_tool_connect(t->sh->c, t->sh->url, (unsigned)o->qd, &s) ? -ECONNREFUSED : 0;
+	/* RDMA: one-sided operations straight from/to these buffers (no bounce copy). */
+	if (rc == 0)
+		rc = prb_register_buffer(s, bufs, o->qd * o->size);
 	if (rc == 0)
 		rc = prb_map(s, o->addr + t->index * PRB_BLOCK_BYTES, PRB_MAPPING_RW, &m);
 	if (rc == 0)
