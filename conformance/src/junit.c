@@ -23,6 +23,7 @@ static void put_escaped(FILE *f, const char *s)
 	}
 }
 
+/* Length of the family part of a test name (before the first dot). */
 static size_t prefix_len(const char *name)
 {
 	const char *dot = strchr(name, '.');
@@ -30,6 +31,7 @@ static size_t prefix_len(const char *name)
 	return dot ? (size_t)(dot - name) : strlen(name);
 }
 
+/* Do two test names belong to the same family? */
 static bool same_family(const char *a, const char *b)
 {
 	return prefix_len(a) == prefix_len(b) && strncmp(a, b, prefix_len(a)) == 0;

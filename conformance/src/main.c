@@ -9,6 +9,7 @@
 
 #include "runner.h"
 
+/* The --help text. */
 static void usage(FILE *f)
 {
 	fputs("usage: prb-conformance [options] URL\n"

@@ -98,6 +98,7 @@ static void add_failure_text(const char *line)
 	r->failures = p;
 }
 
+/* Remember a raw connection so the runner closes it after the test. */
 static void track(struct cf_conn *c)
 {
 	for (size_t i = 0; i < MAX_TRACKED; i++) {
@@ -481,6 +482,7 @@ static void cleanup_region(void)
 	prb_disconnect(&s);
 }
 
+/* Does a --test pattern (or the absence of any) select this test? */
 static bool selected(const struct cf_test *t)
 {
 	if (run.opt->npatterns == 0)
@@ -529,6 +531,7 @@ static const char *skip_reason(const struct cf_test *t, char *buf, size_t size)
 	return NULL;
 }
 
+/* Seconds on a monotonic clock, for test durations. */
 static double seconds_now(void)
 {
 	struct timespec ts;
@@ -537,6 +540,7 @@ static double seconds_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CUnit handler: keep the failures of the test that just ran. */
 static void on_test_complete(const CU_pTest test, const CU_pSuite suite,
 			     const CU_pFailureRecord failure)
 {
@@ -592,6 +596,7 @@ static size_t family_len(const char *name)
 	return dot ? (size_t)(dot - name) : strlen(name);
 }
 
+/* The passed/failed/skipped table per family, then the failed tests. */
 static void print_summary(const struct cf_result *res, size_t n)
 {
 	unsigned tp = 0, tf = 0, ts = 0;

@@ -6,6 +6,7 @@
 
 #include "suite.h"
 
+/* Load a little-endian 64-bit value (how CAS and FADD read the word). */
 static uint64_t get_le64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -113,6 +114,7 @@ struct worker {
 	int errors;
 };
 
+/* Thread: ROUNDS increments through FADD or a CAS loop, recording what each saw. */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;

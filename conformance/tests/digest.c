@@ -50,9 +50,10 @@ static void both_negotiated(void)
 	exercise(PRB_FEAT_HDGST | PRB_FEAT_DDGST);
 }
 
-/* Build a KEEPALIVE (or an ALLOC) on c and break it with `how`. */
+/* How send_broken() spoils a PDU's digests. */
 enum breakage { BAD_CRC, BAD_PADDING, NO_FLAG, EXTRA_FLAG, DDGST_NO_PAYLOAD };
 
+/* Send a KEEPALIVE broken `how`; expect TERM HEADER_DIGEST at expect_offset. */
 static void send_broken(struct cf_conn *c, enum breakage how, unsigned expect_offset)
 {
 	uint8_t buf[64] = { 0 };

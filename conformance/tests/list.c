@@ -81,6 +81,7 @@ static void alloc_runs(struct cf_conn *c, const struct run *want, size_t n)
 	}
 }
 
+/* Compare the runs LIST returned with the ones allocated. */
 static void check_runs(const struct run *got, size_t ngot, const struct run *want, size_t nwant,
 		       const char *how)
 {
@@ -220,6 +221,7 @@ static void churn_stop(void *arg)
 	ch->running = false;
 }
 
+/* Thread: allocate and free the odd blocks until told to stop. */
 static void *churn_main(void *arg)
 {
 	struct churn *ch = arg;

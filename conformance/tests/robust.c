@@ -58,6 +58,7 @@ static size_t build(struct cf_conn *c, enum prb_msg_id id, union prb_msg *m, con
 	return (size_t)len;
 }
 
+/* Send raw bytes; the test cannot go on if that fails. */
 static void send_fatal(struct cf_conn *c, const uint8_t *buf, size_t len)
 {
 	CF_CHECK_FATAL(cf_send_raw(c, buf, len) == 0, "send: %s", c->detail);
@@ -193,6 +194,7 @@ static void header_payload_length(void)
 	sentinel_check();
 }
 
+/* Is op a value of the spec's opcode enum? */
 static bool known_opcode(unsigned op)
 {
 	return prb_opcode_name(op) != NULL;

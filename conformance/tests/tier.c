@@ -59,6 +59,7 @@ static void states(struct cf_conn *c, uint64_t n, uint64_t *resident, uint64_t *
 	}
 }
 
+/* Does block b still hold the pattern fill() wrote? */
 static bool block_intact(struct cf_conn *c, uint64_t b, uint64_t h)
 {
 	uint8_t data[4096], back[4096];
