@@ -52,7 +52,7 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms)
 		close(fd);
 		return err;
 	}
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 	int n = poll(&pfd, 1, timeout_ms);
 	int soerr = 0;
 	socklen_t slen = sizeof(soerr);
@@ -77,7 +77,7 @@ int cf_conn_open(const char *url, int timeout_ms, struct cf_conn **out)
 		return -EPROTONOSUPPORT;
 	char port[8];
 	snprintf(port, sizeof(port), "%u", (unsigned)u.port);
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
 	struct addrinfo *res;
 	if (getaddrinfo(u.host, port, &hints, &res) != 0)
 		return -EHOSTUNREACH;
@@ -143,7 +143,7 @@ static int read_full(struct cf_conn *c, uint8_t *buf, size_t len, int64_t deadli
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		int n = poll(&pfd, 1, (int)left);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -181,7 +181,8 @@ static int check_digests(struct cf_conn *c)
 	if ((h->flags & (PRB_HDR_HDGST | PRB_HDR_DDGST)) != want) {
 		snprintf(c->detail, sizeof(c->detail),
 			 "brick sent %s with digest flags 0x%x, negotiation requires 0x%x",
-			 prb_opcode_name(h->opcode & 0x7FU) ? prb_opcode_name(h->opcode & 0x7FU) : "?",
+			 prb_opcode_name(h->opcode & 0x7FU) ? prb_opcode_name(h->opcode & 0x7FU)
+							    : "?",
 			 h->flags, want);
 		return -EBADMSG;
 	}
@@ -207,7 +208,7 @@ static int check_digests(struct cf_conn *c)
 int cf_recv_pdu(struct cf_conn *c, int timeout_ms)
 {
 	int64_t deadline = now_ms() + (timeout_ms >= 0 ? timeout_ms : c->timeout_ms);
-	struct prb_wire_error werr = { 0 };
+	struct prb_wire_error werr = {0};
 	int ret;
 
 	c->rx_len = 0;
@@ -242,13 +243,15 @@ int cf_recv_pdu(struct cf_conn *c, int timeout_ms)
 	if ((c->rx_hdr.opcode & 0x7FU) == PRB_OP_TERM) {
 		ret = prb_term_decode(c->rx, c->rx_len, &c->term, &werr);
 		if (ret < 0) {
-			snprintf(c->detail, sizeof(c->detail), "brick sent a malformed TERM: %s: %s",
+			snprintf(c->detail, sizeof(c->detail),
+				 "brick sent a malformed TERM: %s: %s",
 				 werr.field ? werr.field : "?", werr.reason ? werr.reason : "?");
 			return -EBADMSG;
 		}
 		c->got_term = true;
 		snprintf(c->detail, sizeof(c->detail), "brick sent TERM %s (error_offset %u)",
-			 prb_term_reason_name(c->term.reason) ? prb_term_reason_name(c->term.reason) : "?",
+			 prb_term_reason_name(c->term.reason) ? prb_term_reason_name(c->term.reason)
+							      : "?",
 			 c->term.error_offset);
 		return -ECONNABORTED;
 	}
@@ -313,7 +316,7 @@ int cf_send_msg(struct cf_conn *c, enum prb_msg_id id, union prb_msg *m, const v
 
 int cf_recv_rsp(struct cf_conn *c, uint32_t tag, union prb_msg *rsp)
 {
-	struct prb_wire_error werr = { 0 };
+	struct prb_wire_error werr = {0};
 	enum prb_msg_id id;
 	int ret = cf_recv_pdu(c, -1);
 
@@ -374,7 +377,7 @@ const uint8_t *cf_rx_payload(const struct cf_conn *c, uint32_t *len)
 
 int cf_hello(struct cf_conn *c, const struct prb_hello_req *req)
 {
-	union prb_msg m = { .hello_req = *req };
+	union prb_msg m = {.hello_req = *req};
 	union prb_msg rsp;
 	int ret = cf_call(c, PRB_MSG_HELLO_REQ, &m, NULL, 0, &rsp);
 
@@ -412,7 +415,7 @@ int cf_wait_closed(struct cf_conn *c, int timeout_ms)
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		int n = poll(&pfd, 1, (int)left);
 		if (n == 0)
 			return -ETIMEDOUT;

@@ -20,18 +20,18 @@
 
 struct cf_conn {
 	int fd;
-	int timeout_ms;            /* for each receive */
+	int timeout_ms; /* for each receive */
 	uint32_t next_tag;
 	bool hello_done;
-	uint8_t digest_flags;      /* PRB_HDR_HDGST / PRB_HDR_DDGST as negotiated */
-	uint32_t max_pdu;          /* what the suite announced in its HELLO */
+	uint8_t digest_flags; /* PRB_HDR_HDGST / PRB_HDR_DDGST as negotiated */
+	uint32_t max_pdu;     /* what the suite announced in its HELLO */
 	struct prb_hello_rsp hello;
-	bool got_term;             /* the brick sent a TERM (last one in term) */
+	bool got_term; /* the brick sent a TERM (last one in term) */
 	struct prb_term term;
-	uint8_t *rx;               /* last PDU received */
+	uint8_t *rx; /* last PDU received */
 	uint32_t rx_len;
 	struct prb_hdr rx_hdr;
-	char detail[256];          /* why the last call failed, for assertion messages */
+	char detail[256]; /* why the last call failed, for assertion messages */
 };
 
 /** Connect a TCP socket to \p url (no HELLO yet). \return 0 or a negative errno. */

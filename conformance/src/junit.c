@@ -11,11 +11,21 @@ static void put_escaped(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&apos;", f);
+			break;
 		default:
 			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
 				fputc(*s, f);
@@ -76,7 +86,9 @@ int cf_junit_write(const char *path, const char *url, const struct cf_result *re
 		skipped += results[i].outcome != CF_FAILED && results[i].outcome != CF_PASSED;
 	}
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
-	fprintf(f, "<testsuites name=\"prb-conformance\" tests=\"%zu\" failures=\"%u\" skipped=\"%u\">\n",
+	fprintf(f,
+		"<testsuites name=\"prb-conformance\" tests=\"%zu\" failures=\"%u\" "
+		"skipped=\"%u\">\n",
 		n, failed, skipped);
 	for (size_t i = 0; i < n; i++) {
 		const char *name = results[i].test->name;
@@ -96,8 +108,9 @@ int cf_junit_write(const char *path, const char *url, const struct cf_result *re
 			sk += results[j].outcome == CF_SKIPPED || results[j].outcome == CF_NOT_RUN;
 			secs += results[j].seconds;
 		}
-		fprintf(f, "  <testsuite name=\"%.*s\" tests=\"%u\" failures=\"%u\" errors=\"0\" "
-			   "skipped=\"%u\" time=\"%.3f\">\n",
+		fprintf(f,
+			"  <testsuite name=\"%.*s\" tests=\"%u\" failures=\"%u\" errors=\"0\" "
+			"skipped=\"%u\" time=\"%.3f\">\n",
 			(int)prefix_len(name), name, t, fl, sk, secs);
 		fputs("    <properties><property name=\"url\" value=\"", f);
 		put_escaped(f, url);

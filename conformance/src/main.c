@@ -32,7 +32,8 @@ static void usage(FILE *f)
 	      "                          in Robust.Stall.HalfPdu (default 15000)\n"
 	      "  -v, --verbose           print requirement IDs and steps\n"
 	      "  -h, --help\n"
-	      "Exit status: 0 all run tests passed, 1 a test failed, 2 usage or connection error.\n",
+	      "Exit status: 0 all run tests passed, 1 a test failed, 2 usage or connection "
+	      "error.\n",
 	      f);
 }
 
@@ -51,8 +52,10 @@ static int list_tests(const struct cf_options *opt)
 		if (!match)
 			continue;
 		char features[64];
-		snprintf(needs, sizeof(needs), "%s%s%s%s%s", t->needs & CF_DESTRUCTIVE ? "destructive," : "",
-			 t->needs & CF_RESTART ? "restart," : "", t->needs & CF_GRACEFUL ? "shutdown," : "",
+		snprintf(needs, sizeof(needs), "%s%s%s%s%s",
+			 t->needs & CF_DESTRUCTIVE ? "destructive," : "",
+			 t->needs & CF_RESTART ? "restart," : "",
+			 t->needs & CF_GRACEFUL ? "shutdown," : "",
 			 t->feature ? cf_feature_names(t->feature, features, sizeof(features)) : "",
 			 t->feature ? "," : "");
 		if (needs[0])
@@ -70,21 +73,21 @@ static int list_tests(const struct cf_options *opt)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "list", no_argument, NULL, 'l' },
-		{ "test", required_argument, NULL, 't' },
-		{ "xml", required_argument, NULL, 'x' },
-		{ "destructive", no_argument, NULL, 'd' },
-		{ "restart-cmd", required_argument, NULL, 'r' },
-		{ "graceful-restart-cmd", required_argument, NULL, 'g' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "restart-timeout", required_argument, NULL, 'R' },
-		{ "stall-wait", required_argument, NULL, 'S' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"list", no_argument, NULL, 'l'},
+		{"test", required_argument, NULL, 't'},
+		{"xml", required_argument, NULL, 'x'},
+		{"destructive", no_argument, NULL, 'd'},
+		{"restart-cmd", required_argument, NULL, 'r'},
+		{"graceful-restart-cmd", required_argument, NULL, 'g'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"restart-timeout", required_argument, NULL, 'R'},
+		{"stall-wait", required_argument, NULL, 'S'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct cf_options opt = { .timeout_ms = 5000, .restart_timeout_ms = 60000,
-				   .stall_wait_ms = 15000 };
+	struct cf_options opt = {
+		.timeout_ms = 5000, .restart_timeout_ms = 60000, .stall_wait_ms = 15000};
 	bool list = false;
 	int ch, status;
 
@@ -93,18 +96,44 @@ int main(int argc, char **argv)
 		return 2;
 	while ((ch = getopt_long(argc, argv, "lt:x:dr:g:T:R:S:vh", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'l': list = true; break;
-		case 't': opt.patterns[opt.npatterns++] = optarg; break;
-		case 'x': opt.xml_path = optarg; break;
-		case 'd': opt.destructive = true; break;
-		case 'r': opt.restart_cmd = optarg; break;
-		case 'g': opt.graceful_cmd = optarg; break;
-		case 'T': opt.timeout_ms = atoi(optarg); break;
-		case 'R': opt.restart_timeout_ms = atoi(optarg); break;
-		case 'S': opt.stall_wait_ms = atoi(optarg); break;
-		case 'v': opt.verbose = true; break;
-		case 'h': usage(stdout); free(opt.patterns); return 0;
-		default: usage(stderr); free(opt.patterns); return 2;
+		case 'l':
+			list = true;
+			break;
+		case 't':
+			opt.patterns[opt.npatterns++] = optarg;
+			break;
+		case 'x':
+			opt.xml_path = optarg;
+			break;
+		case 'd':
+			opt.destructive = true;
+			break;
+		case 'r':
+			opt.restart_cmd = optarg;
+			break;
+		case 'g':
+			opt.graceful_cmd = optarg;
+			break;
+		case 'T':
+			opt.timeout_ms = atoi(optarg);
+			break;
+		case 'R':
+			opt.restart_timeout_ms = atoi(optarg);
+			break;
+		case 'S':
+			opt.stall_wait_ms = atoi(optarg);
+			break;
+		case 'v':
+			opt.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			free(opt.patterns);
+			return 0;
+		default:
+			usage(stderr);
+			free(opt.patterns);
+			return 2;
 		}
 	}
 	if (list) {

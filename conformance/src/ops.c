@@ -8,7 +8,7 @@
 
 int cf_alloc(struct cf_conn *c, uint64_t addr, uint32_t blocks)
 {
-	union prb_msg m = { .alloc_req = { .addr = addr, .blocks = blocks } };
+	union prb_msg m = {.alloc_req = {.addr = addr, .blocks = blocks}};
 	union prb_msg rsp;
 
 	return cf_call(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, &rsp);
@@ -16,9 +16,7 @@ int cf_alloc(struct cf_conn *c, uint64_t addr, uint32_t blocks)
 
 int cf_free(struct cf_conn *c, uint64_t addr, uint32_t blocks, uint32_t free_flags)
 {
-	union prb_msg m = {
-		.free_req = { .addr = addr, .blocks = blocks, .free_flags = free_flags }
-	};
+	union prb_msg m = {.free_req = {.addr = addr, .blocks = blocks, .free_flags = free_flags}};
 	union prb_msg rsp;
 
 	return cf_call(c, PRB_MSG_FREE_REQ, &m, NULL, 0, &rsp);
@@ -26,7 +24,7 @@ int cf_free(struct cf_conn *c, uint64_t addr, uint32_t blocks, uint32_t free_fla
 
 int cf_map(struct cf_conn *c, uint64_t addr, uint32_t map_flags, uint64_t *handle)
 {
-	union prb_msg m = { .map_req = { .addr = addr, .map_flags = map_flags } };
+	union prb_msg m = {.map_req = {.addr = addr, .map_flags = map_flags}};
 	union prb_msg rsp;
 	int ret = cf_call(c, PRB_MSG_MAP_REQ, &m, NULL, 0, &rsp);
 
@@ -37,7 +35,7 @@ int cf_map(struct cf_conn *c, uint64_t addr, uint32_t map_flags, uint64_t *handl
 
 int cf_unmap(struct cf_conn *c, uint64_t handle)
 {
-	union prb_msg m = { .unmap_req = { .handle = handle } };
+	union prb_msg m = {.unmap_req = {.handle = handle}};
 	union prb_msg rsp;
 
 	return cf_call(c, PRB_MSG_UNMAP_REQ, &m, NULL, 0, &rsp);
@@ -46,9 +44,9 @@ int cf_unmap(struct cf_conn *c, uint64_t handle)
 int cf_list(struct cf_conn *c, uint64_t cursor, uint32_t max, struct prb_extent *out,
 	    uint32_t *count, uint64_t *next_cursor, uint32_t *list_flags)
 {
-	union prb_msg m = { .list_req = { .cursor = cursor, .max_extents = max } };
+	union prb_msg m = {.list_req = {.cursor = cursor, .max_extents = max}};
 	union prb_msg rsp;
-	struct prb_wire_error werr = { 0 };
+	struct prb_wire_error werr = {0};
 	int ret = cf_call(c, PRB_MSG_LIST_REQ, &m, NULL, 0, &rsp);
 
 	if (ret != PRB_ST_OK)
@@ -82,7 +80,7 @@ int cf_list(struct cf_conn *c, uint64_t cursor, uint32_t max, struct prb_extent 
 
 int cf_read(struct cf_conn *c, uint64_t handle, uint32_t offset, uint32_t length, void *out)
 {
-	union prb_msg m = { .read_req = { .handle = handle, .offset = offset, .length = length } };
+	union prb_msg m = {.read_req = {.handle = handle, .offset = offset, .length = length}};
 	union prb_msg rsp;
 	int ret = cf_call(c, PRB_MSG_READ_REQ, &m, NULL, 0, &rsp);
 
@@ -98,12 +96,9 @@ int cf_read(struct cf_conn *c, uint64_t handle, uint32_t offset, uint32_t length
 	return ret;
 }
 
-int cf_write(struct cf_conn *c, uint64_t handle, uint32_t offset, uint32_t length,
-	     const void *data)
+int cf_write(struct cf_conn *c, uint64_t handle, uint32_t offset, uint32_t length, const void *data)
 {
-	union prb_msg m = {
-		.write_req = { .handle = handle, .offset = offset, .length = length }
-	};
+	union prb_msg m = {.write_req = {.handle = handle, .offset = offset, .length = length}};
 	union prb_msg rsp;
 
 	return cf_call(c, PRB_MSG_WRITE_REQ, &m, data, length, &rsp);
@@ -111,7 +106,7 @@ int cf_write(struct cf_conn *c, uint64_t handle, uint32_t offset, uint32_t lengt
 
 int cf_flush(struct cf_conn *c, uint64_t handle, uint32_t offset, uint32_t length)
 {
-	union prb_msg m = { .flush_req = { .handle = handle, .offset = offset, .length = length } };
+	union prb_msg m = {.flush_req = {.handle = handle, .offset = offset, .length = length}};
 	union prb_msg rsp;
 
 	return cf_call(c, PRB_MSG_FLUSH_REQ, &m, NULL, 0, &rsp);
@@ -121,8 +116,7 @@ int cf_cas(struct cf_conn *c, uint64_t handle, uint32_t offset, uint64_t compare
 	   uint64_t *original)
 {
 	union prb_msg m = {
-		.cas_req = { .handle = handle, .offset = offset, .compare = compare, .swap = swap }
-	};
+		.cas_req = {.handle = handle, .offset = offset, .compare = compare, .swap = swap}};
 	union prb_msg rsp;
 	int ret = cf_call(c, PRB_MSG_CAS_REQ, &m, NULL, 0, &rsp);
 
@@ -131,10 +125,9 @@ int cf_cas(struct cf_conn *c, uint64_t handle, uint32_t offset, uint64_t compare
 	return ret;
 }
 
-int cf_fadd(struct cf_conn *c, uint64_t handle, uint32_t offset, uint64_t add,
-	    uint64_t *original)
+int cf_fadd(struct cf_conn *c, uint64_t handle, uint32_t offset, uint64_t add, uint64_t *original)
 {
-	union prb_msg m = { .fadd_req = { .handle = handle, .offset = offset, .add = add } };
+	union prb_msg m = {.fadd_req = {.handle = handle, .offset = offset, .add = add}};
 	union prb_msg rsp;
 	int ret = cf_call(c, PRB_MSG_FADD_REQ, &m, NULL, 0, &rsp);
 
@@ -145,7 +138,7 @@ int cf_fadd(struct cf_conn *c, uint64_t handle, uint32_t offset, uint64_t add,
 
 int cf_info(struct cf_conn *c, struct prb_info_rsp *out)
 {
-	union prb_msg m = { .info_req = { .hdr = { 0 } } };
+	union prb_msg m = {.info_req = {.hdr = {0}}};
 	union prb_msg rsp;
 	int ret = cf_call(c, PRB_MSG_INFO_REQ, &m, NULL, 0, &rsp);
 
@@ -156,7 +149,7 @@ int cf_info(struct cf_conn *c, struct prb_info_rsp *out)
 
 int cf_keepalive(struct cf_conn *c)
 {
-	union prb_msg m = { .keepalive_req = { .hdr = { 0 } } };
+	union prb_msg m = {.keepalive_req = {.hdr = {0}}};
 	union prb_msg rsp;
 
 	return cf_call(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, &rsp);

@@ -22,8 +22,7 @@ int cf_write(struct cf_conn *c, uint64_t handle, uint32_t offset, uint32_t lengt
 int cf_flush(struct cf_conn *c, uint64_t handle, uint32_t offset, uint32_t length);
 int cf_cas(struct cf_conn *c, uint64_t handle, uint32_t offset, uint64_t compare, uint64_t swap,
 	   uint64_t *original);
-int cf_fadd(struct cf_conn *c, uint64_t handle, uint32_t offset, uint64_t add,
-	    uint64_t *original);
+int cf_fadd(struct cf_conn *c, uint64_t handle, uint32_t offset, uint64_t add, uint64_t *original);
 int cf_info(struct cf_conn *c, struct prb_info_rsp *out);
 int cf_keepalive(struct cf_conn *c);
 

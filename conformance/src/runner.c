@@ -21,21 +21,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_TRACKED 256
+#define MAX_TRACKED  256
 #define REGION_SHIFT 20 /* blocks per test region: 2^20 (2 TiB) */
 
 static struct {
 	const struct cf_options *opt;
 	struct cf_brick brick;
 	uint32_t default_features;
-	uint64_t region_base;      /* block number of region 0 */
+	uint64_t region_base; /* block number of region 0 */
 	size_t test_index;
 	struct cf_result *current;
-	bool rdma;                 /* rdma:// URL: libprb only, no raw TCP sender */
+	bool rdma; /* rdma:// URL: libprb only, no raw TCP sender */
 	struct cf_conn *tracked[MAX_TRACKED];
 	struct prb_session *sessions[MAX_TRACKED];
 	void *mem[MAX_TRACKED];
-	struct { void (*fn)(void *); void *arg; } deferred[16];
+	struct {
+		void (*fn)(void *);
+		void *arg;
+	} deferred[16];
 	size_t ndeferred;
 } run;
 
@@ -44,9 +47,9 @@ static struct {
 
 /* The registration tables, in the order the suite runs them. */
 static const struct cf_test *const tables[] = {
-	cf_tests_handshake, cf_tests_alloc, cf_tests_free, cf_tests_map,
-	cf_tests_unmap, cf_tests_list, cf_tests_data, cf_tests_atomics,
-	cf_tests_digest, cf_tests_robust, cf_tests_concurrency, cf_tests_tier, cf_tests_durability,
+	cf_tests_handshake,   cf_tests_alloc, cf_tests_free,	   cf_tests_map,    cf_tests_unmap,
+	cf_tests_list,	      cf_tests_data,  cf_tests_atomics,	   cf_tests_digest, cf_tests_robust,
+	cf_tests_concurrency, cf_tests_tier,  cf_tests_durability,
 };
 
 const struct cf_test *const *cf_all_tests(size_t *count)
@@ -200,8 +203,7 @@ struct prb_mapping *cf_session_map(struct prb_session *s, uint64_t addr, unsigne
 	return m;
 }
 
-bool cf_check_rc(int got, int want, bool fatal, const char *expr, const char *file,
-		 unsigned line)
+bool cf_check_rc(int got, int want, bool fatal, const char *expr, const char *file, unsigned line)
 {
 	char msg[768];
 
@@ -424,7 +426,7 @@ static bool brick_answers(void)
 /* Run a restart command, then wait until the brick answers a HELLO again. */
 static void restart_with(const char *cmd, const char *option)
 {
-	struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
+	struct timespec pause = {.tv_nsec = 100 * 1000 * 1000};
 	int status;
 
 	cf_check(cmd != NULL, true, __FILE__, __LINE__, "no %s", option);
@@ -474,8 +476,10 @@ static void cleanup_region(void)
 	for (size_t i = 0; i < n; i++) {
 		for (uint64_t done = 0; done < found[i].blocks;) {
 			uint64_t left = found[i].blocks - done;
-			uint32_t count = left > PRB_MAX_RANGE_BLOCKS ? PRB_MAX_RANGE_BLOCKS : (uint32_t)left;
-			prb_free(s, found[i].addr + (done << PRB_BLOCK_SHIFT), count, PRB_FREE_FLAG_FORCE);
+			uint32_t count =
+				left > PRB_MAX_RANGE_BLOCKS ? PRB_MAX_RANGE_BLOCKS : (uint32_t)left;
+			prb_free(s, found[i].addr + (done << PRB_BLOCK_SHIFT), count,
+				 PRB_FREE_FLAG_FORCE);
 			done += count;
 		}
 	}
@@ -495,10 +499,13 @@ static bool selected(const struct cf_test *t)
 
 const char *cf_feature_names(uint32_t features, char *buf, size_t size)
 {
-	static const struct { uint32_t bit; const char *name; } names[] = {
-		{ PRB_FEAT_HDGST, "HDGST" }, { PRB_FEAT_DDGST, "DDGST" },
-		{ PRB_FEAT_ATOMICS, "ATOMICS" }, { PRB_FEAT_TIERING, "TIERING" },
-		{ PRB_FEAT_RDMA_FLUSH, "RDMA_FLUSH" }, { PRB_FEAT_PERSISTENT, "PERSISTENT" },
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{PRB_FEAT_HDGST, "HDGST"},	     {PRB_FEAT_DDGST, "DDGST"},
+		{PRB_FEAT_ATOMICS, "ATOMICS"},	     {PRB_FEAT_TIERING, "TIERING"},
+		{PRB_FEAT_RDMA_FLUSH, "RDMA_FLUSH"}, {PRB_FEAT_PERSISTENT, "PERSISTENT"},
 	};
 	size_t used = 0;
 
@@ -516,7 +523,8 @@ const char *cf_feature_names(uint32_t features, char *buf, size_t size)
 static const char *skip_reason(const struct cf_test *t, char *buf, size_t size)
 {
 	if ((t->needs & CF_DESTRUCTIVE) && !run.opt->destructive)
-		return "destructive test (disturbs other users of the brick): run with --destructive";
+		return "destructive test (disturbs other users of the brick): run with "
+		       "--destructive";
 	if ((t->needs & CF_RESTART) && !run.opt->restart_cmd)
 		return "needs a brick restart: run with --restart-cmd CMD";
 	if ((t->needs & CF_GRACEFUL) && !run.opt->graceful_cmd)
@@ -702,7 +710,8 @@ static int probe_brick(void)
 	       (unsigned long long)run.brick.hello.free_blocks,
 	       (unsigned long long)run.brick.hello.boot_epoch);
 	if (run.rdma)
-		printf("prb-conformance: rdma://: tests that need the raw TCP sender are skipped\n");
+		printf("prb-conformance: rdma://: tests that need the raw TCP sender are "
+		       "skipped\n");
 	return 0;
 }
 

@@ -12,14 +12,14 @@ enum cf_outcome { CF_NOT_RUN, CF_PASSED, CF_FAILED, CF_SKIPPED };
 struct cf_result {
 	const struct cf_test *test;
 	enum cf_outcome outcome;
-	char reason[256];          /* why skipped */
-	char *failures;            /* "file:line: message\n"..., malloc'd */
+	char reason[256]; /* why skipped */
+	char *failures;	  /* "file:line: message\n"..., malloc'd */
 	double seconds;
 };
 
 struct cf_options {
 	const char *url;
-	const char **patterns;     /* --test PATTERN..., NULL-terminated; none = all */
+	const char **patterns; /* --test PATTERN..., NULL-terminated; none = all */
 	size_t npatterns;
 	const char *xml_path;
 	const char *restart_cmd;

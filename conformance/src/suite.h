@@ -19,19 +19,19 @@
 /* What a test needs beyond a live brick. */
 enum cf_needs {
 	CF_DESTRUCTIVE = 1U << 0, /* disturbs other users of the brick: run with --destructive */
-	CF_RESTART = 1U << 1,     /* crashes and restarts the brick: run with --restart-cmd */
-	CF_GRACEFUL = 1U << 2,    /* shuts the brick down cleanly: --graceful-restart-cmd */
+	CF_RESTART = 1U << 1,	  /* crashes and restarts the brick: run with --restart-cmd */
+	CF_GRACEFUL = 1U << 2,	  /* shuts the brick down cleanly: --graceful-restart-cmd */
 };
 
 /* One row of the registration table. */
 struct cf_test {
-	const char *name;      /* Family.Suite.Test */
+	const char *name; /* Family.Suite.Test */
 	void (*fn)(void);
-	const char *reqs;      /* requirement IDs of spec/PROTOCOL.md it checks, space-separated */
-	bool mandatory;        /* false: an optional feature; skipped when the brick lacks it */
-	unsigned needs;        /* enum cf_needs */
-	uint32_t feature;      /* PRB_FEAT_* the brick must grant, 0 for none */
-	const char *doc;       /* what the test checks, one line */
+	const char *reqs; /* requirement IDs of spec/PROTOCOL.md it checks, space-separated */
+	bool mandatory;	  /* false: an optional feature; skipped when the brick lacks it */
+	unsigned needs;	  /* enum cf_needs */
+	uint32_t feature; /* PRB_FEAT_* the brick must grant, 0 for none */
+	const char *doc;  /* what the test checks, one line */
 };
 
 /* Each tests/<suite>.c defines one table, ended by an entry with name NULL. */
@@ -52,7 +52,7 @@ extern const struct cf_test cf_tests_durability[];
 /* What the runner learned from its first HELLO (all features asked for). */
 struct cf_brick {
 	struct prb_hello_rsp hello;
-	uint32_t features;         /* granted when every defined feature was asked for */
+	uint32_t features; /* granted when every defined feature was asked for */
 	int timeout_ms;
 };
 const struct cf_brick *cf_brick(void);
@@ -113,7 +113,7 @@ bool cf_expect_term(struct cf_conn *c, unsigned reason, int64_t error_offset, in
 		    const char *file, unsigned line);
 #define CF_TERM(c, reason) cf_expect_term((c), (reason), -1, -1, __FILE__, __LINE__)
 /* Also check term.error_offset and the TERM's hdr.tag (the offending PDU's tag). */
-#define CF_TERM_AT(c, reason, offset, tag) \
+#define CF_TERM_AT(c, reason, offset, tag)                                                         \
 	cf_expect_term((c), (reason), (offset), (tag), __FILE__, __LINE__)
 
 /** Write \p size bytes of \p value little-endian at \p buf + \p offset. */
@@ -146,15 +146,14 @@ bool cf_check(bool ok, bool fatal, const char *file, unsigned line, const char *
 
 /* CF_ST(conn, call, PRB_ST_x): the call returned that status. */
 #define CF_ST(c, expr, want) cf_check_status((c), (expr), (want), false, #expr, __FILE__, __LINE__)
-#define CF_ST_FATAL(c, expr, want) \
+#define CF_ST_FATAL(c, expr, want)                                                                 \
 	cf_check_status((c), (expr), (want), true, #expr, __FILE__, __LINE__)
-bool cf_check_rc(int got, int want, bool fatal, const char *expr, const char *file,
-		 unsigned line);
+bool cf_check_rc(int got, int want, bool fatal, const char *expr, const char *file, unsigned line);
 /* CF_RC(libprb call, -EEXIST): the call returned that (0 for success). */
-#define CF_RC(expr, want) cf_check_rc((expr), (want), false, #expr, __FILE__, __LINE__)
+#define CF_RC(expr, want)	cf_check_rc((expr), (want), false, #expr, __FILE__, __LINE__)
 #define CF_RC_FATAL(expr, want) cf_check_rc((expr), (want), true, #expr, __FILE__, __LINE__)
 /* CF_CHECK(condition, "printf format", ...): message shown when the condition is false. */
-#define CF_CHECK(cond, ...) cf_check((cond), false, __FILE__, __LINE__, __VA_ARGS__)
+#define CF_CHECK(cond, ...)	  cf_check((cond), false, __FILE__, __LINE__, __VA_ARGS__)
 #define CF_CHECK_FATAL(cond, ...) cf_check((cond), true, __FILE__, __LINE__, __VA_ARGS__)
 
 #endif

@@ -47,7 +47,7 @@ static void basic_zeroed(void)
 static void align_unaligned(void)
 {
 	struct cf_conn *c = cf_connect();
-	static const uint64_t offsets[] = { 1, 4096, PRB_BLOCK_SIZE / 2, PRB_BLOCK_SIZE - 1 };
+	static const uint64_t offsets[] = {1, 4096, PRB_BLOCK_SIZE / 2, PRB_BLOCK_SIZE - 1};
 
 	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++)
 		CF_ST(c, cf_alloc(c, cf_addr(4) + offsets[i], 1), PRB_ST_EINVAL);
@@ -74,7 +74,8 @@ static void range_overflow(void)
 	CF_ST(c, cf_alloc(c, last, 2), PRB_ST_EINVAL);
 	CF_ST(c, cf_alloc(c, last - PRB_BLOCK_SIZE, PRB_MAX_RANGE_BLOCKS), PRB_ST_EINVAL);
 	/* Nothing may have been allocated at the top (free it if a faulty brick did). */
-	if (!CF_CHECK(cf_allocated_range(c, last, 1) == 0, "refused ALLOC at the top of the space allocated"))
+	if (!CF_CHECK(cf_allocated_range(c, last, 1) == 0,
+		      "refused ALLOC at the top of the space allocated"))
 		cf_free(c, last, 1, PRB_FREE_FORCE);
 }
 
@@ -82,7 +83,7 @@ static void range_basic(void)
 {
 	struct prb_session *s = cf_session();
 	struct prb_list_iter *it = NULL;
-	struct prb_list_extent e = { 0 };
+	struct prb_list_extent e = {0};
 
 	CF_RC_FATAL(prb_alloc(s, cf_addr(8), 4), 0);
 	for (uint64_t i = 8; i < 12; i++)
@@ -92,10 +93,11 @@ static void range_basic(void)
 	CF_RC_FATAL(prb_list_new(s, cf_addr(7), &it), 0);
 	CF_RC(prb_list_next(it, &e), 1);
 	prb_list_delete(&it);
-	CF_CHECK(e.addr == cf_addr(7) && e.blocks == 6,
-		 "LIST after ALLOC 7, 8..11, 12: first extent %llu blocks at +%llu, expected 6 at 7",
-		 (unsigned long long)e.blocks,
-		 (unsigned long long)((e.addr - cf_addr(0)) >> PRB_BLOCK_SHIFT));
+	CF_CHECK(
+		e.addr == cf_addr(7) && e.blocks == 6,
+		"LIST after ALLOC 7, 8..11, 12: first extent %llu blocks at +%llu, expected 6 at 7",
+		(unsigned long long)e.blocks,
+		(unsigned long long)((e.addr - cf_addr(0)) >> PRB_BLOCK_SHIFT));
 }
 
 static void range_overlap(void)
@@ -117,7 +119,7 @@ static void reserved_nonzero(void)
 {
 	struct cf_conn *c = cf_connect();
 	uint8_t buf[64];
-	union prb_msg m = { .alloc_req = { .addr = cf_addr(0), .blocks = 1 } }, rsp;
+	union prb_msg m = {.alloc_req = {.addr = cf_addr(0), .blocks = 1}}, rsp;
 
 	m.hdr.tag = 99;
 	int len = cf_build(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, buf, sizeof(buf));
@@ -147,7 +149,8 @@ static void capacity_enospc(void)
 		CF_ST_FATAL(c, cf_info(c, &after), PRB_ST_OK);
 		CF_CHECK(after.free_blocks == before.free_blocks,
 			 "refused ALLOC changed free_blocks %llu -> %llu",
-			 (unsigned long long)before.free_blocks, (unsigned long long)after.free_blocks);
+			 (unsigned long long)before.free_blocks,
+			 (unsigned long long)after.free_blocks);
 	}
 	/* Fill it exactly. */
 	while (done < before.free_blocks) {
@@ -175,30 +178,32 @@ static void capacity_enospc(void)
 		i += n;
 	}
 	CF_ST_FATAL(c, cf_info(c, &after), PRB_ST_OK);
-	CF_CHECK(after.free_blocks == before.free_blocks, "free_blocks %llu after freeing all, %llu before",
+	CF_CHECK(after.free_blocks == before.free_blocks,
+		 "free_blocks %llu after freeing all, %llu before",
 		 (unsigned long long)after.free_blocks, (unsigned long long)before.free_blocks);
 }
 
 const struct cf_test cf_tests_alloc[] = {
-	{ "Alloc.Basic.Single", basic_single, "PRB-ALLOC-5 PRB-LIST-9", true, 0, 0,
-	  "ALLOC of one block: listed, neighbours untouched" },
-	{ "Alloc.Basic.Eexist", basic_eexist, "PRB-ALLOC-2", true, 0, 0,
-	  "ALLOC of an allocated block: EEXIST, from any connection" },
-	{ "Alloc.Basic.Zeroed", basic_zeroed, "PRB-ALLOC-6 PRB-FREE-8 PRB-SEC-2", true, 0, 0,
-	  "a newly allocated block reads as zeros, also after FREE of written data" },
-	{ "Alloc.Args.Unaligned", align_unaligned, "PRB-ALLOC-1 PRB-REQ-4", true, 0, 0,
-	  "unaligned address: EINVAL, nothing allocated" },
-	{ "Alloc.Args.Count", count_bounds, "PRB-ALLOC-1 PRB-REQ-3", true, 0, 0,
-	  "blocks 0 or above 65536: EINVAL" },
-	{ "Alloc.Args.Reserved", reserved_nonzero, "PRB-ALLOC-1 PRB-REQ-2", true, 0, 0,
-	  "reserved field nonzero: EINVAL, nothing allocated" },
-	{ "Alloc.Range.Overflow", range_overflow, "PRB-ALLOC-1", true, 0, 0,
-	  "a range passing 2^64: EINVAL" },
-	{ "Alloc.Range.Basic", range_basic, "PRB-ALLOC-2 PRB-ALLOC-5", true, 0, 0,
-	  "ALLOC of a range allocates each block; LIST coalesces" },
-	{ "Alloc.Range.Overlap", range_overlap, "PRB-ALLOC-2 PRB-ALLOC-5", true, 0, 0,
-	  "a range overlapping an allocated block: EEXIST and nothing allocated" },
-	{ "Alloc.Capacity.Enospc", capacity_enospc, "PRB-ALLOC-3 PRB-ALLOC-4 PRB-INFO-6 PRB-REQ-1", true, CF_DESTRUCTIVE, 0,
-	  "fill the brick: ENOSPC, all or none, free_blocks exact, space returns" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Alloc.Basic.Single", basic_single, "PRB-ALLOC-5 PRB-LIST-9", true, 0, 0,
+	 "ALLOC of one block: listed, neighbours untouched"},
+	{"Alloc.Basic.Eexist", basic_eexist, "PRB-ALLOC-2", true, 0, 0,
+	 "ALLOC of an allocated block: EEXIST, from any connection"},
+	{"Alloc.Basic.Zeroed", basic_zeroed, "PRB-ALLOC-6 PRB-FREE-8 PRB-SEC-2", true, 0, 0,
+	 "a newly allocated block reads as zeros, also after FREE of written data"},
+	{"Alloc.Args.Unaligned", align_unaligned, "PRB-ALLOC-1 PRB-REQ-4", true, 0, 0,
+	 "unaligned address: EINVAL, nothing allocated"},
+	{"Alloc.Args.Count", count_bounds, "PRB-ALLOC-1 PRB-REQ-3", true, 0, 0,
+	 "blocks 0 or above 65536: EINVAL"},
+	{"Alloc.Args.Reserved", reserved_nonzero, "PRB-ALLOC-1 PRB-REQ-2", true, 0, 0,
+	 "reserved field nonzero: EINVAL, nothing allocated"},
+	{"Alloc.Range.Overflow", range_overflow, "PRB-ALLOC-1", true, 0, 0,
+	 "a range passing 2^64: EINVAL"},
+	{"Alloc.Range.Basic", range_basic, "PRB-ALLOC-2 PRB-ALLOC-5", true, 0, 0,
+	 "ALLOC of a range allocates each block; LIST coalesces"},
+	{"Alloc.Range.Overlap", range_overlap, "PRB-ALLOC-2 PRB-ALLOC-5", true, 0, 0,
+	 "a range overlapping an allocated block: EEXIST and nothing allocated"},
+	{"Alloc.Capacity.Enospc", capacity_enospc, "PRB-ALLOC-3 PRB-ALLOC-4 PRB-INFO-6 PRB-REQ-1",
+	 true, CF_DESTRUCTIVE, 0,
+	 "fill the brick: ENOSPC, all or none, free_blocks exact, space returns"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

@@ -34,12 +34,14 @@ static void cas_basic(void)
 	uint8_t back[8];
 
 	CF_RC(prb_cas(m, 64, 0, 0x1122334455667788ULL, &orig), 0);
-	CF_CHECK(orig == 0, "CAS on a zero word returned original 0x%llx", (unsigned long long)orig);
+	CF_CHECK(orig == 0, "CAS on a zero word returned original 0x%llx",
+		 (unsigned long long)orig);
 	CF_RC(prb_read(m, 64, back, 8), 0);
 	CF_CHECK(get_le64(back) == 0x1122334455667788ULL, "CAS did not store (little-endian)");
 	/* Wrong compare: nothing stored, the current value returned. */
 	CF_RC(prb_cas(m, 64, 5, 6, &orig), 0);
-	CF_CHECK(orig == 0x1122334455667788ULL, "failed CAS returned 0x%llx", (unsigned long long)orig);
+	CF_CHECK(orig == 0x1122334455667788ULL, "failed CAS returned 0x%llx",
+		 (unsigned long long)orig);
 	CF_RC(prb_read(m, 64, back, 8), 0);
 	CF_CHECK(get_le64(back) == 0x1122334455667788ULL, "failed CAS stored");
 	/* The last word of the block. */
@@ -108,9 +110,9 @@ static void not_negotiated(void)
 #define ROUNDS 1500
 
 struct worker {
-	struct prb_mapping *m;     /* on the worker's own session */
+	struct prb_mapping *m; /* on the worker's own session */
 	bool use_cas;
-	uint64_t seen[ROUNDS];     /* originals returned */
+	uint64_t seen[ROUNDS]; /* originals returned */
 	int errors;
 };
 
@@ -185,17 +187,18 @@ static void contention(void)
 }
 
 const struct cf_test cf_tests_atomics[] = {
-	{ "Atomics.Cas.Basic", cas_basic, "PRB-ATOM-3 PRB-PDU-1", false, 0, PRB_FEAT_ATOMICS,
-	  "CAS stores only on a match and returns the original, little-endian" },
-	{ "Atomics.Fadd.Basic", fadd_basic, "PRB-ATOM-4", false, 0, PRB_FEAT_ATOMICS,
-	  "FADD returns the original and adds modulo 2^64" },
-	{ "Atomics.Args.AlignBounds", align_bounds, "PRB-ATOM-2 PRB-ATOM-6 PRB-DATA-2 PRB-DATA-4", false, 0, PRB_FEAT_ATOMICS,
-	  "offset not a multiple of 8: EINVAL; beyond the block: ERANGE; unknown handle ESTALE" },
-	{ "Atomics.ReadOnly.Eperm", ro_eperm, "PRB-DATA-3 PRB-ATOM-6", false, 0, PRB_FEAT_ATOMICS,
-	  "CAS and FADD through a read-only handle: EPERM" },
-	{ "Atomics.Feature.NotNegotiated", not_negotiated, "PRB-ATOM-1 PRB-HELLO-20", false, 0,
-	  PRB_FEAT_ATOMICS, "CAS and FADD without ATOMICS negotiated: ENOTSUP" },
-	{ "Atomics.Contention.TwoConnections", contention, "PRB-ATOM-5", false, 0,
-	  PRB_FEAT_ATOMICS, "FADD and CAS loops from two connections lose no update" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Atomics.Cas.Basic", cas_basic, "PRB-ATOM-3 PRB-PDU-1", false, 0, PRB_FEAT_ATOMICS,
+	 "CAS stores only on a match and returns the original, little-endian"},
+	{"Atomics.Fadd.Basic", fadd_basic, "PRB-ATOM-4", false, 0, PRB_FEAT_ATOMICS,
+	 "FADD returns the original and adds modulo 2^64"},
+	{"Atomics.Args.AlignBounds", align_bounds, "PRB-ATOM-2 PRB-ATOM-6 PRB-DATA-2 PRB-DATA-4",
+	 false, 0, PRB_FEAT_ATOMICS,
+	 "offset not a multiple of 8: EINVAL; beyond the block: ERANGE; unknown handle ESTALE"},
+	{"Atomics.ReadOnly.Eperm", ro_eperm, "PRB-DATA-3 PRB-ATOM-6", false, 0, PRB_FEAT_ATOMICS,
+	 "CAS and FADD through a read-only handle: EPERM"},
+	{"Atomics.Feature.NotNegotiated", not_negotiated, "PRB-ATOM-1 PRB-HELLO-20", false, 0,
+	 PRB_FEAT_ATOMICS, "CAS and FADD without ATOMICS negotiated: ENOTSUP"},
+	{"Atomics.Contention.TwoConnections", contention, "PRB-ATOM-5", false, 0, PRB_FEAT_ATOMICS,
+	 "FADD and CAS loops from two connections lose no update"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

@@ -15,10 +15,19 @@ static void rw_exact(void)
 
 	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
 	uint32_t max = info.max_data;
-	const struct { uint32_t off, len; } w[] = {
-		{ 0, 1 }, { 1, 4095 }, { 4096, 4096 }, { 12345, 777 }, { 0, max },
-		{ PRB_BLOCK_SIZE - 1, 1 }, { PRB_BLOCK_SIZE - 4096, 4096 }, { PRB_BLOCK_SIZE - max, max },
-		{ 65535, 3 }, { 7, PRB_BLOCK_SIZE - 7 },
+	const struct {
+		uint32_t off, len;
+	} w[] = {
+		{0, 1},
+		{1, 4095},
+		{4096, 4096},
+		{12345, 777},
+		{0, max},
+		{PRB_BLOCK_SIZE - 1, 1},
+		{PRB_BLOCK_SIZE - 4096, 4096},
+		{PRB_BLOCK_SIZE - max, max},
+		{65535, 3},
+		{7, PRB_BLOCK_SIZE - 7},
 	};
 	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 3), 0);
 	struct prb_mapping *m = cf_session_map(s, cf_addr(1), PRB_MAPPING_RW);
@@ -33,7 +42,8 @@ static void rw_exact(void)
 	CF_RC_FATAL(prb_read(m, 0, back, PRB_BLOCK_SIZE), 0);
 	for (uint32_t i = 0; i < PRB_BLOCK_SIZE; i++) {
 		if (back[i] != shadow[i]) {
-			CF_CHECK(false, "byte %u is 0x%02x, expected 0x%02x", i, back[i], shadow[i]);
+			CF_CHECK(false, "byte %u is 0x%02x, expected 0x%02x", i, back[i],
+				 shadow[i]);
 			break;
 		}
 	}
@@ -70,7 +80,7 @@ static void bounds_erange(void)
 {
 	uint64_t h;
 	struct cf_conn *c = cf_connect_mapped(&h);
-	uint8_t buf[16] = { 0 };
+	uint8_t buf[16] = {0};
 
 	/* The last byte is inside, one more is out. */
 	CF_ST(c, cf_read(c, h, PRB_BLOCK_SIZE - 1, 1, buf), PRB_ST_OK);
@@ -92,8 +102,8 @@ static void length_invalid(void)
 {
 	uint64_t h;
 	struct cf_conn *c = cf_connect_mapped(&h);
-	uint8_t buf[16] = { 0 };
-	union prb_msg m = { .read_req = { .handle = h, .offset = 0, .length = 0 } }, rsp;
+	uint8_t buf[16] = {0};
+	union prb_msg m = {.read_req = {.handle = h, .offset = 0, .length = 0}}, rsp;
 
 	/* READ and FLUSH of 0 bytes (a WRITE of 0 bytes carries no payload to check). */
 	CF_ST(c, cf_call(c, PRB_MSG_READ_REQ, &m, NULL, 0, &rsp), PRB_ST_EINVAL);
@@ -121,7 +131,8 @@ static void ro_eperm(void)
 	cf_pattern(other, sizeof(other), 10);
 	CF_ST(c, cf_write(c, hr, 0, sizeof(other), other), PRB_ST_EPERM);
 	CF_ST(c, cf_read(c, hr, 0, sizeof(back), back), PRB_ST_OK);
-	CF_CHECK(memcmp(back, data, sizeof(data)) == 0, "a refused write through RO changed the data");
+	CF_CHECK(memcmp(back, data, sizeof(data)) == 0,
+		 "a refused write through RO changed the data");
 	/* Read-only handles may flush. */
 	CF_ST(c, cf_flush(c, hr, 0, sizeof(back)), PRB_ST_OK);
 }
@@ -152,8 +163,10 @@ static void read_pipelined(void)
 	cf_pattern(data, PRB_BLOCK_SIZE, 31);
 	CF_ST_FATAL(c, cf_write_big(c, h, 0, PRB_BLOCK_SIZE, data), PRB_ST_OK);
 	for (uint32_t i = 0; i < depth; i++) {
-		m[i] = (union prb_msg){ .read_req = { .handle = h, .offset = i * 4096U, .length = 4096 } };
-		CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_READ_REQ, &m[i], NULL, 0, false) == 0, "send");
+		m[i] = (union prb_msg){
+			.read_req = {.handle = h, .offset = i * 4096U, .length = 4096}};
+		CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_READ_REQ, &m[i], NULL, 0, false) == 0,
+			       "send");
 	}
 	for (uint32_t n = 0; n < depth; n++) {
 		union prb_msg rsp;
@@ -166,26 +179,28 @@ static void read_pipelined(void)
 		const uint8_t *p = cf_rx_payload(c, &len);
 		CF_CHECK(c->rx_hdr.status == PRB_ST_OK && len == 4096 &&
 				 memcmp(p, data + i * 4096U, 4096) == 0,
-			 "pipelined READ %u: status %u, %u bytes, data %s", i, c->rx_hdr.status, len,
+			 "pipelined READ %u: status %u, %u bytes, data %s", i, c->rx_hdr.status,
+			 len,
 			 len == 4096 && memcmp(p, data + i * 4096U, 4096) == 0 ? "ok" : "wrong");
 		(void)rsp;
 	}
 }
 
 const struct cf_test cf_tests_data[] = {
-	{ "Data.ReadWrite.Exact", rw_exact, "PRB-DATA-5 PRB-DATA-6 PRB-DATA-9 PRB-PDU-3 PRB-TCP-7", true, 0, 0,
-	  "writes of many offsets and lengths read back byte for byte; the rest stays zero" },
-	{ "Data.ReadWrite.CrossConnection", rw_cross_connection, "PRB-DATA-7 PRB-DATA-8", true, 0, 0,
-	  "an acknowledged WRITE is visible to another connection's READ" },
-	{ "Data.ReadWrite.Pipelined", read_pipelined, "PRB-TAG-3 PRB-TAG-4 PRB-DATA-6", true, 0, 0,
-	  "pipelined READs each return their own bytes" },
-	{ "Data.Bounds.Erange", bounds_erange, "PRB-DATA-4 PRB-SEC-1", true, 0, 0,
-	  "offset + length beyond 2 MiB (also wrapping 32 bits): ERANGE; the last byte is fine" },
-	{ "Data.Bounds.Length", length_invalid, "PRB-DATA-1", true, 0, 0,
-	  "length 0 or above max_data: EINVAL" },
-	{ "Data.ReadOnly.Eperm", ro_eperm, "PRB-DATA-3 PRB-DATA-8 PRB-DATA-10 PRB-FLUSH-3", true, 0, 0,
-	  "WRITE through a read-only handle: EPERM, nothing written; RO may FLUSH" },
-	{ "Data.Flush.Basic", flush_basic, "PRB-FLUSH-4 PRB-DATA-2 PRB-DATA-4", true, 0, 0,
-	  "FLUSH of ranges of a mapped block; unknown handle ESTALE" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Data.ReadWrite.Exact", rw_exact, "PRB-DATA-5 PRB-DATA-6 PRB-DATA-9 PRB-PDU-3 PRB-TCP-7",
+	 true, 0, 0,
+	 "writes of many offsets and lengths read back byte for byte; the rest stays zero"},
+	{"Data.ReadWrite.CrossConnection", rw_cross_connection, "PRB-DATA-7 PRB-DATA-8", true, 0, 0,
+	 "an acknowledged WRITE is visible to another connection's READ"},
+	{"Data.ReadWrite.Pipelined", read_pipelined, "PRB-TAG-3 PRB-TAG-4 PRB-DATA-6", true, 0, 0,
+	 "pipelined READs each return their own bytes"},
+	{"Data.Bounds.Erange", bounds_erange, "PRB-DATA-4 PRB-SEC-1", true, 0, 0,
+	 "offset + length beyond 2 MiB (also wrapping 32 bits): ERANGE; the last byte is fine"},
+	{"Data.Bounds.Length", length_invalid, "PRB-DATA-1", true, 0, 0,
+	 "length 0 or above max_data: EINVAL"},
+	{"Data.ReadOnly.Eperm", ro_eperm, "PRB-DATA-3 PRB-DATA-8 PRB-DATA-10 PRB-FLUSH-3", true, 0,
+	 0, "WRITE through a read-only handle: EPERM, nothing written; RO may FLUSH"},
+	{"Data.Flush.Basic", flush_basic, "PRB-FLUSH-4 PRB-DATA-2 PRB-DATA-4", true, 0, 0,
+	 "FLUSH of ranges of a mapped block; unknown handle ESTALE"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

@@ -11,7 +11,8 @@
 /* Every kind of operation through a connection with the given digests. */
 static void exercise(uint32_t features)
 {
-	struct cf_conn *c = cf_connect_features(features | (cf_brick()->features & PRB_FEAT_ATOMICS));
+	struct cf_conn *c =
+		cf_connect_features(features | (cf_brick()->features & PRB_FEAT_ATOMICS));
 	uint8_t data[5000], back[5000];
 	struct prb_extent ext[4];
 	struct prb_info_rsp info;
@@ -56,8 +57,8 @@ enum breakage { BAD_CRC, BAD_PADDING, NO_FLAG, EXTRA_FLAG, DDGST_NO_PAYLOAD };
 /* Send a KEEPALIVE broken `how`; expect TERM HEADER_DIGEST at expect_offset. */
 static void send_broken(struct cf_conn *c, enum breakage how, unsigned expect_offset)
 {
-	uint8_t buf[64] = { 0 };
-	union prb_msg m = { .keepalive_req = { .hdr = { .tag = 0x44 } } };
+	uint8_t buf[64] = {0};
+	union prb_msg m = {.keepalive_req = {.hdr = {.tag = 0x44}}};
 	int len = cf_build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf, sizeof(buf));
 
 	CF_CHECK_FATAL(len > 0, "encode");
@@ -111,10 +112,13 @@ static void hello_with_digest(void)
 {
 	struct cf_conn *c = cf_open();
 	struct prb_hello_req r = {
-		.min_version = PRB_VERSION, .max_version = PRB_VERSION, .queue_depth = 4,
-		.features = PRB_FEAT_HDGST, .max_pdu = CF_RX_MAX,
+		.min_version = PRB_VERSION,
+		.max_version = PRB_VERSION,
+		.queue_depth = 4,
+		.features = PRB_FEAT_HDGST,
+		.max_pdu = CF_RX_MAX,
 	};
-	union prb_msg m = { .hello_req = r };
+	union prb_msg m = {.hello_req = r};
 	uint8_t buf[64];
 	int len;
 
@@ -136,14 +140,14 @@ static void hello_with_digest(void)
 static void data_mismatch(void)
 {
 	struct cf_conn *c = cf_connect_features(PRB_FEAT_DDGST);
-	uint8_t data[256], back[256], zero[256] = { 0 }, buf[512];
+	uint8_t data[256], back[256], zero[256] = {0}, buf[512];
 	union prb_msg m, rsp;
 	uint64_t h;
 
 	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	cf_pattern(data, sizeof(data), 8);
-	m = (union prb_msg){ .write_req = { .handle = h, .offset = 64, .length = sizeof(data) } };
+	m = (union prb_msg){.write_req = {.handle = h, .offset = 64, .length = sizeof(data)}};
 	m.hdr.tag = 0x45;
 	int len = cf_build(c, PRB_MSG_WRITE_REQ, &m, data, sizeof(data), buf, sizeof(buf));
 	CF_CHECK_FATAL(len > 0, "encode");
@@ -163,13 +167,13 @@ static void data_mismatch(void)
 static void data_flag_missing(void)
 {
 	struct cf_conn *c = cf_connect_features(PRB_FEAT_DDGST);
-	uint8_t data[32] = { 1 }, buf[128];
+	uint8_t data[32] = {1}, buf[128];
 	union prb_msg m;
 	uint64_t h;
 
 	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
-	m = (union prb_msg){ .write_req = { .handle = h, .offset = 0, .length = sizeof(data) } };
+	m = (union prb_msg){.write_req = {.handle = h, .offset = 0, .length = sizeof(data)}};
 	m.hdr.tag = 0x44;
 	int len = cf_build(c, PRB_MSG_WRITE_REQ, &m, data, sizeof(data), buf, sizeof(buf));
 	CF_CHECK_FATAL(len > 0, "encode");
@@ -181,22 +185,23 @@ static void data_flag_missing(void)
 }
 
 const struct cf_test cf_tests_digest[] = {
-	{ "Digest.Header.Negotiated", header_negotiated, "PRB-DGST-1 PRB-DGST-4 PRB-PDU-10", false, 0, PRB_FEAT_HDGST,
-	  "with HDGST every PDU both ways carries a correct header digest" },
-	{ "Digest.Data.Negotiated", data_negotiated, "PRB-DGST-2 PRB-DGST-5", false, 0, PRB_FEAT_DDGST,
-	  "with DDGST every PDU with payload both ways carries a correct data digest" },
-	{ "Digest.Both.Negotiated", both_negotiated, "PRB-DGST-1 PRB-DGST-2 PRB-DGST-4 PRB-DGST-5", false, 0,
-	  PRB_FEAT_HDGST | PRB_FEAT_DDGST, "both digests at once" },
-	{ "Digest.Header.Mismatch", header_mismatch, "PRB-DGST-6 PRB-PDU-12 PRB-TERM-3", false, 0, PRB_FEAT_HDGST,
-	  "wrong header digest or nonzero padding: TERM HEADER_DIGEST at hlen" },
-	{ "Digest.Header.Flags", header_flags, "PRB-DGST-4 PRB-DGST-5 PRB-DGST-6", false, 0,
-	  PRB_FEAT_HDGST | PRB_FEAT_DDGST,
-	  "digest flags not as negotiated (missing, unexpected, DDGST without payload): TERM" },
-	{ "Digest.Hello.NoDigest", hello_with_digest, "PRB-DGST-3", false, 0, PRB_FEAT_HDGST,
-	  "a HELLO carrying a digest: TERM HEADER_DIGEST; HELLO responses carry none" },
-	{ "Digest.Data.Mismatch", data_mismatch, "PRB-DGST-7 PRB-REQ-6", false, 0, PRB_FEAT_DDGST,
-	  "WRITE with a wrong data digest: EBADMSG, nothing written, connection goes on" },
-	{ "Digest.Data.FlagMissing", data_flag_missing, "PRB-DGST-5 PRB-DGST-6", false, 0,
-	  PRB_FEAT_DDGST, "WRITE without the negotiated data digest: TERM HEADER_DIGEST" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Digest.Header.Negotiated", header_negotiated, "PRB-DGST-1 PRB-DGST-4 PRB-PDU-10", false,
+	 0, PRB_FEAT_HDGST, "with HDGST every PDU both ways carries a correct header digest"},
+	{"Digest.Data.Negotiated", data_negotiated, "PRB-DGST-2 PRB-DGST-5", false, 0,
+	 PRB_FEAT_DDGST,
+	 "with DDGST every PDU with payload both ways carries a correct data digest"},
+	{"Digest.Both.Negotiated", both_negotiated, "PRB-DGST-1 PRB-DGST-2 PRB-DGST-4 PRB-DGST-5",
+	 false, 0, PRB_FEAT_HDGST | PRB_FEAT_DDGST, "both digests at once"},
+	{"Digest.Header.Mismatch", header_mismatch, "PRB-DGST-6 PRB-PDU-12 PRB-TERM-3", false, 0,
+	 PRB_FEAT_HDGST, "wrong header digest or nonzero padding: TERM HEADER_DIGEST at hlen"},
+	{"Digest.Header.Flags", header_flags, "PRB-DGST-4 PRB-DGST-5 PRB-DGST-6", false, 0,
+	 PRB_FEAT_HDGST | PRB_FEAT_DDGST,
+	 "digest flags not as negotiated (missing, unexpected, DDGST without payload): TERM"},
+	{"Digest.Hello.NoDigest", hello_with_digest, "PRB-DGST-3", false, 0, PRB_FEAT_HDGST,
+	 "a HELLO carrying a digest: TERM HEADER_DIGEST; HELLO responses carry none"},
+	{"Digest.Data.Mismatch", data_mismatch, "PRB-DGST-7 PRB-REQ-6", false, 0, PRB_FEAT_DDGST,
+	 "WRITE with a wrong data digest: EBADMSG, nothing written, connection goes on"},
+	{"Digest.Data.FlagMissing", data_flag_missing, "PRB-DGST-5 PRB-DGST-6", false, 0,
+	 PRB_FEAT_DDGST, "WRITE without the negotiated data digest: TERM HEADER_DIGEST"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

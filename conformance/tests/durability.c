@@ -48,16 +48,17 @@ static void allocations_and_data(void)
 	CF_CHECK(after.boot_epoch > before.boot_epoch, "boot_epoch %llu after restart, %llu before",
 		 (unsigned long long)after.boot_epoch, (unsigned long long)before.boot_epoch);
 	CF_CHECK(memcmp(after.brick_id, before.brick_id, 16) == 0, "brick_id changed on restart");
-	CF_CHECK(cf_session_allocated(s, 0, 4) == 4 && cf_session_allocated(s, 4, 4) == 0 &&
-			 cf_session_allocated(s, 8, 8) == 8 && cf_session_allocated(s, 16, 4) == 0 &&
-			 cf_session_allocated(s, 20, 1) == 1 && cf_session_allocated(s, 21, 20) == 0,
-		 "allocations after restart differ from the acknowledged ones "
-		 "(0..3 %llu/4, 4..7 %llu/0, 8..15 %llu/8, 20 %llu/1, 30 %llu/0)",
-		 (unsigned long long)cf_session_allocated(s, 0, 4),
-		 (unsigned long long)cf_session_allocated(s, 4, 4),
-		 (unsigned long long)cf_session_allocated(s, 8, 8),
-		 (unsigned long long)cf_session_allocated(s, 20, 1),
-		 (unsigned long long)cf_session_allocated(s, 30, 1));
+	CF_CHECK(
+		cf_session_allocated(s, 0, 4) == 4 && cf_session_allocated(s, 4, 4) == 0 &&
+			cf_session_allocated(s, 8, 8) == 8 && cf_session_allocated(s, 16, 4) == 0 &&
+			cf_session_allocated(s, 20, 1) == 1 && cf_session_allocated(s, 21, 20) == 0,
+		"allocations after restart differ from the acknowledged ones "
+		"(0..3 %llu/4, 4..7 %llu/0, 8..15 %llu/8, 20 %llu/1, 30 %llu/0)",
+		(unsigned long long)cf_session_allocated(s, 0, 4),
+		(unsigned long long)cf_session_allocated(s, 4, 4),
+		(unsigned long long)cf_session_allocated(s, 8, 8),
+		(unsigned long long)cf_session_allocated(s, 20, 1),
+		(unsigned long long)cf_session_allocated(s, 30, 1));
 	/* No mapping survived: the old handles are stale (raw TCP: libprb never sends a dead
 	 * handle), exclusive MAP and plain FREE work. */
 	struct cf_conn *d = cf_raw_available() ? cf_connect() : NULL;
@@ -77,7 +78,8 @@ static void allocations_and_data(void)
 	CF_RC(prb_read(n8, 0, back, 4096), 0);
 	for (int i = 0; i < 4096; i++) {
 		if (back[i] != 0 && back[i] != data[4096 + i]) {
-			CF_CHECK(false, "unflushed byte %d holds 0x%02x: neither old nor written", i, back[i]);
+			CF_CHECK(false, "unflushed byte %d holds 0x%02x: neither old nor written",
+				 i, back[i]);
 			break;
 		}
 	}
@@ -90,7 +92,8 @@ static void allocations_and_data(void)
 		uint64_t allocated = cf_allocated_range(d, 0, ~0ULL >> PRB_BLOCK_SHIFT);
 		allocated += cf_allocated_range(d, ~(uint64_t)0 - PRB_BLOCK_SIZE + 1, 1);
 		CF_CHECK(info.free_blocks + allocated == info.capacity_blocks,
-			 "after the crash: %llu free + %llu allocated != capacity %llu (a slot leaked)",
+			 "after the crash: %llu free + %llu allocated != capacity %llu (a slot "
+			 "leaked)",
 			 (unsigned long long)info.free_blocks, (unsigned long long)allocated,
 			 (unsigned long long)info.capacity_blocks);
 	}
@@ -125,15 +128,15 @@ static void epoch_grows(void)
 static void unacknowledged(void)
 {
 	struct cf_conn *c = cf_connect();
-	uint8_t back[4096], zero[4096] = { 0 };
+	uint8_t back[4096], zero[4096] = {0};
 	uint64_t h;
 
 	CF_ST_FATAL(c, cf_alloc(c, cf_addr(100), 8), PRB_ST_OK);
 	for (uint64_t i = 0; i < 4; i++) {
-		union prb_msg m = { .alloc_req = { .addr = cf_addr(i * 16), .blocks = 8 } };
+		union prb_msg m = {.alloc_req = {.addr = cf_addr(i * 16), .blocks = 8}};
 		CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, false) == 0, "send");
 	}
-	union prb_msg f = { .free_req = { .addr = cf_addr(100), .blocks = 8 } };
+	union prb_msg f = {.free_req = {.addr = cf_addr(100), .blocks = 8}};
 	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_FREE_REQ, &f, NULL, 0, false) == 0, "send");
 	cf_restart();
 	struct cf_conn *d = cf_connect();
@@ -143,18 +146,21 @@ static void unacknowledged(void)
 		CF_ST_FATAL(d, cf_map(d, cf_addr(b), 0, &h), PRB_ST_OK);
 		CF_ST(d, cf_read(d, h, 0, sizeof(back), back), PRB_ST_OK);
 		CF_CHECK(memcmp(back, zero, sizeof(back)) == 0,
-			 "block %llu of an unacknowledged ALLOC does not read as zeros", (unsigned long long)b);
+			 "block %llu of an unacknowledged ALLOC does not read as zeros",
+			 (unsigned long long)b);
 		CF_ST(d, cf_unmap(d, h), PRB_ST_OK);
 	}
 	cf_log("%llu of 32 blocks of unacknowledged ALLOCs found, %llu of 8 of the FREE",
-	       (unsigned long long)cf_allocated(d, 0, 64), (unsigned long long)cf_allocated(d, 100, 8));
+	       (unsigned long long)cf_allocated(d, 0, 64),
+	       (unsigned long long)cf_allocated(d, 100, 8));
 }
 
 /* A clean shutdown sends TERM SHUTDOWN (tag 0, offset 0) on every connection. */
 static void shutdown_term(void)
 {
-	struct cf_conn *a = cf_connect(), *b = cf_connect_features(cf_brick()->features &
-								       (PRB_FEAT_HDGST | PRB_FEAT_DDGST));
+	struct cf_conn *a = cf_connect(),
+		       *b = cf_connect_features(cf_brick()->features &
+						(PRB_FEAT_HDGST | PRB_FEAT_DDGST));
 
 	CF_ST(a, cf_keepalive(a), PRB_ST_OK);
 	cf_restart_graceful();
@@ -163,14 +169,17 @@ static void shutdown_term(void)
 }
 
 const struct cf_test cf_tests_durability[] = {
-	{ "Durability.Restart.AllocationsAndData", allocations_and_data, "PRB-DUR-1 PRB-DUR-2 PRB-DUR-3 PRB-DUR-5 PRB-DUR-6 PRB-BOOT-2 PRB-BOOT-4 PRB-ALLOC-7 PRB-ALLOC-8 PRB-FREE-7 PRB-FLUSH-1 PRB-MAP-16", true,
-	  CF_RESTART, 0,
-	  "after a crash: acknowledged ALLOC/FREE and flushed data survive, no handle does" },
-	{ "Durability.Restart.EpochGrows", epoch_grows, "PRB-BOOT-1 PRB-BOOT-3 PRB-HELLO-16 PRB-HELLO-17", true, CF_RESTART, 0,
-	  "boot_epoch strictly grows at every restart, brick_id stays" },
-	{ "Durability.Restart.Unacknowledged", unacknowledged, "PRB-DUR-4", true, CF_RESTART, 0,
-	  "ALLOC/FREE in flight at a crash: blocks allocated or free, newly allocated ones zeros" },
-	{ "Durability.Shutdown.Term", shutdown_term, "PRB-TERM-7", true, CF_GRACEFUL, 0,
-	  "a clean shutdown sends TERM SHUTDOWN on every connection before closing" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Durability.Restart.AllocationsAndData", allocations_and_data,
+	 "PRB-DUR-1 PRB-DUR-2 PRB-DUR-3 PRB-DUR-5 PRB-DUR-6 PRB-BOOT-2 PRB-BOOT-4 PRB-ALLOC-7 "
+	 "PRB-ALLOC-8 PRB-FREE-7 PRB-FLUSH-1 PRB-MAP-16",
+	 true, CF_RESTART, 0,
+	 "after a crash: acknowledged ALLOC/FREE and flushed data survive, no handle does"},
+	{"Durability.Restart.EpochGrows", epoch_grows,
+	 "PRB-BOOT-1 PRB-BOOT-3 PRB-HELLO-16 PRB-HELLO-17", true, CF_RESTART, 0,
+	 "boot_epoch strictly grows at every restart, brick_id stays"},
+	{"Durability.Restart.Unacknowledged", unacknowledged, "PRB-DUR-4", true, CF_RESTART, 0,
+	 "ALLOC/FREE in flight at a crash: blocks allocated or free, newly allocated ones zeros"},
+	{"Durability.Shutdown.Term", shutdown_term, "PRB-TERM-7", true, CF_GRACEFUL, 0,
+	 "a clean shutdown sends TERM SHUTDOWN on every connection before closing"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

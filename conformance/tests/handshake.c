@@ -29,8 +29,7 @@ static void hello_negotiate(void)
 	CF_CHECK(h->version == PRB_VERSION, "version %u, expected %u", h->version, PRB_VERSION);
 	CF_CHECK(h->queue_depth >= 1 && h->queue_depth <= 16,
 		 "queue_depth %u granted for 16 requested", h->queue_depth);
-	CF_CHECK(h->max_pdu >= PRB_MIN_MAX_PDU, "max_pdu %u below %u", h->max_pdu,
-		 PRB_MIN_MAX_PDU);
+	CF_CHECK(h->max_pdu >= PRB_MIN_MAX_PDU, "max_pdu %u below %u", h->max_pdu, PRB_MIN_MAX_PDU);
 	CF_CHECK(h->max_data >= 4096 && h->max_data <= PRB_MAX_DATA_LIMIT, "max_data %u",
 		 h->max_data);
 	CF_CHECK((uint64_t)h->max_data + PRB_WRITE_REQ_SIZE + PRB_HDGST_SIZE + PRB_DDGST_SIZE <=
@@ -104,8 +103,8 @@ static void hello_version_range(void)
 
 static void hello_features(void)
 {
-	const uint32_t asked_only = PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS |
-				    PRB_FEAT_RDMA_FLUSH;
+	const uint32_t asked_only =
+		PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS | PRB_FEAT_RDMA_FLUSH;
 	struct prb_hello_req req = good_hello();
 	struct cf_conn *none = cf_open(), *all = cf_open();
 
@@ -207,14 +206,14 @@ static void info_counts(void)
 static void seq_first_not_hello(void)
 {
 	struct cf_conn *c = cf_open();
-	union prb_msg m = { .alloc_req = { .addr = cf_addr(0), .blocks = 1 } };
+	union prb_msg m = {.alloc_req = {.addr = cf_addr(0), .blocks = 1}};
 
 	/* The brick says nothing before it has the first PDU. */
 	CF_CHECK(cf_recv_pdu(c, 200) == -ETIMEDOUT, "brick sent bytes before HELLO: %s", c->detail);
 	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, false) == 0, "send");
 	CF_TERM(c, PRB_TERM_SEQUENCE);
 	c = cf_open();
-	union prb_msg k = { .keepalive_req = { .hdr = { 0 } } };
+	union prb_msg k = {.keepalive_req = {.hdr = {0}}};
 	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_KEEPALIVE_REQ, &k, NULL, 0, false) == 0, "send");
 	CF_TERM(c, PRB_TERM_SEQUENCE);
 	/* The ALLOC must not have happened. */
@@ -226,7 +225,7 @@ static void seq_second_hello(void)
 {
 	struct cf_conn *c = cf_connect();
 	struct prb_hello_req req = good_hello();
-	union prb_msg m = { .hello_req = req }, rsp;
+	union prb_msg m = {.hello_req = req}, rsp;
 
 	CF_ST(c, cf_call(c, PRB_MSG_HELLO_REQ, &m, NULL, 0, &rsp), PRB_ST_EPROTO);
 	CF_ST(c, cf_keepalive(c), PRB_ST_OK);
@@ -235,7 +234,7 @@ static void seq_second_hello(void)
 static void seq_response_to_brick(void)
 {
 	struct cf_conn *c = cf_connect();
-	union prb_msg m = { .keepalive_rsp = { .hdr = { .tag = 7 } } };
+	union prb_msg m = {.keepalive_rsp = {.hdr = {.tag = 7}}};
 
 	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_KEEPALIVE_RSP, &m, NULL, 0, true) == 0, "send");
 	CF_TERM(c, PRB_TERM_SEQUENCE);
@@ -256,17 +255,19 @@ static void pipeline_tags(void)
 	struct cf_conn *c = cf_connect();
 	uint32_t depth = c->hello.queue_depth < 32 ? c->hello.queue_depth : 32;
 	uint32_t tags[32];
-	bool seen[32] = { false };
+	bool seen[32] = {false};
 
 	for (uint32_t i = 0; i < depth; i++) {
 		union prb_msg m;
 		tags[i] = 0x9E3779B9U * (i + 1);
 		if (i % 2) {
-			m = (union prb_msg){ .info_req = { .hdr = { .tag = tags[i] } } };
-			CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_INFO_REQ, &m, NULL, 0, true) == 0, "send");
+			m = (union prb_msg){.info_req = {.hdr = {.tag = tags[i]}}};
+			CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_INFO_REQ, &m, NULL, 0, true) == 0,
+				       "send");
 		} else {
-			m = (union prb_msg){ .keepalive_req = { .hdr = { .tag = tags[i] } } };
-			CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, true) == 0,
+			m = (union prb_msg){.keepalive_req = {.hdr = {.tag = tags[i]}}};
+			CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, true) ==
+					       0,
 				       "send");
 		}
 	}
@@ -279,7 +280,8 @@ static void pipeline_tags(void)
 		CF_CHECK_FATAL(i < depth && !seen[i], "response with tag 0x%x not asked or twice",
 			       c->rx_hdr.tag);
 		seen[i] = true;
-		uint8_t want = (uint8_t)((i % 2 ? PRB_OP_INFO : PRB_OP_KEEPALIVE) | PRB_OPCODE_RESPONSE);
+		uint8_t want =
+			(uint8_t)((i % 2 ? PRB_OP_INFO : PRB_OP_KEEPALIVE) | PRB_OPCODE_RESPONSE);
 		CF_CHECK(c->rx_hdr.opcode == want, "tag 0x%x answered with opcode 0x%x",
 			 c->rx_hdr.tag, c->rx_hdr.opcode);
 		CF_CHECK(c->rx_hdr.status == PRB_ST_OK, "tag 0x%x status %u", c->rx_hdr.tag,
@@ -289,31 +291,39 @@ static void pipeline_tags(void)
 }
 
 const struct cf_test cf_tests_handshake[] = {
-	{ "Handshake.Hello.Negotiate", hello_negotiate, "PRB-HELLO-9 PRB-HELLO-14 PRB-HELLO-15 PRB-HELLO-17 PRB-HELLO-18 PRB-HELLO-19 PRB-DGST-3 PRB-HDR-3 PRB-HDR-8 PRB-PDU-1 PRB-PDU-9 PRB-VER-4", true, 0, 0,
-	  "HELLO response: version, limits, epoch within the spec's bounds" },
-	{ "Handshake.Hello.QueueDepth", hello_queue_depth, "PRB-HELLO-10", true, 0, 0,
-	  "granted queue depth is min(requested, brick limit)" },
-	{ "Handshake.Hello.SmallMaxPdu", hello_small_max_pdu, "PRB-PDU-6 PRB-HELLO-15", true, 0, 0,
-	  "with max_pdu 8192 announced, max_data fits and no PDU from the brick is larger" },
-	{ "Handshake.Hello.VersionRange", hello_version_range, "PRB-HELLO-6 PRB-HELLO-7 PRB-HELLO-8 PRB-HELLO-9 PRB-PDU-10 PRB-VER-2 PRB-VER-3", true, 0, 0,
-	  "highest common version chosen; none in common: ENOTSUP and close" },
-	{ "Handshake.Hello.Features", hello_features, "PRB-HELLO-11 PRB-HELLO-13 PRB-HELLO-20 PRB-TCP-7", true, 0, 0,
-	  "only requested features granted, plus informational ones" },
-	{ "Handshake.Hello.Identity", hello_identity, "PRB-HELLO-16 PRB-INFO-1 PRB-INFO-9 PRB-CONN-4", true, 0, 0,
-	  "brick_id and boot_epoch the same on every connection and in INFO" },
-	{ "Handshake.Info.Stats", info_stats, "PRB-INFO-2 PRB-INFO-3 PRB-INFO-4 PRB-INFO-7 PRB-HELLO-12", true, 0, 0,
-	  "INFO capacity and counters are consistent" },
-	{ "Handshake.Info.Counts", info_counts, "PRB-INFO-5 PRB-INFO-6 PRB-HELLO-18", true,
-	  CF_DESTRUCTIVE, 0, "free_blocks and mapped_blocks follow ALLOC, MAP, UNMAP, FREE exactly" },
-	{ "Handshake.Sequence.FirstNotHello", seq_first_not_hello, "PRB-PDU-12 PRB-PDU-13 PRB-TCP-3 PRB-TERM-1 PRB-TERM-4 PRB-CONN-6", true, 0, 0,
-	  "a first PDU other than HELLO gets TERM SEQUENCE and nothing happens" },
-	{ "Handshake.Sequence.SecondHello", seq_second_hello, "PRB-HELLO-22 PRB-REQ-6", true, 0, 0,
-	  "a second HELLO gets EPROTO and the connection goes on" },
-	{ "Handshake.Sequence.ResponseToBrick", seq_response_to_brick, "PRB-PDU-12 PRB-PDU-13 PRB-HDR-2 PRB-TERM-8 PRB-SEC-3", true, 0, 0,
-	  "a response PDU sent to the brick gets TERM SEQUENCE" },
-	{ "Handshake.Keepalive.Basic", keepalive_basic, "PRB-KA-1", true, 0, 0,
-	  "KEEPALIVE answers" },
-	{ "Handshake.Pipeline.Tags", pipeline_tags, "PRB-TAG-2 PRB-TAG-3 PRB-HDR-3 PRB-HDR-8 PRB-PDU-7 PRB-PDU-8 PRB-VER-10", true, 0, 0,
-	  "pipelined requests each answered once, with their tag and opcode" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Handshake.Hello.Negotiate", hello_negotiate,
+	 "PRB-HELLO-9 PRB-HELLO-14 PRB-HELLO-15 PRB-HELLO-17 PRB-HELLO-18 PRB-HELLO-19 PRB-DGST-3 "
+	 "PRB-HDR-3 PRB-HDR-8 PRB-PDU-1 PRB-PDU-9 PRB-VER-4",
+	 true, 0, 0, "HELLO response: version, limits, epoch within the spec's bounds"},
+	{"Handshake.Hello.QueueDepth", hello_queue_depth, "PRB-HELLO-10", true, 0, 0,
+	 "granted queue depth is min(requested, brick limit)"},
+	{"Handshake.Hello.SmallMaxPdu", hello_small_max_pdu, "PRB-PDU-6 PRB-HELLO-15", true, 0, 0,
+	 "with max_pdu 8192 announced, max_data fits and no PDU from the brick is larger"},
+	{"Handshake.Hello.VersionRange", hello_version_range,
+	 "PRB-HELLO-6 PRB-HELLO-7 PRB-HELLO-8 PRB-HELLO-9 PRB-PDU-10 PRB-VER-2 PRB-VER-3", true, 0,
+	 0, "highest common version chosen; none in common: ENOTSUP and close"},
+	{"Handshake.Hello.Features", hello_features,
+	 "PRB-HELLO-11 PRB-HELLO-13 PRB-HELLO-20 PRB-TCP-7", true, 0, 0,
+	 "only requested features granted, plus informational ones"},
+	{"Handshake.Hello.Identity", hello_identity,
+	 "PRB-HELLO-16 PRB-INFO-1 PRB-INFO-9 PRB-CONN-4", true, 0, 0,
+	 "brick_id and boot_epoch the same on every connection and in INFO"},
+	{"Handshake.Info.Stats", info_stats,
+	 "PRB-INFO-2 PRB-INFO-3 PRB-INFO-4 PRB-INFO-7 PRB-HELLO-12", true, 0, 0,
+	 "INFO capacity and counters are consistent"},
+	{"Handshake.Info.Counts", info_counts, "PRB-INFO-5 PRB-INFO-6 PRB-HELLO-18", true,
+	 CF_DESTRUCTIVE, 0, "free_blocks and mapped_blocks follow ALLOC, MAP, UNMAP, FREE exactly"},
+	{"Handshake.Sequence.FirstNotHello", seq_first_not_hello,
+	 "PRB-PDU-12 PRB-PDU-13 PRB-TCP-3 PRB-TERM-1 PRB-TERM-4 PRB-CONN-6", true, 0, 0,
+	 "a first PDU other than HELLO gets TERM SEQUENCE and nothing happens"},
+	{"Handshake.Sequence.SecondHello", seq_second_hello, "PRB-HELLO-22 PRB-REQ-6", true, 0, 0,
+	 "a second HELLO gets EPROTO and the connection goes on"},
+	{"Handshake.Sequence.ResponseToBrick", seq_response_to_brick,
+	 "PRB-PDU-12 PRB-PDU-13 PRB-HDR-2 PRB-TERM-8 PRB-SEC-3", true, 0, 0,
+	 "a response PDU sent to the brick gets TERM SEQUENCE"},
+	{"Handshake.Keepalive.Basic", keepalive_basic, "PRB-KA-1", true, 0, 0, "KEEPALIVE answers"},
+	{"Handshake.Pipeline.Tags", pipeline_tags,
+	 "PRB-TAG-2 PRB-TAG-3 PRB-HDR-3 PRB-HDR-8 PRB-PDU-7 PRB-PDU-8 PRB-VER-10", true, 0, 0,
+	 "pipelined requests each answered once, with their tag and opcode"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

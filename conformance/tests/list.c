@@ -48,7 +48,8 @@ static size_t list_region(struct cf_conn *c, uint64_t from, uint32_t page, struc
 					 "adjacent extents with the same state not coalesced");
 			}
 			if (i + 1 == count)
-				CF_CHECK(next == e_end, "next_cursor 0x%llx, end of last extent 0x%llx",
+				CF_CHECK(next == e_end,
+					 "next_cursor 0x%llx, end of last extent 0x%llx",
 					 (unsigned long long)next, (unsigned long long)e_end);
 			if (e->addr >= end)
 				goto out_free;
@@ -56,7 +57,7 @@ static size_t list_region(struct cf_conn *c, uint64_t from, uint32_t page, struc
 			if (n > 0 && runs[n - 1].first + runs[n - 1].blocks == first)
 				runs[n - 1].blocks += e->blocks; /* joined across pages */
 			else if (n < max_runs)
-				runs[n++] = (struct run){ first, e->blocks };
+				runs[n++] = (struct run){first, e->blocks};
 		}
 		if (count == 0 || (flags & PRB_LIST_END) || next >= end)
 			break;
@@ -72,11 +73,13 @@ static void alloc_runs(struct cf_conn *c, const struct run *want, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (i % 2) {
-			CF_ST_FATAL(c, cf_alloc(c, cf_addr(want[i].first), (uint32_t)want[i].blocks),
+			CF_ST_FATAL(c,
+				    cf_alloc(c, cf_addr(want[i].first), (uint32_t)want[i].blocks),
 				    PRB_ST_OK);
 		} else {
 			for (uint64_t b = 0; b < want[i].blocks; b++)
-				CF_ST_FATAL(c, cf_alloc(c, cf_addr(want[i].first + b), 1), PRB_ST_OK);
+				CF_ST_FATAL(c, cf_alloc(c, cf_addr(want[i].first + b), 1),
+					    PRB_ST_OK);
 		}
 	}
 }
@@ -93,7 +96,7 @@ static void check_runs(const struct run *got, size_t ngot, const struct run *wan
 			 (unsigned long long)want[i].first, (unsigned long long)want[i].blocks);
 }
 
-static const struct run layout[] = { { 0, 3 }, { 5, 1 }, { 7, 3 }, { 11, 1 }, { 13, 6 } };
+static const struct run layout[] = {{0, 3}, {5, 1}, {7, 3}, {11, 1}, {13, 6}};
 #define NLAYOUT (sizeof(layout) / sizeof(layout[0]))
 
 static void basic_coalesced(void)
@@ -147,11 +150,13 @@ static void cursor_straddle(void)
 	size_t n = list_region(c, 1, 16, got, MAX_RUNS);
 	CF_CHECK(n >= 1 && got[0].first == 1 && got[0].blocks == 2,
 		 "LIST from inside run 0..2: first run %llu+%llu, expected 1+2",
-		 n ? (unsigned long long)got[0].first : 0ULL, n ? (unsigned long long)got[0].blocks : 0ULL);
+		 n ? (unsigned long long)got[0].first : 0ULL,
+		 n ? (unsigned long long)got[0].blocks : 0ULL);
 	n = list_region(c, 15, 16, got, MAX_RUNS);
 	CF_CHECK(n >= 1 && got[0].first == 15 && got[0].blocks == 4,
 		 "LIST from inside run 13..18: first run %llu+%llu, expected 15+4",
-		 n ? (unsigned long long)got[0].first : 0ULL, n ? (unsigned long long)got[0].blocks : 0ULL);
+		 n ? (unsigned long long)got[0].first : 0ULL,
+		 n ? (unsigned long long)got[0].blocks : 0ULL);
 }
 
 static void end_flag(void)
@@ -175,8 +180,8 @@ static void end_flag(void)
 	CF_ST(c, cf_list(c, top, 4, ext, &count, &next, &flags), PRB_ST_OK);
 	CF_CHECK(count == 1 && ext[0].addr == top && ext[0].blocks == 1, "top block not listed");
 	CF_CHECK((flags & PRB_LIST_END) && next == 0,
-		 "last extent ends at 2^64: END 0x%x, next_cursor 0x%llx (expected END and 0)", flags,
-		 (unsigned long long)next);
+		 "last extent ends at 2^64: END 0x%x, next_cursor 0x%llx (expected END and 0)",
+		 flags, (unsigned long long)next);
 	CF_ST(c, cf_free(c, top, 1, 0), PRB_ST_OK);
 }
 
@@ -187,7 +192,7 @@ static void args(void)
 	uint32_t count, flags;
 	uint64_t next;
 	uint8_t buf[64];
-	union prb_msg m = { .list_req = { .cursor = cf_addr(0), .max_extents = 1 } }, rsp;
+	union prb_msg m = {.list_req = {.cursor = cf_addr(0), .max_extents = 1}}, rsp;
 
 	CF_ST(c, cf_list(c, cf_addr(0) + 4096, 1, ext, &count, &next, &flags), PRB_ST_EINVAL);
 	CF_ST(c, cf_list(c, cf_addr(0), 0, ext, &count, &next, &flags), PRB_ST_EINVAL);
@@ -227,7 +232,7 @@ static void *churn_main(void *arg)
 	struct churn *ch = arg;
 
 	/* Blocks 1, 3, 5, ... of 0..39 come and go; even blocks are stable. */
-	bool on[20] = { false };
+	bool on[20] = {false};
 	for (uint64_t round = 0; !atomic_load(&ch->stop); round++) {
 		size_t i = (size_t)((round * 7) % 20);
 		uint64_t addr = cf_addr(1 + 2 * i);
@@ -258,7 +263,8 @@ static void concurrent_alloc(void)
 		for (size_t i = 0; i < 40; i++)
 			seen[i] = 0;
 		for (size_t i = 0; i < n; i++)
-			for (uint64_t b = got[i].first; b < got[i].first + got[i].blocks && b < 40; b++)
+			for (uint64_t b = got[i].first; b < got[i].first + got[i].blocks && b < 40;
+			     b++)
 				seen[b]++;
 		for (uint64_t b = 0; b < 40; b += 2)
 			CF_CHECK(seen[b] == 1, "pass %d: stable block %llu listed %u times", pass,
@@ -269,19 +275,20 @@ static void concurrent_alloc(void)
 }
 
 const struct cf_test cf_tests_list[] = {
-	{ "List.Basic.Coalesced", basic_coalesced, "PRB-LIST-4 PRB-LIST-5 PRB-LIST-6 PRB-LIST-9 PRB-LIST-12 PRB-PDU-4 PRB-TIER-5", true, 0, 0,
-	  "runs made by single and range ALLOCs come back as coalesced extents" },
-	{ "List.Basic.Paginate", paginate, "PRB-LIST-2 PRB-LIST-8", true, 0, 0,
-	  "pages of 1, 2, 3 extents: next_cursor chains them to the same runs" },
-	{ "List.Basic.LastExtent", last_extent, "PRB-LIST-3 PRB-LIST-9", true, 0, 0,
-	  "the last extent of a full page and the last allocated block are listed" },
-	{ "List.Cursor.Straddle", cursor_straddle, "PRB-LIST-7", true, 0, 0,
-	  "a run that straddles the cursor is reported from the cursor" },
-	{ "List.Cursor.End", end_flag, "PRB-LIST-8 PRB-LIST-10 PRB-LIST-11", true, 0, 0,
-	  "nothing after the cursor: count 0, END, next_cursor = cursor; top block listed" },
-	{ "List.Args.Invalid", args, "PRB-LIST-1", true, 0, 0,
-	  "unaligned cursor, max_extents 0 or above 4096: EINVAL" },
-	{ "List.Concurrent.Allocate", concurrent_alloc, "PRB-LIST-5 PRB-LIST-9", true, 0, 0,
-	  "while another connection allocates and frees, stable blocks appear exactly once" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"List.Basic.Coalesced", basic_coalesced,
+	 "PRB-LIST-4 PRB-LIST-5 PRB-LIST-6 PRB-LIST-9 PRB-LIST-12 PRB-PDU-4 PRB-TIER-5", true, 0, 0,
+	 "runs made by single and range ALLOCs come back as coalesced extents"},
+	{"List.Basic.Paginate", paginate, "PRB-LIST-2 PRB-LIST-8", true, 0, 0,
+	 "pages of 1, 2, 3 extents: next_cursor chains them to the same runs"},
+	{"List.Basic.LastExtent", last_extent, "PRB-LIST-3 PRB-LIST-9", true, 0, 0,
+	 "the last extent of a full page and the last allocated block are listed"},
+	{"List.Cursor.Straddle", cursor_straddle, "PRB-LIST-7", true, 0, 0,
+	 "a run that straddles the cursor is reported from the cursor"},
+	{"List.Cursor.End", end_flag, "PRB-LIST-8 PRB-LIST-10 PRB-LIST-11", true, 0, 0,
+	 "nothing after the cursor: count 0, END, next_cursor = cursor; top block listed"},
+	{"List.Args.Invalid", args, "PRB-LIST-1", true, 0, 0,
+	 "unaligned cursor, max_extents 0 or above 4096: EINVAL"},
+	{"List.Concurrent.Allocate", concurrent_alloc, "PRB-LIST-5 PRB-LIST-9", true, 0, 0,
+	 "while another connection allocates and frees, stable blocks appear exactly once"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

@@ -18,15 +18,15 @@ static void basic_enoent(void)
 static void basic_response(void)
 {
 	struct cf_conn *c = cf_connect();
-	union prb_msg m = { .map_req = { .addr = cf_addr(0), .map_flags = PRB_MAP_WRITE } }, rsp;
+	union prb_msg m = {.map_req = {.addr = cf_addr(0), .map_flags = PRB_MAP_WRITE}}, rsp;
 
 	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_call(c, PRB_MSG_MAP_REQ, &m, NULL, 0, &rsp), PRB_ST_OK);
 	CF_CHECK(rsp.map_rsp.handle != 0, "handle 0");
 	CF_CHECK(rsp.map_rsp.length == PRB_BLOCK_SIZE, "length %u", rsp.map_rsp.length);
 	CF_CHECK(rsp.map_rsp.raddr == 0 && rsp.map_rsp.rkey == 0,
-		 "TCP binding: raddr 0x%llx rkey 0x%x, expected 0", (unsigned long long)rsp.map_rsp.raddr,
-		 rsp.map_rsp.rkey);
+		 "TCP binding: raddr 0x%llx rkey 0x%x, expected 0",
+		 (unsigned long long)rsp.map_rsp.raddr, rsp.map_rsp.rkey);
 }
 
 static void args(void)
@@ -40,7 +40,7 @@ static void args(void)
 	for (uint32_t bit = 1; bit; bit <<= 1)
 		if (!(bit & PRB_MAP_ALL))
 			CF_ST(c, cf_map(c, cf_addr(0), bit, &h), PRB_ST_EINVAL);
-	union prb_msg m = { .map_req = { .addr = cf_addr(0) } }, rsp;
+	union prb_msg m = {.map_req = {.addr = cf_addr(0)}}, rsp;
 	m.hdr.tag = 5;
 	int len = cf_build(c, PRB_MSG_MAP_REQ, &m, NULL, 0, buf, sizeof(buf));
 	CF_CHECK_FATAL(len == PRB_MAP_REQ_SIZE, "encode");
@@ -122,7 +122,8 @@ static void handle_unique(void)
 	for (int i = 0; i < N; i++)
 		CF_RC(prb_unmap(&m[i]), 0);
 	for (int i = N; i < 2 * N; i++)
-		h[i] = prb_mapping_handle(cf_session_map(a, cf_addr((uint64_t)i % 4), PRB_MAPPING_RO));
+		h[i] = prb_mapping_handle(
+			cf_session_map(a, cf_addr((uint64_t)i % 4), PRB_MAPPING_RO));
 	/* PRB-MAP-10 can only be checked loosely: no constant step between handles. */
 	bool constant_step = true;
 	for (int i = 2; i < 2 * N; i++)
@@ -177,23 +178,22 @@ static void limit_max_mappings(void)
 }
 
 const struct cf_test cf_tests_map[] = {
-	{ "Map.Basic.Enoent", basic_enoent, "PRB-MAP-2", true, 0, 0,
-	  "MAP of a free block: ENOENT" },
-	{ "Map.Basic.Response", basic_response, "PRB-MAP-9 PRB-MAP-12 PRB-MAP-13", true, 0, 0,
-	  "MAP response: nonzero handle, length 2 MiB, raddr and rkey 0 on TCP" },
-	{ "Map.Args.Invalid", args, "PRB-MAP-1 PRB-VER-7 PRB-REQ-4", true, 0, 0,
-	  "unaligned address, unknown flag bits, reserved field: EINVAL" },
-	{ "Map.Shared.Coexist", shared_coexist, "PRB-MAP-5 PRB-MAP-15", true, 0, 0,
-	  "shared RO and RW mappings from two connections coexist" },
-	{ "Map.Exclusive.OtherConnection", excl_other_conn, "PRB-MAP-3 PRB-MAP-4 PRB-UNMAP-5", true, 0, 0,
-	  "EXCL against another connection's mapping and any MAP against EXCL: EBUSY" },
-	{ "Map.Exclusive.SameConnection", excl_same_conn, "PRB-MAP-3 PRB-MAP-4", true, 0, 0,
-	  "the exclusive rules hold within one connection too" },
-	{ "Map.Handle.Unique", handle_unique, "PRB-MAP-5 PRB-MAP-9 PRB-MAP-10", true, 0, 0,
-	  "handles nonzero, distinct, never reused after UNMAP" },
-	{ "Map.Handle.OtherConnection", handle_other_conn, "PRB-MAP-11 PRB-DATA-2 PRB-UNMAP-1", true, 0, 0,
-	  "another connection's handle: ESTALE for every operation" },
-	{ "Map.Limit.MaxMappings", limit_max_mappings, "PRB-MAP-6 PRB-HELLO-19 PRB-VER-1", true, 0, 0,
-	  "more than max_mappings live handles on one connection: ENOMEM" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Map.Basic.Enoent", basic_enoent, "PRB-MAP-2", true, 0, 0, "MAP of a free block: ENOENT"},
+	{"Map.Basic.Response", basic_response, "PRB-MAP-9 PRB-MAP-12 PRB-MAP-13", true, 0, 0,
+	 "MAP response: nonzero handle, length 2 MiB, raddr and rkey 0 on TCP"},
+	{"Map.Args.Invalid", args, "PRB-MAP-1 PRB-VER-7 PRB-REQ-4", true, 0, 0,
+	 "unaligned address, unknown flag bits, reserved field: EINVAL"},
+	{"Map.Shared.Coexist", shared_coexist, "PRB-MAP-5 PRB-MAP-15", true, 0, 0,
+	 "shared RO and RW mappings from two connections coexist"},
+	{"Map.Exclusive.OtherConnection", excl_other_conn, "PRB-MAP-3 PRB-MAP-4 PRB-UNMAP-5", true,
+	 0, 0, "EXCL against another connection's mapping and any MAP against EXCL: EBUSY"},
+	{"Map.Exclusive.SameConnection", excl_same_conn, "PRB-MAP-3 PRB-MAP-4", true, 0, 0,
+	 "the exclusive rules hold within one connection too"},
+	{"Map.Handle.Unique", handle_unique, "PRB-MAP-5 PRB-MAP-9 PRB-MAP-10", true, 0, 0,
+	 "handles nonzero, distinct, never reused after UNMAP"},
+	{"Map.Handle.OtherConnection", handle_other_conn, "PRB-MAP-11 PRB-DATA-2 PRB-UNMAP-1", true,
+	 0, 0, "another connection's handle: ESTALE for every operation"},
+	{"Map.Limit.MaxMappings", limit_max_mappings, "PRB-MAP-6 PRB-HELLO-19 PRB-VER-1", true, 0,
+	 0, "more than max_mappings live handles on one connection: ENOMEM"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

@@ -43,7 +43,8 @@ static void sentinel_check(void)
 	CF_ST_FATAL(c, cf_keepalive(c), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_read(c, h, 4096, sizeof(back), back), PRB_ST_OK);
-	CF_CHECK(memcmp(data, back, sizeof(data)) == 0, "data written before the bad input changed");
+	CF_CHECK(memcmp(data, back, sizeof(data)) == 0,
+		 "data written before the bad input changed");
 	cf_disconnect(c);
 }
 
@@ -67,7 +68,7 @@ static void send_fatal(struct cf_conn *c, const uint8_t *buf, size_t len)
 static void header_bad_magic(void)
 {
 	uint8_t buf[64];
-	union prb_msg m = { .keepalive_req = { .hdr = { 0 } } };
+	union prb_msg m = {.keepalive_req = {.hdr = {0}}};
 
 	sentinel_setup();
 	/* After HELLO and as the very first PDU: check 1 comes before check 8. */
@@ -85,7 +86,7 @@ static void header_bad_magic(void)
 static void header_reserved_flags(void)
 {
 	uint8_t buf[64];
-	union prb_msg m = { .keepalive_req = { .hdr = { 0 } } };
+	union prb_msg m = {.keepalive_req = {.hdr = {0}}};
 
 	sentinel_setup();
 	for (unsigned bit = 1; bit < 0x100; bit <<= 1) {
@@ -104,9 +105,9 @@ static void header_reserved_flags(void)
 /* hlen below 16, not a multiple of 8, or not the request's size: BAD_HEADER at hlen. */
 static void header_hlen(void)
 {
-	static const uint16_t bad[] = { 0, 8, 20, 24, 40 };
-	uint8_t buf[64] = { 0 };
-	union prb_msg m = { .alloc_req = { .blocks = 1 } };
+	static const uint16_t bad[] = {0, 8, 20, 24, 40};
+	uint8_t buf[64] = {0};
+	union prb_msg m = {.alloc_req = {.blocks = 1}};
 
 	sentinel_setup();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -130,8 +131,8 @@ static void header_hlen(void)
 static void header_plen_short(void)
 {
 	uint8_t buf[64];
-	union prb_msg m = { .alloc_req = { .blocks = 1 } };
-	static const uint32_t bad[] = { 0, 15, 16, 24, 31 };
+	union prb_msg m = {.alloc_req = {.blocks = 1}};
+	static const uint32_t bad[] = {0, 15, 16, 24, 31};
 
 	sentinel_setup();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -150,7 +151,7 @@ static void header_plen_short(void)
 static void header_oversize(void)
 {
 	uint8_t buf[64];
-	union prb_msg m = { .keepalive_req = { .hdr = { 0 } } };
+	union prb_msg m = {.keepalive_req = {.hdr = {0}}};
 
 	sentinel_setup();
 	for (int i = 0; i < 3; i++) {
@@ -169,7 +170,7 @@ static void header_oversize(void)
 static void header_payload_length(void)
 {
 	uint8_t buf[256];
-	uint8_t payload[64] = { 0 };
+	uint8_t payload[64] = {0};
 	union prb_msg m;
 	struct cf_conn *c;
 	uint64_t h;
@@ -179,14 +180,14 @@ static void header_payload_length(void)
 	/* A WRITE whose length field says 100 with 64 bytes of payload. */
 	c = cf_connect();
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
-	m = (union prb_msg){ .write_req = { .handle = h, .offset = 0, .length = 64 } };
+	m = (union prb_msg){.write_req = {.handle = h, .offset = 0, .length = 64}};
 	len = build(c, PRB_MSG_WRITE_REQ, &m, payload, sizeof(payload), buf, sizeof(buf));
 	cf_put_le(buf, 28, 4, 100);
 	send_fatal(c, buf, len);
 	CF_TERM_AT(c, PRB_TERM_BAD_HEADER, 28, 0x7A6);
 	/* A KEEPALIVE with 8 bytes of payload. */
 	c = cf_connect();
-	m = (union prb_msg){ .keepalive_req = { .hdr = { 0 } } };
+	m = (union prb_msg){.keepalive_req = {.hdr = {0}}};
 	len = build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf, sizeof(buf));
 	cf_put_le(buf, 4, 4, 24);
 	send_fatal(c, buf, 24);
@@ -224,10 +225,11 @@ static void opcode_unknown(void)
 		cf_put_le(buf, 14, 2, PRB_HDR_SIZE + (op % 2) * body);
 		CF_CHECK_FATAL(cf_send_raw(c, buf, PRB_HDR_SIZE + body) == 0, "send");
 		int st = cf_recv_rsp(c, 0x1000 + op, &rsp);
-		if (!CF_CHECK(st == PRB_ST_ENOTSUP, "opcode 0x%02x: expected ENOTSUP, got %d (%s)", op,
-			      st, st < 0 ? c->detail : "status"))
+		if (!CF_CHECK(st == PRB_ST_ENOTSUP, "opcode 0x%02x: expected ENOTSUP, got %d (%s)",
+			      op, st, st < 0 ? c->detail : "status"))
 			break;
-		CF_CHECK(c->rx_hdr.opcode == (op | PRB_OPCODE_RESPONSE) && c->rx_hdr.hlen == PRB_HDR_SIZE,
+		CF_CHECK(c->rx_hdr.opcode == (op | PRB_OPCODE_RESPONSE) &&
+				 c->rx_hdr.hlen == PRB_HDR_SIZE,
 			 "opcode 0x%02x answered with opcode 0x%02x hlen %u", op, c->rx_hdr.opcode,
 			 c->rx_hdr.hlen);
 		tested++;
@@ -241,7 +243,7 @@ static void opcode_unknown(void)
 static void term_from_initiator(void)
 {
 	struct cf_conn *c = cf_connect();
-	union prb_msg m = { .term = { .reason = PRB_TERM_SHUTDOWN } };
+	union prb_msg m = {.term = {.reason = PRB_TERM_SHUTDOWN}};
 
 	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_TERM, &m, NULL, 0, false) == 0, "send");
 	int ret = cf_recv_pdu(c, -1);
@@ -251,11 +253,10 @@ static void term_from_initiator(void)
 }
 
 /* A valid request of each kind, ready to have one field broken. */
-static size_t baseline(struct cf_conn *c, enum prb_msg_id id, uint64_t h, uint8_t *buf,
-		       size_t size)
+static size_t baseline(struct cf_conn *c, enum prb_msg_id id, uint64_t h, uint8_t *buf, size_t size)
 {
 	union prb_msg m;
-	static const uint8_t payload[8] = { 0 };
+	static const uint8_t payload[8] = {0};
 
 	memset(&m, 0, sizeof(m));
 	switch (id) {
@@ -282,7 +283,7 @@ static size_t baseline(struct cf_conn *c, enum prb_msg_id id, uint64_t h, uint8_
 		m.read_req.handle = h;
 		m.read_req.length = 8;
 		if (id == PRB_MSG_FLUSH_REQ)
-			m.flush_req = (struct prb_flush_req){ .handle = h, .length = 8 };
+			m.flush_req = (struct prb_flush_req){.handle = h, .length = 8};
 		break;
 	case PRB_MSG_WRITE_REQ:
 		m.write_req.handle = h;
@@ -310,7 +311,9 @@ static void expect_einval(struct cf_conn *c, const uint8_t *buf, size_t len, con
 	CF_CHECK_FATAL(cf_send_raw(c, buf, len) == 0, "send");
 	st = cf_recv_rsp(c, 0x7A6, &rsp);
 	CF_CHECK(st == PRB_ST_EINVAL, "%s: expected EINVAL, got %d (%s)", what, st,
-		 st < 0 ? c->detail : prb_status_name((unsigned)st) ? prb_status_name((unsigned)st) : "?");
+		 st < 0				 ? c->detail
+		 : prb_status_name((unsigned)st) ? prb_status_name((unsigned)st)
+						 : "?");
 	CF_CHECK_FATAL(st >= 0, "connection lost");
 }
 
@@ -364,7 +367,8 @@ static void reserved_walk(void)
 			int nbad = 0;
 			if ((fd->checks & PRB_CHECK_MIN) && fd->min > 0)
 				bad[nbad++] = fd->min - 1;
-			if ((fd->checks & PRB_CHECK_MAX) && (fd->size == 8 || fd->max + 1 < (1ULL << bits)))
+			if ((fd->checks & PRB_CHECK_MAX) &&
+			    (fd->size == 8 || fd->max + 1 < (1ULL << bits)))
 				bad[nbad++] = fd->max + 1;
 			if ((fd->checks & PRB_CHECK_ALIGN) && fd->align > 1)
 				bad[nbad++] = fd->align / 2;
@@ -373,9 +377,12 @@ static void reserved_walk(void)
 				uint64_t base = 0;
 				for (unsigned i = 0; i < fd->size; i++)
 					base |= (uint64_t)buf[fd->offset + i] << (8 * i);
-				/* Alignment: break the baseline's own value so the rest stays valid. */
-				uint64_t v = (fd->checks & PRB_CHECK_ALIGN) && bad[b] == fd->align / 2
-						     ? base + bad[b] : bad[b];
+				/* Alignment: break the baseline's own value so the rest stays
+				 * valid. */
+				uint64_t v =
+					(fd->checks & PRB_CHECK_ALIGN) && bad[b] == fd->align / 2
+						? base + bad[b]
+						: bad[b];
 				cf_put_le(buf, fd->offset, fd->size, v);
 				snprintf(what, sizeof(what), "%s.%s = %llu", d->name, fd->name,
 					 (unsigned long long)v);
@@ -400,7 +407,9 @@ static void hello_invalid(void)
 {
 	const struct prb_msg_desc *d = &prb_msg_descs[PRB_MSG_HELLO_REQ];
 	struct prb_hello_req good = {
-		.min_version = PRB_VERSION, .max_version = PRB_VERSION, .queue_depth = 4,
+		.min_version = PRB_VERSION,
+		.max_version = PRB_VERSION,
+		.queue_depth = 4,
 		.max_pdu = CF_RX_MAX,
 	};
 	uint8_t buf[64];
@@ -416,13 +425,13 @@ static void hello_invalid(void)
 		else
 			continue;
 		struct cf_conn *c = cf_open();
-		union prb_msg m = { .hello_req = good };
+		union prb_msg m = {.hello_req = good};
 		size_t len = build(c, PRB_MSG_HELLO_REQ, &m, NULL, 0, buf, sizeof(buf));
 		cf_put_le(buf, fd->offset, fd->size, v);
 		send_fatal(c, buf, len);
 		int st = cf_recv_rsp(c, 0x7A6, &rsp);
-		CF_CHECK(st == PRB_ST_EINVAL, "hello_req.%s = %llu: expected EINVAL, got %d", fd->name,
-			 (unsigned long long)v, st);
+		CF_CHECK(st == PRB_ST_EINVAL, "hello_req.%s = %llu: expected EINVAL, got %d",
+			 fd->name, (unsigned long long)v, st);
 		CF_CHECK(cf_wait_closed(c, cf_brick()->timeout_ms) == 0,
 			 "brick kept the connection after a HELLO error");
 		cf_disconnect(c);
@@ -447,15 +456,15 @@ static void hello_invalid(void)
 	struct prb_hello_req r = good;
 	r.features = ~(uint32_t)PRB_FEAT_ALL;
 	CF_ST(c, cf_hello(c, &r), PRB_ST_OK);
-	CF_CHECK((c->hello.features & ~(uint32_t)PRB_FEAT_ALL) == 0, "undefined features granted: 0x%x",
-		 c->hello.features);
+	CF_CHECK((c->hello.features & ~(uint32_t)PRB_FEAT_ALL) == 0,
+		 "undefined features granted: 0x%x", c->hello.features);
 }
 
 /* A request cut at every byte, then the connection closed: nothing happens. */
 static void truncated_every_byte(void)
 {
-	static const enum prb_msg_id ids[] = { PRB_MSG_ALLOC_REQ, PRB_MSG_WRITE_REQ,
-					       PRB_MSG_MAP_REQ, PRB_MSG_FREE_REQ };
+	static const enum prb_msg_id ids[] = {PRB_MSG_ALLOC_REQ, PRB_MSG_WRITE_REQ, PRB_MSG_MAP_REQ,
+					      PRB_MSG_FREE_REQ};
 	uint8_t buf[128], payload[16];
 	unsigned cuts = 0;
 
@@ -467,10 +476,12 @@ static void truncated_every_byte(void)
 		m.alloc_req.addr = cf_addr(3); /* alloc, map and free share the layout */
 		m.alloc_req.blocks = 1;
 		if (ids[i] == PRB_MSG_WRITE_REQ)
-			m.write_req = (struct prb_write_req){ .handle = 1, .length = sizeof(payload) };
+			m.write_req =
+				(struct prb_write_req){.handle = 1, .length = sizeof(payload)};
 		struct cf_conn *c0 = cf_open();
-		size_t len = build(c0, ids[i], &m, payload,
-				   ids[i] == PRB_MSG_WRITE_REQ ? sizeof(payload) : 0, buf, sizeof(buf));
+		size_t len =
+			build(c0, ids[i], &m, payload,
+			      ids[i] == PRB_MSG_WRITE_REQ ? sizeof(payload) : 0, buf, sizeof(buf));
 		cf_disconnect(c0);
 		for (size_t cut = 1; cut < len; cut++) {
 			struct cf_conn *c = cf_connect();
@@ -512,18 +523,19 @@ static void split_and_coalesced(void)
 	union prb_msg rsp;
 	size_t len = 0;
 
-	union prb_msg m = { .keepalive_req = { .hdr = { 0 } } };
+	union prb_msg m = {.keepalive_req = {.hdr = {0}}};
 	size_t one = build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf, sizeof(buf));
 	for (size_t i = 0; i < one; i++) {
-		struct timespec pause = { .tv_nsec = 2 * 1000 * 1000 };
+		struct timespec pause = {.tv_nsec = 2 * 1000 * 1000};
 		CF_CHECK_FATAL(cf_send_raw(c, buf + i, 1) == 0, "send");
 		nanosleep(&pause, NULL);
 	}
 	CF_ST(c, cf_recv_rsp(c, 0x7A6, &rsp), PRB_ST_OK);
 	uint32_t depth = c->hello.queue_depth < 16 ? c->hello.queue_depth : 16;
 	for (uint32_t i = 0; i < depth; i++) {
-		m = (union prb_msg){ .keepalive_req = { .hdr = { .tag = 100 + i } } };
-		int n = cf_build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf + len, sizeof(buf) - len);
+		m = (union prb_msg){.keepalive_req = {.hdr = {.tag = 100 + i}}};
+		int n = cf_build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf + len,
+				 sizeof(buf) - len);
 		CF_CHECK_FATAL(n > 0, "encode");
 		len += (size_t)n;
 	}
@@ -532,7 +544,8 @@ static void split_and_coalesced(void)
 		CF_CHECK_FATAL(cf_recv_pdu(c, -1) == 0, "response %u: %s", i, c->detail);
 		CF_CHECK(c->rx_hdr.tag >= 100 && c->rx_hdr.tag < 100 + depth &&
 				 c->rx_hdr.status == PRB_ST_OK,
-			 "coalesced KEEPALIVE %u: tag %u status %u", i, c->rx_hdr.tag, c->rx_hdr.status);
+			 "coalesced KEEPALIVE %u: tag %u status %u", i, c->rx_hdr.tag,
+			 c->rx_hdr.status);
 	}
 }
 
@@ -553,7 +566,7 @@ static void stall_half_pdu(void)
 {
 	struct cf_conn *stalled = cf_connect(), *idle = cf_connect();
 	uint8_t buf[64], data[4096], back[4096];
-	union prb_msg m = { .alloc_req = { .blocks = 1 } };
+	union prb_msg m = {.alloc_req = {.blocks = 1}};
 	int64_t start = now_ms();
 	uint64_t h;
 
@@ -568,14 +581,16 @@ static void stall_half_pdu(void)
 	CF_ST(c, cf_map(c, cf_addr(6), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	CF_ST(c, cf_write(c, h, 0, sizeof(data), data), PRB_ST_OK);
 	CF_ST(c, cf_read(c, h, 0, sizeof(back), back), PRB_ST_OK);
-	CF_CHECK(memcmp(data, back, sizeof(data)) == 0, "data differs while another connection stalls");
+	CF_CHECK(memcmp(data, back, sizeof(data)) == 0,
+		 "data differs while another connection stalls");
 	CF_ST(c, cf_free(c, cf_addr(6), 1, PRB_FREE_FORCE), PRB_ST_OK);
 	cf_disconnect(c);
 	sentinel_check();
 	/* The partial-PDU timeout is the brick's (at least 10 s outside tests): wait for it. */
 	int ret = cf_recv_pdu(stalled, cf_stall_wait_ms());
-	CF_CHECK(ret != -ETIMEDOUT, "no TERM TIMEOUT within %d ms of a stalled half PDU (a brick "
-				    "with a longer partial-PDU timeout: raise --stall-wait)",
+	CF_CHECK(ret != -ETIMEDOUT,
+		 "no TERM TIMEOUT within %d ms of a stalled half PDU (a brick "
+		 "with a longer partial-PDU timeout: raise --stall-wait)",
 		 cf_stall_wait_ms());
 	if (ret != -ETIMEDOUT)
 		CF_CHECK(ret == -ECONNABORTED && stalled->term.reason == PRB_TERM_TIMEOUT,
@@ -600,7 +615,7 @@ static void status_order(void)
 {
 	struct cf_conn *c = cf_connect_features(0);
 	union prb_msg m, rsp;
-	uint8_t buf[16] = { 0 };
+	uint8_t buf[16] = {0};
 	uint64_t hw, hr, orig;
 
 	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
@@ -610,7 +625,7 @@ static void status_order(void)
 	/* ENOTSUP (not negotiated) before EINVAL (misaligned). */
 	CF_ST(c, cf_fadd(c, hw, 3, 1, &orig), PRB_ST_ENOTSUP);
 	/* EINVAL (length 0) before ESTALE. */
-	m = (union prb_msg){ .read_req = { .handle = 12345, .offset = 0, .length = 0 } };
+	m = (union prb_msg){.read_req = {.handle = 12345, .offset = 0, .length = 0}};
 	CF_ST(c, cf_call(c, PRB_MSG_READ_REQ, &m, NULL, 0, &rsp), PRB_ST_EINVAL);
 	/* ESTALE before ERANGE; EPERM before ERANGE. */
 	CF_ST(c, cf_read(c, 12345, PRB_BLOCK_SIZE, 1, buf), PRB_ST_ESTALE);
@@ -627,35 +642,38 @@ static void status_order(void)
 }
 
 const struct cf_test cf_tests_robust[] = {
-	{ "Robust.Header.BadMagic", header_bad_magic, "PRB-PDU-12 PRB-HDR-1 PRB-TERM-1 PRB-TERM-4 PRB-TERM-8 PRB-CONN-6 PRB-SEC-3", true, 0, 0,
-	  "bad magic (first PDU or later): TERM BAD_HEADER at offset 0 with the PDU's tag" },
-	{ "Robust.Header.ReservedFlags", header_reserved_flags, "PRB-PDU-12 PRB-HDR-4 PRB-TERM-2", true, 0, 0,
-	  "each reserved bit of hdr.flags: TERM BAD_HEADER at offset 3" },
-	{ "Robust.Header.Hlen", header_hlen, "PRB-PDU-12 PRB-HDR-6", true, 0, 0,
-	  "hlen below 16, not a multiple of 8 or not the request's size: TERM BAD_HEADER at 14" },
-	{ "Robust.Header.PlenShort", header_plen_short, "PRB-PDU-12 PRB-HDR-5", true, 0, 0,
-	  "plen below hlen: TERM BAD_HEADER at offset 4" },
-	{ "Robust.Header.Oversize", header_oversize, "PRB-PDU-12 PRB-HELLO-14 PRB-VER-1 PRB-SEC-3", true, 0, 0,
-	  "plen above max_pdu (up to 4 GiB), header only: TERM PDU_TOO_LARGE at 4 at once" },
-	{ "Robust.Header.PayloadLength", header_payload_length, "PRB-PDU-2 PRB-PDU-3 PRB-PDU-12", true, 0, 0,
-	  "WRITE length != payload, payload on KEEPALIVE: TERM BAD_HEADER" },
-	{ "Robust.Opcode.Unknown", opcode_unknown, "PRB-PDU-5 PRB-PDU-15 PRB-VER-6 PRB-HDR-3", true, 0, 0,
-	  "every unknown opcode: ENOTSUP error response, opcode|0x80, same tag; plen skipped" },
-	{ "Robust.Term.FromInitiator", term_from_initiator, "PRB-PDU-14 PRB-TERM-5", true, 0, 0,
-	  "a TERM from the initiator: the brick closes without answering" },
-	{ "Robust.Fields.Walk", reserved_walk, "PRB-REQ-2 PRB-REQ-3 PRB-REQ-4 PRB-REQ-6 PRB-VER-5 PRB-VER-7 PRB-HDR-7", true, 0, 0,
-	  "every reserved field, undefined flag bit, hdr.status and min/max/align broken: EINVAL" },
-	{ "Robust.Fields.Hello", hello_invalid, "PRB-HELLO-4 PRB-HELLO-5 PRB-HELLO-8 PRB-VER-8", true, 0, 0,
-	  "HELLO with a broken field: EINVAL and close; unknown feature bits ignored" },
-	{ "Robust.Truncated.EveryByte", truncated_every_byte, "PRB-TCP-6 PRB-TERM-8 PRB-SEC-3", true, 0, 0,
-	  "requests cut at every byte then closed: nothing applied, brick serves on" },
-	{ "Robust.Garbage.Random", garbage, "PRB-PDU-12 PRB-SEC-1 PRB-SEC-3", true, 0, 0,
-	  "4 KiB of random bytes before and after HELLO: TERM BAD_HEADER" },
-	{ "Robust.Stream.SplitCoalesced", split_and_coalesced, "PRB-TCP-4 PRB-TCP-5", true, 0, 0,
-	  "a PDU sent byte by byte, and a queue depth of PDUs in one send, all answered" },
-	{ "Robust.Stall.HalfPdu", stall_half_pdu, "PRB-KA-2 PRB-KA-4 PRB-SEC-3", true, 0, 0,
-	  "half a PDU then silence: others served meanwhile, then TERM TIMEOUT" },
-	{ "Robust.Order.Statuses", status_order, "PRB-REQ-1 PRB-REQ-7", true, 0, 0,
-	  "with several faults, the status of the first check in section 7.1's order" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Robust.Header.BadMagic", header_bad_magic,
+	 "PRB-PDU-12 PRB-HDR-1 PRB-TERM-1 PRB-TERM-4 PRB-TERM-8 PRB-CONN-6 PRB-SEC-3", true, 0, 0,
+	 "bad magic (first PDU or later): TERM BAD_HEADER at offset 0 with the PDU's tag"},
+	{"Robust.Header.ReservedFlags", header_reserved_flags, "PRB-PDU-12 PRB-HDR-4 PRB-TERM-2",
+	 true, 0, 0, "each reserved bit of hdr.flags: TERM BAD_HEADER at offset 3"},
+	{"Robust.Header.Hlen", header_hlen, "PRB-PDU-12 PRB-HDR-6", true, 0, 0,
+	 "hlen below 16, not a multiple of 8 or not the request's size: TERM BAD_HEADER at 14"},
+	{"Robust.Header.PlenShort", header_plen_short, "PRB-PDU-12 PRB-HDR-5", true, 0, 0,
+	 "plen below hlen: TERM BAD_HEADER at offset 4"},
+	{"Robust.Header.Oversize", header_oversize, "PRB-PDU-12 PRB-HELLO-14 PRB-VER-1 PRB-SEC-3",
+	 true, 0, 0,
+	 "plen above max_pdu (up to 4 GiB), header only: TERM PDU_TOO_LARGE at 4 at once"},
+	{"Robust.Header.PayloadLength", header_payload_length, "PRB-PDU-2 PRB-PDU-3 PRB-PDU-12",
+	 true, 0, 0, "WRITE length != payload, payload on KEEPALIVE: TERM BAD_HEADER"},
+	{"Robust.Opcode.Unknown", opcode_unknown, "PRB-PDU-5 PRB-PDU-15 PRB-VER-6 PRB-HDR-3", true,
+	 0, 0, "every unknown opcode: ENOTSUP error response, opcode|0x80, same tag; plen skipped"},
+	{"Robust.Term.FromInitiator", term_from_initiator, "PRB-PDU-14 PRB-TERM-5", true, 0, 0,
+	 "a TERM from the initiator: the brick closes without answering"},
+	{"Robust.Fields.Walk", reserved_walk,
+	 "PRB-REQ-2 PRB-REQ-3 PRB-REQ-4 PRB-REQ-6 PRB-VER-5 PRB-VER-7 PRB-HDR-7", true, 0, 0,
+	 "every reserved field, undefined flag bit, hdr.status and min/max/align broken: EINVAL"},
+	{"Robust.Fields.Hello", hello_invalid, "PRB-HELLO-4 PRB-HELLO-5 PRB-HELLO-8 PRB-VER-8",
+	 true, 0, 0, "HELLO with a broken field: EINVAL and close; unknown feature bits ignored"},
+	{"Robust.Truncated.EveryByte", truncated_every_byte, "PRB-TCP-6 PRB-TERM-8 PRB-SEC-3", true,
+	 0, 0, "requests cut at every byte then closed: nothing applied, brick serves on"},
+	{"Robust.Garbage.Random", garbage, "PRB-PDU-12 PRB-SEC-1 PRB-SEC-3", true, 0, 0,
+	 "4 KiB of random bytes before and after HELLO: TERM BAD_HEADER"},
+	{"Robust.Stream.SplitCoalesced", split_and_coalesced, "PRB-TCP-4 PRB-TCP-5", true, 0, 0,
+	 "a PDU sent byte by byte, and a queue depth of PDUs in one send, all answered"},
+	{"Robust.Stall.HalfPdu", stall_half_pdu, "PRB-KA-2 PRB-KA-4 PRB-SEC-3", true, 0, 0,
+	 "half a PDU then silence: others served meanwhile, then TERM TIMEOUT"},
+	{"Robust.Order.Statuses", status_order, "PRB-REQ-1 PRB-REQ-7", true, 0, 0,
+	 "with several faults, the status of the first check in section 7.1's order"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

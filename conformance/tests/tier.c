@@ -81,7 +81,8 @@ static void map_recall(void)
 	CF_CHECK(resident + tiered == n, "LIST shows %llu of %llu blocks",
 		 (unsigned long long)(resident + tiered), (unsigned long long)n);
 	CF_CHECK(tiered >= 4, "%llu blocks in %llu fast slots but only %llu TIERED",
-		 (unsigned long long)n, (unsigned long long)info.fast_blocks, (unsigned long long)tiered);
+		 (unsigned long long)n, (unsigned long long)info.fast_blocks,
+		 (unsigned long long)tiered);
 	CF_ST_FATAL(c, cf_info(c, &after), PRB_ST_OK);
 	CF_CHECK(after.fast_free + after.tier_free == after.free_blocks &&
 			 after.tier_free + tiered <= after.tier_blocks,
@@ -91,7 +92,8 @@ static void map_recall(void)
 	/* Every block comes back with its contents, RESIDENT while mapped. */
 	for (uint64_t b = 0; b < n; b++) {
 		CF_ST_FATAL(c, cf_map(c, cf_addr(b), 0, &h), PRB_ST_OK);
-		CF_CHECK(block_intact(c, b, h), "block %llu changed by tiering", (unsigned long long)b);
+		CF_CHECK(block_intact(c, b, h), "block %llu changed by tiering",
+			 (unsigned long long)b);
 		struct prb_extent e;
 		uint32_t count = 0, flags;
 		uint64_t next;
@@ -118,8 +120,8 @@ static void map_pinned(void)
 	uint64_t resident, tiered;
 	states(c, n, &resident, &tiered);
 	CF_CHECK(tiered == 2 && resident == info.fast_blocks,
-		 "all fast slots pinned: %llu RESIDENT, %llu TIERED",
-		 (unsigned long long)resident, (unsigned long long)tiered);
+		 "all fast slots pinned: %llu RESIDENT, %llu TIERED", (unsigned long long)resident,
+		 (unsigned long long)tiered);
 	CF_ST(c, cf_map(c, cf_addr(info.fast_blocks), 0, &extra), PRB_ST_ENOMEM);
 	/* The pinned blocks did not move: their contents are there. */
 	CF_CHECK(block_intact(c, 0, h[0]), "a pinned block changed");
@@ -130,12 +132,11 @@ static void map_pinned(void)
 }
 
 const struct cf_test cf_tests_tier[] = {
-	{ "Tier.Map.Recall", map_recall,
-	  "PRB-MAP-8 PRB-TIER-2 PRB-TIER-3 PRB-TIER-4 PRB-LIST-12", false, CF_DESTRUCTIVE,
-	  PRB_FEAT_TIERING,
-	  "more blocks than fast slots: some TIERED, each comes back on MAP with its data" },
-	{ "Tier.Map.Pinned", map_pinned, "PRB-MAP-7 PRB-TIER-1 PRB-TIER-2", false, CF_DESTRUCTIVE,
-	  PRB_FEAT_TIERING,
-	  "every fast slot mapped: tiered block MAP gets ENOMEM; mapped blocks never move" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Tier.Map.Recall", map_recall, "PRB-MAP-8 PRB-TIER-2 PRB-TIER-3 PRB-TIER-4 PRB-LIST-12",
+	 false, CF_DESTRUCTIVE, PRB_FEAT_TIERING,
+	 "more blocks than fast slots: some TIERED, each comes back on MAP with its data"},
+	{"Tier.Map.Pinned", map_pinned, "PRB-MAP-7 PRB-TIER-1 PRB-TIER-2", false, CF_DESTRUCTIVE,
+	 PRB_FEAT_TIERING,
+	 "every fast slot mapped: tiered block MAP gets ENOMEM; mapped blocks never move"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };

@@ -11,7 +11,7 @@ static void revoke_immediate(void)
 {
 	struct cf_conn *c = cf_connect();
 	uint64_t h;
-	uint8_t buf[16] = { 1, 2, 3 };
+	uint8_t buf[16] = {1, 2, 3};
 
 	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
@@ -30,24 +30,28 @@ static void revoke_pipelined(void)
 {
 	struct cf_conn *c = cf_connect();
 	uint64_t h, h2;
-	uint8_t data[64], back[64], zero[64] = { 0 };
+	uint8_t data[64], back[64], zero[64] = {0};
 	union prb_msg u, w, rsp;
 
 	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	cf_pattern(data, sizeof(data), 5);
-	u = (union prb_msg){ .unmap_req = { .handle = h } };
-	w = (union prb_msg){ .write_req = { .handle = h, .offset = 0, .length = sizeof(data) } };
+	u = (union prb_msg){.unmap_req = {.handle = h}};
+	w = (union prb_msg){.write_req = {.handle = h, .offset = 0, .length = sizeof(data)}};
 	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_UNMAP_REQ, &u, NULL, 0, false) == 0, "send");
-	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_WRITE_REQ, &w, data, sizeof(data), false) == 0, "send");
+	CF_CHECK_FATAL(cf_send_msg(c, PRB_MSG_WRITE_REQ, &w, data, sizeof(data), false) == 0,
+		       "send");
 	for (int i = 0; i < 2; i++) {
 		CF_CHECK_FATAL(cf_recv_pdu(c, -1) == 0, "response %d: %s", i, c->detail);
 		if (c->rx_hdr.tag == u.hdr.tag)
-			CF_CHECK(c->rx_hdr.status == PRB_ST_OK, "UNMAP status %u", c->rx_hdr.status);
+			CF_CHECK(c->rx_hdr.status == PRB_ST_OK, "UNMAP status %u",
+				 c->rx_hdr.status);
 		else
 			CF_CHECK(c->rx_hdr.tag == w.hdr.tag && c->rx_hdr.status == PRB_ST_ESTALE,
 				 "WRITE after UNMAP: tag %u status %s", c->rx_hdr.tag,
-				 prb_status_name(c->rx_hdr.status) ? prb_status_name(c->rx_hdr.status) : "?");
+				 prb_status_name(c->rx_hdr.status)
+					 ? prb_status_name(c->rx_hdr.status)
+					 : "?");
 	}
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h2), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_read(c, h2, 0, sizeof(back), back), PRB_ST_OK);
@@ -69,7 +73,7 @@ static void unknown_handle(void)
 /* Retry MAP EXCL for a little while: the brick notices a dropped connection asynchronously. */
 static int map_excl_soon(struct prb_session *s, uint64_t addr, struct prb_mapping **m)
 {
-	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+	struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
 	int ret = -1;
 
 	for (int i = 0; i < 200; i++) {
@@ -116,15 +120,16 @@ static void disconnect_data_stays(void)
 }
 
 const struct cf_test cf_tests_unmap[] = {
-	{ "Unmap.Revoke.Immediate", revoke_immediate, "PRB-UNMAP-2 PRB-UNMAP-4 PRB-UNMAP-5", true, 0, 0,
-	  "after UNMAP every use of the handle gets ESTALE" },
-	{ "Unmap.Revoke.Pipelined", revoke_pipelined, "PRB-UNMAP-2 PRB-DATA-10", true, 0, 0,
-	  "a WRITE sent right behind UNMAP gets ESTALE and writes nothing" },
-	{ "Unmap.Handle.Unknown", unknown_handle, "PRB-UNMAP-1 PRB-DATA-2", true, 0, 0,
-	  "unknown handles (0, random, all ones): ESTALE" },
-	{ "Unmap.Disconnect.Revokes", disconnect_revokes, "PRB-CONN-1 PRB-CONN-2 PRB-CONN-3 PRB-TCP-6", true, 0, 0,
-	  "a connection's handles die with it; its blocks stay allocated" },
-	{ "Unmap.Disconnect.DataStays", disconnect_data_stays, "PRB-CONN-2", true, 0, 0,
-	  "data written through a dropped connection stays" },
-	{ NULL, NULL, NULL, false, 0, 0, NULL },
+	{"Unmap.Revoke.Immediate", revoke_immediate, "PRB-UNMAP-2 PRB-UNMAP-4 PRB-UNMAP-5", true, 0,
+	 0, "after UNMAP every use of the handle gets ESTALE"},
+	{"Unmap.Revoke.Pipelined", revoke_pipelined, "PRB-UNMAP-2 PRB-DATA-10", true, 0, 0,
+	 "a WRITE sent right behind UNMAP gets ESTALE and writes nothing"},
+	{"Unmap.Handle.Unknown", unknown_handle, "PRB-UNMAP-1 PRB-DATA-2", true, 0, 0,
+	 "unknown handles (0, random, all ones): ESTALE"},
+	{"Unmap.Disconnect.Revokes", disconnect_revokes,
+	 "PRB-CONN-1 PRB-CONN-2 PRB-CONN-3 PRB-TCP-6", true, 0, 0,
+	 "a connection's handles die with it; its blocks stay allocated"},
+	{"Unmap.Disconnect.DataStays", disconnect_data_stays, "PRB-CONN-2", true, 0, 0,
+	 "data written through a dropped connection stays"},
+	{NULL, NULL, NULL, false, 0, 0, NULL},
 };
