@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from c_spelling import (C_TYPES, DIRECTION_C, PAYLOAD_C, align_to, bound, cited_if, fail_stmt,
-                        field_checks, getter, macro, pack)
+                        field_checks, getter, lit, macro, pack)
 from model import Field, Message, Spec, Struct
 
 
@@ -173,7 +173,14 @@ class Source:
         if checks:
             parts.append(".checks = " + " | ".join(checks))
         if f.flags:
-            parts.append(f".mask = {macro(f.flags.prefix + '_ALL')}")
+            defined = macro(f.flags.prefix + '_ALL')
+            parts.append(f".mask = {lit(f.accepted_mask, hex(f.accepted_mask))}"
+                         if f.ignores_unknown_bits else f".mask = {defined}")
+            parts.append(f".defined_mask = {defined}")
+        if f.reserved_mask:
+            parts.append(f".reserved_mask = {lit(f.reserved_mask, hex(f.reserved_mask))}")
+        if f.ignores_unknown_bits:
+            parts.append(".unknown_bits_ignored = true")
         if f.enum:
             parts.append(f".value_name = prb_{f.enum.name}_name")
         return pack("\t{", parts, "},")

@@ -123,7 +123,7 @@ def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL",
     if f.enum:
         tests.append((enum_range_test(f.enum, value), "ERANGE", f"not a {f.enum.name} value",
                       cites["enum"]))
-    if f.flags:
+    if f.flags and not f.ignores_unknown_bits:  # ignored bits: kept for the caller to mask
         tests.append((f"{value} & ~{macro(f.flags.prefix + '_ALL')}", "EINVAL",
                       f"undefined {f.flags.name} bits", cites["flags"]))
     if f.equals is not None:

@@ -52,8 +52,10 @@ def allowed(spec: Spec, f: Field, payload: str = "none") -> str:
     if f.enum:
         parts.append(f"enum `{f.enum.name}`: " + ", ".join(v.name for v in f.enum.values))
     if f.flags:
+        others = ("unknown bits ignored (accepted, never granted)"
+                  if f.ignores_unknown_bits else "other bits reserved (0)")
         parts.append(f"flags `{f.flags.name}`: " + ", ".join(v.name for v in f.flags.values)
-                     + "; other bits reserved (0)")
+                     + "; " + others)
     if f.equals is not None:
         parts.append("= " + const_text(spec, f.equals, f.equals_ref))
     if f.align is not None:

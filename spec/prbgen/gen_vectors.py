@@ -266,6 +266,7 @@ class Vectors:
         all_flags = hdr_field(self.spec, "flags").flags.mask
         self.emit_valid(f"{m.name}/valid/max",
                         self.make(m, high, all_flags, 0xFFFFFFFF, payload_size=self.max_payload(m)))
+        self.unknown_bits(m, fields)
         if m.is_response:
             status = self.spec.enum("status")
             for i, flags in enumerate((0, flag_bit(self.spec, "HDGST"))):
@@ -274,6 +275,18 @@ class Vectors:
                                 status=code)
                 self.emit_valid(f"{m.name}/valid/error{i}", pdu)
         return base
+
+    def unknown_bits(self, m: Message, fields: list[Field]) -> None:
+        """Where a flags field ignores unknown bits: a valid vector with every bit of it set
+        (the decoder keeps them as received)."""
+        ignoring = [f for f in fields if f.ignores_unknown_bits]
+        if not ignoring:
+            return
+        rng = random.Random(f"{SEED}/{m.name}/unknown_bits")  # the other vectors stay as they were
+        body = {f.name: random_value(rng, f) for f in fields}
+        for f in ignoring:
+            body[f.name] = f.type_max
+        self.emit_valid(f"{m.name}/valid/unknown_bits", self.make(m, body, 0, 1))
 
     def min_payload(self, m: Message) -> int | None:
         pf = m.payload_field
@@ -396,6 +409,8 @@ class Vectors:
             return [(f"enum_{v}", v, "ERANGE") for v in sorted(set(outside))
                     if v not in members and v <= f.type_max]
         if f.flags:
+            if f.ignores_unknown_bits:
+                return []  # every value is valid: see Vectors.unknown_bits
             undefined = [b for b in range(8 * f.size) if not f.flags.mask >> b & 1]
             return [(f"undefined_bit{b}", 1 << b, "EINVAL") for b in {undefined[0], undefined[-1]}]
         out = []

@@ -168,7 +168,9 @@ def field_entry(f: Field, hf: Hf, owner: str) -> str:
         checks.append("PRB_WS_CHECK_PAYLOAD_LENGTH")
     bits = hf.bits_array if hf.bits else "NULL"
     vals = vals_name(f.enum) if f.enum and kind(f, owner) == "enum" else "NULL"
-    mask = f.flags.mask if f.flags else 0
+    # valid_mask: the bits the dissector does not report as reserved; a field whose unknown
+    # bits the spec ignores (unknown_bits = "ignore") has none reserved.
+    mask = f.accepted_mask if f.flags else 0
     return (f"\t{{ {c_str(f.name)}, &prb_hf[{hf.ident}], {bits}, {vals}, {c_uint(mask)},\n"
             f"\t  {c_uint(f.min or 0)}, {c_uint(f.max or 0)}, {c_uint(f.align or 0)}, "
             f"{c_uint(f.equals or 0)},\n"

@@ -20,6 +20,10 @@ TYPE_ALIGN = {"u8": 1, "u16": 2, "u32": 4, "u64": 8, "bytes16": 8}
 ENUM_TYPES = ("u8", "u16", "u32")
 DIRECTIONS = ("request", "response", "either")
 PAYLOADS = ("none", "data", "extents")
+# What a decoder does with the bits of a flags field that its enum does not define:
+# "reserved" (they must be zero: EINVAL) or "ignore" (accepted and kept as received, so
+# that a later version can define them; PRB-VER-8).
+UNKNOWN_BITS = ("reserved", "ignore")
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 VALUE_IDENT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -101,6 +105,27 @@ class Field:
     equals_ref: str | None = None
     # This field holds the payload length: bytes (payload "data") or records ("extents").
     payload_length: bool = False
+    # flags fields: what the bits outside the enum are, one of UNKNOWN_BITS.
+    unknown_bits: str = "reserved"
+
+    @property
+    def ignores_unknown_bits(self) -> bool:
+        return self.flags is not None and self.unknown_bits == "ignore"
+
+    @property
+    def accepted_mask(self) -> int:
+        """flags fields: the bits a decoder accepts (every bit when unknown ones are ignored)."""
+        return self.type_max if self.ignores_unknown_bits else self.flags.mask
+
+    @property
+    def reserved_mask(self) -> int:
+        """The bits that must be zero: a reserved field's all, a flags field's undefined ones
+        (none when they are ignored), else none."""
+        if self.reserved:
+            return self.type_max
+        if self.flags is not None:
+            return self.type_max & ~self.accepted_mask
+        return 0
 
     @property
     def end(self) -> int:
@@ -400,7 +425,7 @@ class _Loader:
         entry = f"{owner} field {t.get('name', '?')}"
         self.keys(t, where, entry, ("name", "type", "offset", "doc"),
                   ("enum", "flags", "reserved", "align", "min", "max", "equals",
-                   "payload_length"))
+                   "payload_length", "unknown_bits"))
         name = self.typed(t, "name", str, where, entry)
         if not IDENT.match(name):
             self.fail(where, entry, "name must be lower_snake_case", "name")
@@ -413,7 +438,7 @@ class _Loader:
                       f"({ftype})", "offset")
         f = Field(name, ftype, offset, TYPE_SIZES[ftype], self.typed(t, "doc", str, where, entry))
         constraints = [k for k in ("enum", "flags", "align", "min", "max", "equals",
-                                   "payload_length") if k in t]
+                                   "payload_length", "unknown_bits") if k in t]
         if t.get("reserved", False) is not False:
             if t["reserved"] is not True:
                 self.fail(where, entry, "'reserved' must be true when present", "reserved")
@@ -440,6 +465,14 @@ class _Loader:
                     self.fail(where, entry, f"field type {ftype} differs from {key} "
                               f"'{ename}' type {e.type}", key)
                 setattr(f, key, e)
+        if "unknown_bits" in t:
+            if f.flags is None:
+                self.fail(where, entry, "'unknown_bits' needs 'flags'", "unknown_bits")
+            value = self.typed(t, "unknown_bits", str, where, entry)
+            if value not in UNKNOWN_BITS:
+                self.fail(where, entry, f"'unknown_bits' must be one of "
+                          f"{', '.join(UNKNOWN_BITS)}", "unknown_bits")
+            f.unknown_bits = value
         if (f.enum or f.flags) and any(k in t for k in ("align", "min", "max", "equals")):
             self.fail(where, entry, "an enum or flags field takes no align/min/max/equals")
         for key in ("align", "min", "max", "equals"):
@@ -522,6 +555,11 @@ class _Loader:
         if tuple(f.name for f in hdr.fields) != HDR_FIELDS:
             self.fail(("struct", structs.index(hdr)), "struct hdr",
                       f"fields must be {', '.join(HDR_FIELDS)} in this order")
+        for j, f in enumerate(hdr.fields):
+            if f.ignores_unknown_bits:
+                self.fail(("struct", structs.index(hdr), "field", j), f"struct hdr field {f.name}",
+                          "header flags are framing (PRB-HDR-4): unknown bits cannot be "
+                          "ignored", "unknown_bits")
         return structs
 
     def messages(self, structs: list[Struct]) -> list[Message]:

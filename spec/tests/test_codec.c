@@ -1,6 +1,7 @@
 /* Codec properties over every message, walking the generated descriptors: round trip of
  * random valid messages, every truncation, every reserved bit, every value of every enum
- * field and of the response status, unknown flag bits, min/max/align/equals violations,
+ * field and of the response status, unknown flag bits (refused, or ignored and kept where
+ * the spec says so), min/max/align/equals violations,
  * error responses, and encoders that never write past their buffer.
  * Usage: test_codec [ITERATIONS] [SEED] */
 #include <errno.h>
@@ -111,6 +112,39 @@ static void truncations(enum prb_msg_id id, const uint8_t *good)
 	}
 }
 
+/*
+ * A flags field accepts its defined bits, and where unknown bits are ignored (PRB-VER-8) each of them alone, and all of them with
+ * every defined bit, decode and are kept as received (the caller masks them).
+ */
+static void ignored_bits(enum prb_msg_id id, const uint8_t *good,
+			 const struct prb_field_desc *f)
+{
+	const struct prb_msg_desc *d = &prb_msg_descs[id];
+	uint64_t all = field_type_max(f);
+	uint8_t buf[MAX_FIXED];
+	union prb_msg out;
+
+	CHECK((f->defined_mask & ~f->mask) == 0, "%s.%s: defined bits not accepted", d->name,
+	      f->name);
+	CHECK(f->unknown_bits_ignored == (f->mask == all && f->defined_mask != all),
+	      "%s.%s: unknown_bits_ignored does not match the masks", d->name, f->name);
+	if (!f->unknown_bits_ignored)
+		return;
+	for (unsigned bit = 0; bit <= 8u * f->size; bit++) {
+		uint64_t v = bit < 8u * f->size ? 1ULL << bit : all;
+		int rc;
+
+		if (bit < 8u * f->size && (f->defined_mask >> bit & 1))
+			continue;
+		memcpy(buf, good, d->size);
+		wire_set(buf, f, v);
+		rc = prb_msg_decode_as(id, buf, d->size, &out, NULL);
+		CHECK(rc == 0 && member_get(&out, f) == v, "%s.%s = %#llx: decode %d, kept %#llx",
+		      d->name, f->name, (unsigned long long)v, rc,
+		      (unsigned long long)member_get(&out, f));
+	}
+}
+
 /* Each single-field violation the descriptor allows, and the errno it must give. */
 static void field_violations(enum prb_msg_id id, const uint8_t *good, const struct prb_field_desc *f)
 {
@@ -121,6 +155,15 @@ static void field_violations(enum prb_msg_id id, const uint8_t *good, const stru
 	/* The payload length is checked before the field's bounds: changing the field alone
 	 * breaks the framing (PRB-PDU-3, PRB-PDU-4). */
 	bool framing = f->checks & PRB_CHECK_PAYLOAD_LENGTH;
+	/* The bits a walker must flip to get EINVAL: all of a reserved field, the flags the
+	 * decoder does not accept. */
+	uint64_t must_be_zero = f->kind == PRB_FIELD_RESERVED ? max
+				: f->kind == PRB_FIELD_FLAGS  ? max & ~f->mask
+							      : 0;
+
+	CHECK(f->reserved_mask == must_be_zero, "%s.%s: reserved_mask %#llx, expected %#llx",
+	      d->name, f->name, (unsigned long long)f->reserved_mask,
+	      (unsigned long long)must_be_zero);
 
 #define TRY(value, rc, what)                                                                       \
 	do {                                                                                       \
@@ -147,6 +190,7 @@ static void field_violations(enum prb_msg_id id, const uint8_t *good, const stru
 			if (!(f->mask >> bit & 1))
 				TRY(1ULL << bit, -EINVAL, "unknown flag bit");
 		}
+		ignored_bits(id, good, f);
 		break;
 	case PRB_FIELD_UINT:
 		if (f->checks & PRB_CHECK_EQUALS) {
