@@ -51,9 +51,11 @@ void prb_store_get_info(const struct prb_store *s, struct prb_store_info *info)
 		info->uuid[i] = s->uuid[i];
 	info->boot_epoch = s->boot_epoch;
 	info->fast_blocks = s->fast_slots;
-	info->fast_free = s->fast_free.count;
+	/* After a crash between the two halves of a swap the tier holds its spare too: a
+	 * fast slot is free but nothing more can be allocated. Report what can be. */
+	info->fast_free = s->fast_free.count < available ? s->fast_free.count : available;
 	info->tier_blocks = s->tier_slots ? s->tier_slots - 1u : 0;
-	info->tier_free = available > s->fast_free.count ? available - s->fast_free.count : 0;
+	info->tier_free = available - info->fast_free;
 	info->persistent = s->granularity == PMEM2_GRANULARITY_BYTE ||
 			   s->granularity == PMEM2_GRANULARITY_CACHE_LINE;
 }

@@ -141,6 +141,21 @@ static int check_list(struct prb_store *s, char *why, size_t why_len)
 	return 0;
 }
 
+/* INFO's free counts add up to the blocks that can still be allocated. */
+static int check_info(struct prb_store *s, char *why, size_t why_len)
+{
+	struct prb_store_info info;
+
+	prb_store_get_info(s, &info);
+	if (info.fast_free + info.tier_free + s->blocks != info.fast_blocks + info.tier_blocks)
+		return fail(why, why_len,
+			    "info: %" PRIu64 " + %" PRIu64 " free, %" PRIu64
+			    " blocks, capacity %" PRIu64 " + %" PRIu64,
+			    info.fast_free, info.tier_free, s->blocks, info.fast_blocks,
+			    info.tier_blocks);
+	return 0;
+}
+
 int prb_store_peek(struct prb_store *s, uint64_t block, uint8_t *buf)
 {
 	uint32_t slot;
@@ -165,6 +180,8 @@ int prb_store_check(struct prb_store *s, bool check_zeros, char *why, size_t why
 		rc = check_slots(s, seen, check_zeros, why, why_len);
 	if (rc == 0)
 		rc = check_list(s, why, why_len);
+	if (rc == 0)
+		rc = check_info(s, why, why_len);
 	free(seen);
 	return rc;
 }
