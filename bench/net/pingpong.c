@@ -97,8 +97,8 @@ static int server(const char *port_file)
 		if (fd < 0)
 			return 1;
 		nodelay(fd);
-		if (read_exact(fd, (uint8_t *)sizes, sizeof(sizes)) == 1 && sizes[0] <= sizeof(buf) &&
-		    sizes[1] <= sizeof(buf)) {
+		if (read_exact(fd, (uint8_t *)sizes, sizeof(sizes)) == 1 &&
+		    sizes[0] <= sizeof(buf) && sizes[1] <= sizeof(buf)) {
 			memset(buf, 0, sizeof(buf));
 			while (read_exact(fd, buf, sizes[0]) == 1)
 				if (write_all(fd, buf, sizes[1]) < 0)
@@ -117,7 +117,8 @@ static int cmp_u64(const void *a, const void *b)
 
 static int client(unsigned port, unsigned count, uint32_t req, uint32_t rsp, unsigned pairs)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	uint32_t sizes[2] = {req, rsp};
 	uint8_t buf[65536] = {0};

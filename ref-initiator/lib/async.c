@@ -49,8 +49,8 @@ int prb_submit_info(struct prb_session *s, struct prb_waiter *w, struct prb_bric
 	return 0;
 }
 
-int prb_submit_simple(struct prb_session *s, struct prb_waiter *w, uint8_t opcode,
-		      uint64_t addr, uint32_t blocks, uint32_t flags, uint64_t user_data)
+int prb_submit_simple(struct prb_session *s, struct prb_waiter *w, uint8_t opcode, uint64_t addr,
+		      uint32_t blocks, uint32_t flags, uint64_t user_data)
 {
 	struct prb_request *r;
 	int rc;
@@ -144,9 +144,8 @@ int prb_submit_list(struct prb_session *s, struct prb_waiter *w, uint64_t cursor
 	return 0;
 }
 
-int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
-		    uint64_t offset, void *read_buf, const void *write_buf, size_t len,
-		    uint64_t user_data)
+int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
+		    void *read_buf, const void *write_buf, size_t len, uint64_t user_data)
 {
 	struct prb_request *r;
 	int rc;
@@ -170,9 +169,8 @@ int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
 	return 0;
 }
 
-int prb_submit_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
-		      uint64_t offset, uint64_t compare, uint64_t operand, uint64_t *original,
-		      uint64_t user_data)
+int prb_submit_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
+		      uint64_t compare, uint64_t operand, uint64_t *original, uint64_t user_data)
 {
 	struct prb_request *r;
 	int rc;
@@ -203,8 +201,7 @@ int prb_async_keepalive(struct prb_session *session, uint64_t user_data)
 	return prb_submit_simple(session, NULL, PRB_OP_KEEPALIVE, 0, 0, 0, user_data);
 }
 
-int prb_async_alloc(struct prb_session *session, uint64_t addr, uint32_t blocks,
-		    uint64_t user_data)
+int prb_async_alloc(struct prb_session *session, uint64_t addr, uint32_t blocks, uint64_t user_data)
 {
 	return prb_submit_simple(session, NULL, PRB_OP_ALLOC, addr, blocks, 0, user_data);
 }
@@ -256,8 +253,8 @@ int prb_async_cas(struct prb_mapping *mapping, uint64_t offset, uint64_t compare
 				 user_data);
 }
 
-int prb_async_fadd(struct prb_mapping *mapping, uint64_t offset, uint64_t add,
-		   uint64_t *original, uint64_t user_data)
+int prb_async_fadd(struct prb_mapping *mapping, uint64_t offset, uint64_t add, uint64_t *original,
+		   uint64_t user_data)
 {
 	return prb_submit_atomic(mapping, NULL, PRB_OP_FADD, offset, 0, add, original, user_data);
 }

@@ -10,8 +10,7 @@
 #include "internal.h"
 
 _Static_assert(PRB_BLOCK_BYTES == PRB_BLOCK_SIZE, "prb.h block size matches the spec");
-_Static_assert(PRB_RANGE_MAX_BLOCKS == PRB_MAX_RANGE_BLOCKS,
-	       "prb.h range limit matches the spec");
+_Static_assert(PRB_RANGE_MAX_BLOCKS == PRB_MAX_RANGE_BLOCKS, "prb.h range limit matches the spec");
 _Static_assert(PRB_FEATURE_HEADER_DIGEST == PRB_FEAT_HDGST &&
 		       PRB_FEATURE_DATA_DIGEST == PRB_FEAT_DDGST &&
 		       PRB_FEATURE_ATOMICS == PRB_FEAT_ATOMICS &&

@@ -33,21 +33,21 @@ struct prb_request;
 /* Where the result of a request goes: a blocking caller's waiter, or the ring. */
 struct prb_waiter {
 	unsigned pending; /* requests not yet finished */
-	int result;       /* first error seen, else 0 */
-	int count;        /* LIST: extent count of the last page */
+	int result;	  /* first error seen, else 0 */
+	int count;	  /* LIST: extent count of the last page */
 };
 
 enum prb_request_state {
 	PRB_REQ_FREE = 0,
-	PRB_REQ_QUEUED,   /* in the session's queue, not yet handed to the transport */
+	PRB_REQ_QUEUED,	  /* in the session's queue, not yet handed to the transport */
 	PRB_REQ_INFLIGHT, /* handed to the transport, answer awaited */
 };
 
 /* One request slot; its index is the low 16 bits of the wire tag. */
 struct prb_request {
 	enum prb_request_state state;
-	uint8_t opcode;   /* PRB_OP_* of the request */
-	uint32_t tag;     /* index | generation << 16 */
+	uint8_t opcode; /* PRB_OP_* of the request */
+	uint32_t tag;	/* index | generation << 16 */
 	uint16_t generation;
 	struct prb_request *next; /* queue or free list link */
 
@@ -78,10 +78,10 @@ struct prb_request {
 
 	/* Transport scratch: encoded fixed part, digests and send progress. */
 	uint8_t pdu[PRB_REQ_PDU_MAX];
-	uint32_t pdu_len;   /* fixed part + header digest */
-	uint8_t ddgst[4];   /* WRITE data digest */
-	uint32_t sent;      /* bytes of this PDU already written */
-	uint32_t wire_len;  /* whole PDU length */
+	uint32_t pdu_len;  /* fixed part + header digest */
+	uint8_t ddgst[4];  /* WRITE data digest */
+	uint32_t sent;	   /* bytes of this PDU already written */
+	uint32_t wire_len; /* whole PDU length */
 };
 
 /*
@@ -130,16 +130,16 @@ struct prb_mapping {
 	uint32_t rkey;
 	unsigned flags;
 	uint64_t connection; /* session's connection number when mapped */
-	bool revoked;        /* the brick answered ESTALE */
-	bool unmapping;      /* the owner let go (UNMAP queued or done): freed at refs 0 */
-	uint32_t refs;       /* requests in flight that name this mapping */
+	bool revoked;	     /* the brick answered ESTALE */
+	bool unmapping;	     /* the owner let go (UNMAP queued or done): freed at refs 0 */
+	uint32_t refs;	     /* requests in flight that name this mapping */
 };
 
 struct prb_list_iter {
 	struct prb_session *session;
 	struct prb_list_iter *prev, *next;
 	uint64_t cursor; /* next page starts here */
-	bool end;        /* last page fetched */
+	bool end;	 /* last page fetched */
 	struct prb_list_extent *page;
 	uint32_t page_cap;
 	uint32_t count, index;
@@ -158,7 +158,7 @@ struct prb_session {
 	struct prb_session_info params;
 	uint32_t max_write; /* largest WRITE payload: max_data and the brick's max_pdu */
 	bool connected;
-	int status;          /* 0, or why the connection ended */
+	int status; /* 0, or why the connection ended */
 	unsigned term_reason;
 	uint64_t connection; /* grows at every successful connect */
 	bool ever_connected;
@@ -168,7 +168,7 @@ struct prb_session {
 	uint32_t slot_count;
 	struct prb_request *free_slots;
 	struct prb_request *queue_head, *queue_tail; /* queued, not yet started */
-	uint32_t inflight;                           /* slots started */
+	uint32_t inflight;			     /* slots started */
 
 	/* Asynchronous accounting: user requests from queueing to reaping. */
 	uint32_t user_depth;
@@ -203,8 +203,8 @@ void prb_queue_fail_all(struct prb_session *s, int result);
 int prb_queue_wait(struct prb_session *s, struct prb_waiter *w);
 
 /* proto.c: request encoding and response decoding (both bindings). */
-int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t flags,
-		     void *buf, size_t len);
+int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t flags, void *buf,
+		     size_t len);
 int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8_t *pdu,
 		       size_t len);
 uint32_t prb_request_payload(const struct prb_request *r);
@@ -234,19 +234,17 @@ void prb_list_detach_all(struct prb_session *s);
 /* async.c: queue helpers used by the blocking calls too. */
 int prb_submit_info(struct prb_session *s, struct prb_waiter *w, struct prb_brick_info *info,
 		    uint64_t user_data);
-int prb_submit_simple(struct prb_session *s, struct prb_waiter *w, uint8_t opcode,
-		      uint64_t addr, uint32_t blocks, uint32_t flags, uint64_t user_data);
+int prb_submit_simple(struct prb_session *s, struct prb_waiter *w, uint8_t opcode, uint64_t addr,
+		      uint32_t blocks, uint32_t flags, uint64_t user_data);
 int prb_submit_map(struct prb_session *s, struct prb_waiter *w, uint64_t addr, unsigned flags,
 		   struct prb_mapping **out, uint64_t user_data);
 int prb_submit_unmap(struct prb_mapping *m, struct prb_waiter *w, uint64_t user_data);
 int prb_submit_list(struct prb_session *s, struct prb_waiter *w, uint64_t cursor,
 		    struct prb_list_extent *extents, uint32_t max, struct prb_list_page *page,
 		    uint64_t user_data);
-int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
-		    uint64_t offset, void *read_buf, const void *write_buf, size_t len,
-		    uint64_t user_data);
-int prb_submit_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
-		      uint64_t offset, uint64_t compare, uint64_t operand, uint64_t *original,
-		      uint64_t user_data);
+int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
+		    void *read_buf, const void *write_buf, size_t len, uint64_t user_data);
+int prb_submit_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
+		      uint64_t compare, uint64_t operand, uint64_t *original, uint64_t user_data);
 
 #endif /* PRB_LIB_INTERNAL_H */

@@ -36,32 +36,36 @@ static int prb_encode_data(const struct prb_request *r, struct prb_hdr hdr, void
 	memset(&m, 0, sizeof(m));
 	switch (r->opcode) {
 	case PRB_OP_READ:
-		m.read_req = (struct prb_read_req){.hdr = hdr, .handle = r->handle,
-						   .offset = r->offset, .length = r->length};
+		m.read_req = (struct prb_read_req){
+			.hdr = hdr, .handle = r->handle, .offset = r->offset, .length = r->length};
 		return prb_read_req_encode(&m.read_req, buf, len);
 	case PRB_OP_WRITE:
-		m.write_req = (struct prb_write_req){.hdr = hdr, .handle = r->handle,
-						     .offset = r->offset, .length = r->length,
+		m.write_req = (struct prb_write_req){.hdr = hdr,
+						     .handle = r->handle,
+						     .offset = r->offset,
+						     .length = r->length,
 						     .payload_len = r->length};
 		return prb_write_req_encode(&m.write_req, buf, len);
 	case PRB_OP_FLUSH:
-		m.flush_req = (struct prb_flush_req){.hdr = hdr, .handle = r->handle,
-						     .offset = r->offset, .length = r->length};
+		m.flush_req = (struct prb_flush_req){
+			.hdr = hdr, .handle = r->handle, .offset = r->offset, .length = r->length};
 		return prb_flush_req_encode(&m.flush_req, buf, len);
 	case PRB_OP_CAS:
-		m.cas_req = (struct prb_cas_req){.hdr = hdr, .handle = r->handle,
-						 .offset = r->offset, .compare = r->compare,
+		m.cas_req = (struct prb_cas_req){.hdr = hdr,
+						 .handle = r->handle,
+						 .offset = r->offset,
+						 .compare = r->compare,
 						 .swap = r->operand};
 		return prb_cas_req_encode(&m.cas_req, buf, len);
 	default:
-		m.fadd_req = (struct prb_fadd_req){.hdr = hdr, .handle = r->handle,
-						   .offset = r->offset, .add = r->operand};
+		m.fadd_req = (struct prb_fadd_req){
+			.hdr = hdr, .handle = r->handle, .offset = r->offset, .add = r->operand};
 		return prb_fadd_req_encode(&m.fadd_req, buf, len);
 	}
 }
 
-int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t flags,
-		     void *buf, size_t len)
+int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t flags, void *buf,
+		     size_t len)
 {
 	struct prb_hdr hdr = {.flags = flags, .tag = r->tag};
 	(void)s;
@@ -76,8 +80,8 @@ int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t
 		return prb_alloc_req_encode(&m, buf, len);
 	}
 	case PRB_OP_FREE: {
-		struct prb_free_req m = {.hdr = hdr, .addr = r->addr, .blocks = r->blocks,
-					 .free_flags = r->flags};
+		struct prb_free_req m = {
+			.hdr = hdr, .addr = r->addr, .blocks = r->blocks, .free_flags = r->flags};
 
 		return prb_free_req_encode(&m, buf, len);
 	}
@@ -92,8 +96,8 @@ int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t
 		return prb_unmap_req_encode(&m, buf, len);
 	}
 	case PRB_OP_LIST: {
-		struct prb_list_req m = {.hdr = hdr, .cursor = r->addr,
-					 .max_extents = r->max_extents};
+		struct prb_list_req m = {
+			.hdr = hdr, .cursor = r->addr, .max_extents = r->max_extents};
 
 		return prb_list_req_encode(&m, buf, len);
 	}
@@ -213,8 +217,7 @@ static int prb_proto_fill(struct prb_request *r, const uint8_t *pdu, size_t len,
 	return 0;
 }
 
-int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8_t *pdu,
-		       size_t len)
+int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8_t *pdu, size_t len)
 {
 	int result = 0;
 	int rc = prb_proto_fill(r, pdu, len, &result);

@@ -25,7 +25,7 @@
 
 /* Staging buffer: holds any answer but a READ payload (LIST is the largest). */
 #define PRB_TCP_RBUF (128u * 1024u)
-#define PRB_TCP_IOV 64
+#define PRB_TCP_IOV  64
 /* Most bytes a non-READ answer may have: LIST with both digests. */
 #define PRB_TCP_MAX_STAGED                                                                         \
 	(PRB_LIST_RSP_SIZE + PRB_HDGST_SIZE + PRB_MAX_LIST_EXTENTS * 16u + PRB_DDGST_SIZE)
@@ -46,7 +46,7 @@ _Static_assert(PRB_READ_RSP_SIZE + PRB_HDGST_SIZE <= PRB_REQ_PDU_MAX, "READ answ
 _Static_assert(PRB_TCP_MAX_STAGED <= PRB_TCP_RBUF, "staging buffer holds a full LIST answer");
 
 enum prb_tcp_rx {
-	PRB_TCP_RX_PDU,     /* parsing PDUs from the staging buffer */
+	PRB_TCP_RX_PDU,	    /* parsing PDUs from the staging buffer */
 	PRB_TCP_RX_DIRECT,  /* receiving a READ payload into the caller's buffer */
 	PRB_TCP_RX_TRAILER, /* expecting the data digest of that READ */
 };
@@ -56,8 +56,8 @@ struct prb_tcp {
 	bool hdgst, ddgst;
 	unsigned io_timeout_ms;
 	uint64_t last_rx_ms; /* answer timer: when bytes last arrived (updated lazily) */
-	bool rx_seen;        /* bytes arrived since last_rx_ms was last set */
-	bool rx_small;       /* after a large READ: stage little, so payloads go direct */
+	bool rx_seen;	     /* bytes arrived since last_rx_ms was last set */
+	bool rx_small;	     /* after a large READ: stage little, so payloads go direct */
 
 	struct prb_request *sq_head, *sq_tail; /* started, not fully written */
 
@@ -140,8 +140,8 @@ err_close:
 /* Resolve host and port and connect to the first address that answers. */
 static int prb_tcp_dial(const struct prb_url *url, uint64_t deadline_ms)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICSERV};
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *list, *ai;
 	char port[8];
 	int fd = -ECONNREFUSED, rc, one = 1;
@@ -243,9 +243,11 @@ static int prb_tcp_accept_hello(struct prb_session *s, const struct prb_hello_rs
 /* The HELLO exchange (never with digests): PROTOCOL.md's handshake. */
 static int prb_tcp_hello(struct prb_session *s, int fd, uint64_t deadline_ms)
 {
-	struct prb_hello_req req = {.min_version = 1, .max_version = PRB_VERSION,
+	struct prb_hello_req req = {.min_version = 1,
+				    .max_version = PRB_VERSION,
 				    .queue_depth = (uint16_t)s->opts.queue_depth,
-				    .features = s->opts.features, .max_pdu = PRB_RX_MAX_PDU};
+				    .features = s->opts.features,
+				    .max_pdu = PRB_RX_MAX_PDU};
 	uint8_t buf[256];
 	struct prb_hdr h;
 	union prb_msg m;
@@ -535,7 +537,8 @@ static int prb_tcp_check_header(struct prb_session *s, struct prb_tcp *c, struct
 		return avail >= PRB_TERM_SIZE ? prb_tcp_term(s, p, avail) : 0;
 	if (!(h->opcode & PRB_OPCODE_RESPONSE))
 		return -EPROTO;
-	if (((h->flags & PRB_HDR_HDGST) != 0) != c->hdgst || ((h->flags & PRB_HDR_DDGST) && !c->ddgst))
+	if (((h->flags & PRB_HDR_HDGST) != 0) != c->hdgst ||
+	    ((h->flags & PRB_HDR_DDGST) && !c->ddgst))
 		return -EBADMSG;
 	fixed = h->hlen + (c->hdgst ? PRB_HDGST_SIZE : 0u);
 	if (h->hlen < PRB_HDR_SIZE || h->plen < fixed || h->plen > PRB_RX_MAX_PDU ||

@@ -23,7 +23,7 @@ static int failures;
 		long got_ = (long)(expr);                                                          \
 		if (got_ != (long)(want)) {                                                        \
 			fprintf(stderr, "%s:%d: %s = %ld, want %ld (%s)\n", __FILE__, __LINE__,    \
-				#expr, got_, (long)(want), #want);                                  \
+				#expr, got_, (long)(want), #want);                                 \
 			failures++;                                                                \
 		}                                                                                  \
 	} while (0)
@@ -283,8 +283,8 @@ static void test_data(struct prb_session *s)
 
 static void test_strerror(void)
 {
-	const int codes[] = {0, -EINVAL, -ESTALE, -ENOTCONN, -ECONNRESET, -EAGAIN, -EBADMSG,
-			     -EPROTO, 12345, -12345};
+	const int codes[] = {0,	      -EINVAL,	-ESTALE, -ENOTCONN, -ECONNRESET,
+			     -EAGAIN, -EBADMSG, -EPROTO, 12345,	    -12345};
 	size_t i;
 
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)

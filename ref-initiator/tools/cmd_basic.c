@@ -61,18 +61,22 @@ static void prb_info_json(const char *url, const struct prb_session_info *si,
 	       ", \"tier_blocks\": %" PRIu64 ", \"tier_free\": %" PRIu64
 	       ", \"mapped_blocks\": %" PRIu64 ", \"requests\": %" PRIu64
 	       ", \"connections\": %u}\n",
-	       id, bi->boot_epoch, si->transport, si->version, si->features, feat,
-	       si->queue_depth, si->max_pdu, si->max_data, si->max_mappings, bi->capacity_blocks,
-	       bi->free_blocks, bi->fast_blocks, bi->fast_free, bi->tier_blocks, bi->tier_free,
-	       bi->mapped_blocks, bi->requests, bi->connections);
+	       id, bi->boot_epoch, si->transport, si->version, si->features, feat, si->queue_depth,
+	       si->max_pdu, si->max_data, si->max_mappings, bi->capacity_blocks, bi->free_blocks,
+	       bi->fast_blocks, bi->fast_free, bi->tier_blocks, bi->tier_free, bi->mapped_blocks,
+	       bi->requests, bi->connections);
 }
 
 int prb_cmd_info(int argc, char **argv)
 {
 	static const struct option options[] = {PRB_COMMON_OPTIONS};
 	struct prb_common c = {.cmd = "info"};
-	struct prb_parse p = {.common = &c, .help = prb_info_help, .options = options,
-			      .shortopts = PRB_COMMON_SHORT, .min_pos = 1, .max_pos = 1};
+	struct prb_parse p = {.common = &c,
+			      .help = prb_info_help,
+			      .options = options,
+			      .shortopts = PRB_COMMON_SHORT,
+			      .min_pos = 1,
+			      .max_pos = 1};
 	struct prb_session_info si;
 	struct prb_brick_info bi;
 	struct prb_session *s;
@@ -140,13 +144,18 @@ static const char prb_free_help[] =
 static int prb_range_cmd(int argc, char **argv, bool is_free)
 {
 	static const struct option options[] = {{"count", required_argument, NULL, 'n'},
-						 {"force", no_argument, NULL, 'f'},
-						 PRB_COMMON_OPTIONS};
+						{"force", no_argument, NULL, 'f'},
+						PRB_COMMON_OPTIONS};
 	struct prb_common c = {.cmd = is_free ? "free" : "alloc"};
 	struct prb_range_opts o = {.count = 1};
-	struct prb_parse p = {.common = &c, .help = is_free ? prb_free_help : prb_alloc_help,
-			      .options = options, .shortopts = PRB_COMMON_SHORT "n:f",
-			      .handle = prb_range_option, .ctx = &o, .min_pos = 2, .max_pos = 2};
+	struct prb_parse p = {.common = &c,
+			      .help = is_free ? prb_free_help : prb_alloc_help,
+			      .options = options,
+			      .shortopts = PRB_COMMON_SHORT "n:f",
+			      .handle = prb_range_option,
+			      .ctx = &o,
+			      .min_pos = 2,
+			      .max_pos = 2};
 	struct prb_session *s;
 	uint64_t addr;
 	int rc;
@@ -249,15 +258,21 @@ static int prb_hold(struct prb_session *s, uint64_t ms)
 
 int prb_cmd_map(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"ro", no_argument, NULL, 'r'}, {"rw", no_argument, NULL, 'w'},
-		{"excl", no_argument, NULL, 'x'}, {"hold", required_argument, NULL, 'H'},
-		PRB_COMMON_OPTIONS};
+	static const struct option options[] = {{"ro", no_argument, NULL, 'r'},
+						{"rw", no_argument, NULL, 'w'},
+						{"excl", no_argument, NULL, 'x'},
+						{"hold", required_argument, NULL, 'H'},
+						PRB_COMMON_OPTIONS};
 	struct prb_common c = {.cmd = "map"};
 	struct prb_map_opts o = {.access = -1};
-	struct prb_parse p = {.common = &c, .help = prb_map_help, .options = options,
-			      .shortopts = PRB_COMMON_SHORT "rwxH:", .handle = prb_map_option,
-			      .ctx = &o, .min_pos = 2, .max_pos = 2};
+	struct prb_parse p = {.common = &c,
+			      .help = prb_map_help,
+			      .options = options,
+			      .shortopts = PRB_COMMON_SHORT "rwxH:",
+			      .handle = prb_map_option,
+			      .ctx = &o,
+			      .min_pos = 2,
+			      .max_pos = 2};
 	struct prb_mapping *m = NULL;
 	struct prb_session *s;
 	uint64_t addr;
@@ -335,12 +350,17 @@ static const char *prb_state_name(enum prb_block_state st)
 int prb_cmd_list(int argc, char **argv)
 {
 	static const struct option options[] = {{"start", required_argument, NULL, 's'},
-						 PRB_COMMON_OPTIONS};
+						PRB_COMMON_OPTIONS};
 	struct prb_common c = {.cmd = "list"};
 	uint64_t start = 0, extents = 0, blocks = 0;
-	struct prb_parse p = {.common = &c, .help = prb_list_help, .options = options,
-			      .shortopts = PRB_COMMON_SHORT "s:", .handle = prb_list_option,
-			      .ctx = &start, .min_pos = 1, .max_pos = 1};
+	struct prb_parse p = {.common = &c,
+			      .help = prb_list_help,
+			      .options = options,
+			      .shortopts = PRB_COMMON_SHORT "s:",
+			      .handle = prb_list_option,
+			      .ctx = &start,
+			      .min_pos = 1,
+			      .max_pos = 1};
 	struct prb_list_iter *it = NULL;
 	struct prb_list_extent e;
 	struct prb_session *s;
@@ -369,8 +389,8 @@ int prb_cmd_list(int argc, char **argv)
 			       ", \"state\": \"%s\"}",
 			       extents ? ", " : "", e.addr, e.blocks, prb_state_name(e.state));
 		else
-			printf("0x%018" PRIx64 " 0x%018" PRIx64 " %10" PRIu64 "  %s\n", e.addr,
-			       end, e.blocks, prb_state_name(e.state));
+			printf("0x%018" PRIx64 " 0x%018" PRIx64 " %10" PRIu64 "  %s\n", e.addr, end,
+			       e.blocks, prb_state_name(e.state));
 		extents++;
 		blocks += e.blocks;
 	}
@@ -384,8 +404,7 @@ int prb_cmd_list(int argc, char **argv)
 		goto out;
 	}
 	if (c.json)
-		printf("], \"ok\": true, \"extent_count\": %" PRIu64 ", \"blocks\": %" PRIu64
-		       "}\n",
+		printf("], \"ok\": true, \"extent_count\": %" PRIu64 ", \"blocks\": %" PRIu64 "}\n",
 		       extents, blocks);
 	else
 		printf("%" PRIu64 " extent(s), %" PRIu64 " block(s), %.1f GiB\n", extents, blocks,

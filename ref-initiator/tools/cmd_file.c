@@ -25,7 +25,7 @@
 #include "tool.h"
 
 #define PRB_FILE_HEADER 4096u
-#define PRB_FILE_MAGIC "PRBFILE1"
+#define PRB_FILE_MAGIC	"PRBFILE1"
 
 /* Bytes of file data block i holds at most. */
 static uint32_t prb_file_room(uint64_t i)
@@ -170,7 +170,8 @@ static int prb_put_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 			return prb_tool_fail(c, "address space", -EFBIG);
 		rc = i > 0 ? prb_put_ensure(s, block, &res->allocated) : 0;
 		if (rc == 0 && n > 0)
-			rc = prb_put_block(s, block, i == 0 ? PRB_FILE_HEADER : 0, buf, (uint32_t)n);
+			rc = prb_put_block(s, block, i == 0 ? PRB_FILE_HEADER : 0, buf,
+					   (uint32_t)n);
 		if (rc < 0)
 			return prb_tool_fail(c, "data block", rc);
 		res->length += (uint64_t)n;
@@ -187,13 +188,15 @@ static void prb_file_report(const struct prb_common *c, FILE *f, uint64_t addr,
 			    const struct prb_file_result *r)
 {
 	if (c->json)
-		fprintf(f, "{\"ok\": true, \"command\": \"%s\", \"addr\": %" PRIu64
-		       ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
-		       ", \"allocated\": %" PRIu64 "}\n",
-		       c->cmd, addr, r->length, r->blocks, r->allocated);
+		fprintf(f,
+			"{\"ok\": true, \"command\": \"%s\", \"addr\": %" PRIu64
+			", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"allocated\": %" PRIu64
+			"}\n",
+			c->cmd, addr, r->length, r->blocks, r->allocated);
 	else
-		fprintf(f, "%s %" PRIu64 " bytes in %" PRIu64 " block(s) at 0x%" PRIx64
-			" (%" PRIu64 " newly allocated)\n",
+		fprintf(f,
+			"%s %" PRIu64 " bytes in %" PRIu64 " block(s) at 0x%" PRIx64 " (%" PRIu64
+			" newly allocated)\n",
 			c->cmd, r->length, r->blocks, addr, r->allocated);
 }
 
@@ -221,7 +224,8 @@ static int prb_get_header(struct prb_session *s, uint64_t addr, uint8_t *buf,
 	res->blocks = prb_get_le64(buf + 16);
 	need = res->length <= prb_file_room(0)
 		       ? 1
-		       : 1 + (res->length - prb_file_room(0) + PRB_BLOCK_BYTES - 1) / PRB_BLOCK_BYTES;
+		       : 1 + (res->length - prb_file_room(0) + PRB_BLOCK_BYTES - 1) /
+					 PRB_BLOCK_BYTES;
 	return need == res->blocks ? 0 : -EBADMSG;
 }
 
@@ -261,8 +265,11 @@ static int prb_file_cmd(int argc, char **argv, bool put)
 {
 	static const struct option options[] = {PRB_COMMON_OPTIONS};
 	struct prb_common c = {.cmd = put ? "put" : "get"};
-	struct prb_parse p = {.common = &c, .help = put ? prb_put_help : prb_get_help,
-			      .options = options, .shortopts = PRB_COMMON_SHORT, .min_pos = 3,
+	struct prb_parse p = {.common = &c,
+			      .help = put ? prb_put_help : prb_get_help,
+			      .options = options,
+			      .shortopts = PRB_COMMON_SHORT,
+			      .min_pos = 3,
 			      .max_pos = 3};
 	struct prb_file_result res = {0};
 	struct prb_session *s = NULL;
@@ -299,8 +306,9 @@ static int prb_file_cmd(int argc, char **argv, bool put)
 	} else {
 		rc = prb_get_header(s, addr, buf, &res);
 		if (rc == -EBADMSG) /* no valid header: the brick is fine, the data is not a file */
-			rc = prb_tool_fail(&c, "header (not written by put?)", rc) ? PRB_EXIT_REFUSED
-										     : 0;
+			rc = prb_tool_fail(&c, "header (not written by put?)", rc)
+				     ? PRB_EXIT_REFUSED
+				     : 0;
 		else if (rc < 0)
 			rc = prb_tool_fail(&c, "header", rc);
 		else

@@ -83,10 +83,26 @@ int prb_parse_u64(const char *text, uint64_t *out)
 	switch (*end) {
 	case '\0':
 		break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -98,8 +114,7 @@ int prb_parse_u64(const char *text, uint64_t *out)
 	return 0;
 }
 
-int prb_common_option(struct prb_common *c, int opt, const char *arg, const char *help,
-		      bool *done)
+int prb_common_option(struct prb_common *c, int opt, const char *arg, const char *help, bool *done)
 {
 	uint64_t v;
 
@@ -199,14 +214,18 @@ static const struct {
 	int code;
 	const char *name;
 } prb_errno_names[] = {
-	{EINVAL, "EINVAL"},   {ERANGE, "ERANGE"},	{EPERM, "EPERM"},
-	{EEXIST, "EEXIST"},   {ENOSPC, "ENOSPC"},	{ENOENT, "ENOENT"},
-	{EBUSY, "EBUSY"},     {ESTALE, "ESTALE"},	{ENOTSUP, "ENOTSUP"},
-	{EPROTO, "EPROTO"},   {EBADMSG, "EBADMSG"},	{EIO, "EIO"},
-	{ENOMEM, "ENOMEM"},   {ENOTCONN, "ENOTCONN"},	{ECONNRESET, "ECONNRESET"},
-	{ECONNREFUSED, "ECONNREFUSED"}, {ETIMEDOUT, "ETIMEDOUT"}, {EAGAIN, "EAGAIN"},
-	{ENODEV, "ENODEV"},   {EPROTONOSUPPORT, "EPROTONOSUPPORT"}, {ENXIO, "ENXIO"},
-	{EHOSTUNREACH, "EHOSTUNREACH"}, {EPIPE, "EPIPE"}, {EFBIG, "EFBIG"},
+	{EINVAL, "EINVAL"},	    {ERANGE, "ERANGE"},
+	{EPERM, "EPERM"},	    {EEXIST, "EEXIST"},
+	{ENOSPC, "ENOSPC"},	    {ENOENT, "ENOENT"},
+	{EBUSY, "EBUSY"},	    {ESTALE, "ESTALE"},
+	{ENOTSUP, "ENOTSUP"},	    {EPROTO, "EPROTO"},
+	{EBADMSG, "EBADMSG"},	    {EIO, "EIO"},
+	{ENOMEM, "ENOMEM"},	    {ENOTCONN, "ENOTCONN"},
+	{ECONNRESET, "ECONNRESET"}, {ECONNREFUSED, "ECONNREFUSED"},
+	{ETIMEDOUT, "ETIMEDOUT"},   {EAGAIN, "EAGAIN"},
+	{ENODEV, "ENODEV"},	    {EPROTONOSUPPORT, "EPROTONOSUPPORT"},
+	{ENXIO, "ENXIO"},	    {EHOSTUNREACH, "EHOSTUNREACH"},
+	{EPIPE, "EPIPE"},	    {EFBIG, "EFBIG"},
 };
 
 const char *prb_errno_name(int err)
@@ -309,8 +328,8 @@ void prb_format_features(uint32_t features, char *buf, size_t len)
 		uint32_t bit;
 		const char *name;
 	} names[] = {
-		{PRB_FEATURE_HEADER_DIGEST, "HDGST"}, {PRB_FEATURE_DATA_DIGEST, "DDGST"},
-		{PRB_FEATURE_ATOMICS, "ATOMICS"},     {PRB_FEATURE_TIERING, "TIERING"},
+		{PRB_FEATURE_HEADER_DIGEST, "HDGST"},	{PRB_FEATURE_DATA_DIGEST, "DDGST"},
+		{PRB_FEATURE_ATOMICS, "ATOMICS"},	{PRB_FEATURE_TIERING, "TIERING"},
 		{PRB_FEATURE_RDMA_FLUSH, "RDMA_FLUSH"}, {PRB_FEATURE_PERSISTENT, "PERSISTENT"},
 	};
 	size_t i, used = 0;

@@ -20,9 +20,9 @@ enum prb_exit {
 
 /* Options every subcommand takes. */
 struct prb_common {
-	const char *cmd;  /* subcommand name, for messages */
+	const char *cmd; /* subcommand name, for messages */
 	bool json;
-	bool digests;     /* ask for header and data digests */
+	bool digests;	  /* ask for header and data digests */
 	unsigned timeout; /* ms, connect and I/O */
 };
 
@@ -44,8 +44,8 @@ int prb_cmd_bench(int argc, char **argv);
 
 /* getopt_long entries of the common options; end a subcommand's table with PRB_COMMON_OPTIONS. */
 #define PRB_COMMON_OPTIONS                                                                         \
-	{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},                         \
-		{"digests", no_argument, NULL, 'D'}, {"timeout", required_argument, NULL, 'T'},     \
+	{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},                        \
+		{"digests", no_argument, NULL, 'D'}, {"timeout", required_argument, NULL, 'T'},    \
 	{                                                                                          \
 		NULL, 0, NULL, 0                                                                   \
 	}
@@ -61,8 +61,7 @@ int prb_cmd_bench(int argc, char **argv);
  * Handle a common option: returns 1 when opt was one (help printed: *done set),
  * 0 when it is not a common option, or PRB_EXIT_USAGE negated on a bad value.
  */
-int prb_common_option(struct prb_common *c, int opt, const char *arg, const char *help,
-		      bool *done);
+int prb_common_option(struct prb_common *c, int opt, const char *arg, const char *help, bool *done);
 
 /*
  * Parse the options of a subcommand whose specific options come through

@@ -30,9 +30,9 @@ static const char *url;
 	do {                                                                                       \
 		long long got_ = (long long)(expr);                                                \
 		if (got_ != (long long)(want)) {                                                   \
-			fprintf(stderr, "%s:%d: %s = %lld (%s), want %lld (%s)\n", __FILE__,         \
+			fprintf(stderr, "%s:%d: %s = %lld (%s), want %lld (%s)\n", __FILE__,       \
 				__LINE__, #expr, got_, got_ < 0 ? prb_strerror((int)got_) : "",    \
-				(long long)(want), #want);                                          \
+				(long long)(want), #want);                                         \
 			failures++;                                                                \
 		}                                                                                  \
 	} while (0)
@@ -40,12 +40,12 @@ static const char *url;
 #define REQUIRE(expr)                                                                              \
 	do {                                                                                       \
 		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: required: %s\n", __FILE__, __LINE__, #expr);        \
+			fprintf(stderr, "%s:%d: required: %s\n", __FILE__, __LINE__, #expr);       \
 			exit(1);                                                                   \
 		}                                                                                  \
 	} while (0)
 
-#define BLK ((uint64_t)PRB_BLOCK_BYTES)
+#define BLK  ((uint64_t)PRB_BLOCK_BYTES)
 #define BASE (1024 * BLK) /* test addresses start at 2 GiB */
 
 static struct prb_session *connect_with(uint32_t features, unsigned depth)
@@ -98,8 +98,9 @@ static void api_info(struct prb_session *s)
 	EXPECT(si.queue_depth >= 1 && si.queue_depth <= PRB_DEFAULT_QUEUE_DEPTH, 1);
 	EXPECT(si.max_data >= 4096 && si.max_data <= BLK, 1);
 	EXPECT(si.max_mappings >= 1, 1);
-	EXPECT((si.features & ~(PRB_FEATURE_ATOMICS | PRB_FEATURE_TIERING |
-				PRB_FEATURE_PERSISTENT)) == 0, 1);
+	EXPECT((si.features &
+		~(PRB_FEATURE_ATOMICS | PRB_FEATURE_TIERING | PRB_FEATURE_PERSISTENT)) == 0,
+	       1);
 	EXPECT(prb_session_status(s), 0);
 	EXPECT(prb_session_fd(s) >= 0, 1);
 	EXPECT(prb_info(s, &bi), 0);
@@ -307,8 +308,8 @@ static void api_list(struct prb_session *s)
 /* Header and data digests negotiated and used. */
 static void api_digests(void)
 {
-	const uint32_t want = PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST |
-			      PRB_FEATURE_ATOMICS;
+	const uint32_t want =
+		PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST | PRB_FEATURE_ATOMICS;
 	struct prb_session *s = connect_with(want, 8);
 	static uint8_t out[300000], in[300000];
 	struct prb_session_info si;
@@ -374,12 +375,13 @@ static void suite_api(void)
 }
 
 /*
- * Async at depth: write 512 distinct 4 KiB pieces with at most `depth` in
- * flight, then read them back with as many in flight, matching every
- * completion to its request exactly once.
+ * Async at depth (the target grants 512): write 2048 distinct 1 KiB pieces with
+ * the queue full, then read them back the same way, matching every completion
+ * to its request exactly once.
  */
-#define ASYNC_OPS 512u
-#define ASYNC_SIZE 4096u
+#define ASYNC_OPS   2048u
+#define ASYNC_SIZE  1024u
+#define ASYNC_DEPTH 512u
 
 static void async_run(struct prb_session *s, struct prb_mapping *m, bool write, uint8_t *data)
 {
@@ -424,12 +426,13 @@ static void async_run(struct prb_session *s, struct prb_mapping *m, bool write, 
 		}
 	}
 	EXPECT(max_inflight, si.queue_depth);
+	EXPECT(si.queue_depth, ASYNC_DEPTH);
 	EXPECT(prb_reap(s, c, 0, 64, 0), 0);
 }
 
 static void suite_async(void)
 {
-	struct prb_session *s = connect_with(PRB_FEATURE_ATOMICS, 256);
+	struct prb_session *s = connect_with(PRB_FEATURE_ATOMICS, ASYNC_DEPTH);
 	static uint8_t out[ASYNC_OPS * ASYNC_SIZE], in[ASYNC_OPS * ASYNC_SIZE];
 	const uint64_t a = BASE + 96 * BLK;
 	struct prb_mapping *m = NULL, *m2 = NULL;
@@ -634,6 +637,34 @@ static void suite_limits(void)
 	EXPECT(prb_read(m[7], 0, in, sizeof(in)), 0);
 	EXPECT(memcmp(in, out, sizeof(out)), 0);
 	EXPECT(prb_async_read(m[1], 0, in, 65537, 0), -EINVAL);
+	/* The queue full of asynchronous reads, then a blocking read of the whole block:
+	 * it waits for slots, and the asynchronous completions wait for prb_reap. */
+	{
+		static uint8_t small[4][4096];
+		struct prb_completion c[4];
+		int n, got = 0;
+
+		for (i = 0; i < 4; i++)
+			EXPECT(prb_async_read(m[2], (uint64_t)i * 4096, small[i], 4096,
+					      70u + (unsigned)i),
+			       0);
+		EXPECT(prb_async_read(m[2], 0, small[0], 4096, 99), -EAGAIN);
+		memset(in, 0, sizeof(in));
+		EXPECT(prb_read(m[3], 0, in, sizeof(in)), 0);
+		EXPECT(memcmp(in, out, sizeof(out)), 0);
+		while (got < 4) {
+			n = prb_reap(s, c, 1, 4, -1);
+			REQUIRE(n > 0);
+			for (int k = 0; k < n; k++) {
+				EXPECT(c[k].result, 0);
+				EXPECT(c[k].user_data >= 70 && c[k].user_data < 74, 1);
+				EXPECT(memcmp(small[c[k].user_data - 70],
+					      out + (c[k].user_data - 70) * 4096, 4096),
+				       0);
+			}
+			got += n;
+		}
+	}
 	for (i = 0; i < 8; i++)
 		EXPECT(prb_unmap(&m[i]), 0);
 	EXPECT(prb_free(s, a, 1, 0), 0);
@@ -645,13 +676,14 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		void (*run)(void);
-	} suites[] = {{"api", suite_api},	  {"async", suite_async}, {"restart", suite_restart},
-		      {"drop", suite_drop},	  {"term", suite_term},	  {"limits", suite_limits}};
+	} suites[] = {{"api", suite_api},   {"async", suite_async}, {"restart", suite_restart},
+		      {"drop", suite_drop}, {"term", suite_term},   {"limits", suite_limits}};
 	size_t i;
 
 	url = getenv("PRB_URL");
 	if (argc != 2 || !url) {
-		fprintf(stderr, "usage: PRB_URL=tcp://... test_live SUITE (run by with-target.sh)\n");
+		fprintf(stderr,
+			"usage: PRB_URL=tcp://... test_live SUITE (run by with-target.sh)\n");
 		return 2;
 	}
 	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {

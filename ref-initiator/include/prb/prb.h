@@ -89,15 +89,15 @@ extern "C" {
  * in `struct prb_session_info`.
  */
 #define PRB_FEATURE_HEADER_DIGEST 0x01u /**< TCP: CRC32C on every PDU header. */
-#define PRB_FEATURE_DATA_DIGEST 0x02u   /**< TCP: CRC32C on every PDU payload. */
-#define PRB_FEATURE_ATOMICS 0x04u       /**< CAS and FADD. */
-#define PRB_FEATURE_TIERING 0x08u       /**< Brick has a slower tier (brick-set). */
-#define PRB_FEATURE_RDMA_FLUSH 0x10u    /**< RDMA: IBTA FLUSH usable. */
-#define PRB_FEATURE_PERSISTENT 0x20u    /**< Brick memory persists once flushed (brick-set). */
+#define PRB_FEATURE_DATA_DIGEST	  0x02u /**< TCP: CRC32C on every PDU payload. */
+#define PRB_FEATURE_ATOMICS	  0x04u /**< CAS and FADD. */
+#define PRB_FEATURE_TIERING	  0x08u /**< Brick has a slower tier (brick-set). */
+#define PRB_FEATURE_RDMA_FLUSH	  0x10u /**< RDMA: IBTA FLUSH usable. */
+#define PRB_FEATURE_PERSISTENT	  0x20u /**< Brick memory persists once flushed (brick-set). */
 
 /** Flags of `prb_map`: read-only unless PRB_MAPPING_RW, shared unless PRB_MAPPING_EXCL. */
-#define PRB_MAPPING_RO 0x0u   /**< Read-only handle. */
-#define PRB_MAPPING_RW 0x1u   /**< Read-write handle (also allows CAS and FADD). */
+#define PRB_MAPPING_RO	 0x0u /**< Read-only handle. */
+#define PRB_MAPPING_RW	 0x1u /**< Read-write handle (also allows CAS and FADD). */
 #define PRB_MAPPING_EXCL 0x2u /**< Exclusive: no other mapping of the block may exist. */
 
 /** Flag of `prb_free`: revoke every live handle of the range first. */
@@ -113,57 +113,57 @@ struct prb_list_iter; /**< Iterator over the brick's allocated extents (opaque).
 /** Where the blocks of an extent live. */
 enum prb_block_state {
 	PRB_BLOCK_RESIDENT = 1, /**< In fast memory. */
-	PRB_BLOCK_TIERED = 2,   /**< In the slower tier; MAP brings a block back. */
+	PRB_BLOCK_TIERED = 2,	/**< In the slower tier; MAP brings a block back. */
 };
 
 /** One run of allocated blocks. */
 struct prb_list_extent {
-	uint64_t addr;              /**< Logical address of the first block. */
-	uint64_t blocks;            /**< Number of consecutive blocks. */
+	uint64_t addr;		    /**< Logical address of the first block. */
+	uint64_t blocks;	    /**< Number of consecutive blocks. */
 	enum prb_block_state state; /**< Where they live. */
 };
 
 /** One page of an asynchronous LIST (`prb_async_list`). */
 struct prb_list_page {
 	uint64_t next_cursor; /**< Cursor for the next page. */
-	uint32_t count;       /**< Extents written to the caller's array. */
-	int end;              /**< Nonzero: no allocated block at or after next_cursor. */
+	uint32_t count;	      /**< Extents written to the caller's array. */
+	int end;	      /**< Nonzero: no allocated block at or after next_cursor. */
 };
 
 /** Parameters negotiated at connect time (no round trip to read them). */
 struct prb_session_info {
-	uint8_t brick_id[16];     /**< Brick UUID, stable across brick restarts. */
-	uint64_t boot_epoch;      /**< Grows at every brick start. */
+	uint8_t brick_id[16];	  /**< Brick UUID, stable across brick restarts. */
+	uint64_t boot_epoch;	  /**< Grows at every brick start. */
 	uint64_t capacity_blocks; /**< Blocks the brick holds, all tiers (at connect). */
-	uint64_t free_blocks;     /**< Free blocks at connect time. */
-	uint32_t version;         /**< Protocol version in use. */
-	uint32_t features;        /**< PRB_FEATURE_* granted. */
-	uint32_t queue_depth;     /**< Asynchronous queue depth of this session. */
-	uint32_t max_pdu;         /**< Largest PDU the brick accepts. */
-	uint32_t max_data;        /**< Largest data length of one READ or WRITE PDU. */
-	uint32_t max_mappings;    /**< Live mappings this connection may hold. */
-	const char *transport;    /**< "tcp" or "rdma". */
+	uint64_t free_blocks;	  /**< Free blocks at connect time. */
+	uint32_t version;	  /**< Protocol version in use. */
+	uint32_t features;	  /**< PRB_FEATURE_* granted. */
+	uint32_t queue_depth;	  /**< Asynchronous queue depth of this session. */
+	uint32_t max_pdu;	  /**< Largest PDU the brick accepts. */
+	uint32_t max_data;	  /**< Largest data length of one READ or WRITE PDU. */
+	uint32_t max_mappings;	  /**< Live mappings this connection may hold. */
+	const char *transport;	  /**< "tcp" or "rdma". */
 };
 
 /** Brick identity, capacity and statistics (`prb_info`, one INFO round trip). */
 struct prb_brick_info {
-	uint8_t brick_id[16];     /**< Brick UUID. */
-	uint64_t boot_epoch;      /**< Grows at every brick start. */
+	uint8_t brick_id[16];	  /**< Brick UUID. */
+	uint64_t boot_epoch;	  /**< Grows at every brick start. */
 	uint64_t capacity_blocks; /**< Blocks the brick can hold (all tiers). */
-	uint64_t free_blocks;     /**< Blocks free now (all tiers). */
-	uint64_t fast_blocks;     /**< Slots in fast memory. */
-	uint64_t fast_free;       /**< Free slots in fast memory. */
-	uint64_t tier_blocks;     /**< Slots in the slower tier (0 without one). */
-	uint64_t tier_free;       /**< Free slots in the slower tier. */
-	uint64_t mapped_blocks;   /**< Blocks with at least one live handle. */
-	uint64_t requests;        /**< Requests served since the brick started. */
-	uint32_t connections;     /**< Connections open now. */
+	uint64_t free_blocks;	  /**< Blocks free now (all tiers). */
+	uint64_t fast_blocks;	  /**< Slots in fast memory. */
+	uint64_t fast_free;	  /**< Free slots in fast memory. */
+	uint64_t tier_blocks;	  /**< Slots in the slower tier (0 without one). */
+	uint64_t tier_free;	  /**< Free slots in the slower tier. */
+	uint64_t mapped_blocks;	  /**< Blocks with at least one live handle. */
+	uint64_t requests;	  /**< Requests served since the brick started. */
+	uint32_t connections;	  /**< Connections open now. */
 };
 
 /** One completed asynchronous request (`prb_reap`). */
 struct prb_completion {
 	uint64_t user_data; /**< As given when the request was queued. */
-	int result;         /**< 0 (LIST: extent count) or a negative errno. */
+	int result;	    /**< 0 (LIST: extent count) or a negative errno. */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -637,8 +637,8 @@ int prb_async_cas(struct prb_mapping *mapping, uint64_t offset, uint64_t compare
  * \param user_data returned in the completion.
  * \return 0 or a negative errno.
  */
-int prb_async_fadd(struct prb_mapping *mapping, uint64_t offset, uint64_t add,
-		   uint64_t *original, uint64_t user_data);
+int prb_async_fadd(struct prb_mapping *mapping, uint64_t offset, uint64_t add, uint64_t *original,
+		   uint64_t user_data);
 
 /**
  * Send every queued request without waiting for answers (as far as the socket
