@@ -102,25 +102,27 @@ static void allocations_and_data(void)
 /* Restarts in a row: the epoch grows every time; identity stays; new handles work. */
 static void epoch_grows(void)
 {
-	struct cf_conn *c = cf_connect();
-	uint64_t epoch = c->hello.boot_epoch, h;
+	struct prb_session *s = cf_session();
+	struct prb_session_info info;
+	struct prb_brick_info brick;
+	uint64_t epoch;
 	uint8_t id[16];
 
-	memcpy(id, c->hello.brick_id, 16);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	cf_disconnect(c);
+	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
+	epoch = info.boot_epoch;
+	memcpy(id, info.brick_id, 16);
+	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
 	for (int i = 0; i < 2; i++) {
 		cf_restart();
-		c = cf_connect();
-		CF_CHECK(c->hello.boot_epoch > epoch, "restart %d: boot_epoch %llu, before %llu", i,
-			 (unsigned long long)c->hello.boot_epoch, (unsigned long long)epoch);
-		CF_CHECK(memcmp(c->hello.brick_id, id, 16) == 0, "restart %d: brick_id changed", i);
-		struct prb_info_rsp info;
-		CF_ST(c, cf_info(c, &info), PRB_ST_OK);
-		CF_CHECK(info.boot_epoch == c->hello.boot_epoch, "INFO epoch != HELLO epoch");
-		CF_ST(c, cf_map(c, cf_addr(0), PRB_MAP_EXCL | PRB_MAP_WRITE, &h), PRB_ST_OK);
-		epoch = c->hello.boot_epoch;
-		cf_disconnect(c);
+		CF_RC(prb_reconnect(s), -ESTALE); /* -ESTALE: the epoch changed */
+		CF_RC_FATAL(prb_session_get_info(s, &info), 0);
+		CF_CHECK(info.boot_epoch > epoch, "restart %d: boot_epoch %llu, before %llu", i,
+			 (unsigned long long)info.boot_epoch, (unsigned long long)epoch);
+		CF_CHECK(memcmp(info.brick_id, id, 16) == 0, "restart %d: brick_id changed", i);
+		CF_RC(prb_info(s, &brick), 0);
+		CF_CHECK(brick.boot_epoch == info.boot_epoch, "INFO epoch != HELLO epoch");
+		cf_session_map(s, cf_addr(0), PRB_MAPPING_EXCL | PRB_MAPPING_RW);
+		epoch = info.boot_epoch;
 	}
 }
 

@@ -116,6 +116,63 @@ static void mapped_force(void)
 	CF_ST(raw, cf_read(raw, h, 0, 1, &byte), PRB_ST_ESTALE);
 }
 
+/* Destructive: list the whole brick, free everything, and find it empty and whole. */
+static void everything(void)
+{
+	struct prb_session *s = cf_session();
+	struct prb_list_iter *it = NULL;
+	struct prb_list_extent e;
+	struct prb_brick_info before, after;
+	uint64_t listed = 0, extents = 0;
+	int ret;
+
+	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 3), 0);
+	CF_RC_FATAL(prb_alloc(s, cf_addr(10), 2), 0);
+	cf_session_map(s, cf_addr(10), PRB_MAPPING_RW); /* FORCE must get it out of the way */
+	CF_RC_FATAL(prb_info(s, &before), 0);
+	CF_RC_FATAL(prb_list_new(s, 0, &it), 0);
+	while ((ret = prb_list_next(it, &e)) == 1) {
+		listed += e.blocks;
+		extents++;
+	}
+	prb_list_delete(&it);
+	CF_RC_FATAL(ret, 0);
+	CF_CHECK(before.free_blocks + listed == before.capacity_blocks,
+		 "%llu blocks listed + %llu free != capacity %llu", (unsigned long long)listed,
+		 (unsigned long long)before.free_blocks,
+		 (unsigned long long)before.capacity_blocks);
+	/* Free it all, extent by extent (the listing is taken again: FREE moves nothing). */
+	CF_RC_FATAL(prb_list_new(s, 0, &it), 0);
+	while (prb_list_next(it, &e) == 1)
+		for (uint64_t done = 0; done < e.blocks;) {
+			uint64_t left = e.blocks - done;
+			uint32_t n =
+				left > PRB_MAX_RANGE_BLOCKS ? PRB_MAX_RANGE_BLOCKS : (uint32_t)left;
+			CF_RC(prb_free(s, e.addr + (done << PRB_BLOCK_SHIFT), n,
+				       PRB_FREE_FLAG_FORCE),
+			      0);
+			done += n;
+		}
+	prb_list_delete(&it);
+	CF_RC_FATAL(prb_info(s, &after), 0);
+	CF_CHECK(after.free_blocks == after.capacity_blocks && after.mapped_blocks == 0,
+		 "after freeing everything: free %llu of %llu, %llu mapped",
+		 (unsigned long long)after.free_blocks, (unsigned long long)after.capacity_blocks,
+		 (unsigned long long)after.mapped_blocks);
+	if (cf_raw_available()) {
+		struct cf_conn *c = cf_connect();
+		struct prb_extent x[1];
+		uint32_t count = 1, flags = 0;
+		uint64_t next = 1;
+		CF_ST(c, cf_list(c, 0, 1, x, &count, &next, &flags), PRB_ST_OK);
+		CF_CHECK(count == 0 && (flags & PRB_LIST_END) && next == 0,
+			 "LIST of an empty brick: count %u flags 0x%x next_cursor 0x%llx", count,
+			 flags, (unsigned long long)next);
+	}
+	cf_log("freed %llu blocks in %llu extents", (unsigned long long)listed,
+	       (unsigned long long)extents);
+}
+
 const struct cf_test cf_tests_free[] = {
 	{"Free.Basic.Single", basic_single, "PRB-FREE-2 PRB-LIST-9", true, 0, 0,
 	 "FREE of one block: gone from LIST, second FREE ENOENT, ALLOC again works"},
@@ -131,5 +188,8 @@ const struct cf_test cf_tests_free[] = {
 	 "FREE of a mapped block (any connection): EBUSY, handle keeps working"},
 	{"Free.Mapped.Force", mapped_force, "PRB-FREE-4 PRB-FREE-5 PRB-DATA-2", true, 0, 0,
 	 "FREE with FORCE revokes every handle of the range, then frees"},
+	{"Free.Everything.Destructive", everything, "PRB-FREE-4 PRB-LIST-9 PRB-LIST-11 PRB-INFO-6",
+	 true, CF_DESTRUCTIVE, 0,
+	 "list the whole brick (free + listed = capacity), FREE FORCE it all: empty, all free"},
 	{NULL, NULL, NULL, false, 0, 0, NULL},
 };
