@@ -29,7 +29,7 @@ static void usage(FILE *f)
 	      "  -T, --timeout MS        wait at most MS for each answer (default 5000)\n"
 	      "  -R, --restart-timeout MS  wait at most MS for the brick after CMD (60000)\n"
 	      "  -S, --stall-wait MS     wait at most MS for the brick's partial-PDU timeout\n"
-	      "                          in Robust.Stall.HalfPdu (default 15000)\n"
+	      "                          in Robust.Stall.HalfPdu (default 35000)\n"
 	      "  -v, --verbose           print requirement IDs and steps\n"
 	      "  -h, --help\n"
 	      "Exit status: 0 all run tests passed, 1 a test failed, 2 usage or connection "
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct cf_options opt = {
-		.timeout_ms = 5000, .restart_timeout_ms = 60000, .stall_wait_ms = 15000};
+		.timeout_ms = 5000, .restart_timeout_ms = 60000, .stall_wait_ms = 35000};
 	bool list = false;
 	int ch, status;
 
