@@ -154,9 +154,12 @@ static void header_oversize(void)
 	union prb_msg m = {.keepalive_req = {.hdr = {0}}};
 
 	sentinel_setup();
-	for (int i = 0; i < 3; i++) {
-		struct cf_conn *c = cf_connect();
-		uint32_t plen = i == 0 ? c->hello.max_pdu + 8 : i == 1 ? 0x7FFFFFF8U : 0xFFFFFFF8U;
+	for (int i = 0; i < 4; i++) {
+		/* The last one is a HELLO-less first PDU: the brick's max_pdu applies already. */
+		struct cf_conn *c = i < 3 ? cf_connect() : cf_open();
+		uint32_t plen = i == 0	 ? cf_brick()->hello.max_pdu + 8
+				: i == 1 ? 0x7FFFFFF8U
+					 : 0xFFFFFFF8U;
 		size_t len = build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf, sizeof(buf));
 		cf_put_le(buf, 4, 4, plen);
 		send_fatal(c, buf, len); /* nothing more: the brick must not wait for the rest */
