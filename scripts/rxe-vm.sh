@@ -34,6 +34,9 @@
 #   PRB_VM_CACHE    where the generated initramfs is kept (default /tmp/prb-rxe-vm)
 #   PRB_VM_DMESG    file (in the working directory) that receives the guest's dmesg
 #
+# The guest runs on the TSC clocksource (tsc=reliable): TCG marks the TSC unstable and
+# falls back to HPET, which turns every clock_gettime into an emulated device read.
+#
 # Host packages (scripts/install-deps.sh --rdma): qemu-system-x86 linux-image-amd64
 # busybox-static kmod cpio iproute2, plus what CMD uses in the guest.
 set -euo pipefail
@@ -243,7 +246,7 @@ timeout "${PRB_VM_TIMEOUT:-900}" qemu-system-x86_64 ${PRB_VM_ACCEL:--accel tcg -
 	-m "${PRB_VM_MEM:-1G}" -smp "${PRB_VM_SMP:-$((nproc > 4 ? 4 : nproc))}" \
 	-nodefaults -no-user-config -display none -no-reboot -serial stdio \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$initramfs" \
-	-append "console=ttyS0 quiet panic=-1 mitigations=off PRB_VM_SELF=$self" \
+	-append "console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable clocksource=tsc PRB_VM_SELF=$self" \
 	-virtfs "$fs,path=/,mount_tag=hostroot,readonly=on" \
 	-virtfs "$fs,path=$xfer,mount_tag=xfer" \
 	-virtfs "$fs,path=$workdir,mount_tag=workdir" </dev/null || qemu_status=$?

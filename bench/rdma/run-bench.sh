@@ -47,8 +47,10 @@ prb_bw() {
 	"$prb" bench "$url" --csv --time "$secs" "$@" | awk -F, 'NR == 2 { print $8 + 0 }'
 }
 
+# Median of the numbers on stdin, failed runs (0) left out.
 median() {
-	sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	awk '$1 > 0' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # case LABEL UNIT "PRB-COMMAND" "PERFTEST-COMMAND": alternate them, print the medians.

@@ -66,7 +66,8 @@ struct prb_rdma {
 	struct prb_request *wait_head, *wait_tail; /* data ops waiting for bounce space */
 	struct prb_rdma_buffers *buffers;          /* the caller's registrations, this PD */
 	unsigned io_timeout_ms;
-	uint64_t last_progress_ms;
+	uint64_t last_progress_ms; /* read lazily: when about to sleep */
+	bool progressed;           /* completions since last_progress_ms was read */
 };
 
 static struct prb_rdma *prb_rdma_of(const struct prb_session *s)
@@ -533,6 +534,8 @@ static int prb_rdma_start(struct prb_session *s, struct prb_request *r)
 	struct prb_rdma *c = prb_rdma_of(s);
 	int rc;
 
+	if (s->inflight == 1)
+		c->progressed = true; /* the answer timer starts with the first request */
 	if (!prb_rdma_one_sided(r->opcode))
 		return prb_rdma_send_capsule(s, c, r);
 	if (!c->wait_head) {
@@ -667,8 +670,7 @@ static int prb_rdma_poll(struct prb_session *s, struct prb_rdma *c)
 		return -EIO;
 	if (fatal)
 		return fatal;
-	if (total)
-		c->last_progress_ms = prb_now_ms();
+	c->progressed |= total > 0;
 	return total;
 }
 
@@ -676,15 +678,23 @@ static int prb_rdma_poll(struct prb_session *s, struct prb_rdma *c)
  * trip, well below a wakeup through the completion channel. */
 static int prb_rdma_spin(struct prb_session *s, struct prb_rdma *c)
 {
-	uint64_t end = prb_now_ms() + PRB_RDMA_SPIN_MS;
+	uint64_t end = 0;
 	int rc;
 
-	do {
+	/* The clock only every 256 polls: without a TSC clocksource, reading it is costly. */
+	for (unsigned i = 0;; i++) {
 		rc = prb_rdma_poll(s, c);
 		if (rc != 0 || s->inflight == 0)
 			return rc;
-	} while (prb_now_ms() < end);
-	return 0;
+		if ((i & 255u) == 0) {
+			uint64_t now = prb_now_ms();
+
+			if (end == 0)
+				end = now + PRB_RDMA_SPIN_MS;
+			else if (now >= end)
+				return 0;
+		}
+	}
 }
 
 /* A disconnect from the brick (it closed the connection). */
@@ -733,7 +743,7 @@ static int prb_rdma_sleep(struct prb_rdma *c, int wait_ms)
 static int prb_rdma_progress(struct prb_session *s, int timeout_ms)
 {
 	struct prb_rdma *c = prb_rdma_of(s);
-	uint64_t deadline = prb_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline = timeout_ms > 0 ? prb_now_ms() + (uint64_t)timeout_ms : 0;
 	uint32_t before = s->inflight;
 	int rc;
 
@@ -752,6 +762,10 @@ static int prb_rdma_progress(struct prb_session *s, int timeout_ms)
 		if (timeout_ms == 0 || s->inflight == 0)
 			return 0;
 		now = prb_now_ms();
+		if (c->progressed) {
+			c->progressed = false;
+			c->last_progress_ms = now;
+		}
 		if (s->inflight > 0 && c->io_timeout_ms > 0 &&
 		    now >= c->last_progress_ms + c->io_timeout_ms)
 			return -ETIMEDOUT;
