@@ -418,6 +418,7 @@ static void hello_invalid(void)
 	uint8_t buf[64];
 	union prb_msg rsp;
 
+	sentinel_setup();
 	for (unsigned f = 0; f < d->field_count; f++) {
 		const struct prb_field_desc *fd = &d->fields[f];
 		uint64_t v;
@@ -461,6 +462,7 @@ static void hello_invalid(void)
 	CF_ST(c, cf_hello(c, &r), PRB_ST_OK);
 	CF_CHECK((c->hello.features & ~(uint32_t)PRB_FEAT_ALL) == 0,
 		 "undefined features granted: 0x%x", c->hello.features);
+	sentinel_check();
 }
 
 /* A request cut at every byte, then the connection closed: nothing happens. */
