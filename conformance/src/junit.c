@@ -125,3 +125,22 @@ int cf_junit_write(const char *path, const char *url, const struct cf_result *re
 		return -errno;
 	return 0;
 }
+
+int cf_junit_write_error(const char *path, const char *url, const char *why)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
+	fputs("<testsuites name=\"prb-conformance\" tests=\"1\" failures=\"0\" errors=\"1\">\n"
+	      "  <testsuite name=\"prb-conformance\" tests=\"1\" failures=\"0\" errors=\"1\">\n"
+	      "    <testcase classname=\"prb-conformance\" name=\"Connect\">\n"
+	      "      <error message=\"",
+	      f);
+	put_escaped(f, why);
+	fputs("\">", f);
+	put_escaped(f, url);
+	fputs("</error>\n    </testcase>\n  </testsuite>\n</testsuites>\n", f);
+	return fclose(f) != 0 ? -errno : 0;
+}

@@ -334,8 +334,11 @@ int cf_run(const struct cf_options *opt)
 		fprintf(stderr, "prb-conformance: no test matches\n");
 		goto out_free;
 	}
-	if (probe_brick() < 0)
+	if (probe_brick() < 0) {
+		if (opt->xml_path)
+			cf_junit_write_error(opt->xml_path, opt->url, "no HELLO with the brick");
 		goto out_free;
+	}
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		goto out_free;
 	CU_set_test_complete_handler(on_test_complete);

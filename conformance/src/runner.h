@@ -42,5 +42,7 @@ int cf_run(const struct cf_options *opt);
 
 /** Write JUnit XML for \p n results. \return 0 or a negative errno. */
 int cf_junit_write(const char *path, const char *url, const struct cf_result *results, size_t n);
+/** Write JUnit XML saying the suite could not run at all (one <error>). */
+int cf_junit_write_error(const char *path, const char *url, const char *why);
 
 #endif
