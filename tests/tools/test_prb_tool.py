@@ -79,6 +79,15 @@ def test_info():
     check(len(d.get("brick_id", "")) == 36, "brick_id is a UUID")
     d2 = js(["info", URL, "--digests"])
     check("HDGST" in d2.get("feature_names", ""), f"digests granted: {d2}")
+    # The target also listens on [::1] (CMakeLists.txt): the same brick over IPv6.
+    with open(os.path.join(os.environ["PRB_POOL_DIR"], "ready")) as f:
+        urls = f.read().split()
+    v6 = [u for u in urls if u.startswith("tcp://[::1]:")]
+    check(len(v6) == 1, f"an IPv6 listener in {urls}")
+    if v6:
+        d6 = js(["info", v6[0]])
+        check(d6.get("brick_id") == d.get("brick_id") and d6.get("url") == v6[0],
+              f"info over IPv6 {d6}")
 
 
 def test_alloc_free_list():
