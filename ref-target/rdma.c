@@ -368,6 +368,26 @@ static size_t iov_gather(const struct iovec *iov, int n, uint8_t *dst, size_t wa
 	return got;
 }
 
+/* SEND the first \p len bytes of the next free send buffer (one capsule) and take it. */
+static int rdma_post_send(struct rdma_conn *rc, uint32_t len)
+{
+	uint32_t slot = rc->send_free[rc->send_nfree - 1];
+	struct ibv_sge sge = { .addr = (uintptr_t)(rc->send_buf + (size_t)slot * rc->send_size),
+			       .length = len, .lkey = rc->send_mr->lkey };
+	struct ibv_send_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = slot;
+	wr.opcode = IBV_WR_SEND;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	if (ibv_post_send(rc->id->qp, &wr, &bad))
+		return -errno;
+	rc->send_nfree--;
+	return 0;
+}
+
 /* Send what the engine has queued, one PDU per SEND, as far as send buffers allow. */
 static void rdma_conn_flush(struct rdma_conn *rc)
 {
@@ -378,8 +398,6 @@ static void rdma_conn_flush(struct rdma_conn *rc)
 		uint8_t *buf = rc->send_buf + (size_t)slot * rc->send_size;
 		int n = prb_conn_tx_iov(rc->conn, iov, RDMA_IOV);
 		uint32_t plen;
-		struct ibv_sge sge;
-		struct ibv_send_wr wr, *bad;
 
 		if (iov_gather(iov, n, buf, PRB_HDR_SIZE) < PRB_HDR_SIZE)
 			break;
@@ -389,20 +407,11 @@ static void rdma_conn_flush(struct rdma_conn *rc)
 			rc->broken = true;
 			break;
 		}
-		sge = (struct ibv_sge){ .addr = (uintptr_t)buf, .length = plen,
-					.lkey = rc->send_mr->lkey };
-		memset(&wr, 0, sizeof(wr));
-		wr.wr_id = slot;
-		wr.opcode = IBV_WR_SEND;
-		wr.send_flags = IBV_SEND_SIGNALED;
-		wr.sg_list = &sge;
-		wr.num_sge = 1;
-		if (ibv_post_send(rc->id->qp, &wr, &bad)) {
+		if (rdma_post_send(rc, plen) < 0) {
 			prb_warn("rdma: %s: post send: %s", rc->peer, strerror(errno));
 			rc->broken = true;
 			break;
 		}
-		rc->send_nfree--;
 		prb_conn_tx_commit(rc->conn, plen, prb_loop_now_ms());
 	}
 }
@@ -412,34 +421,20 @@ static void rdma_conn_flush(struct rdma_conn *rc)
 static void rdma_send_term(struct rdma_conn *rc, uint32_t tag, uint32_t error_offset)
 {
 	struct prb_term term;
-	uint32_t slot;
 	uint8_t *buf;
-	struct ibv_sge sge;
-	struct ibv_send_wr wr, *bad;
 	int n;
 
 	rc->terminating = true;
 	if (!rc->send_nfree)
 		return;
-	slot = rc->send_free[rc->send_nfree - 1];
-	buf = rc->send_buf + (size_t)slot * rc->send_size;
+	buf = rc->send_buf + (size_t)rc->send_free[rc->send_nfree - 1] * rc->send_size;
 	memset(&term, 0, sizeof(term));
 	term.hdr.tag = tag;
 	term.reason = PRB_TERM_BAD_HEADER;
 	term.error_offset = error_offset;
 	n = prb_term_encode(&term, buf, rc->send_size);
-	if (n < 0)
-		return;
-	sge = (struct ibv_sge){ .addr = (uintptr_t)buf, .length = (uint32_t)n,
-				.lkey = rc->send_mr->lkey };
-	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = slot;
-	wr.opcode = IBV_WR_SEND;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	if (ibv_post_send(rc->id->qp, &wr, &bad) == 0)
-		rc->send_nfree--;
+	if (n > 0)
+		rdma_post_send(rc, (uint32_t)n);
 }
 
 /* One received capsule: hand its bytes to the engine and repost the buffer. */

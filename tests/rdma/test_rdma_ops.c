@@ -16,23 +16,12 @@
 
 #include <prb/prb.h>
 
+#include "check.h"
+
 #define MIB (1024u * 1024u)
 #define BLOCK PRB_BLOCK_BYTES
 #define BASE (256ull * MIB)
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			printf("[ok]   ");                                                         \
-		} else {                                                                           \
-			printf("[FAIL] %s:%d: ", __FILE__, __LINE__);                              \
-			failures++;                                                                \
-		}                                                                                  \
-		printf(__VA_ARGS__);                                                               \
-		printf("\n");                                                                      \
-	} while (0)
 
 static void fill(uint8_t *p, size_t len, unsigned seed)
 {

@@ -20,25 +20,14 @@
 
 #include <prb/wire.h>
 
+#include "check.h"
+
 #define DEPTH 4u
 #define RX_SIZE (PRB_LIST_RSP_SIZE + PRB_MAX_LIST_EXTENTS * 16u)
 #define LOCAL_SIZE 8192u
 #define TIMEOUT_MS 5000
 #define BLOCK_ADDR (512ull << 20)
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			printf("[ok]   ");                                                         \
-		} else {                                                                           \
-			printf("[FAIL] %s:%d: ", __FILE__, __LINE__);                              \
-			failures++;                                                                \
-		}                                                                                  \
-		printf(__VA_ARGS__);                                                               \
-		printf("\n");                                                                      \
-	} while (0)
 
 struct raw {
 	struct rdma_event_channel *ch;
