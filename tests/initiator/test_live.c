@@ -9,6 +9,7 @@
  *   drop      brick killed: in-flight requests fail, the session reports it
  *   term      brick's idle timeout: TERM received and reported
  *   limits    small max_data and max_mappings (target started with limits)
+ *   soak      random READ/WRITE/FADD at depth against a shadow copy
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <prb/prb.h>
@@ -671,13 +673,148 @@ static void suite_limits(void)
 	prb_disconnect(&s);
 }
 
+/*
+ * Soak: random READ, WRITE and FADD of 1..4096 bytes at depth 64 over four
+ * blocks, checked against a shadow copy. At most one request per 4 KiB piece is
+ * in flight (the spec orders nothing between outstanding requests), so every
+ * answer has one right value. PRB_SOAK_SECONDS sets the length (default 3).
+ */
+#define SOAK_BLOCKS 4u
+#define SOAK_PIECE  4096u
+#define SOAK_PIECES (SOAK_BLOCKS * (PRB_BLOCK_BYTES / SOAK_PIECE))
+#define SOAK_DEPTH  64u
+
+struct soak_op {
+	unsigned piece;
+	int kind; /* 0 read, 1 write, 2 fadd */
+	uint32_t offset, len;
+	uint64_t add, original;
+	uint8_t buf[SOAK_PIECE];
+};
+
+static uint32_t soak_rand(uint64_t *state)
+{
+	*state = *state * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(*state >> 33);
+}
+
+/* Queue one random request on a free piece into op; returns 0 or a negative errno. */
+static int soak_issue(struct prb_mapping **m, uint8_t *shadow, bool *busy, struct soak_op *op,
+		      uint64_t *rng, uint64_t ud)
+{
+	unsigned piece;
+	uint64_t base;
+
+	do
+		piece = soak_rand(rng) % SOAK_PIECES;
+	while (busy[piece]);
+	busy[piece] = true;
+	op->piece = piece;
+	op->kind = (int)(soak_rand(rng) % 10);
+	op->kind = op->kind < 5 ? 0 : op->kind < 9 ? 1 : 2;
+	op->len = 1 + soak_rand(rng) % SOAK_PIECE;
+	op->offset = soak_rand(rng) % (SOAK_PIECE - op->len + 1);
+	base = (uint64_t)(piece % (PRB_BLOCK_BYTES / SOAK_PIECE)) * SOAK_PIECE;
+	struct prb_mapping *map = m[piece / (PRB_BLOCK_BYTES / SOAK_PIECE)];
+	if (op->kind == 2) {
+		op->offset &= ~7u;
+		op->offset %= SOAK_PIECE - 8;
+		op->add = soak_rand(rng);
+		return prb_async_fadd(map, base + op->offset, op->add, &op->original, ud);
+	}
+	if (op->kind == 1) {
+		fill(op->buf, op->len, soak_rand(rng));
+		return prb_async_write(map, base + op->offset, op->buf, op->len, ud);
+	}
+	(void)shadow;
+	return prb_async_read(map, base + op->offset, op->buf, op->len, ud);
+}
+
+/* Check a finished request against the shadow and apply it there. */
+static void soak_check(uint8_t *shadow, struct soak_op *op)
+{
+	uint8_t *at = shadow + (size_t)op->piece * SOAK_PIECE + op->offset;
+
+	if (op->kind == 0) {
+		EXPECT(memcmp(op->buf, at, op->len), 0);
+	} else if (op->kind == 1) {
+		memcpy(at, op->buf, op->len);
+	} else {
+		uint64_t v = le64(at) + op->add;
+
+		EXPECT(op->original, le64(at));
+		for (int i = 0; i < 8; i++)
+			at[i] = (uint8_t)(v >> (8 * i));
+	}
+}
+
+static void soak(uint32_t features)
+{
+	struct prb_session *s = connect_with(features, SOAK_DEPTH);
+	static uint8_t shadow[SOAK_BLOCKS * PRB_BLOCK_BYTES];
+	static struct soak_op ops[SOAK_DEPTH];
+	static bool busy[SOAK_PIECES];
+	struct prb_mapping *m[SOAK_BLOCKS] = {0};
+	const char *env = getenv("PRB_SOAK_SECONDS");
+	time_t end = time(NULL) + (env ? atoi(env) : 3);
+	unsigned free_ops[SOAK_DEPTH], nfree = SOAK_DEPTH, i;
+	struct prb_completion c[SOAK_DEPTH];
+	const uint64_t a = BASE + 224 * BLK;
+	uint64_t rng = 42, done = 0;
+	struct prb_brick_info bi;
+
+	EXPECT(prb_alloc(s, a, SOAK_BLOCKS), 0);
+	for (i = 0; i < SOAK_BLOCKS; i++)
+		EXPECT(prb_map(s, a + i * BLK, PRB_MAPPING_RW, &m[i]), 0);
+	for (i = 0; i < SOAK_DEPTH; i++)
+		free_ops[i] = i;
+	while (failures == 0 && (time(NULL) < end || nfree < SOAK_DEPTH)) {
+		while (nfree > 0 && time(NULL) < end) {
+			unsigned k = free_ops[--nfree];
+
+			EXPECT(soak_issue(m, shadow, busy, &ops[k], &rng, k), 0);
+		}
+		if (done % 1000 < 64)
+			EXPECT(prb_info(s, &bi), 0); /* a blocking call among them */
+		int n = prb_reap(s, c, 1, SOAK_DEPTH, -1);
+		REQUIRE(n > 0);
+		for (int j = 0; j < n; j++) {
+			struct soak_op *op = &ops[c[j].user_data];
+
+			EXPECT(c[j].result, 0);
+			soak_check(shadow, op);
+			busy[op->piece] = false;
+			free_ops[nfree++] = (unsigned)c[j].user_data;
+			done++;
+		}
+	}
+	printf("soak: %llu requests checked\n", (unsigned long long)done);
+	EXPECT(done > 1000, 1);
+	for (i = 0; i < SOAK_BLOCKS; i++)
+		EXPECT(prb_unmap(&m[i]), 0);
+	EXPECT(prb_free(s, a, SOAK_BLOCKS, 0), 0);
+	prb_disconnect(&s);
+}
+
+static void suite_soak(void)
+{
+	soak(PRB_FEATURE_ATOMICS);
+}
+
+static void suite_soak_digests(void)
+{
+	soak(PRB_FEATURE_ATOMICS | PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		void (*run)(void);
-	} suites[] = {{"api", suite_api},   {"async", suite_async}, {"restart", suite_restart},
-		      {"drop", suite_drop}, {"term", suite_term},   {"limits", suite_limits}};
+	} suites[] = {{"api", suite_api},	  {"async", suite_async},
+		      {"restart", suite_restart}, {"drop", suite_drop},
+		      {"term", suite_term},	  {"limits", suite_limits},
+		      {"soak", suite_soak},	  {"soak-digests", suite_soak_digests}};
 	size_t i;
 
 	url = getenv("PRB_URL");
