@@ -67,6 +67,20 @@ def test_help():
     check(d.get("ok") is False and d.get("error") == "ECONNREFUSED", f"refused json {d}")
 
 
+def test_man_page():
+    """prb.1 documents every subcommand and every option that --help lists."""
+    import re
+    man_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                            "ref-initiator", "prb.1")
+    with open(man_path) as f:
+        man = f.read().replace("\\-", "-")
+    for sub in ("info", "alloc", "free", "map", "list", "put", "get", "bench"):
+        check(f".B {sub}" in man, f"prb.1 has a section for {sub}")
+        _, out, _ = run(sub, "--help")
+        for opt in set(re.findall(r"--[a-z]+", out)):
+            check(opt in man, f"prb.1 documents {sub} {opt}")
+
+
 def test_info():
     out, _ = expect_rc(["info", URL], 0)
     for key in ("brick_id", "boot_epoch", "capacity", "free", "queue_depth", "max_data"):
@@ -202,7 +216,7 @@ def test_bench():
           f"progress line on a terminal: {out!r}")
 
 
-for t in (test_help, test_info, test_alloc_free_list, test_map, test_put_get, test_bench):
+for t in (test_help, test_man_page, test_info, test_alloc_free_list, test_map, test_put_get, test_bench):
     t()
 if failures:
     print(f"test_prb_tool: {failures} failure(s)", file=sys.stderr)
