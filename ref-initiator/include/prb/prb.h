@@ -200,8 +200,9 @@ void prb_opts_delete(struct prb_opts **opts);
 int prb_opts_set_connect_timeout(struct prb_opts *opts, unsigned ms);
 
 /**
- * Request timeout: a request unanswered this long ends the connection (-ETIMEDOUT
- * in `prb_session_status`), since its tag can never be reused safely.
+ * Request timeout: when requests are outstanding and no answer arrives for this
+ * long, the connection ends (-ETIMEDOUT in `prb_session_status`): a tag whose
+ * answer may still come can never be reused safely.
  * \param opts the options.
  * \param ms milliseconds, 0 for none, at most 3600000 (default PRB_DEFAULT_IO_TIMEOUT_MS).
  * \return 0 or -EINVAL.
@@ -272,7 +273,8 @@ int prb_reconnect(struct prb_session *session);
  * \return 0 when connected, else why it ended: -ECONNRESET (brick closed it),
  *         -EPROTO (brick sent TERM or a malformed PDU; see prb_session_term_reason),
  *         -EBADMSG (digest mismatch), -ETIMEDOUT (request timeout), -ENOTCONN
- *         (never connected or reconnect failed), or another socket error.
+ *         (closed by prb_reconnect), the error of a failed prb_reconnect
+ *         (-ECONNREFUSED, ...), or another socket error.
  */
 int prb_session_status(const struct prb_session *session);
 
