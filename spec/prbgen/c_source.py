@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from c_spelling import (C_TYPES, DIRECTION_C, PAYLOAD_C, align_to, bound, cited_if, fail_stmt,
-                        field_checks, getter, lit, macro, pack)
+                        field_checks, field_tests, getter, lit, macro, pack)
 from model import Field, Message, Spec, Struct
 
 
@@ -12,8 +12,12 @@ class Source:
         self.spec = spec
         self.hdr = spec.hdr
         flags = next(f.flags for f in self.hdr.fields if f.name == "flags")
+        self.hdr_flags = flags
         self.hdgst = flags.c_name(flags.value("HDGST"))
         self.ddgst = flags.c_name(flags.value("DDGST"))
+        # (flag bit, its C name, the C name of the digest size it adds)
+        self.digests = [(flags.value("HDGST").value, self.hdgst, "PRB_HDGST_SIZE"),
+                        (flags.value("DDGST").value, self.ddgst, "PRB_DDGST_SIZE")]
 
     def text(self) -> str:
         out = [
@@ -231,6 +235,25 @@ class Source:
             return f"{limit} * {macro('extent_size')}"
         return limit
 
+    def payload_max_value(self, m: Message) -> int:
+        if m.payload_max is not None:
+            return m.payload_max
+        pf = m.payload_field
+        return pf.max * (self.spec.struct("extent").size if m.payload == "extents" else 1)
+
+    def digest_table(self) -> list[str]:
+        """Bytes of digests each value of hdr.flags adds to a PDU (flags without a reserved
+        bit index it)."""
+        out = ["/* Bytes of digests a PDU carries, by its hdr.flags (no reserved bit set). */",
+               "static const uint8_t digest_bytes[PRB_HDR_ALL + 1] = {"]
+        for i in range(1, self.hdr_flags.mask + 1):
+            present = [(name, size) for bit, name, size in self.digests if bit & i]
+            if i & ~self.hdr_flags.mask or not present:
+                continue
+            names = " | ".join(name for name, _ in present)
+            out.append(f"\t[{names}] = {' + '.join(size for _, size in present)},")
+        return out + ["};", ""]
+
     def opcode_byte(self, m: Message) -> str:
         op = self.spec.opcodes.c_name(m.opcode)
         return f"{op} | PRB_OPCODE_RESPONSE" if m.is_response else op
@@ -242,12 +265,21 @@ class Source:
         # Read as little-endian 64-bit words and split: fields are naturally aligned, so
         # none straddles a word, and compilers merge the stores.
         words = h.size // 8
-        get = ["\tuint64_t " + ", ".join(f"w{i} = get_u64(p + {8 * i})" for i in range(words))
-               + ";", ""]
+        if words != 2:
+            raise ValueError("the decoders' fast path reads the header as two 64-bit words")
+        split = []
         for f in h.fields:
             shift = (f.offset % 8) * 8
-            get.append(f"\th->{f.name} = ({C_TYPES[f.type]})(w{f.offset // 8} >> {shift});"
-                       if shift else f"\th->{f.name} = ({C_TYPES[f.type]})w{f.offset // 8};")
+            split.append(f"\th->{f.name} = ({C_TYPES[f.type]})(w{f.offset // 8} >> {shift});"
+                         if shift else f"\th->{f.name} = ({C_TYPES[f.type]})w{f.offset // 8};")
+        builders = []
+        for i in range(words):
+            fields = [f for f in h.fields if f.offset // 8 == i]
+            params = ", ".join(f"uint64_t {f.name}" for f in fields)
+            terms = [f"{f.name} << {(f.offset % 8) * 8}" if f.offset % 8 else f.name
+                     for f in fields]
+            builders += [f"static HOT_INLINE uint64_t hdr_word{i}({params})", "{",
+                         f"\treturn {' | '.join(terms)};", "}", ""]
         frame = []
         for name in ("magic", "flags"):
             f = next(x for x in h.fields if x.name == name)
@@ -257,12 +289,22 @@ class Source:
         status_checks = field_checks("hdr", status, "h->status", cites={"enum": None})
         off = {f.name: f.offset for f in h.fields}
         out = [
-            "/* The common header's fields as they are on the wire (little-endian words). */",
-            "static HOT_INLINE void get_hdr(const uint8_t *p, struct prb_hdr *h)",
+            "/* The common header's fields from its two little-endian 64-bit words. */",
+            "static HOT_INLINE void hdr_from_words(struct prb_hdr *h, uint64_t w0, uint64_t w1)",
             "{",
-            *get,
+            *split,
             "}",
             "",
+            "/* The common header's fields as they are on the wire. */",
+            "static HOT_INLINE void get_hdr(const uint8_t *p, struct prb_hdr *h)",
+            "{",
+            "\thdr_from_words(h, get_u64(p), get_u64(p + 8));",
+            "}",
+            "",
+            "/* The header's 64-bit words from field values (wider than the fields: callers pass",
+            " * values that fit, or all-ones masks), for the decoders' fast path to compare a",
+            " * whole word at once. */",
+            *builders,
             "/* What every PDU's header must pass before its opcode means anything: checks 1 to 4",
             " * of PRB-PDU-12 (PRB-HDR-1, PRB-HDR-4, PRB-HDR-6, PRB-HDR-5). */",
             "static HOT_INLINE int check_hdr_frame(const struct prb_hdr *h, struct prb_wire_error *err)",
@@ -355,6 +397,7 @@ class Source:
             *puts,
             "}",
             "",
+            *self.digest_table(),
             "/* Returned by decode_msg_hdr for an error response: the header alone. */",
             "enum { ERROR_RESPONSE = 1 };",
             "",
@@ -375,8 +418,8 @@ class Source:
             "}",
             "",
             "/* The payload length plen announces, checked against the message's payload kind. */",
-            "static HOT_INLINE int check_payload(const struct prb_hdr *h, const struct msg_shape *s,",
-            "\t\t\t\tuint32_t *payload_len, struct prb_wire_error *err)",
+            "static int check_payload(const struct prb_hdr *h, const struct msg_shape *s,",
+            "\t\t\t uint32_t *payload_len, struct prb_wire_error *err)",
             "{",
             "\tuint32_t fixed = s->size;",
             "\tuint32_t payload;",
@@ -406,28 +449,11 @@ class Source:
             "}",
             "",
             "/*",
-            " * The common case, checked at once: a header of message s with status OK, hlen its",
-            " * size, no reserved flag and no data digest on a message without payload. With",
-            " * check_payload after it, it accepts exactly what the field-by-field checks of",
-            " * decode_msg_hdr accept, and fails the same way; anything else takes those checks,",
-            " * which say which field is wrong.",
+            " * Every check of the header of message s, in the order of PRB-PDU-12: 0 when the",
+            " * body follows, ERROR_RESPONSE for a valid error response, or a negative errno.",
             " */",
-            "static HOT_INLINE bool plain_hdr(const struct prb_hdr *h, size_t len,",
-            "\t\t\t\t const struct msg_shape *s)",
-            "{",
-            f"\tunsigned flags = s->payload == PRB_PAYLOAD_NONE ? {self.hdgst} : PRB_HDR_ALL;",
-            "",
-            "\treturn h->magic == PRB_MAGIC && h->opcode == s->opcode && (h->flags & ~flags) == 0 &&",
-            "\t       h->status == 0 && h->hlen == s->size && len >= s->size;",
-            "}",
-            "",
-            "/*",
-            " * Every check of the header of message s, in the order of PRB-PDU-12, for what",
-            " * plain_hdr did not accept: 0 when the body follows, ERROR_RESPONSE for a valid error",
-            " * response, or a negative errno. Out of line: the hot path stays short.",
-            " */",
-            "static COLD int check_msg_hdr(const struct prb_hdr *h, size_t len, const struct msg_shape *s,",
-            "\t\t\t\tuint32_t *payload_len, struct prb_wire_error *err)",
+            "static int check_msg_hdr(const struct prb_hdr *h, size_t len, const struct msg_shape *s,",
+            "\t\t\t uint32_t *payload_len, struct prb_wire_error *err)",
             "{",
             "\tint rc = check_hdr_frame(h, err);",
             "",
@@ -457,15 +483,13 @@ class Source:
             " * Decode and check the header of message s: 0 when the body follows, ERROR_RESPONSE",
             " * for a valid error response, or a negative errno.",
             " */",
-            "static HOT_INLINE int decode_msg_hdr(const uint8_t *p, size_t len, struct prb_hdr *h,",
-            "\t\t\t\t const struct msg_shape *s, uint32_t *payload_len,",
-            "\t\t\t\t struct prb_wire_error *err)",
+            "static int decode_msg_hdr(const uint8_t *p, size_t len, struct prb_hdr *h,",
+            "\t\t\t  const struct msg_shape *s, uint32_t *payload_len,",
+            "\t\t\t  struct prb_wire_error *err)",
             "{",
             "\tif (len < PRB_HDR_SIZE)",
             *fail_stmt("\t\t", "EMSGSIZE", f'(uint32_t)len, s->name', "shorter than the header"),
             "\tget_hdr(p, h);",
-            "\tif (plain_hdr(h, len, s))",
-            "\t\treturn check_payload(h, s, payload_len, err);",
             "\treturn check_msg_hdr(h, len, s, payload_len, err);",
             "}",
             "",
@@ -525,12 +549,20 @@ class Source:
     def message_codec(self, m: Message) -> list[str]:
         size = macro(m.name + "_size")
         desc = f"&{m.name}_shape"
+        return (self.shape(m) + self.checked_decoder(m, desc) + self.fast_decoder(m)
+                + self.message_encode(m, size, desc))
+
+    def checked_decoder(self, m: Message, desc: str) -> list[str]:
+        """m's decoder field by field, in the order of PRB-PDU-12: every input the fast
+        path does not take (error responses, digests, broken PDUs) comes here, and a
+        failure says which field is wrong."""
         payload_len = "&m->payload_len" if m.payload != "none" else "NULL"
-        out = self.shape(m) + [
-            f"int prb_{m.name}_decode(const void *buf, size_t len, struct prb_{m.name} *m,",
-            align_to(f"int prb_{m.name}_decode(") + "struct prb_wire_error *err)",
-            "{",
-        ]
+        out = [f"/* {m.name} checked field by field: the fast path's way out, which says what is"
+               " wrong. */"]
+        out += pack(f"static COLD int {m.name}_decode_checked(",
+                    ["const void *buf", "size_t len", f"struct prb_{m.name} *m",
+                     "struct prb_wire_error *err"], ")")
+        out.append("{")
         body = self.body_decode(m.name, m.fields, m.direction)
         if body:
             out.append("\tconst uint8_t *p = buf;")
@@ -544,33 +576,120 @@ class Source:
                     f"\t\t*m = (struct prb_{m.name}){{.hdr = m->hdr}};",
                     "\t\treturn 0;", "\t}"]
         elif m.is_response and not body:
-            out += ["\t/* An error response decodes like a success: the header is all there is. */",
-                    "\treturn rc < 0 ? rc : 0;", "}", ""]
-            return out + self.message_encode(m, size, desc)
+            return out + ["\t/* An error response decodes like a success: the header is all there is. */",
+                          "\treturn rc < 0 ? rc : 0;", "}", ""]
         elif m.is_response:
             out += ["\tif (rc != 0)", "\t\treturn rc < 0 ? rc : 0;"]
         elif body or m.payload_field is not None:
             out += ["\tif (rc < 0)", "\t\treturn rc;"]
         else:
-            out += ["\treturn rc;", "}", ""]
-            return out + self.message_encode(m, size, desc)
+            return out + ["\treturn rc;", "}", ""]
         pf = m.payload_field
         if pf is not None:
             # The payload length is a framing fact (PRB-PDU-3, PRB-PDU-4; check 9 of
             # PRB-PDU-12), checked before the body's own constraints.
             where = f'{pf.offset}, "{m.name}.{pf.name}"'
-            value = getter(pf, "p")
-            if m.payload == "extents":
-                cond = f"(uint64_t){value} * {macro('extent_size')} != m->payload_len"
-                reason = "differs from the extents in the payload"
-            else:
-                cond = f"{value} != m->payload_len"
-                reason = "differs from the payload length"
+            cond = self.payload_mismatch(m, getter(pf, "p"), "m->payload_len")
+            reason = ("differs from the extents in the payload" if m.payload == "extents"
+                      else "differs from the payload length")
             cite = "extents_count" if m.payload == "extents" else "data_length"
             out += [cited_if(cond, cite)] + fail_stmt("\t\t", "EBADMSG", where, reason)
         out += body
-        out += ["\treturn 0;", "}", ""]
-        return out + self.message_encode(m, size, desc)
+        return out + ["\treturn 0;", "}", ""]
+
+    @staticmethod
+    def payload_mismatch(m: Message, value: str, payload_len: str) -> str:
+        """C condition: the payload_length field's value disagrees with the payload."""
+        if m.payload == "extents":
+            return f"(uint64_t){value} * {macro('extent_size')} != {payload_len}"
+        return f"{value} != {payload_len}"
+
+    def fast_decoder(self, m: Message) -> list[str]:
+        """m's public decoder: the common case (status OK, no reserved flag, every field
+        valid) checked with whole-word compares of the header and one test per constraint,
+        each field stored as soon as it is loaded; whatever it does not accept goes to the
+        checked decoder, which accepts or refuses it exactly as the spec says and says
+        why. The fast path accepts only valid PDUs and fills m as the checked decoder
+        would: the tests compare the two on every vector, truncation, reserved bit and
+        random damage."""
+        size = macro(m.name + "_size")
+        op = self.opcode_byte(m)
+        out = pack(f"int prb_{m.name}_decode(", ["const void *buf", "size_t len",
+                   f"struct prb_{m.name} *m", "struct prb_wire_error *err"], ")")
+        out += ["{", "\tconst uint8_t *p = buf;", "\tuint64_t w0, w1;"]
+        if m.payload != "none":
+            out += ["\tuint32_t payload;"]
+            biggest = m.size + self.spec.constant("hdgst_size") + self.spec.constant("ddgst_size")
+            if self.payload_max_value(m) >= (1 << 32) - biggest:
+                raise ValueError(f"{m.name}: payload max too close to 2^32 for the fast path")
+        out += [
+            "",
+            f"\tif (len < {size})",
+            "\t\tgoto checked;",
+            "\tw0 = get_u64(p);",
+            "\tw1 = get_u64(p + 8);",
+            "\thdr_from_words(&m->hdr, w0, w1);",
+        ]
+        status_hlen = self.status_hlen_test(size)
+        if m.payload == "none":
+            out += [
+                "\t/* Magic, opcode, flags (none, or HDGST alone) and plen: one compare of the",
+                "\t * first word (two with HDGST); status 0 and hlen: one of the second. */",
+                *pack("\tif ((w0 != hdr_word0(", ["PRB_MAGIC", op, "0", size], ") &&"),
+                *pack("\t     w0 != hdr_word0(",
+                      ["PRB_MAGIC", op, self.hdgst, f"{size} + PRB_HDGST_SIZE"], ")) ||"),
+                f"\t    {status_hlen})",
+                "\t\tgoto checked;",
+            ]
+        else:
+            out += [
+                "\t/* Magic, opcode, no reserved flag; status 0 and hlen. */",
+                f"\tif ((w0 & hdr_word0(0xFFFF, 0xFF, (uint8_t)~PRB_HDR_ALL, 0)) !=",
+                f"\t\t    hdr_word0(PRB_MAGIC, {op}, 0, 0) ||",
+                f"\t    {status_hlen})",
+                "\t\tgoto checked;",
+                "\t/* The payload within its bounds (a plen short of the fixed part and digests",
+                "\t * wraps around above them), and no data digest without one. */",
+                f"\tpayload = m->hdr.plen - {size} - digest_bytes[m->hdr.flags];",
+                *pack("\tif (", [f"payload > {self.payload_max(m)}",
+                                 f"(payload == 0 && (m->hdr.flags & {self.ddgst}))"], ")",
+                      sep=" ||"),
+                "\t\tgoto checked;",
+                "\tm->payload_len = payload;",
+            ]
+        pf = m.payload_field
+        for f in m.fields:
+            if f.is_bytes:
+                out.append(f"\tmemcpy(m->{f.name}, p + {f.offset}, sizeof(m->{f.name}));")
+                continue
+            value = getter(f, "p") if f.reserved else f"m->{f.name}"
+            conds = [t[0] for t in field_tests(f, value, role=m.direction)]
+            if f is pf:
+                conds.insert(0, self.payload_mismatch(m, value, "payload"))
+            if not f.reserved:
+                out.append(f"\tm->{f.name} = {getter(f, 'p')};")
+            if conds:
+                out += pack("\tif (", [f"({c})" if " " in c else c for c in conds]
+                            if len(conds) > 1 else conds, ")", sep=" ||")
+                out.append("\t\tgoto checked;")
+        return out + [
+            "\treturn 0;",
+            "checked:",
+            f"\treturn {m.name}_decode_checked(buf, len, m, err);",
+            "}",
+            "",
+        ]
+
+    def status_hlen_test(self, size: str) -> str:
+        """C condition: the second header word's status is not 0 or its hlen not size
+        (one compare of the 32 bits after the tag, when the tag fills the word's low half
+        as it does)."""
+        tag = next(f for f in self.hdr.fields if f.name == "tag")
+        if tag.offset % 8 == 0 and tag.size == 4:
+            return f"get_u32(p + {tag.end}) != (uint32_t)(hdr_word1(0, 0, {size}) >> 32)"
+        mask = ", ".join("0" if f.name == "tag" else hex(f.type_max)
+                         for f in self.hdr.fields if f.offset // 8 == 1)
+        return f"(w1 & hdr_word1({mask})) != hdr_word1(0, 0, {size})"
 
     def shape(self, m: Message) -> list[str]:
         out = [f"static const struct msg_shape {m.name}_shape = {{",

@@ -105,9 +105,10 @@ ROLE_CITES = {
 }
 
 
-def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL",
-                 cites: dict | None = None, role: str = "request") -> list[str]:
-    """The checks of one decoded field, in the order the errors are reported.
+def field_tests(f: Field, value: str, equals_errno: str = "EINVAL", cites: dict | None = None,
+                role: str = "request") -> list[tuple[str, str, str, str | None]]:
+    """(C condition true when value is wrong, errno, reason, cite) of each check of one
+    field, in the order the errors are reported.
 
     role is the direction of the field's message (which requirements it cites); cites
     maps a check kind (reserved, enum, flags, equals, ...) to a REQUIREMENTS key when
@@ -116,7 +117,6 @@ def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL",
     cites = {"reserved": base["reserved"], "enum": base["constraint"],
              "flags": base["reserved"], "equals": base["constraint"],
              "constraint": base["constraint"], **(cites or {})}
-    where = f'{f.offset}, "{owner}.{f.name}"'
     tests: list[tuple[str, str, str, str | None]] = []
     if f.reserved:
         tests.append((f"{value} != 0", "EINVAL", "reserved: must be zero", cites["reserved"]))
@@ -140,8 +140,16 @@ def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL",
     if f.max is not None and f.max < f.type_max:
         tests.append((f"{value} > {bound(f.max, f.max_ref)}", "E2BIG",
                       f"above max {f.max_ref or f.max}", cites["constraint"]))
+    return tests
+
+
+def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL",
+                 cites: dict | None = None, role: str = "request") -> list[str]:
+    """The checks of one decoded field (field_tests), each returning fail() with the field's
+    offset and name."""
+    where = f'{f.offset}, "{owner}.{f.name}"'
     lines = []
-    for cond, errno, reason, cite in tests:
+    for cond, errno, reason, cite in field_tests(f, value, equals_errno, cites, role):
         lines += [cited_if(cond, cite)] + fail_stmt("\t\t", errno, where, reason)
     return lines
 
@@ -162,11 +170,12 @@ def fail_stmt(indent: str, errno: str, where: str, reason: str) -> list[str]:
     return [head.rstrip(), align_to(opening) + c_string(reason) + ");"]
 
 
-def pack(opening: str, parts: list[str], closing: str) -> list[str]:
-    """opening, parts joined by ', ', closing: wrapped at 100 columns under the first part."""
+def pack(opening: str, parts: list[str], closing: str, sep: str = ",") -> list[str]:
+    """opening, parts joined by sep and a space, closing: wrapped at 100 columns under the
+    first part."""
     lines, line = [], opening
     for i, part in enumerate(parts):
-        piece = part + (closing if i == len(parts) - 1 else ",")
+        piece = part + (closing if i == len(parts) - 1 else sep)
         if line != opening and len((line + " " + piece).expandtabs(8)) > 100:
             lines.append(line)
             line = align_to(opening) + piece
