@@ -58,6 +58,9 @@ struct fake {
 	enum twist twist;
 	void (*mangle)(uint8_t *pdu, size_t *len);
 	uint32_t list_count; /* extents in LIST answers */
+	int accepts;	     /* connections served one after the other (0 means 1) */
+	uint8_t next_id;     /* brick_id[0] from the second connection on (0: same brick) */
+	uint64_t next_epoch; /* boot_epoch from the second connection on (0: same) */
 	bool hdgst, ddgst;   /* negotiated, set by the HELLO step */
 	pthread_t tid;
 };
@@ -231,24 +234,20 @@ static void serve(int fd, const struct fake *f)
 	}
 }
 
-/* Accept, answer HELLO, then serve. */
-static void *fake_main(void *arg)
+/* Answer HELLO on a new connection (the k-th), then serve it. */
+static void fake_connection(struct fake *f, int fd, int k)
 {
-	struct fake *f = arg;
 	uint8_t buf[256];
 	union prb_msg m;
-	int fd = accept(f->lfd, NULL, NULL);
 
-	if (fd < 0)
-		return NULL;
 	if (read_request(fd, buf, sizeof(buf), &m) < 0)
-		goto out;
+		return;
 	if (f->hello_status) {
 		int n = prb_error_rsp_encode(PRB_OP_HELLO, m.hdr.tag, (uint16_t)f->hello_status, 0,
 					     buf, sizeof(buf));
 
 		send_all(fd, buf, (size_t)n);
-		goto out;
+		return;
 	}
 	struct prb_hello_rsp r = {
 		.hdr = {.tag = m.hdr.tag},
@@ -258,18 +257,31 @@ static void *fake_main(void *arg)
 		.features = m.hello_req.features & f->grant_features,
 		.max_pdu = 1u << 22,
 		.max_data = 1u << 21,
-		.brick_id = {1, 2, 3},
+		.brick_id = {k > 0 && f->next_id ? f->next_id : 1, 2, 3},
 		.capacity_blocks = 64,
 		.free_blocks = 64,
-		.boot_epoch = 7,
+		.boot_epoch = k > 0 && f->next_epoch ? f->next_epoch : 7,
 		.max_mappings = 16,
 	};
 	f->hdgst = (r.features & PRB_FEAT_HDGST) != 0;
 	f->ddgst = (r.features & PRB_FEAT_DDGST) != 0;
 	send_all(fd, buf, (size_t)prb_hello_rsp_encode(&r, buf, sizeof(buf)));
 	serve(fd, f);
-out:
-	close(fd);
+}
+
+/* Accept connections one after the other and serve each. */
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+
+	for (int k = 0; k < (f->accepts ? f->accepts : 1); k++) {
+		int fd = accept(f->lfd, NULL, NULL);
+
+		if (fd < 0)
+			return NULL;
+		fake_connection(f, fd, k);
+		close(fd);
+	}
 	return NULL;
 }
 
@@ -514,6 +526,33 @@ static void run_endings(void)
 	fake_finish(&f, &s);
 }
 
+/* prb_reconnect tells a restarted brick (epoch) and another brick (brick_id) apart. */
+static void run_reconnect(void)
+{
+	struct fake f = {.grant_features = ~0u, .hello_depth = -1, .accepts = 4, .next_epoch = 8};
+	struct prb_session_info si;
+	struct prb_mapping *m = NULL;
+	struct prb_session *s;
+
+	scenario_name = "reconnect: restarted, same, another brick";
+	s = fake_connect(&f, 0, 0);
+	if (s) {
+		EXPECT(prb_map(s, 0, PRB_MAPPING_RW, &m), 0);
+		EXPECT(prb_reconnect(s), -ESTALE); /* epoch 7 -> 8 */
+		EXPECT(prb_session_get_info(s, &si), 0);
+		EXPECT(si.boot_epoch, 8);
+		EXPECT(prb_mapping_status(m), -ESTALE);
+		EXPECT(prb_write(m, 0, "x", 1), -ESTALE);
+		EXPECT(prb_reconnect(s), 0); /* epoch 8 again */
+		f.next_id = 9;		     /* read by the fake at the next HELLO only */
+		EXPECT(prb_reconnect(s), -ENODEV);
+		EXPECT(prb_session_status(s), -ENODEV);
+		EXPECT(prb_keepalive(s), -ENOTCONN);
+		EXPECT(prb_unmap(&m), -ESTALE);
+	}
+	fake_finish(&f, &s);
+}
+
 int main(void)
 {
 	const uint32_t digests = PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST;
@@ -535,6 +574,7 @@ int main(void)
 	run_list("LIST over max_extents", 5, -ECONNRESET, -EPROTO);
 	run_hello();
 	run_endings();
+	run_reconnect();
 	if (failures) {
 		fprintf(stderr, "test_hostile: %d failure(s)\n", failures);
 		return 1;
