@@ -29,13 +29,17 @@ class Source:
             "#include <prb/wire.h>",
             "",
             "/* The hot helpers below are inlined into each message's codec so that every",
-            " * message's constants fold; compilers without the attribute just inline less. */",
+            " * message's constants fold; compilers without the attribute just inline less.",
+            " * A message's codec is not inlined into the generic entry points, which jump to",
+            " * it: one copy of each. */",
             "#if defined(__GNUC__)",
             "#define HOT_INLINE inline __attribute__((always_inline))",
             "#define COLD __attribute__((cold, noinline))",
+            "#define NOINLINE __attribute__((noinline))",
             "#else",
             "#define HOT_INLINE inline",
             "#define COLD",
+            "#define NOINLINE",
             "#endif",
             "",
         ]
@@ -53,7 +57,20 @@ class Source:
 
     @staticmethod
     def le_helpers() -> list[str]:
-        out = ["/* Little-endian loads and stores; compilers turn them into single moves. */"]
+        out = [
+            "/*",
+            " * Little-endian loads and stores. On a little-endian host a memcpy of the value is",
+            " * one move; elsewhere the bytes are assembled one by one (which compilers also",
+            " * merge, but not when part of a stored value is a constant).",
+            " */",
+            "#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \\",
+            "\t__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__",
+            "#define LE_HOST 1",
+            "#else",
+            "#define LE_HOST 0",
+            "#endif",
+            "",
+        ]
         for bits in (16, 32, 64):
             t = f"uint{bits}_t"
             n = bits // 8
@@ -65,15 +82,25 @@ class Source:
             out += [
                 f"static HOT_INLINE {t} get_u{bits}(const uint8_t *p)",
                 "{",
+                "#if LE_HOST",
+                f"\t{t} v;",
+                "",
+                "\tmemcpy(&v, p, sizeof(v));",
+                "\treturn v;",
+                "#else",
                 *body,
+                "#endif",
                 "}",
                 "",
                 f"static HOT_INLINE void put_u{bits}(uint8_t *p, {t} v)",
                 "{",
+                "#if LE_HOST",
+                "\tmemcpy(p, &v, sizeof(v));",
+                "#else",
             ]
             out += [f"\tp[{i}] = (uint8_t)(v >> {8 * i});" if i else "\tp[0] = (uint8_t)v;"
                     for i in range(n)]
-            out += ["}", ""]
+            out += ["#endif", "}", ""]
         out += [
             "/* Fill err (when given) and return rc: every decoder failure goes through here, off",
             " * the hot path. */",
@@ -235,16 +262,25 @@ class Source:
             return f"{limit} * {macro('extent_size')}"
         return limit
 
+    def payload_unit(self, m: Message) -> int:
+        """Bytes of payload per unit of the payload_length field."""
+        return self.spec.struct("extent").size if m.payload == "extents" else 1
+
     def payload_max_value(self, m: Message) -> int:
         if m.payload_max is not None:
             return m.payload_max
+        return m.payload_field.max * self.payload_unit(m)
+
+    @staticmethod
+    def payload_never_empty(m: Message) -> bool:
+        """The payload_length field's min makes an empty payload invalid anyway."""
         pf = m.payload_field
-        return pf.max * (self.spec.struct("extent").size if m.payload == "extents" else 1)
+        return pf is not None and (pf.min or 0) >= 1
 
     def digest_table(self) -> list[str]:
         """Bytes of digests each value of hdr.flags adds to a PDU (flags without a reserved
         bit index it)."""
-        out = ["/* Bytes of digests a PDU carries, by its hdr.flags (no reserved bit set). */",
+        out = ["/* Bytes of digests a PDU carries, by its hdr.flags (reserved bits masked). */",
                "static const uint8_t digest_bytes[PRB_HDR_ALL + 1] = {"]
         for i in range(1, self.hdr_flags.mask + 1):
             present = [(name, size) for bit, name, size in self.digests if bit & i]
@@ -366,7 +402,12 @@ class Source:
             "plen": "prb_pdu_plen(s->size, h->flags, payload_len)",
             "hlen": "s->size",
         }
-        puts = [self.putter(f, set_by_encoder.get(f.name, f"h->{f.name}")) for f in self.hdr.fields]
+        # Two whole-word stores: compilers do not merge the field stores as well.
+        puts = []
+        for i in range(self.hdr.size // 8):
+            args = [set_by_encoder.get(f.name, f"h->{f.name}") for f in self.hdr.fields
+                    if f.offset // 8 == i]
+            puts += pack(f"\tput_u64(p + {8 * i}, hdr_word{i}(", args, "));")
         off = {f.name: f.offset for f in self.hdr.fields}
         return [
             "/* What the codec needs of one message, as constants the compiler folds into it. */",
@@ -379,15 +420,10 @@ class Source:
             "\tuint32_t payload_max;",
             "};",
             "",
+            *self.digest_table(),
             "uint32_t prb_pdu_plen(uint16_t hlen, uint8_t flags, uint32_t payload_len)",
             "{",
-            "\tuint32_t plen = hlen + payload_len;",
-            "",
-            f"\tif (flags & {self.hdgst})",
-            "\t\tplen += PRB_HDGST_SIZE;",
-            f"\tif (flags & {self.ddgst})",
-            "\t\tplen += PRB_DDGST_SIZE;",
-            "\treturn plen;",
+            "\treturn hlen + payload_len + digest_bytes[flags & PRB_HDR_ALL];",
             "}",
             "",
             "/* The header of a message's PDU: magic, opcode, hlen and plen from the message. */",
@@ -397,7 +433,6 @@ class Source:
             *puts,
             "}",
             "",
-            *self.digest_table(),
             "/* Returned by decode_msg_hdr for an error response: the header alone. */",
             "enum { ERROR_RESPONSE = 1 };",
             "",
@@ -614,7 +649,7 @@ class Source:
         random damage."""
         size = macro(m.name + "_size")
         op = self.opcode_byte(m)
-        out = pack(f"int prb_{m.name}_decode(", ["const void *buf", "size_t len",
+        out = pack(f"NOINLINE int prb_{m.name}_decode(", ["const void *buf", "size_t len",
                    f"struct prb_{m.name} *m", "struct prb_wire_error *err"], ")")
         out += ["{", "\tconst uint8_t *p = buf;", "\tuint64_t w0, w1;"]
         if m.payload != "none":
@@ -651,12 +686,16 @@ class Source:
                 "\t/* The payload within its bounds (a plen short of the fixed part and digests",
                 "\t * wraps around above them), and no data digest without one. */",
                 f"\tpayload = m->hdr.plen - {size} - digest_bytes[m->hdr.flags];",
-                *pack("\tif (", [f"payload > {self.payload_max(m)}",
-                                 f"(payload == 0 && (m->hdr.flags & {self.ddgst}))"], ")",
-                      sep=" ||"),
-                "\t\tgoto checked;",
-                "\tm->payload_len = payload;",
             ]
+            if self.payload_never_empty(m):
+                out += [f"\tif (payload > {self.payload_max(m)})",
+                        "\t\tgoto checked; /* and a payload of 0 fails the payload field's min */"]
+            else:
+                out += pack("\tif (", [f"payload > {self.payload_max(m)}",
+                                       f"(payload == 0 && (m->hdr.flags & {self.ddgst}))"], ")",
+                            sep=" ||")
+                out += ["\t\tgoto checked;"]
+            out += ["\tm->payload_len = payload;"]
         pf = m.payload_field
         for f in m.fields:
             if f.is_bytes:
@@ -665,6 +704,11 @@ class Source:
             value = getter(f, "p") if f.reserved else f"m->{f.name}"
             conds = [t[0] for t in field_tests(f, value, role=m.direction)]
             if f is pf:
+                # Equal to the payload, which is within payload_max: the field's own max
+                # holds when payload_max is no more than it allows.
+                if self.payload_max_value(m) <= pf.max * self.payload_unit(m):
+                    conds = [t[0] for t in field_tests(f, value, role=m.direction)
+                             if t[1] != "E2BIG"]
                 conds.insert(0, self.payload_mismatch(m, value, "payload"))
             if not f.reserved:
                 out.append(f"\tm->{f.name} = {getter(f, 'p')};")
@@ -706,7 +750,8 @@ class Source:
     def message_encode(self, m: Message, size: str, desc: str) -> list[str]:
         payload_len = "m->payload_len" if m.payload != "none" else "0"
         return [
-            f"int prb_{m.name}_encode(const struct prb_{m.name} *m, void *buf, size_t len)",
+            *pack(f"NOINLINE int prb_{m.name}_encode(", [f"const struct prb_{m.name} *m",
+                                                       "void *buf", "size_t len"], ")"),
             "{",
             "\tuint8_t *p = buf;",
             "",
