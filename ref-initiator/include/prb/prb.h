@@ -5,8 +5,8 @@
  *
  * A brick exports memory in 2 MiB blocks addressed by 64-bit logical byte
  * addresses. libprb connects to one brick per session, chosen by URL
- * (`tcp://HOST[:PORT]` today, `rdma://HOST[:PORT]` with the RDMA binding: the
- * API is the same for both), and offers:
+ * (`tcp://HOST[:PORT]`, or `rdma://HOST[:PORT]` when libprb is built with the
+ * RDMA binding: the API is the same for both), and offers:
  *
  * - control operations on the session: INFO, KEEPALIVE, ALLOC, FREE, MAP, LIST;
  * - data operations on a mapping (the handle object MAP returns): READ, WRITE,
