@@ -1,7 +1,8 @@
 /* A second decoder, written by hand from the descriptors and the check order of
  * PROTOCOL.md (PRB-PDU-12, then the body in field order), against which the generated
- * decoders are compared on randomly damaged PDUs: same result, same error offset. It
- * checks the generated code, its fast path included, without trusting its structure.
+ * decoders are compared on randomly damaged PDUs: same result, same error offset, and on
+ * success the same values. It checks the generated code, its fast path included, without
+ * trusting its structure.
  * Usage: test_reference [ITERATIONS] [SEED] */
 #include <errno.h>
 #include <stdio.h>
@@ -12,15 +13,18 @@
 
 #define MAX_FIXED 256
 
-/* The outcome of a decode: 0 or a negative errno, and the offset of the field at fault. */
+/* The outcome of a decode: 0 or a negative errno, and the offset of the field at fault;
+ * on success, whether it is an error response and the payload bytes plen announces. */
 struct outcome {
 	int rc;
 	uint32_t offset;
+	bool error_response;
+	uint64_t payload;
 };
 
 static struct outcome failed(int rc, uint32_t offset)
 {
-	return (struct outcome){rc, offset};
+	return (struct outcome){rc, offset, false, 0};
 }
 
 static uint64_t hdr_value(const uint8_t *p, const char *name)
@@ -130,6 +134,7 @@ static struct outcome reference_decode(const struct prb_msg_desc *d, const uint8
 	uint64_t payload;
 	struct outcome o = reference_hdr(d, p, len, &error_response);
 
+	o.error_response = error_response;
 	if (o.rc < 0 || error_response)
 		return o;
 	o = reference_frame(d, p, len, &payload);
@@ -150,7 +155,46 @@ static struct outcome reference_decode(const struct prb_msg_desc *d, const uint8
 		if (rc < 0)
 			return failed(rc, d->fields[i].offset);
 	}
-	return failed(0, 0);
+	o = failed(0, 0);
+	o.payload = payload;
+	return o;
+}
+
+/* A PDU both decoders accept: every header and body member holds its wire value (zero in
+ * an error response's body), payload_len the payload, whichever path the codec took. */
+static void check_values(const struct prb_msg_desc *d, const uint8_t *p, const union prb_msg *m,
+			 const struct outcome *want)
+{
+	for (unsigned i = 0; i < prb_hdr_desc.field_count; i++) {
+		const struct prb_field_desc *f = &prb_hdr_desc.fields[i];
+
+		CHECK(member_get(m, f) == wire_get(p, f), "%s: hdr.%s decoded as %llu, wire %llu",
+		      d->name, f->name, (unsigned long long)member_get(m, f),
+		      (unsigned long long)wire_get(p, f));
+	}
+	for (unsigned i = 0; i < d->field_count; i++) {
+		const struct prb_field_desc *f = &d->fields[i];
+		const uint8_t *member = (const uint8_t *)m + f->c_offset;
+
+		if (f->kind == PRB_FIELD_RESERVED)
+			continue;
+		if (f->kind == PRB_FIELD_BYTES) {
+			uint8_t zero[16] = {0};
+
+			CHECK(memcmp(member, want->error_response ? zero : p + f->offset, f->size) == 0,
+			      "%s.%s: decoded bytes differ", d->name, f->name);
+			continue;
+		}
+		CHECK(member_get(m, f) == (want->error_response ? 0 : wire_get(p, f)),
+		      "%s.%s decoded as %llu", d->name, f->name, (unsigned long long)member_get(m, f));
+	}
+	if (d->payload != PRB_PAYLOAD_NONE) {
+		uint32_t payload_len;
+
+		memcpy(&payload_len, (const uint8_t *)m + d->c_payload_len, sizeof(payload_len));
+		CHECK(payload_len == want->payload, "%s.payload_len %u, plen announces %llu", d->name,
+		      payload_len, (unsigned long long)want->payload);
+	}
 }
 
 /* Damage a valid PDU the ways that reach each check: bit flips, a field set to an edge
@@ -220,11 +264,14 @@ int main(int argc, char **argv)
 			want = reference_decode(d, buf, len);
 			copy = malloc(len ? len : 1); /* exact size: ASan sees a read past it */
 			memcpy(copy, buf, len);
+			memset(&out, 0x5A, sizeof(out)); /* a member the decoder forgets shows */
 			rc = prb_msg_decode_as((enum prb_msg_id)id, copy, len, &out, &err);
 			free(copy);
 			CHECK(rc == want.rc && (rc == 0 || err.offset == want.offset),
 			      "%s (len %zu): codec %d at %u (%s), reference %d at %u", d->name, len, rc,
 			      err.offset, err.field ? err.field : "-", want.rc, want.offset);
+			if (rc == 0 && want.rc == 0)
+				check_values(d, buf, &out, &want);
 			rejected += rc < 0;
 			total++;
 		}
