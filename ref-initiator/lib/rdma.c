@@ -397,9 +397,15 @@ static void prb_rdma_close(struct prb_session *s)
 	s->transport_ctx = NULL;
 }
 
+/* The completion channel: armed here, since the caller is about to poll it (completions
+ * already queued do not signal it: prb_reap(..., 0) first, as after any wakeup). */
 static int prb_rdma_fd(const struct prb_session *s)
 {
-	return prb_rdma_of(s)->comp->fd;
+	struct prb_rdma *c = prb_rdma_of(s);
+
+	if (!c->notify_armed && ibv_req_notify_cq(c->cq, 0) == 0)
+		c->notify_armed = true;
+	return c->comp->fd;
 }
 
 /* ------------------------------------------------------------------ requests */
