@@ -135,7 +135,9 @@ def test(ts, d):
     records = load_vectors(vectors)
     check(len(records) > 0, f"{vectors} holds no vector: has gen_vectors.py landed?")
     names = filter_names()
-    valid = [r for r in records if r["expect"] == "ok"]
+    # A 'struct hdr' record is the header decoded on its own (its plen announces bytes
+    # that are not in the record): the message vectors carry those headers whole.
+    valid = [r for r in records if r["expect"] == "ok" and r.get("struct") != "hdr"]
     invalid = [r for r in records if r["expect"] != "ok" and "message" in r
                and not r["expect"].startswith("ENOMSG")]
     check(len(valid) >= len(SPEC.messages), "a valid vector per message at least")
