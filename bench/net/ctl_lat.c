@@ -6,6 +6,7 @@
  * which the brick answers without touching its store: the difference between
  * the two is the brick's durable ALLOC/FREE work, the rest is the wire and libprb.
  *   ctl_lat URL COUNT [ADDR]          (prints p50/p99 in us, one line per kind)
+ *   ctl_lat URL COUNT keepalive       (KEEPALIVE pairs only: for bench/net/stub.c)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <prb/prb.h>
@@ -66,7 +68,9 @@ static int measure(struct prb_session *s, uint64_t addr, unsigned count, uint64_
 
 int main(int argc, char **argv)
 {
-	uint64_t addr = argc > 3 ? strtoull(argv[3], NULL, 0) : 0x7e0000000000ull;
+	bool only_keepalive = argc > 3 && strcmp(argv[3], "keepalive") == 0;
+	uint64_t addr =
+		argc > 3 && !only_keepalive ? strtoull(argv[3], NULL, 0) : 0x7e0000000000ull;
 	unsigned count = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
 	struct prb_session *s;
 	uint64_t *lat;
@@ -82,7 +86,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ctl_lat: connect: %s\n", prb_strerror(rc));
 		return 1;
 	}
-	rc = measure(s, addr, count, lat, false, "allocfree");
+	rc = only_keepalive ? 0 : measure(s, addr, count, lat, false, "allocfree");
 	if (rc == 0)
 		rc = measure(s, addr, count, lat, true, "keepalive");
 	prb_disconnect(&s);

@@ -5,6 +5,8 @@
 #   (b) 4 KiB READ at queue depth 32 (prb bench)          vs  redis-benchmark -t get -d 4096 -P 32
 #   (c) ALLOC+FREE round trips, p50 (ctl_lat)             vs  raw TCP ping-pong, 32 B out, 16 B back,
 #                                                             two round trips per sample (pingpong)
+#       and, to isolate libprb: KEEPALIVE pairs through libprb against a blocking stub brick
+#       (stub.c: the raw server's loop, speaking HELLO and KEEPALIVE) vs ping-pong 16/16 B
 # Every server (prb-target with its pool on /dev/shm, iperf3, redis-server, the ping-pong
 # server) is started here on 127.0.0.1 and stopped at the end. Prints a Markdown table.
 # Environment: PRB_BENCH_SECONDS (default 5) per throughput measurement, PRB_BENCH_ROUNDS
@@ -20,7 +22,8 @@ prb=$build/ref-initiator/tools/prb
 target=$build/ref-target/prb-target
 pingpong=$build/bench/net/prb_bench_pingpong
 ctl_lat=$build/bench/net/prb_bench_ctl_lat
-for exe in "$prb" "$target" "$pingpong" "$ctl_lat"; do
+stub=$build/bench/net/prb_bench_stub
+for exe in "$prb" "$target" "$pingpong" "$ctl_lat" "$stub"; do
 	[ -x "$exe" ] || { echo "bench/net: $exe not built" >&2; exit 1; }
 done
 for tool in iperf3 redis-server redis-benchmark redis-cli python3; do
@@ -65,8 +68,11 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
 pids+=($!)
 "$pingpong" server "$tmp/pp_port" &
 pids+=($!)
+"$stub" "$tmp/stub_port" &
+pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 wait_for "$tmp/pp_port"
+wait_for "$tmp/stub_port"
 # The GET test reads the key the SET test writes: 4096-byte values, as prb's 4 KiB READs.
 redis-benchmark -p "$redis_port" -t set -d 4096 -n 1000 -q >/dev/null
 value_len=$(redis-cli -p "$redis_port" strlen 'key:__rand_int__')
@@ -76,7 +82,7 @@ value_len=$(redis-cli -p "$redis_port" strlen 'key:__rand_int__')
 # be shared: the best run is the one least disturbed).
 best_max() { awk -v a="$1" -v b="$2" 'BEGIN {print (a == "" || b > a) ? b : a}'; }
 best_min() { awk -v a="$1" -v b="$2" 'BEGIN {print (a == "" || b < a) ? b : a}'; }
-iperf_mbs= read_mbs= write_mbs= redis_rps= prb_4k= raw_p50= ctl_p50= ka_p50=
+iperf_mbs= read_mbs= write_mbs= redis_rps= prb_4k= raw_p50= ctl_p50= ka_p50= raw16_p50= stub_p50=
 for round in $(seq "$rounds"); do
 	echo "bench/net: round $round of $rounds" >&2
 	v=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -J |
@@ -96,6 +102,10 @@ for round in $(seq "$rounds"); do
 	out=$("$ctl_lat" "$url" 20000)
 	ctl_p50=$(best_min "$ctl_p50" "$(echo "$out" | awk '/^allocfree/ {print $3}')")
 	ka_p50=$(best_min "$ka_p50" "$(echo "$out" | awk '/^keepalive/ {print $3}')")
+	v=$("$pingpong" client "$(cat "$tmp/pp_port")" 20000 16 16 2 | awk '{print $2}')
+	raw16_p50=$(best_min "$raw16_p50" "$v")
+	v=$("$ctl_lat" "tcp://127.0.0.1:$(cat "$tmp/stub_port")" 20000 keepalive | awk '{print $3}')
+	stub_p50=$(best_min "$stub_p50" "$v")
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
@@ -107,6 +117,7 @@ r_write=$(ratio "$write_mbs" "$iperf_mbs")
 r_4k=$(ratio "$prb_4k" "$redis_rps")
 r_ctl=$(ratio "$ctl_p50" "$raw_p50")
 r_ka=$(ratio "$ka_p50" "$raw_p50")
+r_stub=$(ratio "$stub_p50" "$raw16_p50")
 
 echo "| measurement | libprb | baseline | ratio | goal | met |"
 echo "|---|---|---|---|---|---|"
@@ -115,5 +126,6 @@ echo "| 2 MiB WRITE, QD$qd_2m, MB/s (vs iperf3 one stream) | $write_mbs | $iperf
 echo "| 4 KiB READ, QD32, ops/s (vs redis GET 4096 B, -P 32) | $prb_4k | $redis_rps | $r_4k | >= 1.50 | $(verdict "$r_4k" ">=" 1.5) |"
 echo "| ALLOC+FREE p50, us (vs TCP ping-pong 32/16 B x2) | $ctl_p50 | $raw_p50 | $r_ctl | <= 1.20 | $(verdict "$r_ctl" "<=" 1.2) |"
 echo "| (KEEPALIVE x2 p50, us: the same round trips without the brick's store work) | $ka_p50 | $raw_p50 | $r_ka | | |"
+echo "| (KEEPALIVE x2 p50, us, libprb against a blocking stub brick, vs ping-pong 16/16 B x2: libprb alone) | $stub_p50 | $raw16_p50 | $r_stub | | |"
 echo
 echo "loopback, $(nproc) cores, best of $rounds rounds, ${secs}s per throughput run, $(date -u +%Y-%m-%dT%H:%MZ)"
