@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from c_spelling import (C_TYPES, DIRECTION_C, PAYLOAD_C, align_to, bound, cited_if, fail_stmt,
-                        field_checks, field_tests, getter, lit, macro, pack)
+from c_spelling import (C_TYPES, DIRECTION_C, PAYLOAD_C, REQUIREMENTS, align_to, bound,
+                        cited_if, fail_stmt, field_checks, field_tests, getter, lit, macro,
+                        pack, with_comment)
 from model import Field, Message, Spec, Struct
 
 
@@ -649,8 +650,10 @@ class Source:
         random damage."""
         size = macro(m.name + "_size")
         op = self.opcode_byte(m)
-        out = pack(f"NOINLINE int prb_{m.name}_decode(", ["const void *buf", "size_t len",
-                   f"struct prb_{m.name} *m", "struct prb_wire_error *err"], ")")
+        out = [f"/* {m.name}: the common case checked at once, anything else by "
+               f"{m.name}_decode_checked. */"]
+        out += pack(f"NOINLINE int prb_{m.name}_decode(", ["const void *buf", "size_t len",
+                    f"struct prb_{m.name} *m", "struct prb_wire_error *err"], ")")
         out += ["{", "\tconst uint8_t *p = buf;", "\tuint64_t w0, w1;"]
         if m.payload != "none":
             out += ["\tuint32_t payload;"]
@@ -668,8 +671,8 @@ class Source:
         status_hlen = self.status_hlen_test(size)
         if m.payload == "none":
             out += [
-                "\t/* Magic, opcode, flags (none, or HDGST alone) and plen: one compare of the",
-                "\t * first word (two with HDGST); status 0 and hlen: one of the second. */",
+                "\t/* PRB-PDU-12: magic, opcode, flags (none, or HDGST alone) and plen in one",
+                "\t * compare of the first word (two with HDGST); status 0 and hlen in one. */",
                 *pack("\tif ((w0 != hdr_word0(", ["PRB_MAGIC", op, "0", size], ") &&"),
                 *pack("\t     w0 != hdr_word0(",
                       ["PRB_MAGIC", op, self.hdgst, f"{size} + PRB_HDGST_SIZE"], ")) ||"),
@@ -678,13 +681,13 @@ class Source:
             ]
         else:
             out += [
-                "\t/* Magic, opcode, no reserved flag; status 0 and hlen. */",
+                "\t/* PRB-PDU-12: magic, opcode, no reserved flag; status 0 and hlen. */",
                 f"\tif ((w0 & hdr_word0(0xFFFF, 0xFF, (uint8_t)~PRB_HDR_ALL, 0)) !=",
                 f"\t\t    hdr_word0(PRB_MAGIC, {op}, 0, 0) ||",
                 f"\t    {status_hlen})",
                 "\t\tgoto checked;",
                 "\t/* The payload within its bounds (a plen short of the fixed part and digests",
-                "\t * wraps around above them), and no data digest without one. */",
+                "\t * wraps around above them), and no data digest without one (PRB-DGST-5). */",
                 f"\tpayload = m->hdr.plen - {size} - digest_bytes[m->hdr.flags];",
             ]
             if self.payload_never_empty(m):
@@ -702,20 +705,23 @@ class Source:
                 out.append(f"\tmemcpy(m->{f.name}, p + {f.offset}, sizeof(m->{f.name}));")
                 continue
             value = getter(f, "p") if f.reserved else f"m->{f.name}"
-            conds = [t[0] for t in field_tests(f, value, role=m.direction)]
+            tests = field_tests(f, value, role=m.direction)
             if f is pf:
                 # Equal to the payload, which is within payload_max: the field's own max
                 # holds when payload_max is no more than it allows.
                 if self.payload_max_value(m) <= pf.max * self.payload_unit(m):
-                    conds = [t[0] for t in field_tests(f, value, role=m.direction)
-                             if t[1] != "E2BIG"]
-                conds.insert(0, self.payload_mismatch(m, value, "payload"))
+                    tests = [t for t in tests if t[1] != "E2BIG"]
+                cite = "extents_count" if m.payload == "extents" else "data_length"
+                tests.insert(0, (self.payload_mismatch(m, value, "payload"), "EBADMSG", "",
+                                 cite))
             if not f.reserved:
                 out.append(f"\tm->{f.name} = {getter(f, 'p')};")
-            if conds:
-                out += pack("\tif (", [f"({c})" if " " in c else c for c in conds]
-                            if len(conds) > 1 else conds, ")", sep=" ||")
-                out.append("\t\tgoto checked;")
+            if tests:
+                conds = [t[0] for t in tests]
+                lines = pack("\tif (", [f"({c})" if " " in c else c for c in conds]
+                             if len(conds) > 1 else conds, ")", sep=" ||")
+                cites = sorted({REQUIREMENTS[t[3]] for t in tests if t[3]})
+                out += with_comment(lines, ", ".join(cites)) + ["\t\tgoto checked;"]
         return out + [
             "\treturn 0;",
             "checked:",

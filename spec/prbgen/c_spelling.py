@@ -154,6 +154,18 @@ def field_checks(owner: str, f: Field, value: str, equals_errno: str = "EINVAL",
     return lines
 
 
+def with_comment(lines: list[str], text: str) -> list[str]:
+    """lines with /* text */ after the last one, or on a line of its own above them when
+    that would pass 100 columns."""
+    if not text:
+        return lines
+    last = f"{lines[-1]} /* {text} */"
+    if len(last.expandtabs(8)) <= 100:
+        return lines[:-1] + [last]
+    indent = lines[0][:len(lines[0]) - len(lines[0].lstrip())]
+    return [f"{indent}/* {text} */"] + lines
+
+
 def align_to(prefix: str) -> str:
     """Tabs then spaces reaching the column after prefix (for continuation lines)."""
     column = len(prefix.expandtabs(8))
