@@ -671,11 +671,11 @@ class Source:
         status_hlen = self.status_hlen_test(size)
         if m.payload == "none":
             out += [
-                "\t/* PRB-PDU-12: magic, opcode, flags (none, or HDGST alone) and plen in one",
-                "\t * compare of the first word (two with HDGST); status 0 and hlen in one. */",
+                "\t/* PRB-PDU-12: magic, opcode, no flag and plen in one compare of the first",
+                "\t * word, else HDGST alone and its plen in two more (gcc tests two constants",
+                "\t * of one word in whichever order it likes); status 0 and hlen in one. */",
                 *pack("\tif ((w0 != hdr_word0(", ["PRB_MAGIC", op, "0", size], ") &&"),
-                *pack("\t     w0 != hdr_word0(",
-                      ["PRB_MAGIC", op, self.hdgst, f"{size} + PRB_HDGST_SIZE"], ")) ||"),
+                *self.hdgst_word_test(op, size),
                 f"\t    {status_hlen})",
                 "\t\tgoto checked;",
             ]
@@ -688,14 +688,17 @@ class Source:
                 "\t\tgoto checked;",
                 "\t/* The payload within its bounds (a plen short of the fixed part and digests",
                 "\t * wraps around above them), and no data digest without one (PRB-DGST-5). */",
-                f"\tpayload = m->hdr.plen - {size} - digest_bytes[m->hdr.flags];",
+                *pack("\tpayload = ", [f"{self.hdr_get('plen')} - {size} - "
+                                        f"digest_bytes[{self.hdr_get('flags')} & PRB_HDR_ALL];"],
+                      ""),
             ]
             if self.payload_never_empty(m):
                 out += [f"\tif (payload > {self.payload_max(m)})",
                         "\t\tgoto checked; /* and a payload of 0 fails the payload field's min */"]
             else:
                 out += pack("\tif (", [f"payload > {self.payload_max(m)}",
-                                       f"(payload == 0 && (m->hdr.flags & {self.ddgst}))"], ")",
+                                       f"(payload == 0 && ({self.hdr_get('flags')} & "
+                                       f"{self.ddgst}))"], ")",
                             sep=" ||")
                 out += ["\t\tgoto checked;"]
             out += ["\tm->payload_len = payload;"]
@@ -729,6 +732,22 @@ class Source:
             "}",
             "",
         ]
+
+    def hdgst_word_test(self, op: str, size: str) -> list[str]:
+        """The second half of the first word's test: 'not the header-digest form' (and the
+        closing of the first word's test), as two 32-bit compares from the PDU when plen
+        fills the word's high half, as it does."""
+        plen = next(f for f in self.hdr.fields if f.name == "plen")
+        if plen.offset != 4 or plen.size != 4:
+            return pack("\t     w0 != hdr_word0(",
+                        ["PRB_MAGIC", op, self.hdgst, f"{size} + PRB_HDGST_SIZE"], ")) ||")
+        return pack("\t     (get_u32(p) != (uint32_t)hdr_word0(",
+                    ["PRB_MAGIC", op, self.hdgst, "0"], ") ||") + [
+            f"\t      {self.hdr_get('plen')} != {size} + PRB_HDGST_SIZE)) ||"]
+
+    def hdr_get(self, name: str) -> str:
+        """A header field read from the PDU (one load, cheaper than from the header word)."""
+        return getter(next(f for f in self.hdr.fields if f.name == name), "p")
 
     def status_hlen_test(self, size: str) -> str:
         """C condition: the second header word's status is not 0 or its hlen not size
