@@ -447,9 +447,10 @@ static void rdma_recv_done(struct rdma_conn *rc, const struct ibv_wc *wc)
 
 	if (rc->terminating)
 		return;
-	if (len < PRB_HDR_SIZE || get_le32(p + 4) != len) {
+	if (len < PRB_HDR_SIZE || get_le32(p + PRB_HDR_PLEN_OFFSET) != len) {
 		prb_info("rdma: %s: a %u-byte capsule whose plen differs", rc->peer, len);
-		rdma_send_term(rc, len >= 12 ? get_le32(p + 8) : 0, 4);
+		rdma_send_term(rc, len >= PRB_HDR_TAG_OFFSET + 4 ? get_le32(p + PRB_HDR_TAG_OFFSET) : 0,
+			       PRB_HDR_PLEN_OFFSET);
 		return;
 	}
 	while (len) {
@@ -702,7 +703,7 @@ static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 	size_t n;
 
 	if (r->shutting_down || r->nconns >= r->cfg.max_connections) {
-		uint32_t tag = pdata_len >= PRB_HDR_SIZE ? get_le32(pdata + 8) : 0;
+		uint32_t tag = pdata_len >= PRB_HDR_SIZE ? get_le32(pdata + PRB_HDR_TAG_OFFSET) : 0;
 		int e = prb_error_rsp_encode(PRB_OP_HELLO, tag, PRB_ST_ENOMEM, 0, answer,
 					     sizeof(answer));
 

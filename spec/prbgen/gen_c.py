@@ -61,6 +61,12 @@ class Header:
                 out.append(f"#define {macro(s.name + '_size')} {lit(s.size)}")
         for m in self.spec.messages:
             out.append(f"#define {macro(m.name + '_size')} {lit(m.size)}")
+        out.append("")
+        out += comment("Byte offset of each field in its PDU (or struct), for code that must read "
+                       "a field before the whole fixed part is decoded.")
+        for owner in [*self.spec.structs, *self.spec.messages]:
+            for f in owner.fields:
+                out.append(f"#define {macro(owner.name + '_' + f.name + '_offset')} {lit(f.offset)}")
         return out + [""]
 
     def enums(self) -> list[str]:
