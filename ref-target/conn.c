@@ -1053,21 +1053,15 @@ static void rx_fixed(struct prb_conn *c)
 		}
 	}
 	/* Check 9 (PRB-PDU-3): a WRITE's payload is exactly write_req.length bytes. */
-	if (c->hdr.opcode == PRB_OP_WRITE && get_le32(p + 28) != c->payload_len) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 28);
+	if (c->hdr.opcode == PRB_OP_WRITE &&
+	    get_le32(p + PRB_WRITE_REQ_LENGTH_OFFSET) != c->payload_len) {
+		conn_term(c, PRB_TERM_BAD_HEADER, PRB_WRITE_REQ_LENGTH_OFFSET);
 		return;
 	}
 	memset(&msg, 0, sizeof(msg));
-	if (c->hdr.opcode == PRB_OP_HELLO && hlen == PRB_HELLO_REQ_SIZE) {
-		/* PRB-HELLO-5, PRB-VER-8: feature bits we do not know are ignored, not EINVAL. */
-		uint8_t hello[PRB_HELLO_REQ_SIZE];
-
-		memcpy(hello, p, sizeof(hello));
-		put_le32(hello + 24, get_le32(hello + 24) & PRB_FEAT_ALL);
-		err = prb_msg_decode(hello, hlen, &msg, &id, &we);
-	} else {
-		err = prb_msg_decode(p, hlen, &msg, &id, &we);
-	}
+	/* PRB-HELLO-5: the decoder accepts unknown hello_req.features bits (spec
+	 * unknown_bits = "ignore"); the grant masks them off. */
+	err = prb_msg_decode(p, hlen, &msg, &id, &we);
 	if (err < 0) {
 		/* PRB-REQ-2/3: reserved bits, alignment, min/max/enum: the connection goes on. */
 		prb_dbg("tag %u: %s: %s", c->hdr.tag, we.field ? we.field : "?",
