@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,12 @@ struct prb_loop {
 	int batch_len;
 	/* Armed timers sorted by deadline: few exist (sweeps, shutdown), so a list is enough. */
 	struct prb_loop_timer *timers;
+	/* One timerfd armed at the earliest deadline, so that epoll_wait blocks without a
+	 * timeout: the kernel then arms no timer per wait (one per request otherwise), and
+	 * the timerfd is re-armed only when the earliest deadline changes. */
+	int timerfd;
+	struct prb_loop_fd timer_lfd;
+	uint64_t timerfd_deadline_ms; /* 0: disarmed or expired */
 };
 
 uint64_t prb_loop_now_ms(void)
@@ -29,27 +36,55 @@ uint64_t prb_loop_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The timerfd expired: consume the expiration; the loop fires the timers next. */
+static void loop_timerfd_event(void *arg, uint32_t events)
+{
+	struct prb_loop *loop = arg;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(loop->timerfd, &expirations, sizeof(expirations)) > 0)
+		loop->timerfd_deadline_ms = 0;
+}
+
 int prb_loop_new(struct prb_loop **out)
 {
 	struct prb_loop *loop = calloc(1, sizeof(*loop));
+	int err;
 
 	if (!loop)
 		return -ENOMEM;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0) {
-		int err = -errno;
-
-		free(loop);
-		return err;
+		err = -errno;
+		goto err_free_loop;
 	}
+	loop->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (loop->timerfd < 0) {
+		err = -errno;
+		goto err_close_epoll;
+	}
+	err = prb_loop_add_fd(loop, &loop->timer_lfd, loop->timerfd, EPOLLIN, loop_timerfd_event,
+			      loop);
+	if (err < 0)
+		goto err_close_timerfd;
 	*out = loop;
 	return 0;
+
+err_close_timerfd:
+	close(loop->timerfd);
+err_close_epoll:
+	close(loop->epfd);
+err_free_loop:
+	free(loop);
+	return err;
 }
 
 void prb_loop_delete(struct prb_loop *loop)
 {
 	if (!loop)
 		return;
+	close(loop->timerfd);
 	close(loop->epfd);
 	free(loop);
 }
@@ -121,7 +156,28 @@ void prb_loop_timer_arm(struct prb_loop *loop, struct prb_loop_timer *t, uint64_
 	*p = t;
 }
 
-/* Fire every expired timer; return the epoll timeout until the next one (-1: none). */
+/* Arm the timerfd at \p deadline_ms (0: disarm) unless it is armed there already.
+ * \return false when timerfd_settime failed. */
+static bool loop_arm_timerfd(struct prb_loop *loop, uint64_t deadline_ms, uint64_t now)
+{
+	struct itimerspec when = { .it_value = { .tv_sec = (time_t)(deadline_ms / 1000u),
+						 .tv_nsec = (long)(deadline_ms % 1000u) * 1000000L } };
+
+	/* A deadline in the past has expired, whether or not its event was read yet. */
+	if (loop->timerfd_deadline_ms && loop->timerfd_deadline_ms <= now)
+		loop->timerfd_deadline_ms = 0;
+	if (deadline_ms == loop->timerfd_deadline_ms)
+		return true;
+	if (timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &when, NULL) < 0) {
+		loop->timerfd_deadline_ms = 0;
+		return false;
+	}
+	loop->timerfd_deadline_ms = deadline_ms;
+	return true;
+}
+
+/* Fire every expired timer; return the epoll timeout: -1 when the timerfd is armed at the
+ * next deadline (or none is), else the time until it (timerfd_settime failed). */
 static int loop_run_timers(struct prb_loop *loop)
 {
 	uint64_t now = prb_loop_now_ms();
@@ -134,8 +190,11 @@ static int loop_run_timers(struct prb_loop *loop)
 		t->fn(t->arg);
 		now = prb_loop_now_ms();
 	}
-	if (!loop->timers)
+	if (loop_arm_timerfd(loop, loop->timers ? loop->timers->deadline_ms : 0, now) ||
+	    !loop->timers)
 		return -1;
+	if (loop->timers->deadline_ms <= now)
+		return 0;
 	if (loop->timers->deadline_ms - now > 60000)
 		return 60000;
 	return (int)(loop->timers->deadline_ms - now);
