@@ -165,6 +165,13 @@ void prb_session_delete(struct prb_session *s)
 {
 	if (!s)
 		return;
+#ifdef PRB_MUTANT_DISCONNECT_KEEPS_HANDLES
+	if (s->mappings) { /* mutant (conformance/mutants.txt): handles outlive the connection */
+		s->ops = NULL;
+		s->brick->sessions--;
+		return;
+	}
+#endif
 	while (s->mappings)
 		brick_revoke(s->brick, s->mappings);
 	s->brick->sessions--;
@@ -190,6 +197,10 @@ int prb_brick_alloc(struct prb_brick *b, uint64_t addr, uint32_t blocks)
 
 	if (err < 0)
 		return err;
+#ifdef PRB_MUTANT_EEXIST_IGNORED
+	err = prb_store_alloc(b->store, block, blocks);
+	return err == -EEXIST ? 0 : err; /* mutant (conformance/mutants.txt): EEXIST acked */
+#endif
 	return prb_store_alloc(b->store, block, blocks);
 }
 
@@ -207,6 +218,9 @@ int prb_brick_free(struct prb_brick *b, uint64_t addr, uint32_t blocks, uint32_t
 
 	if (err < 0)
 		return err;
+#ifdef PRB_MUTANT_FREE_MAPPED_ALLOWED
+	free_flags |= PRB_FREE_FORCE; /* mutant (conformance/mutants.txt): FORCE always */
+#endif
 	for (uint64_t i = block; i < block + blocks; i++)
 		if (prb_store_exists(b->store, i) != 1)
 			return -ENOENT;
@@ -254,10 +268,18 @@ int prb_brick_map(struct prb_session *s, uint64_t addr, uint32_t map_flags,
 
 	if (addr & (PRB_BLOCK_SIZE - 1))
 		return -EINVAL;
+#ifdef PRB_MUTANT_ENOENT_AS_EINVAL
+	if (!blk && prb_store_exists(b->store, block) != 1)
+		return -EINVAL; /* mutant (conformance/mutants.txt): wrong status */
+#endif
 	if (!blk && prb_store_exists(b->store, block) != 1)
 		return -ENOENT;
 	/* PRB-MAP: EXCL conflicts with any live mapping; any MAP conflicts with an EXCL one. */
+#ifdef PRB_MUTANT_EXCL_NOT_EXCLUSIVE
+	if (blk && blk->excl) /* mutant: EXCL does not wait for shared mappings to go */
+#else
 	if (blk && (blk->excl || (map_flags & PRB_MAP_EXCL)))
+#endif
 		return -EBUSY;
 	if (s->mappings_count >= s->max_mappings)
 		return -ENOMEM;
@@ -331,7 +353,11 @@ static struct prb_mapping *brick_lookup(struct prb_session *s, uint64_t handle)
 	struct prb_hmap_node *n = prb_hmap_find(&s->brick->handles, handle);
 	struct prb_mapping *m = (struct prb_mapping *)n;
 
+#ifdef PRB_MUTANT_HANDLE_ANY_CONNECTION
+	if (!m) /* mutant (conformance/mutants.txt): any connection may use a handle */
+#else
 	if (!m || m->session != s)
+#endif
 		return NULL;
 	return m;
 }
@@ -342,6 +368,9 @@ int prb_brick_unmap(struct prb_session *s, uint64_t handle)
 
 	if (!m)
 		return -ESTALE;
+#ifdef PRB_MUTANT_UNMAP_KEEPS_HANDLE
+	return 0; /* mutant (conformance/mutants.txt): the handle stays live */
+#endif
 	brick_revoke(s->brick, m);
 	return 0;
 }
@@ -353,9 +382,16 @@ int prb_brick_access(struct prb_session *s, uint64_t handle, uint32_t offset, ui
 
 	if (!m)
 		return -ESTALE;
+#ifdef PRB_MUTANT_RO_WRITABLE
+	write = false; /* mutant (conformance/mutants.txt): RO handles accept writes */
+#endif
 	if (write && !(m->map_flags & PRB_MAP_WRITE))
 		return -EPERM;
+#ifdef PRB_MUTANT_BOUNDS_OFF_BY_ONE
+	if ((uint64_t)offset + length > PRB_BLOCK_SIZE + 1) /* mutant: one byte too far */
+#else
 	if ((uint64_t)offset + length > PRB_BLOCK_SIZE)
+#endif
 		return -ERANGE;
 	*out = m;
 	return 0;
@@ -411,6 +447,9 @@ int prb_brick_cas(struct prb_session *s, uint64_t handle, uint32_t offset, uint6
 	if (err < 0)
 		return err;
 	*original = load_le64(word);
+#ifdef PRB_MUTANT_CAS_ALWAYS_STORES
+	compare = *original; /* mutant (conformance/mutants.txt): the swap always happens */
+#endif
 	if (*original == compare)
 		store_le64(word, swap);
 	return 0;
@@ -465,6 +504,10 @@ int prb_brick_list(struct prb_brick *b, uint64_t cursor, struct prb_extent *out,
 		out[count].state = state;
 		count++;
 	}
+#ifdef PRB_MUTANT_LIST_DROPS_LAST
+	if (count > 0)
+		count--; /* mutant (conformance/mutants.txt): the last extent is left out */
+#endif
 	/* The end of the address space wraps to 0; END is set then, so nobody follows it. */
 	*next = count ? next_block << PRB_BLOCK_SHIFT : cursor;
 	return (int)count;

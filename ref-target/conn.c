@@ -918,6 +918,10 @@ static bool rx_sequence_checks(struct prb_conn *c)
 	c->counted = !first_hello;
 	prb_brick_count_request(c->brick);
 	if (id < 0) {
+#ifdef PRB_MUTANT_UNKNOWN_OPCODE_FATAL
+		conn_term(c, PRB_TERM_BAD_HEADER, 2); /* mutant (conformance/mutants.txt) */
+		return false;
+#endif
 		/* PRB-PDU-15: unknown opcode: ENOTSUP, consume exactly plen bytes. */
 		conn_error_rsp(c, PRB_ST_ENOTSUP);
 		return false;
@@ -1042,7 +1046,11 @@ static void rx_fixed(struct prb_conn *c)
 	c->rstart += c->fixed_need;
 	if (c->hdr.flags & PRB_HDR_HDGST) {
 		/* Check 7 (PRB-DGST-6): digest and its zero padding. */
+#ifdef PRB_MUTANT_HDGST_UNCHECKED
+		if (0) { /* mutant (conformance/mutants.txt): the header digest is not checked */
+#else
 		if (get_le32(p + hlen) != prb_crc32c(p, hlen) || get_le32(p + hlen + 4) != 0) {
+#endif
 			conn_term(c, PRB_TERM_HEADER_DIGEST, hlen);
 			return;
 		}
@@ -1061,6 +1069,13 @@ static void rx_fixed(struct prb_conn *c)
 	memset(&msg, 0, sizeof(msg));
 	/* PRB-HELLO-5: the decoder accepts unknown hello_req.features bits (spec
 	 * unknown_bits = "ignore"); the grant masks them off. */
+#ifdef PRB_MUTANT_RESERVED_IGNORED
+	/* mutant (conformance/mutants.txt): reserved fields are cleared, not checked */
+	const struct prb_msg_desc *md = &prb_msg_descs[prb_msg_id_of(c->hdr.opcode)];
+	for (unsigned f = 0; f < md->field_count; f++)
+		if (md->fields[f].kind == PRB_FIELD_RESERVED)
+			memset((uint8_t *)(uintptr_t)p + md->fields[f].offset, 0, md->fields[f].size);
+#endif
 	err = prb_msg_decode(p, hlen, &msg, &id, &we);
 	if (err < 0) {
 		/* PRB-REQ-2/3: reserved bits, alignment, min/max/enum: the connection goes on. */

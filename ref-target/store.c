@@ -21,7 +21,11 @@ int prb_store_open(const struct prb_store_config *cfg, struct prb_store **out)
 	rc = store_pool_open(s, cfg);
 	if (rc == 0)
 		rc = store_fault_attach(s);
+#ifdef PRB_MUTANT_EPOCH_NOT_BUMPED
+	if (rc == 0 && s->boot_epoch == 0) /* mutant: the epoch is set once, never grows */
+#else
 	if (rc == 0)
+#endif
 		rc = store_pool_bump_epoch(s);
 	if (rc == 0)
 		rc = store_recover(s);
@@ -84,7 +88,9 @@ int prb_store_alloc(struct prb_store *s, uint64_t block, uint32_t count)
 	for (uint32_t i = 0; i < count; i++) {
 		if (!store_stack_pop(&s->fast_free, &slot))
 			store_stack_pop(&s->tier_free, &slot); /* store_available() said yes */
+#ifndef PRB_MUTANT_ALLOC_NOT_DURABLE /* mutant: the allocation lives in memory only */
 		store_entry_set(s, slot, store_entry_for(block + i));
+#endif
 		rc = prb_store_index_insert(&s->index, block + i, slot,
 					    store_slot_is_tier(s, slot));
 		if (rc)
@@ -138,7 +144,12 @@ int prb_store_free(struct prb_store *s, uint64_t block, uint32_t count)
 		store_entry_set(s, slot, store_entry_for(block + i) | STORE_ENTRY_FREEING);
 	}
 	store_entry_commit(s);
+#ifdef PRB_MUTANT_FREE_NOT_ZEROED
+	(void)zero_block_slots; /* mutant (conformance/mutants.txt): the old bytes stay */
+	rc = 0;
+#else
 	rc = zero_block_slots(s, block, count);
+#endif
 	if (rc == 0)
 		rc = store_slot_zero_sync(s);
 	/* Pushed last block first, so that the next range ALLOC gets ascending slots again. */
