@@ -151,7 +151,7 @@ static void *worker_main(void *arg)
 		 * retry for long; once it is done, a correct CAS succeeds at the second try.
 		 * A brick whose CAS misbehaves must not hang the suite either way.
 		 */
-		for (int tries = 0; w->errors < 10; tries++) {
+		for (int tries_alone = 0; w->errors < 10;) {
 			if (prb_cas(w->m, 0, expect, expect + 1, &orig) != 0) {
 				w->errors++;
 				break;
@@ -159,7 +159,9 @@ static void *worker_main(void *arg)
 			if (orig == expect)
 				break;
 			expect = orig;
-			if (atomic_load(w->other_done) ? tries >= 100 : now_s() > deadline) {
+			/* Only retries after the FADD worker is done count: before, losing to it
+			 * is starvation, not a fault. */
+			if (atomic_load(w->other_done) ? ++tries_alone > 100 : now_s() > deadline) {
 				w->errors++;
 				break;
 			}
