@@ -477,10 +477,12 @@ static int serve(const struct options *o)
 		return EXIT_RUNTIME;
 	prb_store_get_info(store, &info);
 	prb_info("pool open: %llu fast blocks (%llu free), %llu tier blocks (%llu free), "
-		 "boot epoch %llu%s",
+		 "boot epoch %llu%s%s",
 		 (unsigned long long)info.fast_blocks, (unsigned long long)info.fast_free,
 		 (unsigned long long)info.tier_blocks, (unsigned long long)info.tier_free,
-		 (unsigned long long)info.boot_epoch, info.persistent ? ", persistent memory" : "");
+		 (unsigned long long)info.boot_epoch, info.persistent ? ", persistent memory" : "",
+		 info.in_memory ? ", in memory (tmpfs: survives a crash of the brick, not a power loss)"
+				: "");
 	err = prb_brick_new(store, &brick);
 	if (err < 0)
 		goto err_close_store;

@@ -62,6 +62,7 @@ void prb_store_get_info(const struct prb_store *s, struct prb_store_info *info)
 	info->tier_free = available - info->fast_free;
 	info->persistent = s->granularity == PMEM2_GRANULARITY_BYTE ||
 			   s->granularity == PMEM2_GRANULARITY_CACHE_LINE;
+	info->in_memory = s->pool_in_memory;
 }
 
 static bool range_valid(uint64_t block, uint32_t count)

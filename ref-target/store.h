@@ -36,6 +36,7 @@ struct prb_store_info {
 	uint64_t tier_blocks; /* slots in the tier, 0 without one */
 	uint64_t tier_free;
 	bool persistent; /* the pool is real pmem (pmem2 granularity byte/cache line) */
+	bool in_memory;	 /* the pool is on tmpfs/ramfs: survives a process crash, no more */
 };
 
 enum prb_store_where { PRB_STORE_RESIDENT = 1, PRB_STORE_TIERED = 2 };

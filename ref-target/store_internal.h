@@ -46,6 +46,7 @@ struct prb_store {
 	int pool_fd;
 	bool pool_is_device; /* devdax: no hole punching, zero with memset */
 	bool pool_can_punch; /* fallocate(PUNCH_HOLE) works on the pool file */
+	bool pool_in_memory; /* tmpfs/ramfs: the page cache is the medium (store_pool.c) */
 	struct pmem2_source *source;
 	struct pmem2_map *map;
 	uint8_t *base;

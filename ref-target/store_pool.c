@@ -9,11 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* Pool header, little-endian, at offset 0 of the pool (DESIGN.md, Pool layout). */
@@ -221,7 +224,7 @@ int store_slots_zero(struct prb_store *s, uint32_t first, uint32_t count)
 		if (rc == 2)
 			return 0;
 		if (rc <= 0) {
-			s->pool_data_dirty = true;
+			s->pool_data_dirty = !s->pool_in_memory; /* fsync: nothing to write back */
 			return rc;
 		}
 	}
@@ -479,6 +482,17 @@ static int sync_parent_dir(const char *path)
 	return rc;
 }
 
+/* True for a file on tmpfs or ramfs: its pages are the medium, there is nothing beneath
+ * them to write back. */
+static bool fd_is_in_memory(int fd)
+{
+	struct statfs fs;
+
+	if (fstatfs(fd, &fs))
+		return false;
+	return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+}
+
 /* Open the pool file or device; a missing file is created as new_path (sparse). */
 static int pool_open_fd(struct prb_store *s, const struct prb_store_config *cfg, char **new_path)
 {
@@ -500,6 +514,7 @@ static int pool_open_fd(struct prb_store *s, const struct prb_store_config *cfg,
 	if (!s->pool_is_device && !S_ISREG(st.st_mode))
 		return -EINVAL;
 	s->pool_can_punch = !s->pool_is_device;
+	s->pool_in_memory = !s->pool_is_device && fd_is_in_memory(s->pool_fd);
 	if (S_ISREG(st.st_mode) && st.st_size == 0) {
 		if (cfg->pool_size == 0)
 			return -EINVAL;
@@ -515,6 +530,21 @@ static int pmem2_error(int rc)
 	if (rc > PMEM2_E_UNKNOWN)
 		return rc;
 	return rc == PMEM2_E_GRANULARITY_NOT_SUPPORTED ? -EOPNOTSUPP : -EINVAL;
+}
+
+/*
+ * The persist function of a pool on tmpfs or ramfs (battery-backed DRAM, or a test).
+ * What the brick promises there is what the page cache keeps: every store is in it at
+ * once and survives a crash of the process, and nothing survives a loss of power
+ * whatever the brick calls (the brick does not grant PERSISTENT). msync and fsync would
+ * write nothing back and cost a system call each on every ALLOC, FREE and FLUSH. The
+ * fence keeps the order of the stores around it, as a persist does.
+ */
+static void persist_in_memory(const void *addr, size_t len)
+{
+	(void)addr;
+	(void)len;
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 static int pool_map(struct prb_store *s)
@@ -537,6 +567,8 @@ static int pool_map(struct prb_store *s)
 	s->map_size = pmem2_map_get_size(s->map);
 	s->granularity = pmem2_map_get_store_granularity(s->map);
 	s->persist = pmem2_get_persist_fn(s->map);
+	if (s->pool_in_memory && s->granularity == PMEM2_GRANULARITY_PAGE)
+		s->persist = persist_in_memory;
 	s->flush = pmem2_get_flush_fn(s->map);
 	s->drain = pmem2_get_drain_fn(s->map);
 	s->memset_fn = pmem2_get_memset_fn(s->map);

@@ -3,13 +3,17 @@
  * The store's semantics, one function per behaviour of store.h: open and info, ALLOC,
  * FREE, exists, pin/unpin/persist, LIST, zero-fill, tiering, reopen, bad pools.
  */
-#define _POSIX_C_SOURCE 200809L /* ftruncate */
+#define _GNU_SOURCE /* ftruncate, fstatfs */
 #include "store_test_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BLOCK_LIMIT (UINT64_C(1) << 43)
@@ -76,6 +80,80 @@ static void test_open_info_epoch_uuid(void)
 	prb_store_close(s);
 	prb_store_close(NULL);
 	remove_pool();
+}
+
+static bool path_on_tmpfs(const char *path)
+{
+	struct statfs fs;
+
+	return statfs(path, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
+}
+
+/* The child's half of test_in_memory_pool: change the pool, then die without closing. */
+static void crash_after_changes(const char *pool)
+{
+	struct prb_store_config cfg = { .pool_path = pool, .pool_size = store_test_pool_bytes(4) };
+	struct prb_store *s;
+	uint8_t *data;
+
+	if (prb_store_open(&cfg, &s) || prb_store_alloc(s, 1, 2) || prb_store_free(s, 2, 1) ||
+	    prb_store_pin(s, 1, &data))
+		_exit(3);
+	store_test_fill(data, 33);
+	prb_store_persist(s, data, SLOT);
+	raise(SIGKILL);
+	_exit(4);
+}
+
+/*
+ * A pool on tmpfs is memory: the store persists with a fence instead of msync and says
+ * so (in_memory, never persistent), and what it acknowledged still survives a crash of
+ * its process. A pool elsewhere keeps msync.
+ */
+static void test_in_memory_pool(void)
+{
+	char dir[] = "/dev/shm/prb-store-basic.XXXXXX";
+	char pool[sizeof(dir) + 8];
+	struct prb_store_info info;
+	struct prb_store *s = open_plain(2);
+	uint8_t *data;
+	int status = 0;
+	pid_t child;
+
+	prb_store_get_info(s, &info);
+	CHECK(info.in_memory == path_on_tmpfs(store_test_path(0, "pool")));
+	prb_store_close(s);
+	remove_pool();
+
+	if (!path_on_tmpfs("/dev/shm") || !mkdtemp(dir)) {
+		fprintf(stderr, "%s: no tmpfs at /dev/shm: the in-memory pool is not tested\n",
+			__func__);
+		store_test_failures++;
+		return;
+	}
+	snprintf(pool, sizeof(pool), "%s/pool", dir);
+	child = fork();
+	if (child == 0)
+		crash_after_changes(pool);
+	CHECK(child > 0 && waitpid(child, &status, 0) == child);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	struct prb_store_config cfg = { .pool_path = pool };
+	CHECK_RC(prb_store_open(&cfg, &s), 0);
+	if (s) {
+		prb_store_get_info(s, &info);
+		CHECK(info.in_memory && !info.persistent);
+		CHECK(info.boot_epoch == 2);
+		CHECK_RC(prb_store_exists(s, 1), 1);
+		CHECK_RC(prb_store_exists(s, 2), 0);
+		CHECK_RC(prb_store_pin(s, 1, &data), 0);
+		CHECK(data && store_test_verify(data, 33));
+		prb_store_unpin(s, 1);
+		store_test_check(s, false, __func__);
+		prb_store_close(s);
+	}
+	unlink(pool);
+	rmdir(dir);
 }
 
 static void test_alloc_errors_all_or_none(void)
@@ -533,6 +611,7 @@ int main(void)
 {
 	store_test_setup("store-basic");
 	test_open_info_epoch_uuid();
+	test_in_memory_pool();
 	test_alloc_errors_all_or_none();
 	test_free_errors_all_or_none();
 	test_pin_zero_persist_reopen();
