@@ -12,9 +12,14 @@
 # appears, then runs CMD with these variables exported:
 #   PRB_URL         the first URL of the ready file (tcp://127.0.0.1:PORT)
 #   PRB_TARGET_PID  the target's pid (after a --restart: read $PRB_POOL_DIR/target.pid)
-#   PRB_POOL_DIR    the temporary folder holding the pool, the ready file and target.pid
+#   PRB_POOL_DIR    the temporary folder holding the pool, the ready file, target.pid
+#                   and urls (the ready file of the first start)
 #   PRB_RESTART_CMD a command that kills the target (SIGKILL, or --signal TERM) and
-#                   starts it again on the same pool and the same URL
+#                   starts it again on the same pool and the same URLs: every listener
+#                   of the ready file (tcp:// and rdma:// alike, port 0 ones included)
+#                   listens again on the address and port it got at the first start; the
+#                   restart fails (status 125, both URL lists on stderr) when the new
+#                   ready file lists other URLs
 # Then it stops the target with SIGTERM and exits with CMD's status; nonzero as well when
 # the target died abnormally (signal, nonzero exit, or no exit within the stop timeout).
 # Environment: PRB_TARGET, PRB_POOL_SIZE, PRB_START_TIMEOUT (s, 30), PRB_STOP_TIMEOUT (s, 30),
@@ -49,6 +54,27 @@ start_target() {
 		[ "$SECONDS" -lt "$deadline" ] || { kill -KILL "$pid"; die "prb-target not ready after ${start_timeout}s"; }
 		sleep 0.02
 	done
+}
+
+# pin_listeners DIR: rewrite DIR/args for restarts: every --listen URL (or --listen=URL)
+# goes, and each URL of DIR/urls (the first start's ready file, in its order) comes at the
+# end as a --listen, so a port-0 listener gets back the port it got. The ready file, not
+# the --listen count, decides: it has one line per socket the target opened.
+pin_listeners() {
+	local dir=$1 args=() i skip=0 line
+	while IFS= read -r -d '' i; do
+		if [ "$skip" = 1 ]; then
+			skip=0
+		elif [ "$i" = --listen ]; then
+			skip=1
+		elif [ "${i#--listen=}" = "$i" ]; then
+			args+=("$i")
+		fi
+	done <"$dir/args"
+	while IFS= read -r line; do
+		[ -n "$line" ] && args+=(--listen "$line")
+	done <"$dir/urls"
+	printf '%s\0' "${args[@]}" >"$dir/args"
 }
 
 # stop_target PID SIGNAL: signal it and wait; prints nothing, returns its exit status
@@ -87,8 +113,17 @@ if [ "${1-}" = "--restart" ]; then
 		[ "$SECONDS" -lt "$deadline" ] || die "prb-target $pid did not exit on SIG$sig"
 		sleep 0.02
 	done
-	# Listen again on the URL the first start got, so initiators reconnect to the same place.
+	# The arguments name every URL the first start got: initiators reconnect to the same place.
 	start_target "$dir"
+	if ! cmp -s "$dir/urls" "$dir/ready"; then
+		{
+			echo "with-target: the restarted prb-target listens elsewhere; first start:"
+			sed 's/^/  /' "$dir/urls"
+			echo "after the restart:"
+			sed 's/^/  /' "$dir/ready"
+		} >&2
+		die "restart did not keep the listeners' URLs"
+	fi
 	# Detach: the new target outlives this script; the outer with-target stops it.
 	disown -a
 	exit 0
@@ -121,9 +156,8 @@ printf '%s\0' --pool "$dir/pool" --size "${PRB_POOL_SIZE:-256M}" \
 	--listen tcp://127.0.0.1:0 --ready-file "$dir/ready" "${target_args[@]}" >"$dir/args"
 start_target "$dir"
 url=$(head -n 1 "$dir/ready")
-# Restarts bind the same port: replace the port-0 listener by the URL it got.
-printf '%s\0' --pool "$dir/pool" --size "${PRB_POOL_SIZE:-256M}" \
-	--listen "$url" --ready-file "$dir/ready" "${target_args[@]}" >"$dir/args"
+cp "$dir/ready" "$dir/urls"
+pin_listeners "$dir"
 
 PRB_URL=$url PRB_TARGET_PID=$(cat "$dir/target.pid") PRB_POOL_DIR=$dir \
 	PRB_RESTART_CMD="$me --restart" "$@"
