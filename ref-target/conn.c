@@ -121,6 +121,15 @@ static void put_le32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
+/* The largest PDU we receive: a WRITE of max_data bytes, or control PDUs alone when one-sided
+ * verbs move the data (RDMA: every receive buffer is this big). */
+static uint32_t conn_max_pdu(const struct prb_conn_limits *lim)
+{
+	uint32_t data = lim->one_sided ? 0 : lim->max_data;
+
+	return data + 64u > PRB_MIN_MAX_PDU ? data + 64u : PRB_MIN_MAX_PDU;
+}
+
 int prb_conn_new(struct prb_brick *brick, const struct prb_conn_limits *lim, uint64_t now_ms,
 		 struct prb_conn **out)
 {
@@ -131,7 +140,7 @@ int prb_conn_new(struct prb_brick *brick, const struct prb_conn_limits *lim, uin
 		return -ENOMEM;
 	c->brick = brick;
 	c->lim = *lim;
-	c->max_pdu = lim->max_data + 64u > PRB_MIN_MAX_PDU ? lim->max_data + 64u : PRB_MIN_MAX_PDU;
+	c->max_pdu = conn_max_pdu(lim);
 	c->queue_depth = 1;
 	c->max_data = lim->max_data;
 	c->peer_max_pdu = PRB_MIN_MAX_PDU;
@@ -525,10 +534,13 @@ static void conn_hello(struct prb_conn *c, const struct prb_hello_req *req)
 	if (info.persistent)
 		c->features |= PRB_FEAT_PERSISTENT;
 	c->peer_max_pdu = req->max_pdu;
-	/* Our largest PDU to the peer is a READ response: fixed part, digests, data. */
+	/* Our largest PDU to the peer is a READ response: fixed part, digests, data. One-sided
+	 * verbs carry no PDU: there max_data bounds nothing and is the limit (PRB-HELLO). */
 	max_data = req->max_pdu - PRB_READ_RSP_SIZE - PRB_HDGST_SIZE - PRB_DDGST_SIZE;
 	max_data &= ~4095u;
-	c->max_data = max_data < c->lim.max_data ? max_data : c->lim.max_data;
+	if (c->lim.one_sided || max_data > c->lim.max_data)
+		max_data = c->lim.max_data;
+	c->max_data = max_data;
 
 	memset(&msg, 0, sizeof(msg));
 	rsp->version = version;

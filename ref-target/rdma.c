@@ -719,8 +719,8 @@ static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 	rc->id = id;
 	id->context = rc;
 	rdma_peer_name(id, rc->peer, sizeof(rc->peer));
-	/* RDMA: no data capsules, no digests; max_data only bounds nothing here (PRB-RDMA). */
-	lim.max_data = 4096;
+	/* RDMA: no data capsules, no digests; max_data bounds nothing and SHOULD be the limit. */
+	lim.max_data = PRB_MAX_DATA_LIMIT;
 	lim.features &= PRB_FEAT_ATOMICS;
 	lim.one_sided = true;
 	rc->dev = rdma_device_get(r, id->verbs);

@@ -301,6 +301,9 @@ static void test_hello(void)
 		      r.hello.max_pdu >= PRB_MIN_MAX_PDU,
 	      "PRB-RDMA-15: no digests granted (features %#x), max_pdu %u", r.hello.features,
 	      r.hello.max_pdu);
+	CHECK(r.hello.max_data == PRB_MAX_DATA_LIMIT,
+	      "hello_rsp.max_data %u: one-sided verbs are not bounded by it (section 5: it SHOULD be "
+	      "max_data_limit)", r.hello.max_data);
 	raw_close(&r);
 
 	h.hdr.tag = 5;
