@@ -246,6 +246,17 @@ static int parse_option(struct options *o, int opt, const char *arg)
 	return err;
 }
 
+/* Shorter timeouts are allowed (tests use them) but PROTOCOL.md 6.4 advises against them. */
+static void warn_short_timeouts(const struct prb_conn_limits *lim)
+{
+	if (lim->idle_timeout_ms && lim->idle_timeout_ms < PRB_MIN_IDLE_TIMEOUT_S * 1000u)
+		fprintf(stderr, "prb-target: warning: --idle-timeout below the %u s the protocol "
+				"advises (fine for tests)\n", PRB_MIN_IDLE_TIMEOUT_S);
+	if (lim->pdu_timeout_ms && lim->pdu_timeout_ms < PRB_MIN_PDU_TIMEOUT_S * 1000u)
+		fprintf(stderr, "prb-target: warning: --pdu-timeout below the %u s the protocol "
+				"advises (fine for tests)\n", PRB_MIN_PDU_TIMEOUT_S);
+}
+
 /* \return 0 to run, 1 after --help/--version, or -EINVAL. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -284,6 +295,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "prb-target: --tier-size needs --tier\n");
 		return -EINVAL;
 	}
+	warn_short_timeouts(&o->tcp.limits);
 	return 0;
 }
 
