@@ -200,6 +200,21 @@ void cf_skip(const char *fmt, ...)
 	cf_ctx.current->outcome = CF_SKIPPED;
 }
 
+void cf_note(const char *fmt, ...)
+{
+	char *notes = cf_ctx.current->notes;
+	size_t used = strlen(notes), size = sizeof(cf_ctx.current->notes);
+	va_list ap;
+
+	if (used > 0 && used + 2 < size) {
+		memcpy(notes + used, "; ", 3);
+		used += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(notes + used, size - used, fmt, ap);
+	va_end(ap);
+}
+
 void cf_log(const char *fmt, ...)
 {
 	va_list ap;

@@ -71,6 +71,11 @@ static void put_case(FILE *f, const struct cf_result *r)
 		put_escaped(f, r->reason);
 		fputs("\"/>\n", f);
 	}
+	if (r->notes[0] && r->outcome != CF_SKIPPED) {
+		fputs("      <system-out>not checked here: ", f);
+		put_escaped(f, r->notes);
+		fputs("</system-out>\n", f);
+	}
 	fputs("    </testcase>\n", f);
 }
 

@@ -193,6 +193,8 @@ static void run_one(const struct cf_test *t, CU_pSuite suite, struct cf_result *
 		printf("[SKIPPED] %s\n", r->reason);
 	else
 		printf("[FAILED]\n%s", r->failures);
+	if (r->notes[0] && r->outcome != CF_SKIPPED)
+		printf("    not checked here: %s\n", r->notes);
 	fflush(stdout);
 }
 

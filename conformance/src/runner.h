@@ -13,6 +13,7 @@ struct cf_result {
 	const struct cf_test *test;
 	enum cf_outcome outcome;
 	char reason[256]; /* why skipped */
+	char notes[512];  /* checks of a test that ran but could not be made here (cf_note) */
 	char *failures;	  /* "file:line: message\n"..., malloc'd */
 	double seconds;
 };

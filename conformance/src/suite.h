@@ -97,6 +97,11 @@ uint64_t cf_addr(uint64_t i);
 
 /** Mark the running test skipped with a reason (it should return right after). */
 void cf_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/**
+ * Say that one check of the running test cannot be made here, and why (the test goes on).
+ * Printed under the test's outcome and kept in the XML: no check is left out silently.
+ */
+void cf_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** Print a line when --verbose. */
 void cf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
