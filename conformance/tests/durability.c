@@ -159,7 +159,9 @@ static void unacknowledged(void)
 	for (uint64_t i = 0; i < ALLOCS; i++)
 		CF_RC_FATAL(prb_async_alloc(s, cf_addr(i * 16), 8, i), 0);
 	CF_RC_FATAL(prb_async_free(s, cf_addr(FREE_FIRST), 8, 0, ALLOCS), 0);
-	CF_RC_FATAL(prb_submit(s), ALLOCS + 1);
+	/* Requests answered at once may already have left the in-flight count. */
+	n = prb_submit(s);
+	CF_CHECK_FATAL(n >= 0 && n <= ALLOCS + 1, "prb_submit: %d", n);
 	cf_restart();
 	CF_RC(prb_reconnect(s), -ESTALE);
 	/* Answered before the crash: 0; cut by it: -ECONNRESET. */
