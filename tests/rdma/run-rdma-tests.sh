@@ -7,7 +7,8 @@
 # one-sided operation crosses the veth pair as RoCEv2.
 #   probe        device facts the binding relies on (tests/rdma/rdma-probe)
 #   ops          every libprb operation over rdma://, one-sided check, revocation
-#   raw          the brick's binding from raw verbs (refusals, capsules, keys)
+#   raw          the brick's binding from raw verbs (refusals, capsules, keys, a crash
+#                with a live mapping through PRB_RESTART_CMD)
 #   regions      raw again with one memory region per mapping (no windows)
 #   tool         prb put/get round trip and a short prb bench over rdma://
 #   conformance  prb-conformance with the rdma:// URL, --destructive, and the restart tests

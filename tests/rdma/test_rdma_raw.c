@@ -467,6 +467,110 @@ static void test_keys(void)
 	}
 }
 
+/* One control request naming \p handle (UNMAP or FLUSH of its first 4 KiB); its status. */
+static int raw_handle_status(struct raw *r, enum prb_msg_id id, uint64_t handle)
+{
+	union prb_msg m;
+
+	memset(&m, 0, sizeof(m));
+	if (id == PRB_MSG_FLUSH_REQ) {
+		m.flush_req.handle = handle;
+		m.flush_req.length = 4096;
+	} else {
+		m.unmap_req.handle = handle;
+	}
+	return raw_status(r, id, &m);
+}
+
+/* Connect after a restart: the brick may take a moment to listen again. */
+static int raw_hello_retry(struct raw *r)
+{
+	double end = now_ms() + 30000;
+	struct timespec pause = {.tv_nsec = 100 * 1000 * 1000};
+	int rc;
+
+	while ((rc = raw_hello(r)) != 0) {
+		raw_close(r);
+		if (now_ms() >= end)
+			return rc;
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
+/* A crash with a live RW mapping (PRB_RESTART_CMD of scripts/with-target.sh): the old
+ * handle is stale for capsules and its key reaches nothing (PRB-BOOT-2, PRB-MAP-16), the
+ * epoch grows (PRB-BOOT-1), flushed bytes written one-sided stay (PRB-DUR-3, PRB-BOOT-4). */
+static void test_restart(void)
+{
+	const char *cmd = getenv("PRB_RESTART_CMD");
+	union prb_msg m = {.alloc_req = {.addr = BLOCK_ADDR, .blocks = 1}};
+	struct prb_map_rsp old, now;
+	uint8_t pattern[256];
+	uint64_t epoch;
+	struct raw r;
+	int st;
+
+	if (!cmd) {
+		printf("[not run] restart: PRB_RESTART_CMD unset (run under scripts/with-target.sh)\n");
+		return;
+	}
+	if (raw_hello(&r)) {
+		CHECK(false, "connect before the restart");
+		return;
+	}
+	epoch = r.hello.boot_epoch;
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7 + 3);
+	CHECK(raw_status(&r, PRB_MSG_ALLOC_REQ, &m) == PRB_ST_OK, "ALLOC before the restart");
+	CHECK(raw_map(&r, PRB_MAP_WRITE, &old) == 0, "MAP RW before the restart");
+	memcpy(r.local, pattern, sizeof(pattern));
+	CHECK(raw_one_sided(&r, IBV_WR_RDMA_WRITE, old.raddr, old.rkey, sizeof(pattern)) ==
+		      IBV_WC_SUCCESS,
+	      "RDMA WRITE before the restart");
+	CHECK(raw_handle_status(&r, PRB_MSG_FLUSH_REQ, old.handle) == PRB_ST_OK,
+	      "FLUSH of the one-sided write");
+	/* The mapping is live when the brick dies. */
+	st = system(cmd);
+	CHECK(st == 0, "restart command '%s': status %d", cmd, st);
+	raw_close(&r);
+
+	if (raw_hello_retry(&r)) {
+		CHECK(false, "connect after the restart");
+		return;
+	}
+	CHECK(r.hello.boot_epoch > epoch, "PRB-BOOT-1: boot_epoch %llu after the restart, %llu before",
+	      (unsigned long long)r.hello.boot_epoch, (unsigned long long)epoch);
+	CHECK(raw_handle_status(&r, PRB_MSG_FLUSH_REQ, old.handle) == PRB_ST_ESTALE,
+	      "PRB-BOOT-2: FLUSH of a handle from before the restart: ESTALE");
+	CHECK(raw_handle_status(&r, PRB_MSG_UNMAP_REQ, old.handle) == PRB_ST_ESTALE,
+	      "PRB-BOOT-2: UNMAP of a handle from before the restart: ESTALE");
+	st = raw_one_sided(&r, IBV_WR_RDMA_READ, old.raddr, old.rkey, 64);
+	CHECK(st == IBV_WC_REM_ACCESS_ERR,
+	      "PRB-MAP-16: RDMA READ with the key of a handle from before the restart: %s",
+	      st < 0 ? strerror(-st) : ibv_wc_status_str((enum ibv_wc_status)st));
+	raw_close(&r);
+
+	if (raw_hello(&r)) {
+		CHECK(false, "connect after the old key ended the connection");
+		return;
+	}
+	st = raw_map(&r, 0, &now);
+	CHECK(st == 0, "MAP RO after the restart");
+	if (st == 0) {
+		memset(r.local, 0, sizeof(pattern));
+		st = raw_one_sided(&r, IBV_WR_RDMA_READ, now.raddr, now.rkey, sizeof(pattern));
+		CHECK(st == IBV_WC_SUCCESS && memcmp(r.local, pattern, sizeof(pattern)) == 0,
+		      "PRB-DUR-3, PRB-BOOT-4: the flushed one-sided write survived the crash");
+		CHECK(raw_handle_status(&r, PRB_MSG_UNMAP_REQ, now.handle) == PRB_ST_OK, "UNMAP");
+	}
+	memset(&m, 0, sizeof(m));
+	m.free_req.addr = BLOCK_ADDR;
+	m.free_req.blocks = 1;
+	CHECK(raw_status(&r, PRB_MSG_FREE_REQ, &m) == PRB_ST_OK, "FREE after the restart");
+	raw_close(&r);
+}
+
 int main(int argc, char **argv)
 {
 	struct prb_url url;
@@ -483,6 +587,7 @@ int main(int argc, char **argv)
 	test_hello();
 	test_capsules();
 	test_keys();
+	test_restart();
 	printf("%d failure(s)\n", failures);
 	return failures ? 1 : 0;
 }
