@@ -189,6 +189,7 @@ int prb_store_pin(struct prb_store *s, uint64_t block, uint8_t **data)
 		return -EOVERFLOW;
 	s->pins[slot]++;
 	s->referenced[slot] = 1;
+	store_slot_may_change(s, slot); /* the caller may write through *data */
 	*data = store_fast_slot_addr(s, slot);
 	return 0;
 }

@@ -59,14 +59,11 @@ static void index_put(struct prb_store_index *ix, uint64_t key, uint64_t value)
 	ix->table[i].value = value;
 }
 
-/* Delete by backward shift, so that probing never needs tombstones. */
-static void index_del(struct prb_store_index *ix, uint64_t key)
+/* Delete the entry at `hole` by backward shift, so that probing never needs tombstones. */
+static void index_del_at(struct prb_store_index *ix, size_t hole)
 {
-	size_t hole = index_find(ix, key);
 	size_t j = hole;
 
-	if (ix->table[hole].key == 0)
-		return;
 	for (;;) {
 		j = (j + 1) & ix->mask;
 		if (ix->table[j].key == 0)
@@ -79,6 +76,14 @@ static void index_del(struct prb_store_index *ix, uint64_t key)
 	}
 	ix->table[hole].key = 0;
 	ix->count--;
+}
+
+static void index_del(struct prb_store_index *ix, uint64_t key)
+{
+	size_t i = index_find(ix, key);
+
+	if (ix->table[i].key != 0)
+		index_del_at(ix, i);
 }
 
 static int index_resize(struct prb_store_index *ix, size_t capacity)
@@ -166,13 +171,18 @@ int prb_store_index_insert(struct prb_store_index *ix, uint64_t block, uint32_t 
 	if (rc)
 		return rc;
 	index_put(ix, index_key(0, block), slot);
+	/* One probe per level: set the bit in place, or create the node and go up. */
 	for (unsigned level = 1; level <= TOP_LEVEL; level++) {
 		uint64_t key = index_key(level, block >> (GROUP_BITS * level));
-		uint64_t bits = index_get(ix, key);
+		struct prb_store_index_entry *e = &ix->table[index_find(ix, key)];
 
-		index_put(ix, key, bits | group_bit(block, level));
-		if (bits != 0)
+		if (e->key == key) {
+			e->value |= group_bit(block, level);
 			break; /* the node existed: its ancestors already point at it */
+		}
+		e->key = key;
+		e->value = group_bit(block, level);
+		ix->count++;
 	}
 	if (tiered)
 		index_set_tiered(ix, block, true);
@@ -182,15 +192,17 @@ int prb_store_index_insert(struct prb_store_index *ix, uint64_t block, uint32_t 
 void prb_store_index_remove(struct prb_store_index *ix, uint64_t block)
 {
 	index_del(ix, index_key(0, block));
+	/* One probe per level: clear the bit in place, or delete the emptied node and go up. */
 	for (unsigned level = 1; level <= TOP_LEVEL; level++) {
 		uint64_t key = index_key(level, block >> (GROUP_BITS * level));
-		uint64_t bits = index_get(ix, key) & ~group_bit(block, level);
+		size_t i = index_find(ix, key);
 
-		if (bits != 0) {
-			index_put(ix, key, bits);
+		if (ix->table[i].key != key)
+			break; /* not indexed: nothing above it either */
+		ix->table[i].value &= ~group_bit(block, level);
+		if (ix->table[i].value != 0)
 			break;
-		}
-		index_del(ix, key);
+		index_del_at(ix, i);
 	}
 	index_set_tiered(ix, block, false);
 }

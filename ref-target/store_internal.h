@@ -74,6 +74,9 @@ struct prb_store {
 	struct store_stack tier_free;
 	uint32_t *pins;	     /* per fast slot */
 	uint8_t *referenced; /* per fast slot: clock reference bit */
+	/* Per slot (fast, then tier): zeroed by this process and not reachable for writing
+	 * since (no pin, no tier copy into it), so a FREE need not zero it again. */
+	uint8_t *zeroed;
 	uint32_t clock_hand;
 	uint64_t blocks; /* allocated logical blocks */
 	struct prb_store_index index;
@@ -123,6 +126,8 @@ void store_entry_clear_lazily(struct prb_store *s, uint32_t slot);
 void store_entry_commit(struct prb_store *s);
 /* Zero slots [first, first + count), all in one tier; durable after store_slot_zero_sync. */
 int store_slots_zero(struct prb_store *s, uint32_t first, uint32_t count);
+/* Something may write into the slot from now on (a pin, a tier copy): zero it at FREE. */
+void store_slot_may_change(struct prb_store *s, uint32_t slot);
 int store_slot_zero_sync(struct prb_store *s);
 int store_tier_sync(struct prb_store *s);
 int store_tier_read(struct prb_store *s, uint32_t slot, uint8_t *buf);

@@ -202,7 +202,7 @@ static int punch(int fd, uint64_t offset, uint64_t len, bool *supported)
 	return -errno;
 }
 
-int store_slots_zero(struct prb_store *s, uint32_t first, uint32_t count)
+static int slots_zero(struct prb_store *s, uint32_t first, uint32_t count)
 {
 	uint64_t len = (uint64_t)count << STORE_SLOT_SHIFT;
 
@@ -230,6 +230,39 @@ int store_slots_zero(struct prb_store *s, uint32_t first, uint32_t count)
 	}
 	s->memset_fn(store_fast_slot_addr(s, first), 0, len, PMEM2_F_MEM_NONTEMPORAL);
 	return 0;
+}
+
+static bool slots_known_zero(const struct prb_store *s, uint32_t first, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++)
+		if (!s->zeroed[first + i])
+			return false;
+	return true;
+}
+
+/* Nothing can write into the slot any more until store_slot_may_change clears the mark. */
+static void slots_mark_zero(struct prb_store *s, uint32_t first, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++)
+		s->zeroed[first + i] = 1;
+}
+
+void store_slot_may_change(struct prb_store *s, uint32_t slot)
+{
+	s->zeroed[slot] = 0;
+}
+
+int store_slots_zero(struct prb_store *s, uint32_t first, uint32_t count)
+{
+	int rc;
+
+	/* An ALLOC then FREE of a block nobody mapped: no lseek, punch or fsync. */
+	if (slots_known_zero(s, first, count))
+		return 0;
+	rc = slots_zero(s, first, count);
+	if (rc == 0)
+		slots_mark_zero(s, first, count);
+	return rc;
 }
 
 /* fsync rather than fdatasync: after a hole punch the extent change is what must last. */

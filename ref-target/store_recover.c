@@ -28,7 +28,9 @@ static int memory_alloc(struct prb_store *s, size_t blocks)
 		return rc;
 	s->pins = calloc(s->fast_slots, sizeof(*s->pins));
 	s->referenced = calloc(s->fast_slots, sizeof(*s->referenced));
-	if (!s->pins || !s->referenced)
+	/* Nothing is known zero at open: the first FREE of every slot zeroes it. */
+	s->zeroed = calloc((size_t)s->fast_slots + s->tier_slots + 1u, sizeof(*s->zeroed));
+	if (!s->pins || !s->referenced || !s->zeroed)
 		return -ENOMEM;
 	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		return -EIO;
@@ -41,6 +43,7 @@ void store_memory_free(struct prb_store *s)
 	free(s->tier_free.items);
 	free(s->pins);
 	free(s->referenced);
+	free(s->zeroed);
 	prb_store_index_fini(&s->index);
 }
 

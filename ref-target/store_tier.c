@@ -53,6 +53,7 @@ static int release_source(struct prb_store *s, uint32_t source, uint64_t block)
  * leaves data in it, which recovery then zeroes, like any slot being freed. */
 static void claim_destination(struct prb_store *s, uint32_t destination, uint64_t block)
 {
+	store_slot_may_change(s, destination);
 	store_entry_set(s, destination, store_entry_for(block) | STORE_ENTRY_FREEING);
 	store_entry_commit(s);
 }

@@ -296,6 +296,41 @@ static void test_zero_after_free_realloc(void)
 	remove_pool();
 }
 
+/*
+ * FREE skips zeroing a slot it zeroed before and nobody could write since. Every way of
+ * writing into a slot must undo that: a pin, and a tier move (into the tier and back).
+ */
+static void test_zero_skip_is_undone_by_writers(void)
+{
+	struct prb_store *s = open_tiered(1, 1);
+	uint8_t *data;
+
+	/* Round 1 leaves every slot (fast, tier, the tier's spare) zeroed by a FREE; round
+	 * 2 then writes into such slots by a pin and by tier moves. */
+	for (int round = 1; round <= 2; round++) {
+		/* Block 7 into the fast slot, written, unpinned; block 8 lands in the tier. */
+		CHECK_RC(prb_store_alloc(s, 7, 2), 0);
+		CHECK_RC(prb_store_pin(s, 7, &data), 0);
+		store_test_fill(data, 7);
+		prb_store_unpin(s, 7);
+		/* Pinning 8 moves 7 to a tier slot (a copy into it) and 8 home. */
+		CHECK_RC(prb_store_pin(s, 8, &data), 0);
+		prb_store_unpin(s, 8);
+		CHECK_RC(prb_store_free(s, 7, 1), 0); /* from the tier: its copy must be zeroed */
+		CHECK_RC(prb_store_free(s, 8, 1), 0);
+		CHECK_RC(prb_store_alloc(s, 20, 2), 0);
+		for (uint64_t b = 20; b < 22; b++) {
+			CHECK_RC(prb_store_pin(s, b, &data), 0);
+			CHECK(data && store_test_is_zero(data));
+			prb_store_unpin(s, b);
+		}
+		CHECK_RC(prb_store_free(s, 20, 2), 0);
+		store_test_check(s, true, __func__);
+	}
+	prb_store_close(s);
+	remove_pool();
+}
+
 struct want_extent {
 	uint64_t block;
 	uint32_t blocks;
@@ -616,6 +651,7 @@ int main(void)
 	test_free_errors_all_or_none();
 	test_pin_zero_persist_reopen();
 	test_zero_after_free_realloc();
+	test_zero_skip_is_undone_by_writers();
 	test_list();
 	test_tiering();
 	test_bad_pools();
