@@ -3,7 +3,9 @@
  * The asynchronous engine: queue a request (checked, in a slot, counted against
  * the queue depth), send what is queued, reap completions. The prb_submit_*
  * helpers serve the blocking calls too: with a waiter they wait for a slot
- * instead of failing with -EAGAIN, and their results skip the ring.
+ * instead of failing with -EAGAIN, and their results skip the ring. The
+ * prb_run_* helpers are the blocking calls' single READ, WRITE, CAS or FADD:
+ * started at once (prb_queue_run) instead of queued.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,21 +17,28 @@ static int prb_take_slot(struct prb_session *s, struct prb_waiter *w, struct prb
 {
 	if (!s->connected)
 		return -ENOTCONN;
-	if (w)
+	if (w && !s->free_slots)
 		return prb_queue_get_wait(s, out);
-	if (s->user_outstanding >= s->user_depth)
+	if (!w && s->user_outstanding >= s->user_depth)
 		return -EAGAIN;
 	*out = prb_queue_get(s);
 	return *out ? 0 : -EAGAIN;
+}
+
+/* Fill the routing fields. */
+static void prb_route(struct prb_request *r, uint8_t opcode, struct prb_waiter *w,
+		      uint64_t user_data)
+{
+	r->opcode = opcode;
+	r->waiter = w;
+	r->user_data = user_data;
 }
 
 /* Fill the routing fields and queue. */
 static void prb_enqueue(struct prb_session *s, struct prb_request *r, uint8_t opcode,
 			struct prb_waiter *w, uint64_t user_data)
 {
-	r->opcode = opcode;
-	r->waiter = w;
-	r->user_data = user_data;
+	prb_route(r, opcode, w, user_data);
 	prb_queue_push(s, r);
 }
 
@@ -144,6 +153,27 @@ int prb_submit_list(struct prb_session *s, struct prb_waiter *w, uint64_t cursor
 	return 0;
 }
 
+/* A READ, WRITE or FLUSH in a slot, filled, not yet queued (arguments checked by the caller). */
+static int prb_data_request(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
+			    uint64_t offset, void *read_buf, const void *write_buf, size_t len,
+			    uint64_t user_data, struct prb_request **out)
+{
+	struct prb_request *r;
+	int rc = prb_take_slot(m->session, w, &r);
+
+	if (rc < 0)
+		return rc;
+	r->mapping = m;
+	r->handle = m->handle;
+	r->offset = (uint32_t)offset;
+	r->length = (uint32_t)len;
+	r->read_buf = read_buf;
+	r->write_buf = write_buf;
+	prb_route(r, opcode, w, user_data);
+	*out = r;
+	return 0;
+}
+
 int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
 		    void *read_buf, const void *write_buf, size_t len, uint64_t user_data)
 {
@@ -156,21 +186,26 @@ int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
 	if ((opcode == PRB_OP_READ && (!read_buf || len > m->session->params.max_data)) ||
 	    (opcode == PRB_OP_WRITE && (!write_buf || len > m->session->max_write)))
 		return -EINVAL;
-	rc = prb_take_slot(m->session, w, &r);
+	rc = prb_data_request(m, w, opcode, offset, read_buf, write_buf, len, user_data, &r);
 	if (rc < 0)
 		return rc;
-	r->mapping = m;
-	r->handle = m->handle;
-	r->offset = (uint32_t)offset;
-	r->length = (uint32_t)len;
-	r->read_buf = read_buf;
-	r->write_buf = write_buf;
-	prb_enqueue(m->session, r, opcode, w, user_data);
+	prb_queue_push(m->session, r);
 	return 0;
 }
 
-int prb_submit_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
-		      uint64_t compare, uint64_t operand, uint64_t *original, uint64_t user_data)
+int prb_run_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
+		 void *read_buf, const void *write_buf, size_t len)
+{
+	struct prb_request *r;
+	int rc = prb_data_request(m, w, opcode, offset, read_buf, write_buf, len, 0, &r);
+
+	return rc < 0 ? rc : prb_queue_run(m->session, r);
+}
+
+/* A CAS or FADD checked, in a slot, filled, not yet queued. */
+static int prb_atomic_request(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
+			      uint64_t offset, uint64_t compare, uint64_t operand,
+			      uint64_t *original, uint64_t user_data, struct prb_request **out)
 {
 	struct prb_request *r;
 	int rc;
@@ -187,8 +222,31 @@ int prb_submit_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcod
 	r->compare = compare;
 	r->operand = operand;
 	r->original_out = original;
-	prb_enqueue(m->session, r, opcode, w, user_data);
+	prb_route(r, opcode, w, user_data);
+	*out = r;
 	return 0;
+}
+
+int prb_submit_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
+		      uint64_t compare, uint64_t operand, uint64_t *original, uint64_t user_data)
+{
+	struct prb_request *r;
+	int rc =
+		prb_atomic_request(m, w, opcode, offset, compare, operand, original, user_data, &r);
+
+	if (rc < 0)
+		return rc;
+	prb_queue_push(m->session, r);
+	return 0;
+}
+
+int prb_run_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
+		   uint64_t compare, uint64_t operand, uint64_t *original)
+{
+	struct prb_request *r;
+	int rc = prb_atomic_request(m, w, opcode, offset, compare, operand, original, 0, &r);
+
+	return rc < 0 ? rc : prb_queue_run(m->session, r);
 }
 
 int prb_async_info(struct prb_session *session, struct prb_brick_info *info, uint64_t user_data)

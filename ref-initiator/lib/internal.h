@@ -104,6 +104,12 @@ struct prb_transport_ops {
 	int (*progress)(struct prb_session *s, int timeout_ms);
 	/* Descriptor to poll. */
 	int (*fd)(const struct prb_session *s);
+	/*
+	 * Optional (RDMA): start a blocking call's one request, then busy-poll a bounded
+	 * while for its completion (no clock, no sleep). Returns as start does; r's waiter
+	 * tells whether it finished (prb_queue_run waits the normal way if not).
+	 */
+	int (*start_spin)(struct prb_session *s, struct prb_request *r);
 	/* Optional (RDMA): the caller's registered buffers changed (buffers.c). */
 	int (*buffers_changed)(struct prb_session *s);
 };
@@ -201,6 +207,7 @@ int prb_queue_start_all(struct prb_session *s);
 int prb_queue_progress(struct prb_session *s, int timeout_ms);
 void prb_queue_fail_all(struct prb_session *s, int result);
 int prb_queue_wait(struct prb_session *s, struct prb_waiter *w);
+int prb_queue_run(struct prb_session *s, struct prb_request *r);
 
 /* proto.c: request encoding and response decoding (both bindings). */
 int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t flags, void *buf,
@@ -246,5 +253,9 @@ int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
 		    void *read_buf, const void *write_buf, size_t len, uint64_t user_data);
 int prb_submit_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
 		      uint64_t compare, uint64_t operand, uint64_t *original, uint64_t user_data);
+int prb_run_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
+		 void *read_buf, const void *write_buf, size_t len);
+int prb_run_atomic(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
+		   uint64_t compare, uint64_t operand, uint64_t *original);
 
 #endif /* PRB_LIB_INTERNAL_H */

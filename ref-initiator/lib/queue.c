@@ -247,6 +247,34 @@ void prb_queue_drop_all(struct prb_session *s)
 	}
 }
 
+/*
+ * A blocking call's one request r (from prb_queue_get_wait, filled, r->waiter set): with
+ * nothing queued before it, the transport starts it at once and may busy-poll for it a
+ * short while (start_spin); otherwise, or when it is not finished then, it goes the way of
+ * every request (queue, prb_queue_wait). Returns its result.
+ */
+int prb_queue_run(struct prb_session *s, struct prb_request *r)
+{
+	struct prb_waiter *w = r->waiter;
+	int rc;
+
+	if (s->queue_head || !s->transport->start_spin) {
+		prb_queue_push(s, r);
+		return prb_queue_wait(s, w);
+	}
+	/* As prb_queue_push, then prb_queue_start_all would do. */
+	r->state = PRB_REQ_INFLIGHT;
+	r->next = NULL;
+	w->pending++;
+	if (r->mapping)
+		r->mapping->refs++;
+	s->inflight++;
+	rc = s->transport->start_spin(s, r);
+	if (rc < 0)
+		prb_session_lost(s, rc); /* finishes r as well */
+	return w->pending > 0 ? prb_queue_wait(s, w) : w->result;
+}
+
 int prb_queue_wait(struct prb_session *s, struct prb_waiter *w)
 {
 	int rc;

@@ -2,7 +2,8 @@
 /*
  * Blocking calls: queue with a waiter, then drive the connection until the
  * waiter's requests are finished. Reads and writes longer than one PDU go out
- * as several pipelined PDUs.
+ * as several pipelined PDUs; a single READ, WRITE, CAS or FADD is started at
+ * once (prb_queue_run), which over RDMA means post and busy-poll, as perftest.
  */
 #include <errno.h>
 
@@ -60,7 +61,10 @@ int prb_map(struct prb_session *session, uint64_t addr, unsigned flags,
 	return rc < 0 ? rc : prb_sync_wait(session, &w, 0);
 }
 
-/* READ or WRITE of any length within the block, in PDUs of at most chunk bytes. */
+/*
+ * READ or WRITE of any length within the block, in PDUs of at most chunk bytes; one that
+ * fits a single request is started at once (prb_run_data: over RDMA, post and busy-poll).
+ */
 static int prb_sync_data(struct prb_mapping *m, uint8_t opcode, uint64_t offset, void *read_buf,
 			 const void *write_buf, size_t len)
 {
@@ -72,6 +76,8 @@ static int prb_sync_data(struct prb_mapping *m, uint8_t opcode, uint64_t offset,
 	if (rc < 0)
 		return rc;
 	chunk = opcode == PRB_OP_WRITE ? m->session->max_write : m->session->params.max_data;
+	if (len <= chunk)
+		return prb_run_data(m, &w, opcode, offset, read_buf, write_buf, len);
 	while (done < len && rc == 0) {
 		size_t n = len - done < chunk ? len - done : chunk;
 
@@ -109,15 +115,13 @@ int prb_cas(struct prb_mapping *mapping, uint64_t offset, uint64_t compare, uint
 	    uint64_t *original)
 {
 	struct prb_waiter w = {0};
-	int rc = prb_submit_atomic(mapping, &w, PRB_OP_CAS, offset, compare, swap, original, 0);
 
-	return rc < 0 ? rc : prb_sync_wait(mapping->session, &w, 0);
+	return prb_run_atomic(mapping, &w, PRB_OP_CAS, offset, compare, swap, original);
 }
 
 int prb_fadd(struct prb_mapping *mapping, uint64_t offset, uint64_t add, uint64_t *original)
 {
 	struct prb_waiter w = {0};
-	int rc = prb_submit_atomic(mapping, &w, PRB_OP_FADD, offset, 0, add, original, 0);
 
-	return rc < 0 ? rc : prb_sync_wait(mapping->session, &w, 0);
+	return prb_run_atomic(mapping, &w, PRB_OP_FADD, offset, 0, add, original);
 }
