@@ -5,6 +5,8 @@
  * two can be put side by side (bench/rdma/run-bench.sh).
  *   prb_rdma_read_lat URL [SIZE [ITERS]]     SIZE default 8, ITERS default 1000
  * The buffer is registered (prb_register_buffer): the zero-copy path, as perftest uses.
+ * Timed as ib_read_lat times itself: one clock reading before each operation, and an
+ * operation's latency is the gap to the next reading (the loop's own cost included).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,12 +19,12 @@
 
 #define ADDR (0x7e0000000000ull)
 
-static double now_us(void)
+static int64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -38,6 +40,7 @@ int main(int argc, char **argv)
 	int iters = argc > 3 ? atoi(argv[3]) : 1000;
 	struct prb_session *s = NULL;
 	struct prb_mapping *m = NULL;
+	int64_t *stamp;
 	double *lat, sum = 0;
 	uint8_t *buf;
 	int rc, allocated;
@@ -47,8 +50,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	lat = calloc((size_t)iters, sizeof(*lat));
+	stamp = calloc((size_t)iters + 1u, sizeof(*stamp));
 	buf = calloc(1, size);
-	rc = lat && buf ? prb_connect(argv[1], NULL, &s) : -ENOMEM;
+	rc = lat && stamp && buf ? prb_connect(argv[1], NULL, &s) : -ENOMEM;
 	if (rc < 0)
 		goto out;
 	allocated = prb_alloc(s, ADDR, 1) == 0;
@@ -58,10 +62,12 @@ int main(int argc, char **argv)
 	for (int i = 0; rc == 0 && i < 100; i++) /* warm-up */
 		rc = prb_read(m, 0, buf, size);
 	for (int i = 0; rc == 0 && i < iters; i++) {
-		double t0 = now_us();
-
+		stamp[i] = now_ns();
 		rc = prb_read(m, 0, buf, size);
-		lat[i] = now_us() - t0;
+	}
+	stamp[iters] = now_ns();
+	for (int i = 0; i < iters; i++) {
+		lat[i] = (double)(stamp[i + 1] - stamp[i]) / 1e3;
 		sum += lat[i];
 	}
 	prb_unmap(&m);
@@ -79,6 +85,7 @@ out:
 		fprintf(stderr, "prb_rdma_read_lat: %s\n", prb_strerror(rc));
 	prb_disconnect(&s);
 	free(buf);
+	free(stamp);
 	free(lat);
 	return rc < 0 ? 1 : 0;
 }

@@ -6,18 +6,18 @@
 # Brick on rxe0 (10.0.0.1), initiator through rxe1; perftest's server on rxe0, its
 # client on rxe1, so both cross the same veth pair. Same message size and the same
 # number of operations in flight on both sides; prb and perftest alternate, ROUNDS
-# times per case (default 3), and the table shows the medians: MB/s for bandwidth
+# times per case (default 5), and the table shows the medians: MB/s for bandwidth
 # (prb bench vs ib_read_bw / ib_write_bw), t_typical us for latency (prb_rdma_read_lat
-# vs ib_read_lat), and the ratio prb / perftest.
+# vs ib_read_lat, LAT_ITERS operations each, default 10000), and the ratio prb / perftest.
 set -u
 if [ "${1-}" != --inner ]; then
 	build=$(cd "${1:?usage: run-bench.sh BUILD [SECONDS [ROUNDS]]}" && pwd)
 	src=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 	export PRB_TARGET=$build/ref-target/prb-target
 	exec "$src/scripts/with-target.sh" --listen rdma://10.0.0.1:0 -- \
-		"$(readlink -f "$0")" --inner "$build" "${2:-5}" "${3:-3}"
+		"$(readlink -f "$0")" --inner "$build" "${2:-5}" "${3:-5}"
 fi
-build=$2 secs=$3 rounds=$4
+build=$2 secs=$3 rounds=$4 iters=${LAT_ITERS:-10000}
 url=$(grep ^rdma: "$PRB_POOL_DIR/ready")
 prb=$build/ref-initiator/tools/prb
 lat=$build/bench/rdma/prb_rdma_read_lat
@@ -76,8 +76,8 @@ bench_case "READ 4 KiB, 32 in flight" MB/s "prb_bw --size 4K --qd 32" \
 	"perftest_bw ib_read_bw -s 4096 -t 32 -D $secs"
 bench_case "WRITE 4 KiB, 32 in flight" MB/s "prb_bw --size 4K --qd 32 --write" \
 	"perftest_bw ib_write_bw -s 4096 -t 32 -D $secs"
-bench_case "READ 8 B latency (t_typical)" us "\"$lat\" \"$url\" 8 2000 | typical" \
-	"perftest ib_read_lat -s 8 -n 2000 | typical"
+bench_case "READ 8 B latency (t_typical)" us "\"$lat\" \"$url\" 8 $iters | typical" \
+	"perftest ib_read_lat -s 8 -n $iters | typical"
 
 printf '%-34s %10s %10s %5s %7s   (each round)\n' measure prb perftest unit ratio
 cat /tmp/bench-rows
