@@ -83,7 +83,7 @@ static int evict(struct prb_store *s, uint32_t fast)
 		rc = store_tier_sync(s);
 	if (rc) {
 		abandon_copy(s, tier);
-		return rc;
+		return -EIO; /* a full tier disk (ENOSPC) too: not "no slot", which ENOSPC means here */
 	}
 	store_entry_set(s, tier, store_entry_for(block));
 	store_entry_commit(s);

@@ -6,8 +6,10 @@
 #define _GNU_SOURCE /* ftruncate, fstatfs */
 #include "store_test_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -327,6 +329,83 @@ static void test_zero_skip_is_undone_by_writers(void)
 		CHECK_RC(prb_store_free(s, 20, 2), 0);
 		store_test_check(s, true, __func__);
 	}
+	prb_store_close(s);
+	remove_pool();
+}
+
+/* The descriptor the store holds on the file `name` of the test folder, or -1. */
+static int open_fd_of(const char *name)
+{
+	char want[PATH_MAX], link[300], got[PATH_MAX];
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *de;
+	int fd = -1;
+
+	if (!dir || !realpath(store_test_path(2, name), want)) {
+		if (dir)
+			closedir(dir);
+		return -1;
+	}
+	while (fd < 0 && (de = readdir(dir)) != NULL) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+		n = readlink(link, got, sizeof(got) - 1);
+		if (n > 0) {
+			got[n] = 0;
+			if (strcmp(got, want) == 0)
+				fd = atoi(de->d_name);
+		}
+	}
+	closedir(dir);
+	return fd;
+}
+
+/*
+ * The tier's storage fails (a full disk: its descriptor is swapped for /dev/full) while
+ * a MAP needs an eviction: the pin fails with EIO (not ENOSPC, which the brick turns
+ * into "fast memory full of pinned blocks"), and nothing is lost: once the disk works
+ * again both blocks read back, in memory and after a reopen.
+ */
+static void test_tier_write_error(void)
+{
+	struct prb_store *s = open_tiered(1, 2);
+	int tier_fd, saved, full;
+	uint8_t *data;
+
+	CHECK_RC(prb_store_alloc(s, 0, 2), 0); /* 0 in the fast slot, 1 in the tier */
+	for (uint64_t b = 0; b < 2; b++) {
+		CHECK_RC(prb_store_pin(s, b, &data), 0); /* pinning 1 moves 0 to the tier */
+		store_test_fill(data, 40 + b);
+		prb_store_persist(s, data, SLOT);
+		prb_store_unpin(s, b);
+	}
+	tier_fd = open_fd_of("tier");
+	saved = tier_fd >= 0 ? dup(tier_fd) : -1;
+	full = open("/dev/full", O_RDWR | O_CLOEXEC);
+	CHECK(tier_fd >= 0 && saved >= 0 && full >= 0);
+	if (tier_fd < 0 || saved < 0 || full < 0 || dup2(full, tier_fd) < 0) {
+		prb_store_close(s);
+		remove_pool();
+		return;
+	}
+	CHECK_RC(prb_store_pin(s, 0, &data), -EIO); /* evicting 1 cannot write */
+	dup2(saved, tier_fd);
+	close(saved);
+	close(full);
+	for (uint64_t b = 0; b < 2; b++) {
+		CHECK_RC(prb_store_pin(s, b, &data), 0);
+		CHECK(data && store_test_verify(data, 40 + b));
+		prb_store_unpin(s, b);
+	}
+	prb_store_close(s);
+	s = open_tiered(0, 0);
+	for (uint64_t b = 0; b < 2; b++) {
+		CHECK_RC(prb_store_pin(s, b, &data), 0);
+		CHECK(data && store_test_verify(data, 40 + b));
+		prb_store_unpin(s, b);
+	}
+	store_test_check(s, false, __func__);
 	prb_store_close(s);
 	remove_pool();
 }
@@ -654,6 +733,7 @@ int main(void)
 	test_zero_skip_is_undone_by_writers();
 	test_list();
 	test_tiering();
+	test_tier_write_error();
 	test_bad_pools();
 	test_recovery_by_hand();
 	test_big_ranges();
