@@ -24,11 +24,13 @@
 #define PRB_HIST_OCTAVES 40u
 #define PRB_HIST_BUCKETS (PRB_HIST_SUB * (PRB_HIST_OCTAVES + 1))
 #define PRB_BENCH_MAX_CONNS 64u
+#define PRB_BENCH_MAX_BATCH 64u /* completions per reap */
 
 struct prb_bench_opts {
 	bool write;
 	uint64_t size;
 	uint64_t qd;
+	uint64_t batch; /* completions reaped before refilling, 1..PRB_BENCH_MAX_BATCH */
 	uint64_t conns;
 	uint64_t seconds;
 	uint64_t count; /* 0: run for seconds */
@@ -114,7 +116,7 @@ static int prb_bench_loop(struct prb_bench_thread *t, struct prb_mapping *m, uin
 			  uint64_t *started)
 {
 	const struct prb_bench_opts *o = t->sh->o;
-	struct prb_completion done[64];
+	struct prb_completion done[PRB_BENCH_MAX_BATCH];
 	uint64_t quota = o->count ? (o->count + o->conns - 1 - t->index) / o->conns : UINT64_MAX;
 	uint64_t issued = 0, offset = 0, inflight = 0, *free_slots = started + o->qd;
 	uint64_t nfree = o->qd, i;
@@ -139,7 +141,10 @@ static int prb_bench_loop(struct prb_bench_thread *t, struct prb_mapping *m, uin
 			issued++;
 			inflight++;
 		}
-		n = prb_reap(prb_mapping_session(m), done, 1, 64, -1);
+		/* --batch: wait for that many answers (or all in flight), then refill together. */
+		n = prb_reap(prb_mapping_session(m), done,
+			     (unsigned)(inflight < o->batch ? inflight : o->batch),
+			     PRB_BENCH_MAX_BATCH, -1);
 		now = prb_now_ns();
 		for (i = 0; i < (uint64_t)(n > 0 ? n : 0); i++) {
 			uint64_t slot = done[i].user_data;
@@ -191,7 +196,7 @@ static void *prb_bench_thread_main(void *arg)
 }
 
 static const char prb_bench_help[] =
-	"usage: prb bench URL [--write] [--size SIZE] [--qd N] [--conns N]\n"
+	"usage: prb bench URL [--write] [--size SIZE] [--qd N] [--batch N] [--conns N]\n"
 	"                 [--time SEC | --count N] [--addr ADDR] [--csv | --json]\n"
 	"READ (default) or WRITE of SIZE bytes (4K..2M, default 4K) with N requests in\n"
 	"flight per connection (default 32) on N connections (default 1, a thread each),\n"
@@ -202,6 +207,7 @@ static const char prb_bench_help[] =
 	"  --write        WRITE instead of READ\n"
 	"  --size SIZE    request size, 4K..2M\n"
 	"  --qd N         requests in flight per connection, 1..1024\n"
+	"  --batch N      refill after N answers (1..64, at most qd; default 1: at once)\n"
 	"  --conns N      connections, 1..64\n"
 	"  --time SEC     run time in seconds\n"
 	"  --count N      total requests instead of a time\n"
@@ -228,6 +234,11 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 		if (v < 1 || v > 1024)
 			return prb_tool_usage_error(p->common, "--qd: 1..1024");
 		o->qd = v;
+		return -1;
+	case 'b':
+		if (v < 1 || v > PRB_BENCH_MAX_BATCH)
+			return prb_tool_usage_error(p->common, "--batch: 1..%u", PRB_BENCH_MAX_BATCH);
+		o->batch = v;
 		return -1;
 	case 'n':
 		if (v < 1 || v > PRB_BENCH_MAX_CONNS)
@@ -392,14 +403,15 @@ int prb_cmd_bench(int argc, char **argv)
 	static const struct option options[] = {
 		{"write", no_argument, NULL, 'w'},	 {"size", required_argument, NULL, 's'},
 		{"qd", required_argument, NULL, 'q'},	 {"conns", required_argument, NULL, 'n'},
+		{"batch", required_argument, NULL, 'b'},
 		{"time", required_argument, NULL, 't'},	 {"count", required_argument, NULL, 'c'},
 		{"addr", required_argument, NULL, 'a'},	 {"csv", no_argument, NULL, 'C'},
 		PRB_COMMON_OPTIONS};
 	struct prb_common c = {.cmd = "bench"};
-	struct prb_bench_opts o = {.size = 4096, .qd = 32, .conns = 1, .seconds = 5,
+	struct prb_bench_opts o = {.size = 4096, .qd = 32, .batch = 1, .conns = 1, .seconds = 5,
 				   .addr = 0x7f0000000000ull};
 	struct prb_parse p = {.common = &c, .help = prb_bench_help, .options = options,
-			      .shortopts = PRB_COMMON_SHORT "ws:q:n:t:c:a:C",
+			      .shortopts = PRB_COMMON_SHORT "ws:q:b:n:t:c:a:C",
 			      .handle = prb_bench_option, .ctx = &o, .min_pos = 1, .max_pos = 1};
 	bool allocated = false;
 	int rc;
@@ -409,6 +421,8 @@ int prb_cmd_bench(int argc, char **argv)
 		return rc;
 	if (o.csv && c.json)
 		return prb_tool_usage_error(&c, "--csv and --json exclude each other");
+	if (o.batch > o.qd)
+		return prb_tool_usage_error(&c, "--batch: at most --qd (%" PRIu64 ")", o.qd);
 	rc = prb_bench_setup(&c, p.pos[0], &o, &allocated);
 	if (rc)
 		return rc;

@@ -62,6 +62,8 @@ def test_help():
     expect_rc(["map", URL, "2M"], 2, "map without --ro/--rw")
     expect_rc(["map", URL, "2M", "--ro", "--rw"], 2, "map --ro --rw")
     expect_rc(["bench", URL, "--size", "1000"], 2, "bench bad size")
+    expect_rc(["bench", URL, "--batch", "0"], 2, "bench batch 0")
+    expect_rc(["bench", URL, "--qd", "8", "--batch", "9"], 2, "bench batch above qd")
     expect_rc(["alloc", "tcp://127.0.0.1:1", "2M"], 3, "connection refused")
     d = js(["alloc", "tcp://127.0.0.1:1", "2M"], 3)
     check(d.get("ok") is False and d.get("error") == "ECONNREFUSED", f"refused json {d}")
@@ -194,6 +196,8 @@ def test_bench():
     check(d.get("ok") is True and d.get("ops") == 2000 and d.get("op") == "read", f"bench {d}")
     check(d.get("ops_per_sec", 0) > 0 and 0 < d.get("p50_us", 0) <= d.get("p99_us", 0)
           <= d.get("p999_us", 0), f"bench numbers {d}")
+    d = js(["bench", URL, "--count", "2000", "--qd", "32", "--batch", "16"])
+    check(d.get("ok") is True and d.get("ops") == 2000, f"bench --batch {d}")
     rc, out, err = run("bench", URL, "--write", "--size", "2M", "--qd", "2", "--conns", "2",
                        "--count", "20", "--csv")
     lines = out.strip().splitlines()
