@@ -7,6 +7,7 @@
 #                                                             two round trips per sample (pingpong)
 #       and, to isolate libprb: KEEPALIVE pairs through libprb against a blocking stub brick
 #       (stub.c: the raw server's loop, speaking HELLO and KEEPALIVE) vs ping-pong 16/16 B
+#   and (b) once more with `prb bench --busy-poll 100` (informational: the goal is (b) without it)
 # Every server (prb-target with its pool on /dev/shm, iperf3, redis-server, the ping-pong
 # server) is started here on 127.0.0.1 and stopped at the end. Prints a Markdown table.
 # Environment: PRB_BENCH_SECONDS (default 5) per throughput measurement, PRB_BENCH_ROUNDS
@@ -82,7 +83,7 @@ value_len=$(redis-cli -p "$redis_port" strlen 'key:__rand_int__')
 # be shared: the best run is the one least disturbed).
 best_max() { awk -v a="$1" -v b="$2" 'BEGIN {print (a == "" || b > a) ? b : a}'; }
 best_min() { awk -v a="$1" -v b="$2" 'BEGIN {print (a == "" || b < a) ? b : a}'; }
-iperf_mbs= read_mbs= write_mbs= redis_rps= prb_4k= raw_p50= ctl_p50= ka_p50= raw16_p50= stub_p50=
+iperf_mbs= read_mbs= write_mbs= redis_rps= prb_4k= prb_4k_poll= raw_p50= ctl_p50= ka_p50= raw16_p50= stub_p50=
 for round in $(seq "$rounds"); do
 	echo "bench/net: round $round of $rounds" >&2
 	v=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -J |
@@ -97,6 +98,9 @@ for round in $(seq "$rounds"); do
 	redis_rps=$(best_max "$redis_rps" "$v")
 	v=$("$prb" bench "$url" --size 4K --qd 32 --time "$secs" --json | json ops_per_sec)
 	prb_4k=$(best_max "$prb_4k" "$v")
+	v=$("$prb" bench "$url" --size 4K --qd 32 --busy-poll 100 --time "$secs" --json |
+		json ops_per_sec)
+	prb_4k_poll=$(best_max "$prb_4k_poll" "$v")
 	v=$("$pingpong" client "$(cat "$tmp/pp_port")" 20000 32 16 2 | awk '{print $2}')
 	raw_p50=$(best_min "$raw_p50" "$v")
 	out=$("$ctl_lat" "$url" 20000)
@@ -115,6 +119,7 @@ verdict() { # RATIO OP GOAL
 r_read=$(ratio "$read_mbs" "$iperf_mbs")
 r_write=$(ratio "$write_mbs" "$iperf_mbs")
 r_4k=$(ratio "$prb_4k" "$redis_rps")
+r_4k_poll=$(ratio "$prb_4k_poll" "$redis_rps")
 r_ctl=$(ratio "$ctl_p50" "$raw_p50")
 r_ka=$(ratio "$ka_p50" "$raw_p50")
 r_stub=$(ratio "$stub_p50" "$raw16_p50")
@@ -124,6 +129,7 @@ echo "|---|---|---|---|---|---|"
 echo "| 2 MiB READ, QD$qd_2m, MB/s (vs iperf3 one stream) | $read_mbs | $iperf_mbs | $r_read | >= 0.90 | $(verdict "$r_read" ">=" 0.9) |"
 echo "| 2 MiB WRITE, QD$qd_2m, MB/s (vs iperf3 one stream) | $write_mbs | $iperf_mbs | $r_write | >= 0.90 | $(verdict "$r_write" ">=" 0.9) |"
 echo "| 4 KiB READ, QD32, ops/s (vs redis GET 4096 B, -P 32) | $prb_4k | $redis_rps | $r_4k | >= 1.50 | $(verdict "$r_4k" ">=" 1.5) |"
+echo "| (4 KiB READ as above with --busy-poll 100: libprb spins before sleeping) | $prb_4k_poll | $redis_rps | $r_4k_poll | | |"
 echo "| ALLOC+FREE p50, us (vs TCP ping-pong 32/16 B x2) | $ctl_p50 | $raw_p50 | $r_ctl | <= 1.20 | $(verdict "$r_ctl" "<=" 1.2) |"
 echo "| (KEEPALIVE x2 p50, us: the same round trips without the brick's store work) | $ka_p50 | $raw_p50 | $r_ka | | |"
 echo "| (KEEPALIVE x2 p50, us, libprb against a blocking stub brick, vs ping-pong 16/16 B x2: libprb alone) | $stub_p50 | $raw16_p50 | $r_stub | | |"

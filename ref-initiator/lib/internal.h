@@ -125,6 +125,7 @@ struct prb_opts {
 	unsigned queue_depth;
 	uint32_t features;
 	uint8_t host_id[16];
+	unsigned busy_poll; /* TCP: non-blocking receives before sleeping */
 };
 
 struct prb_mapping {

@@ -68,6 +68,14 @@ int prb_opts_set_features(struct prb_opts *opts, uint32_t features)
 	return 0;
 }
 
+int prb_opts_set_busy_poll(struct prb_opts *opts, unsigned recvs)
+{
+	if (!opts || recvs > PRB_MAX_BUSY_POLL)
+		return -EINVAL;
+	opts->busy_poll = recvs;
+	return 0;
+}
+
 int prb_opts_set_host_id(struct prb_opts *opts, const uint8_t host_id[16])
 {
 	if (!opts || !host_id)

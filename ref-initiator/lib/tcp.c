@@ -711,6 +711,21 @@ static int prb_tcp_sleep_ms(struct prb_session *s, struct prb_tcp *c, uint64_t d
 	return wait > 1000000 ? 1000000 : (int)wait;
 }
 
+/* Busy polling (prb_opts_set_busy_poll): 1 once an answer completed a request, 0 when
+ * none did within the receives allowed, or -errno. */
+static int prb_tcp_spin(struct prb_session *s, uint32_t before)
+{
+	for (unsigned i = 0; i < s->opts.busy_poll; i++) {
+		int rc = prb_tcp_receive(s, false);
+
+		if (rc < 0)
+			return rc;
+		if (s->inflight < before || s->inflight == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int prb_tcp_progress(struct prb_session *s, int timeout_ms)
 {
 	struct prb_tcp *c = prb_tcp_of(s);
@@ -730,6 +745,9 @@ static int prb_tcp_progress(struct prb_session *s, int timeout_ms)
 		if (wait == -ETIMEDOUT)
 			return -ETIMEDOUT;
 		if (timeout_ms < 0 && !c->sq_head) {
+			rc = prb_tcp_spin(s, before);
+			if (rc != 0)
+				return rc < 0 ? rc : 0;
 			/* Nothing to send, no deadline of the caller's: sleep in recv, not poll. */
 			rc = prb_tcp_receive(s, true);
 			if (rc < 0)

@@ -107,6 +107,10 @@ static void test_opts(void)
 	EXPECT(prb_opts_set_features(o, PRB_FEATURE_TIERING), -EINVAL);
 	EXPECT(prb_opts_set_features(o, 0x40), -EINVAL);
 	EXPECT(prb_opts_set_features(o, PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST), 0);
+	EXPECT(prb_opts_set_busy_poll(NULL, 0), -EINVAL);
+	EXPECT(prb_opts_set_busy_poll(o, PRB_MAX_BUSY_POLL + 1), -EINVAL);
+	EXPECT(prb_opts_set_busy_poll(o, PRB_MAX_BUSY_POLL), 0);
+	EXPECT(prb_opts_set_busy_poll(o, 0), 0);
 	EXPECT(prb_opts_set_host_id(o, NULL), -EINVAL);
 	EXPECT(prb_opts_set_host_id(o, id), 0);
 	EXPECT(prb_opts_set_queue_depth(NULL, 1), -EINVAL);

@@ -197,7 +197,8 @@ static void *prb_bench_thread_main(void *arg)
 
 static const char prb_bench_help[] =
 	"usage: prb bench URL [--write] [--size SIZE] [--qd N] [--batch N] [--conns N]\n"
-	"                 [--time SEC | --count N] [--addr ADDR] [--csv | --json]\n"
+	"                 [--time SEC | --count N] [--addr ADDR] [--busy-poll N]\n"
+	"                 [--csv | --json]\n"
 	"READ (default) or WRITE of SIZE bytes (4K..2M, default 4K) with N requests in\n"
 	"flight per connection (default 32) on N connections (default 1, a thread each),\n"
 	"for SEC seconds (default 5) or N requests in all. Connection i works on block\n"
@@ -212,6 +213,7 @@ static const char prb_bench_help[] =
 	"  --time SEC     run time in seconds\n"
 	"  --count N      total requests instead of a time\n"
 	"  --addr ADDR    first block used\n"
+	"  --busy-poll N  TCP: N non-blocking receives before sleeping (default 0)\n"
 	"  --csv          one CSV header line and one result line\n";
 
 static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
@@ -239,6 +241,11 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 		if (v < 1 || v > PRB_BENCH_MAX_BATCH)
 			return prb_tool_usage_error(p->common, "--batch: 1..%u", PRB_BENCH_MAX_BATCH);
 		o->batch = v;
+		return -1;
+	case 'P':
+		if (v > PRB_MAX_BUSY_POLL)
+			return prb_tool_usage_error(p->common, "--busy-poll: 0..%u", PRB_MAX_BUSY_POLL);
+		p->common->busy_poll = (unsigned)v;
 		return -1;
 	case 'n':
 		if (v < 1 || v > PRB_BENCH_MAX_CONNS)
@@ -403,7 +410,7 @@ int prb_cmd_bench(int argc, char **argv)
 	static const struct option options[] = {
 		{"write", no_argument, NULL, 'w'},	 {"size", required_argument, NULL, 's'},
 		{"qd", required_argument, NULL, 'q'},	 {"conns", required_argument, NULL, 'n'},
-		{"batch", required_argument, NULL, 'b'},
+		{"batch", required_argument, NULL, 'b'}, {"busy-poll", required_argument, NULL, 'P'},
 		{"time", required_argument, NULL, 't'},	 {"count", required_argument, NULL, 'c'},
 		{"addr", required_argument, NULL, 'a'},	 {"csv", no_argument, NULL, 'C'},
 		PRB_COMMON_OPTIONS};
@@ -411,7 +418,7 @@ int prb_cmd_bench(int argc, char **argv)
 	struct prb_bench_opts o = {.size = 4096, .qd = 32, .batch = 1, .conns = 1, .seconds = 5,
 				   .addr = 0x7f0000000000ull};
 	struct prb_parse p = {.common = &c, .help = prb_bench_help, .options = options,
-			      .shortopts = PRB_COMMON_SHORT "ws:q:b:n:t:c:a:C",
+			      .shortopts = PRB_COMMON_SHORT "ws:q:b:n:t:c:a:CP:",
 			      .handle = prb_bench_option, .ctx = &o, .min_pos = 1, .max_pos = 1};
 	bool allocated = false;
 	int rc;

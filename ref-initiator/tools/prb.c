@@ -199,6 +199,7 @@ int prb_tool_connect(const struct prb_common *c, const char *url, unsigned queue
 	}
 	if (queue_depth)
 		prb_opts_set_queue_depth(o, queue_depth);
+	prb_opts_set_busy_poll(o, c->busy_poll); /* checked when parsed */
 	rc = prb_connect(url, o, s);
 	prb_opts_delete(&o);
 	if (rc == -EINVAL)

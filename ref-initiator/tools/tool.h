@@ -24,6 +24,7 @@ struct prb_common {
 	bool json;
 	bool digests;	  /* ask for header and data digests */
 	unsigned timeout; /* ms, connect and I/O */
+	unsigned busy_poll; /* prb_opts_set_busy_poll (prb bench --busy-poll) */
 };
 
 /* One subcommand. */

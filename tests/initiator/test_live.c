@@ -50,7 +50,7 @@ static const char *url;
 #define BLK  ((uint64_t)PRB_BLOCK_BYTES)
 #define BASE (1024 * BLK) /* test addresses start at 2 GiB */
 
-static struct prb_session *connect_with(uint32_t features, unsigned depth)
+static struct prb_session *connect_polling(uint32_t features, unsigned depth, unsigned busy_poll)
 {
 	struct prb_session *s = NULL;
 	struct prb_opts *o;
@@ -59,10 +59,16 @@ static struct prb_session *connect_with(uint32_t features, unsigned depth)
 	REQUIRE(prb_opts_set_features(o, features) == 0);
 	REQUIRE(prb_opts_set_queue_depth(o, depth) == 0);
 	REQUIRE(prb_opts_set_io_timeout(o, 20000) == 0);
+	REQUIRE(prb_opts_set_busy_poll(o, busy_poll) == 0);
 	EXPECT(prb_connect(url, o, &s), 0);
 	prb_opts_delete(&o);
 	REQUIRE(s != NULL);
 	return s;
+}
+
+static struct prb_session *connect_with(uint32_t features, unsigned depth)
+{
+	return connect_polling(features, depth, 0);
 }
 
 static struct prb_session *connect_default(void)
@@ -748,9 +754,9 @@ static void soak_check(uint8_t *shadow, struct soak_op *op)
 	}
 }
 
-static void soak(uint32_t features)
+static void soak(uint32_t features, unsigned busy_poll)
 {
-	struct prb_session *s = connect_with(features, SOAK_DEPTH);
+	struct prb_session *s = connect_polling(features, SOAK_DEPTH, busy_poll);
 	static uint8_t shadow[SOAK_BLOCKS * PRB_BLOCK_BYTES];
 	static struct soak_op ops[SOAK_DEPTH];
 	static bool busy[SOAK_PIECES];
@@ -798,12 +804,18 @@ static void soak(uint32_t features)
 
 static void suite_soak(void)
 {
-	soak(PRB_FEATURE_ATOMICS);
+	soak(PRB_FEATURE_ATOMICS, 0);
+}
+
+/* The same with busy polling: answers taken by the spin complete as the sleeping ones. */
+static void suite_soak_busy_poll(void)
+{
+	soak(PRB_FEATURE_ATOMICS, 200);
 }
 
 static void suite_soak_digests(void)
 {
-	soak(PRB_FEATURE_ATOMICS | PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST);
+	soak(PRB_FEATURE_ATOMICS | PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST, 0);
 }
 
 int main(int argc, char **argv)
@@ -814,7 +826,8 @@ int main(int argc, char **argv)
 	} suites[] = {{"api", suite_api},	  {"async", suite_async},
 		      {"restart", suite_restart}, {"drop", suite_drop},
 		      {"term", suite_term},	  {"limits", suite_limits},
-		      {"soak", suite_soak},	  {"soak-digests", suite_soak_digests}};
+		      {"soak", suite_soak},	  {"soak-digests", suite_soak_digests},
+		      {"soak-busy-poll", suite_soak_busy_poll}};
 	size_t i;
 
 	url = getenv("PRB_URL");

@@ -63,6 +63,7 @@ def test_help():
     expect_rc(["map", URL, "2M", "--ro", "--rw"], 2, "map --ro --rw")
     expect_rc(["bench", URL, "--size", "1000"], 2, "bench bad size")
     expect_rc(["bench", URL, "--batch", "0"], 2, "bench batch 0")
+    expect_rc(["bench", URL, "--busy-poll", "100001"], 2, "bench busy-poll too big")
     expect_rc(["bench", URL, "--qd", "8", "--batch", "9"], 2, "bench batch above qd")
     expect_rc(["alloc", "tcp://127.0.0.1:1", "2M"], 3, "connection refused")
     d = js(["alloc", "tcp://127.0.0.1:1", "2M"], 3)
@@ -198,6 +199,8 @@ def test_bench():
           <= d.get("p999_us", 0), f"bench numbers {d}")
     d = js(["bench", URL, "--count", "2000", "--qd", "32", "--batch", "16"])
     check(d.get("ok") is True and d.get("ops") == 2000, f"bench --batch {d}")
+    d = js(["bench", URL, "--count", "2000", "--qd", "4", "--busy-poll", "200"])
+    check(d.get("ok") is True and d.get("ops") == 2000, f"bench --busy-poll {d}")
     rc, out, err = run("bench", URL, "--write", "--size", "2M", "--qd", "2", "--conns", "2",
                        "--count", "20", "--csv")
     lines = out.strip().splitlines()

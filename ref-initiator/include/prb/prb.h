@@ -82,6 +82,8 @@ extern "C" {
 #define PRB_DEFAULT_CONNECT_TIMEOUT_MS 5000u
 /** Request timeout in milliseconds when the options do not say. */
 #define PRB_DEFAULT_IO_TIMEOUT_MS 30000u
+/** Most non-blocking receives `prb_opts_set_busy_poll` accepts. */
+#define PRB_MAX_BUSY_POLL 100000u
 
 /**
  * Feature bits (the values of the spec's `feature` flags, PRB_FEAT_* in
@@ -233,6 +235,21 @@ int prb_opts_set_features(struct prb_opts *opts, uint32_t features);
  * \return 0 or -EINVAL.
  */
 int prb_opts_set_host_id(struct prb_opts *opts, const uint8_t host_id[16]);
+
+/**
+ * Busy polling over TCP: before a call waiting for an answer sleeps (a blocking call,
+ * or `prb_reap` without a timeout), it first tries this many non-blocking receives
+ * (default 0: it sleeps at once). An answer that comes meanwhile is taken without a
+ * sleep and a wakeup, which pays where waking a thread costs more than the round trip
+ * (virtual machines whose idle CPUs halt), at the price of a CPU kept busy while it
+ * spins; where all CPUs are busy, the spin can slow a brick on the same machine
+ * (bench/net/README.md has both cases). Over RDMA the completion queue is always
+ * polled briefly before sleeping.
+ * \param opts the options.
+ * \param recvs 0..PRB_MAX_BUSY_POLL non-blocking receives (about 0.5 us each).
+ * \return 0 or -EINVAL.
+ */
+int prb_opts_set_busy_poll(struct prb_opts *opts, unsigned recvs);
 
 /* ------------------------------------------------------------------ sessions */
 
