@@ -28,7 +28,8 @@ static int memory_alloc(struct prb_store *s, size_t blocks)
 		return rc;
 	s->pins = calloc(s->fast_slots, sizeof(*s->pins));
 	s->referenced = calloc(s->fast_slots, sizeof(*s->referenced));
-	/* Nothing is known zero at open: the first FREE of every slot zeroes it. */
+	/* Nothing is known zero at open: the first FREE of every slot zeroes it. (+1: a
+	 * calloc of 0 bytes may return NULL.) */
 	s->zeroed = calloc((size_t)s->fast_slots + s->tier_slots + 1u, sizeof(*s->zeroed));
 	if (!s->pins || !s->referenced || !s->zeroed)
 		return -ENOMEM;

@@ -101,6 +101,26 @@ int prb_queue_get_wait(struct prb_session *s, struct prb_request **out)
 	return 0;
 }
 
+/* Count a request that enters the queue (or starts at once) against its waiter or the
+ * caller's depth, and against its mapping. */
+static void queue_count(struct prb_session *s, struct prb_request *r)
+{
+	if (r->waiter)
+		r->waiter->pending++;
+	else
+		s->user_outstanding++;
+	if (r->mapping)
+		r->mapping->refs++;
+}
+
+/* A request leaves the queue for the wire: in flight from now on. */
+static void queue_mark_inflight(struct prb_session *s, struct prb_request *r)
+{
+	r->next = NULL;
+	r->state = PRB_REQ_INFLIGHT;
+	s->inflight++;
+}
+
 void prb_queue_push(struct prb_session *s, struct prb_request *r)
 {
 	r->state = PRB_REQ_QUEUED;
@@ -110,12 +130,7 @@ void prb_queue_push(struct prb_session *s, struct prb_request *r)
 	else
 		s->queue_head = r;
 	s->queue_tail = r;
-	if (r->waiter)
-		r->waiter->pending++;
-	else
-		s->user_outstanding++;
-	if (r->mapping)
-		r->mapping->refs++;
+	queue_count(s, r);
 }
 
 struct prb_request *prb_queue_lookup(struct prb_session *s, uint32_t tag)
@@ -191,9 +206,7 @@ int prb_queue_start_all(struct prb_session *s)
 		s->queue_head = r->next;
 		if (!s->queue_head)
 			s->queue_tail = NULL;
-		r->next = NULL;
-		r->state = PRB_REQ_INFLIGHT;
-		s->inflight++;
+		queue_mark_inflight(s, r);
 		rc = s->transport->start(s, r);
 		if (rc < 0) {
 			prb_session_lost(s, rc);
@@ -262,13 +275,8 @@ int prb_queue_run(struct prb_session *s, struct prb_request *r)
 		prb_queue_push(s, r);
 		return prb_queue_wait(s, w);
 	}
-	/* As prb_queue_push, then prb_queue_start_all would do. */
-	r->state = PRB_REQ_INFLIGHT;
-	r->next = NULL;
-	w->pending++;
-	if (r->mapping)
-		r->mapping->refs++;
-	s->inflight++;
+	queue_count(s, r);
+	queue_mark_inflight(s, r);
 	rc = s->transport->start_spin(s, r);
 	if (rc < 0)
 		prb_session_lost(s, rc); /* finishes r as well */
