@@ -126,6 +126,7 @@ struct prb_opts {
 	uint32_t features;
 	uint8_t host_id[16];
 	unsigned busy_poll; /* TCP: non-blocking receives before sleeping */
+	unsigned rdma_spin_us; /* RDMA: completion queue polling before sleeping */
 };
 
 struct prb_mapping {
@@ -229,6 +230,7 @@ void prb_buffers_free(struct prb_session *s);
 /* session.c */
 void prb_session_lost(struct prb_session *s, int why);
 uint64_t prb_now_ms(void);
+uint64_t prb_now_us(void);
 
 /* mapping.c */
 int prb_mapping_create(struct prb_session *s, uint64_t addr, unsigned flags, uint64_t handle,

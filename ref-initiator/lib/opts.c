@@ -21,6 +21,7 @@ int prb_opts_new(struct prb_opts **opts)
 	o->io_timeout_ms = PRB_DEFAULT_IO_TIMEOUT_MS;
 	o->queue_depth = PRB_DEFAULT_QUEUE_DEPTH;
 	o->features = PRB_FEATURE_ATOMICS;
+	o->rdma_spin_us = PRB_DEFAULT_RDMA_SPIN_US;
 	*opts = o;
 	return 0;
 }
@@ -73,6 +74,14 @@ int prb_opts_set_busy_poll(struct prb_opts *opts, unsigned recvs)
 	if (!opts || recvs > PRB_MAX_BUSY_POLL)
 		return -EINVAL;
 	opts->busy_poll = recvs;
+	return 0;
+}
+
+int prb_opts_set_rdma_spin(struct prb_opts *opts, unsigned us)
+{
+	if (!opts || (us > PRB_MAX_RDMA_SPIN_US && us != PRB_RDMA_SPIN_FOREVER))
+		return -EINVAL;
+	opts->rdma_spin_us = us;
 	return 0;
 }
 

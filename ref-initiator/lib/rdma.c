@@ -35,10 +35,9 @@
 #define PRB_RDMA_CHUNK (64u * 1024u)
 #define PRB_RDMA_CHUNKS 128u
 #define PRB_RDMA_MAX_RD_ATOM 128 /* RDMA READs and atomics in flight, as the devices allow */
-/* Busy-poll this long for completions before sleeping on the completion channel. */
-#define PRB_RDMA_SPIN_MS 2u
-/* Polls between clock readings while busy-polling, and the clock-free spin of a blocking
- * one-sided call: a small READ completes within a few dozen polls. */
+/* Polls between clock readings while busy-polling (prb_opts_set_rdma_spin), and the
+ * clock-free spin of a blocking one-sided call: a small READ completes within a few
+ * dozen polls. */
 #define PRB_RDMA_SPIN_POLLS 256u
 
 _Static_assert(PRB_RDMA_RX_MAX >= PRB_MIN_MAX_PDU, "RDMA max_pdu is at least min_max_pdu");
@@ -69,6 +68,7 @@ struct prb_rdma {
 	struct prb_request *wait_head, *wait_tail; /* data ops waiting for bounce space */
 	struct prb_rdma_buffers *buffers;          /* the caller's registrations, this PD */
 	unsigned io_timeout_ms;
+	unsigned spin_us; /* prb_opts_set_rdma_spin */
 	uint64_t last_progress_ms; /* read lazily: when about to sleep */
 	bool progressed;           /* completions since last_progress_ms was read */
 };
@@ -378,6 +378,7 @@ static int prb_rdma_open(struct prb_session *s, const struct prb_url *url)
 	if (rc < 0)
 		goto err_disconnect;
 	c->io_timeout_ms = s->opts.io_timeout_ms;
+	c->spin_us = s->opts.rdma_spin_us;
 	c->last_progress_ms = prb_now_ms();
 	s->transport_ctx = c;
 	return 0;
@@ -693,9 +694,36 @@ static int prb_rdma_poll(struct prb_session *s, struct prb_rdma *c)
 	return fatal ? fatal : total;
 }
 
-/* Busy-poll a short while before sleeping: a one-sided READ completes in about a round
- * trip, well below a wakeup through the completion channel. */
-static int prb_rdma_spin(struct prb_session *s, struct prb_rdma *c)
+/* Completions since the last look move the I/O timeout's start to now (read lazily:
+ * only when a wait goes on for a while). */
+static void prb_rdma_note_progress(struct prb_rdma *c, uint64_t now_ms)
+{
+	if (c->progressed) {
+		c->progressed = false;
+		c->last_progress_ms = now_ms;
+	}
+}
+
+/* When a spin that starts now ends: after c->spin_us, at the caller's deadline (0: none)
+ * or when the I/O timeout expires, whichever comes first. In microseconds. */
+static uint64_t prb_rdma_spin_end(struct prb_rdma *c, uint64_t now_us, uint64_t deadline_ms)
+{
+	uint64_t end = c->spin_us == PRB_RDMA_SPIN_FOREVER ? UINT64_MAX : now_us + c->spin_us;
+
+	prb_rdma_note_progress(c, now_us / 1000u);
+	if (deadline_ms > 0 && deadline_ms * 1000u < end)
+		end = deadline_ms * 1000u;
+	if (c->io_timeout_ms > 0 && (c->last_progress_ms + c->io_timeout_ms) * 1000u < end)
+		end = (c->last_progress_ms + c->io_timeout_ms) * 1000u;
+	return end;
+}
+
+/*
+ * Busy-poll before sleeping (prb_opts_set_rdma_spin): a one-sided READ completes in
+ * about a round trip, well below a wakeup through the completion channel. Returns what
+ * prb_rdma_poll does: completions handled, 0 when the spin ended without any.
+ */
+static int prb_rdma_spin(struct prb_session *s, struct prb_rdma *c, uint64_t deadline_ms)
 {
 	uint64_t end = 0;
 	int rc;
@@ -705,14 +733,14 @@ static int prb_rdma_spin(struct prb_session *s, struct prb_rdma *c)
 	 * under emulation, a reading costs more than a poll). */
 	for (unsigned i = 1;; i++) {
 		rc = prb_rdma_poll(s, c);
-		if (rc != 0 || s->inflight == 0)
+		if (rc != 0 || s->inflight == 0 || c->spin_us == 0)
 			return rc;
 		if (i % PRB_RDMA_SPIN_POLLS == 0) {
-			uint64_t now = prb_now_ms();
+			uint64_t now = prb_now_us();
 
 			if (end == 0)
-				end = now + PRB_RDMA_SPIN_MS;
-			else if (now >= end)
+				end = prb_rdma_spin_end(c, now, deadline_ms);
+			if (now >= end)
 				return 0;
 		}
 	}
@@ -806,20 +834,15 @@ static int prb_rdma_progress(struct prb_session *s, int timeout_ms)
 		rc = prb_rdma_post_waiting(s, c);
 		if (rc < 0)
 			return rc;
-		rc = prb_rdma_spin(s, c);
+		/* A look without waiting (prb_reap with timeout 0) does not spin. */
+		rc = timeout_ms == 0 ? prb_rdma_poll(s, c) : prb_rdma_spin(s, c, deadline);
 		if (rc < 0)
 			return rc;
-		if (rc > 0 && s->inflight < before)
-			return 0;
-		if (timeout_ms == 0 || s->inflight == 0)
+		if (timeout_ms == 0 || s->inflight == 0 || (rc > 0 && s->inflight < before))
 			return 0;
 		now = prb_now_ms();
-		if (c->progressed) {
-			c->progressed = false;
-			c->last_progress_ms = now;
-		}
-		if (s->inflight > 0 && c->io_timeout_ms > 0 &&
-		    now >= c->last_progress_ms + c->io_timeout_ms)
+		prb_rdma_note_progress(c, now);
+		if (c->io_timeout_ms > 0 && now >= c->last_progress_ms + c->io_timeout_ms)
 			return -ETIMEDOUT;
 		if (timeout_ms > 0 && now >= deadline)
 			return 0;

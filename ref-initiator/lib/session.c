@@ -8,12 +8,17 @@
 
 #include "internal.h"
 
-uint64_t prb_now_ms(void)
+uint64_t prb_now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t prb_now_ms(void)
+{
+	return prb_now_us() / 1000u;
 }
 
 /* The transport a URL names, or NULL when this libprb does not have it. */

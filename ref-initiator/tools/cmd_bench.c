@@ -198,7 +198,7 @@ static void *prb_bench_thread_main(void *arg)
 static const char prb_bench_help[] =
 	"usage: prb bench URL [--write] [--size SIZE] [--qd N] [--batch N] [--conns N]\n"
 	"                 [--time SEC | --count N] [--addr ADDR] [--busy-poll N]\n"
-	"                 [--csv | --json]\n"
+	"                 [--rdma-spin US|forever] [--csv | --json]\n"
 	"READ (default) or WRITE of SIZE bytes (4K..2M, default 4K) with N requests in\n"
 	"flight per connection (default 32) on N connections (default 1, a thread each),\n"
 	"for SEC seconds (default 5) or N requests in all. Connection i works on block\n"
@@ -214,13 +214,31 @@ static const char prb_bench_help[] =
 	"  --count N      total requests instead of a time\n"
 	"  --addr ADDR    first block used\n"
 	"  --busy-poll N  TCP: N non-blocking receives before sleeping (default 0)\n"
+	"  --rdma-spin US RDMA: poll completions US microseconds before sleeping\n"
+	"                 (default 2000); forever: never sleep, as perftest\n"
 	"  --csv          one CSV header line and one result line\n";
+
+/* --rdma-spin US|forever: how long RDMA waits poll before sleeping. */
+static int prb_bench_rdma_spin(struct prb_common *c, const char *arg)
+{
+	uint64_t us;
+
+	if (strcmp(arg, "forever") == 0)
+		us = PRB_RDMA_SPIN_FOREVER;
+	else if (prb_parse_u64(arg, &us) < 0 || us > PRB_MAX_RDMA_SPIN_US)
+		return prb_tool_usage_error(c, "--rdma-spin: forever or 0..%u", PRB_MAX_RDMA_SPIN_US);
+	c->rdma_spin = (unsigned)us;
+	c->rdma_spin_set = true;
+	return -1;
+}
 
 static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 {
 	struct prb_bench_opts *o = p->ctx;
 	uint64_t v = 0;
 
+	if (opt == 'R')
+		return prb_bench_rdma_spin(p->common, arg);
 	if (opt != 'w' && opt != 'C' && opt != 'a' && prb_parse_u64(arg, &v) < 0)
 		return prb_tool_usage_error(p->common, "'%s' is not a number", arg);
 	switch (opt) {
@@ -413,12 +431,12 @@ int prb_cmd_bench(int argc, char **argv)
 		{"batch", required_argument, NULL, 'b'}, {"busy-poll", required_argument, NULL, 'P'},
 		{"time", required_argument, NULL, 't'},	 {"count", required_argument, NULL, 'c'},
 		{"addr", required_argument, NULL, 'a'},	 {"csv", no_argument, NULL, 'C'},
-		PRB_COMMON_OPTIONS};
+		{"rdma-spin", required_argument, NULL, 'R'}, PRB_COMMON_OPTIONS};
 	struct prb_common c = {.cmd = "bench"};
 	struct prb_bench_opts o = {.size = 4096, .qd = 32, .batch = 1, .conns = 1, .seconds = 5,
 				   .addr = 0x7f0000000000ull};
 	struct prb_parse p = {.common = &c, .help = prb_bench_help, .options = options,
-			      .shortopts = PRB_COMMON_SHORT "ws:q:b:n:t:c:a:CP:",
+			      .shortopts = PRB_COMMON_SHORT "ws:q:b:n:t:c:a:CP:R:",
 			      .handle = prb_bench_option, .ctx = &o, .min_pos = 1, .max_pos = 1};
 	bool allocated = false;
 	int rc;

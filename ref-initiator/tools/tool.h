@@ -25,6 +25,8 @@ struct prb_common {
 	bool digests;	  /* ask for header and data digests */
 	unsigned timeout; /* ms, connect and I/O */
 	unsigned busy_poll; /* prb_opts_set_busy_poll (prb bench --busy-poll) */
+	unsigned rdma_spin; /* prb_opts_set_rdma_spin (prb bench --rdma-spin), if set */
+	bool rdma_spin_set;
 };
 
 /* One subcommand. */

@@ -5,14 +5,22 @@
  * pool and through a registered buffer), and the facts the binding promises: the brick
  * sees no request per one-sided operation (INFO's request counter), a handle revoked
  * by another connection (FREE with FORCE) fails with -ESTALE and costs the connection,
- * which prb_reconnect restores. Exit 0 when every check holds.
+ * which prb_reconnect restores. With prb_opts_set_rdma_spin: a session that polls
+ * without sleeping moves a block at depth intact, and its wait still ends at the I/O
+ * timeout when the brick (stopped, PRB_TARGET_PID) answers nothing, having spun on the
+ * CPU the while; with the default it sleeps. Exit 0 when every check holds.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include <prb/prb.h>
 
@@ -180,6 +188,137 @@ static void test_revocation(const char *url, struct prb_session *s)
 	prb_disconnect(&other);
 }
 
+static double seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) this process used so far. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* A session with this RDMA spin and a 1 s I/O timeout. */
+static struct prb_session *spin_session(const char *url, unsigned spin_us)
+{
+	struct prb_session *s = NULL;
+	struct prb_opts *o = NULL;
+	int rc = prb_opts_new(&o);
+
+	if (rc == 0)
+		rc = prb_opts_set_rdma_spin(o, spin_us);
+	if (rc == 0)
+		rc = prb_opts_set_io_timeout(o, 1000);
+	if (rc == 0)
+		rc = prb_connect(url, o, &s);
+	prb_opts_delete(&o);
+	CHECK(rc == 0, "connect with RDMA spin %u us: %s", spin_us, prb_strerror(rc));
+	return s;
+}
+
+/* Queue one 4 KiB READ or WRITE per chunk of the block, at most depth in flight; 0 or the
+ * first error. */
+static int spin_block_io(struct prb_mapping *m, uint8_t *buf, bool write, unsigned depth)
+{
+	struct prb_session *s = prb_mapping_session(m);
+	struct prb_completion done[32];
+	unsigned chunks = BLOCK / 4096u, queued = 0, reaped = 0;
+	int rc = 0;
+
+	while (reaped < chunks) {
+		while (queued < chunks && queued - reaped < depth) {
+			rc = write ? prb_async_write(m, queued * 4096ull, buf + queued * 4096u, 4096, queued)
+				   : prb_async_read(m, queued * 4096ull, buf + queued * 4096u, 4096, queued);
+			if (rc < 0)
+				return rc;
+			queued++;
+		}
+		rc = prb_reap(s, done, 1, 32, -1);
+		if (rc <= 0)
+			return rc < 0 ? rc : -EIO;
+		for (int i = 0; i < rc; i++)
+			if (done[i].result < 0)
+				return done[i].result;
+		reaped += (unsigned)rc;
+	}
+	return 0;
+}
+
+/*
+ * Wait for a KEEPALIVE the stopped brick does not answer: the I/O timeout ends the wait
+ * in about a second and the connection (session status -ETIMEDOUT, the request
+ * -ECONNRESET). Returns the CPU share of that wait (CPU seconds per
+ * second), or -1 when it did not end as it should.
+ */
+static double spin_unanswered_wait(struct prb_session *s, pid_t brick)
+{
+	struct prb_completion c = {0};
+	double t0, c0, wall;
+	int rc;
+
+	if (prb_async_keepalive(s, 7) < 0 || kill(brick, SIGSTOP) < 0)
+		return -1;
+	t0 = seconds_now();
+	c0 = cpu_seconds();
+	rc = prb_reap(s, &c, 1, 1, -1);
+	wall = seconds_now() - t0;
+	kill(brick, SIGCONT);
+	CHECK(rc == 1 && c.user_data == 7 && c.result == -ECONNRESET &&
+		      prb_session_status(s) == -ETIMEDOUT && wall > 0.8 && wall < 10,
+	      "the unanswered KEEPALIVE ends at the I/O timeout: %d, %s, session %s after %.2f s",
+	      rc, prb_strerror(c.result), prb_strerror(prb_session_status(s)), wall);
+	return rc == 1 ? (cpu_seconds() - c0) / wall : -1;
+}
+
+/* prb_opts_set_rdma_spin: polling forever moves data intact and still times out. */
+static void test_rdma_spin(const char *url)
+{
+	const char *pid_text = getenv("PRB_TARGET_PID");
+	pid_t brick = pid_text ? (pid_t)atoi(pid_text) : 0;
+	uint8_t *src = malloc(BLOCK), *dst = calloc(1, BLOCK);
+	struct prb_session *s = spin_session(url, PRB_RDMA_SPIN_FOREVER);
+	struct prb_mapping *m = NULL;
+	double share;
+	int rc;
+
+	if (!s || !src || !dst)
+		goto out;
+	fill(src, BLOCK, 91);
+	rc = prb_map(s, BASE + 2 * BLOCK, PRB_MAPPING_RW, &m);
+	CHECK(rc == 0, "MAP with spin forever: %s", prb_strerror(rc));
+	if (rc == 0) {
+		rc = spin_block_io(m, src, true, 32);
+		CHECK(rc == 0, "512 WRITEs of 4 KiB at depth 32, polled: %s", prb_strerror(rc));
+		rc = spin_block_io(m, dst, false, 32);
+		CHECK(rc == 0 && memcmp(src, dst, BLOCK) == 0,
+		      "512 READs of 4 KiB at depth 32, polled: %s, block intact", prb_strerror(rc));
+		prb_unmap(&m);
+	}
+	CHECK(brick > 0, "PRB_TARGET_PID names the brick (run under scripts/with-target.sh)");
+	if (brick <= 0)
+		goto out;
+	share = spin_unanswered_wait(s, brick);
+	CHECK(share > 0.5, "spin forever: the wait kept the CPU busy (%.2f CPU s per s)", share);
+	prb_disconnect(&s);
+	s = spin_session(url, PRB_DEFAULT_RDMA_SPIN_US);
+	if (!s)
+		goto out;
+	share = spin_unanswered_wait(s, brick);
+	CHECK(share >= 0 && share < 0.3, "default spin: the wait slept (%.2f CPU s per s)", share);
+out:
+	prb_disconnect(&s);
+	free(src);
+	free(dst);
+}
+
 int main(int argc, char **argv)
 {
 	struct prb_session *s;
@@ -202,6 +341,7 @@ int main(int argc, char **argv)
 		CHECK(prb_unmap(&rw) == 0, "UNMAP RW");
 	}
 	test_revocation(argv[1], s);
+	test_rdma_spin(argv[1]);
 	CHECK(prb_free(s, BASE, 3, 0) == 0, "FREE the blocks");
 	prb_disconnect(&s);
 	printf("%d failure(s)\n", failures);

@@ -84,6 +84,12 @@ extern "C" {
 #define PRB_DEFAULT_IO_TIMEOUT_MS 30000u
 /** Most non-blocking receives `prb_opts_set_busy_poll` accepts. */
 #define PRB_MAX_BUSY_POLL 100000u
+/** How long an RDMA wait polls its completion queue before it sleeps, by default (us). */
+#define PRB_DEFAULT_RDMA_SPIN_US 2000u
+/** Longest finite `prb_opts_set_rdma_spin` (us). */
+#define PRB_MAX_RDMA_SPIN_US 1000000u
+/** `prb_opts_set_rdma_spin`: poll until something completes, never sleep while waiting. */
+#define PRB_RDMA_SPIN_FOREVER 0xffffffffu
 
 /**
  * Feature bits (the values of the spec's `feature` flags, PRB_FEAT_* in
@@ -250,6 +256,23 @@ int prb_opts_set_host_id(struct prb_opts *opts, const uint8_t host_id[16]);
  * \return 0 or -EINVAL.
  */
 int prb_opts_set_busy_poll(struct prb_opts *opts, unsigned recvs);
+
+/**
+ * Busy polling over RDMA: how long a call waiting for completions (a blocking call, or
+ * `prb_reap` with a timeout other than 0) polls the completion queue before it sleeps
+ * on the completion channel (default PRB_DEFAULT_RDMA_SPIN_US). Polling takes a
+ * completion as soon as the device writes it, without an interrupt and a wakeup; a
+ * sleep leaves the CPU to others. PRB_RDMA_SPIN_FOREVER never sleeps while requests are
+ * in flight (the I/O timeout still ends a wait), as perftest and polled-mode stacks do:
+ * a CPU busy per waiting thread, and on Soft-RoCE the steadiest bandwidth, since
+ * rdma_rxe reorders packets when a sleeping thread's doorbells run on another CPU than
+ * the device's own work (bench/rdma/README.md). 0 polls once. A blocking call's single
+ * READ, WRITE, CAS or FADD first polls a few hundred times whatever this says.
+ * \param opts the options.
+ * \param us 0..PRB_MAX_RDMA_SPIN_US microseconds, or PRB_RDMA_SPIN_FOREVER.
+ * \return 0 or -EINVAL.
+ */
+int prb_opts_set_rdma_spin(struct prb_opts *opts, unsigned us);
 
 /* ------------------------------------------------------------------ sessions */
 
