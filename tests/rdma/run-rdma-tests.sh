@@ -49,7 +49,8 @@ run_tool() {
 		"$PRB" get "$RDMA_URL" 0x40000000 /tmp/prb-get.bin &&
 		cmp /tmp/prb-put.bin /tmp/prb-get.bin &&
 		"$PRB" bench "$RDMA_URL" --time 1 --size 64K --qd 4 &&
-		"$PRB" bench "$RDMA_URL" --write --time 1 --size 4K --qd 8
+		"$PRB" bench "$RDMA_URL" --write --time 1 --size 4K --qd 8 &&
+		"$PRB" bench "$RDMA_URL" --time 1 --size 4K --qd 8 --rdma-spin forever
 }
 export -f run_tool
 

@@ -64,6 +64,8 @@ def test_help():
     expect_rc(["bench", URL, "--size", "1000"], 2, "bench bad size")
     expect_rc(["bench", URL, "--batch", "0"], 2, "bench batch 0")
     expect_rc(["bench", URL, "--busy-poll", "100001"], 2, "bench busy-poll too big")
+    expect_rc(["bench", URL, "--rdma-spin", "1000001"], 2, "bench rdma-spin too long")
+    expect_rc(["bench", URL, "--rdma-spin", "always"], 2, "bench rdma-spin not a number")
     expect_rc(["bench", URL, "--qd", "8", "--batch", "9"], 2, "bench batch above qd")
     expect_rc(["alloc", "tcp://127.0.0.1:1", "2M"], 3, "connection refused")
     d = js(["alloc", "tcp://127.0.0.1:1", "2M"], 3)
@@ -201,6 +203,8 @@ def test_bench():
     check(d.get("ok") is True and d.get("ops") == 2000, f"bench --batch {d}")
     d = js(["bench", URL, "--count", "2000", "--qd", "4", "--busy-poll", "200"])
     check(d.get("ok") is True and d.get("ops") == 2000, f"bench --busy-poll {d}")
+    d = js(["bench", URL, "--count", "200", "--qd", "4", "--rdma-spin", "forever"])
+    check(d.get("ok") is True and d.get("ops") == 200, f"bench --rdma-spin over TCP {d}")
     rc, out, err = run("bench", URL, "--write", "--size", "2M", "--qd", "2", "--conns", "2",
                        "--count", "20", "--csv")
     lines = out.strip().splitlines()
