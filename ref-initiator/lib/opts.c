@@ -21,6 +21,7 @@ int prb_opts_new(struct prb_opts **opts)
 	o->io_timeout_ms = PRB_DEFAULT_IO_TIMEOUT_MS;
 	o->queue_depth = PRB_DEFAULT_QUEUE_DEPTH;
 	o->features = PRB_FEATURE_ATOMICS;
+	o->busy_poll = PRB_BUSY_POLL_ADAPTIVE;
 	o->rdma_spin_us = PRB_DEFAULT_RDMA_SPIN_US;
 	*opts = o;
 	return 0;
@@ -71,7 +72,7 @@ int prb_opts_set_features(struct prb_opts *opts, uint32_t features)
 
 int prb_opts_set_busy_poll(struct prb_opts *opts, unsigned recvs)
 {
-	if (!opts || recvs > PRB_MAX_BUSY_POLL)
+	if (!opts || (recvs > PRB_MAX_BUSY_POLL && recvs != PRB_BUSY_POLL_ADAPTIVE))
 		return -EINVAL;
 	opts->busy_poll = recvs;
 	return 0;

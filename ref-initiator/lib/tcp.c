@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "spin.h"
 
 /* Staging buffer: holds any answer but a READ payload (LIST is the largest). */
 #define PRB_TCP_RBUF (128u * 1024u)
@@ -37,6 +39,9 @@
  */
 #define PRB_TCP_LARGE_READ (64u * 1024u)
 #define PRB_TCP_SMALL_RECV 4096u
+
+/* Adaptive busy polling: non-blocking receives between two clock readings. */
+#define PRB_TCP_SPIN_CLOCK 4u
 
 /* Largest fixed part of an answer with its header digest (INFO is the largest). */
 #define PRB_TCP_MAX_FIXED 128u
@@ -58,6 +63,8 @@ struct prb_tcp {
 	uint64_t last_rx_ms; /* answer timer: when bytes last arrived (updated lazily) */
 	bool rx_seen;	     /* bytes arrived since last_rx_ms was last set */
 	bool rx_small;	     /* after a large READ: stage little, so payloads go direct */
+	struct prb_spin spin; /* the adaptive poll window (spin.h) */
+	uint64_t rx_count;    /* receives that returned bytes */
 
 	struct prb_request *sq_head, *sq_tail; /* started, not fully written */
 
@@ -331,6 +338,7 @@ static int prb_tcp_open(struct prb_session *s, const struct prb_url *url)
 	c->ddgst = (s->params.features & PRB_FEATURE_DATA_DIGEST) != 0;
 	c->io_timeout_ms = s->opts.io_timeout_ms;
 	c->last_rx_ms = prb_now_ms();
+	prb_spin_init(&c->spin);
 	s->transport_ctx = c;
 	return 0;
 
@@ -682,6 +690,7 @@ static int prb_tcp_receive(struct prb_session *s, bool block)
 			return -errno;
 		}
 		c->rx_seen = true; /* the clock is read only when about to sleep */
+		c->rx_count++;
 		flags = MSG_DONTWAIT;
 		if (drained && c->rx_state != PRB_TCP_RX_DIRECT)
 			return 0;
@@ -711,18 +720,92 @@ static int prb_tcp_sleep_ms(struct prb_session *s, struct prb_tcp *c, uint64_t d
 	return wait > 1000000 ? 1000000 : (int)wait;
 }
 
-/* Busy polling (prb_opts_set_busy_poll): 1 once an answer completed a request, 0 when
- * none did within the receives allowed, or -errno. */
-static int prb_tcp_spin(struct prb_session *s, uint32_t before)
+/* An answer completed a request since the wait began (or nothing is left in flight). */
+static bool prb_tcp_answered(const struct prb_session *s, uint32_t before)
+{
+	return s->inflight < before || s->inflight == 0;
+}
+
+/* Fixed busy polling (prb_opts_set_busy_poll N): 1 once an answer completed a request,
+ * 0 when none did within the N receives, or -errno. */
+static int prb_tcp_spin_fixed(struct prb_session *s, uint32_t before)
 {
 	for (unsigned i = 0; i < s->opts.busy_poll; i++) {
 		int rc = prb_tcp_receive(s, false);
 
 		if (rc < 0)
 			return rc;
-		if (s->inflight < before || s->inflight == 0)
+		if (prb_tcp_answered(s, before))
 			return 1;
 	}
+	return 0;
+}
+
+/*
+ * Adaptive busy polling: non-blocking receives until an answer comes or the window
+ * since start passes, the clock read every PRB_TCP_SPIN_CLOCK receives. Returns
+ * PRB_SPIN_CAUGHT, PRB_SPIN_SLEPT (the window passed; the caller sleeps next),
+ * PRB_SPIN_PREEMPTED (two readings PRB_SPIN_GAP_NS apart: the thread was
+ * descheduled), or -errno.
+ */
+static int prb_tcp_spin_window(struct prb_session *s, uint32_t before, uint64_t start,
+			       uint32_t window_ns)
+{
+	struct prb_tcp *c = prb_tcp_of(s);
+	uint64_t last = start, now, count = c->rx_count;
+
+	for (unsigned i = 1;; i++) {
+		int rc = prb_tcp_receive(s, false);
+
+		if (rc < 0)
+			return rc;
+		if (prb_tcp_answered(s, before))
+			return PRB_SPIN_CAUGHT;
+		if (i % PRB_TCP_SPIN_CLOCK != 0)
+			continue;
+		sched_yield(); /* a thread waiting for this CPU (the brick?) runs first */
+		now = prb_spin_now_ns();
+		/* Only receives that found nothing: a gap is not the time spent on bytes. */
+		if (now - last >= PRB_SPIN_GAP_NS && count == c->rx_count)
+			return PRB_SPIN_PREEMPTED;
+		if (now - start >= window_ns)
+			return PRB_SPIN_SLEPT;
+		last = now;
+		count = c->rx_count;
+	}
+}
+
+/*
+ * Wait for an answer with nothing to send and no deadline of the caller's: poll as
+ * prb_opts_set_busy_poll says, then sleep in recv (not poll: one system call). With
+ * the adaptive default the wait's outcome and length adjust the window. Returns 0
+ * or -errno; the caller checks whether a request completed.
+ */
+static int prb_tcp_await(struct prb_session *s, struct prb_tcp *c, uint32_t before)
+{
+	uint64_t start;
+	uint32_t window;
+	int rc, outcome = PRB_SPIN_SLEPT;
+
+	if (s->opts.busy_poll != PRB_BUSY_POLL_ADAPTIVE) {
+		rc = prb_tcp_spin_fixed(s, before);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		return prb_tcp_receive(s, true);
+	}
+	window = prb_spin_begin(&c->spin);
+	start = prb_spin_now_ns();
+	if (window > 0) {
+		outcome = prb_tcp_spin_window(s, before, start, window);
+		if (outcome < 0)
+			return outcome;
+	}
+	if (outcome != PRB_SPIN_CAUGHT) {
+		rc = prb_tcp_receive(s, true);
+		if (rc < 0)
+			return rc;
+	}
+	prb_spin_update(&c->spin, (enum prb_spin_outcome)outcome, prb_spin_now_ns() - start);
 	return 0;
 }
 
@@ -745,14 +828,10 @@ static int prb_tcp_progress(struct prb_session *s, int timeout_ms)
 		if (wait == -ETIMEDOUT)
 			return -ETIMEDOUT;
 		if (timeout_ms < 0 && !c->sq_head) {
-			rc = prb_tcp_spin(s, before);
-			if (rc != 0)
-				return rc < 0 ? rc : 0;
-			/* Nothing to send, no deadline of the caller's: sleep in recv, not poll. */
-			rc = prb_tcp_receive(s, true);
+			rc = prb_tcp_await(s, c, before);
 			if (rc < 0)
 				return rc;
-			if (s->inflight < before || s->inflight == 0)
+			if (prb_tcp_answered(s, before))
 				return 0;
 			continue;
 		}
@@ -775,7 +854,7 @@ static int prb_tcp_progress(struct prb_session *s, int timeout_ms)
 			if (rc < 0)
 				return rc;
 		}
-		if (s->inflight < before || s->inflight == 0)
+		if (prb_tcp_answered(s, before))
 			return 0;
 	}
 }

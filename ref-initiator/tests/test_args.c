@@ -96,6 +96,7 @@ static void test_opts(void)
 
 	EXPECT(prb_opts_new(NULL), -EINVAL);
 	EXPECT(prb_opts_new(&o), 0);
+	EXPECT(o->busy_poll, PRB_BUSY_POLL_ADAPTIVE); /* the default */
 	EXPECT(prb_opts_set_connect_timeout(o, 0), -EINVAL);
 	EXPECT(prb_opts_set_connect_timeout(o, 3600001), -EINVAL);
 	EXPECT(prb_opts_set_connect_timeout(o, 100), 0);
@@ -111,6 +112,9 @@ static void test_opts(void)
 	EXPECT(prb_opts_set_busy_poll(o, PRB_MAX_BUSY_POLL + 1), -EINVAL);
 	EXPECT(prb_opts_set_busy_poll(o, PRB_MAX_BUSY_POLL), 0);
 	EXPECT(prb_opts_set_busy_poll(o, 0), 0);
+	EXPECT(prb_opts_set_busy_poll(o, PRB_BUSY_POLL_ADAPTIVE - 1), -EINVAL);
+	EXPECT(prb_opts_set_busy_poll(o, PRB_BUSY_POLL_ADAPTIVE), 0);
+	EXPECT(o->busy_poll, PRB_BUSY_POLL_ADAPTIVE);
 	EXPECT(prb_opts_set_host_id(o, NULL), -EINVAL);
 	EXPECT(prb_opts_set_host_id(o, id), 0);
 	EXPECT(prb_opts_set_queue_depth(NULL, 1), -EINVAL);

@@ -197,7 +197,7 @@ static void *prb_bench_thread_main(void *arg)
 
 static const char prb_bench_help[] =
 	"usage: prb bench URL [--write] [--size SIZE] [--qd N] [--batch N] [--conns N]\n"
-	"                 [--time SEC | --count N] [--addr ADDR] [--busy-poll N]\n"
+	"                 [--time SEC | --count N] [--addr ADDR] [--busy-poll N|adaptive]\n"
 	"                 [--rdma-spin US|forever] [--csv | --json]\n"
 	"READ (default) or WRITE of SIZE bytes (4K..2M, default 4K) with N requests in\n"
 	"flight per connection (default 32) on N connections (default 1, a thread each),\n"
@@ -213,7 +213,8 @@ static const char prb_bench_help[] =
 	"  --time SEC     run time in seconds\n"
 	"  --count N      total requests instead of a time\n"
 	"  --addr ADDR    first block used\n"
-	"  --busy-poll N  TCP: N non-blocking receives before sleeping (default 0)\n"
+	"  --busy-poll N  TCP: N non-blocking receives before sleeping; 0: never poll;\n"
+	"                 adaptive (default): poll while answers come soon after\n"
 	"  --rdma-spin US RDMA: poll completions US microseconds before sleeping\n"
 	"                 (default 2000); forever: never sleep, as perftest\n"
 	"  --csv          one CSV header line and one result line\n";
@@ -237,6 +238,10 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 	struct prb_bench_opts *o = p->ctx;
 	uint64_t v = 0;
 
+	if (opt == 'P' && strcmp(arg, "adaptive") == 0) {
+		p->common->busy_poll = PRB_BUSY_POLL_ADAPTIVE;
+		return -1;
+	}
 	if (opt == 'R')
 		return prb_bench_rdma_spin(p->common, arg);
 	if (opt != 'w' && opt != 'C' && opt != 'a' && prb_parse_u64(arg, &v) < 0)
@@ -262,7 +267,8 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 		return -1;
 	case 'P':
 		if (v > PRB_MAX_BUSY_POLL)
-			return prb_tool_usage_error(p->common, "--busy-poll: 0..%u", PRB_MAX_BUSY_POLL);
+			return prb_tool_usage_error(p->common, "--busy-poll: adaptive or 0..%u",
+						    PRB_MAX_BUSY_POLL);
 		p->common->busy_poll = (unsigned)v;
 		return -1;
 	case 'n':
@@ -432,7 +438,7 @@ int prb_cmd_bench(int argc, char **argv)
 		{"time", required_argument, NULL, 't'},	 {"count", required_argument, NULL, 'c'},
 		{"addr", required_argument, NULL, 'a'},	 {"csv", no_argument, NULL, 'C'},
 		{"rdma-spin", required_argument, NULL, 'R'}, PRB_COMMON_OPTIONS};
-	struct prb_common c = {.cmd = "bench"};
+	struct prb_common c = {.cmd = "bench", .busy_poll = PRB_BUSY_POLL_ADAPTIVE};
 	struct prb_bench_opts o = {.size = 4096, .qd = 32, .batch = 1, .conns = 1, .seconds = 5,
 				   .addr = 0x7f0000000000ull};
 	struct prb_parse p = {.common = &c, .help = prb_bench_help, .options = options,

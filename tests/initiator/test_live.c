@@ -66,9 +66,10 @@ static struct prb_session *connect_polling(uint32_t features, unsigned depth, un
 	return s;
 }
 
+/* With the default busy polling (adaptive), as an application that does not choose. */
 static struct prb_session *connect_with(uint32_t features, unsigned depth)
 {
-	return connect_polling(features, depth, 0);
+	return connect_polling(features, depth, PRB_BUSY_POLL_ADAPTIVE);
 }
 
 static struct prb_session *connect_default(void)
@@ -802,6 +803,7 @@ static void soak(uint32_t features, unsigned busy_poll)
 	prb_disconnect(&s);
 }
 
+/* Never polling (busy poll 0): every answer is taken after a sleep in recv. */
 static void suite_soak(void)
 {
 	soak(PRB_FEATURE_ATOMICS, 0);
@@ -811,6 +813,14 @@ static void suite_soak(void)
 static void suite_soak_busy_poll(void)
 {
 	soak(PRB_FEATURE_ATOMICS, 200);
+}
+
+/* The same with the adaptive default: answers taken by polls of a changing window. */
+static void suite_soak_adaptive(void)
+{
+	soak(PRB_FEATURE_ATOMICS, PRB_BUSY_POLL_ADAPTIVE);
+	soak(PRB_FEATURE_ATOMICS | PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST,
+	     PRB_BUSY_POLL_ADAPTIVE);
 }
 
 static void suite_soak_digests(void)
@@ -827,7 +837,8 @@ int main(int argc, char **argv)
 		      {"restart", suite_restart}, {"drop", suite_drop},
 		      {"term", suite_term},	  {"limits", suite_limits},
 		      {"soak", suite_soak},	  {"soak-digests", suite_soak_digests},
-		      {"soak-busy-poll", suite_soak_busy_poll}};
+		      {"soak-busy-poll", suite_soak_busy_poll},
+		      {"soak-adaptive", suite_soak_adaptive}};
 	size_t i;
 
 	url = getenv("PRB_URL");

@@ -84,6 +84,8 @@ extern "C" {
 #define PRB_DEFAULT_IO_TIMEOUT_MS 30000u
 /** Most non-blocking receives `prb_opts_set_busy_poll` accepts. */
 #define PRB_MAX_BUSY_POLL 100000u
+/** `prb_opts_set_busy_poll`: poll for a window that adapts to the answers (the default). */
+#define PRB_BUSY_POLL_ADAPTIVE 0xffffffffu
 /** How long an RDMA wait polls its completion queue before it sleeps, by default (us). */
 #define PRB_DEFAULT_RDMA_SPIN_US 2000u
 /** Longest finite `prb_opts_set_rdma_spin` (us). */
@@ -243,16 +245,24 @@ int prb_opts_set_features(struct prb_opts *opts, uint32_t features);
 int prb_opts_set_host_id(struct prb_opts *opts, const uint8_t host_id[16]);
 
 /**
- * Busy polling over TCP: before a call waiting for an answer sleeps (a blocking call,
- * or `prb_reap` without a timeout), it first tries this many non-blocking receives
- * (default 0: it sleeps at once). An answer that comes meanwhile is taken without a
- * sleep and a wakeup, which pays where waking a thread costs more than the round trip
- * (virtual machines whose idle CPUs halt), at the price of a CPU kept busy while it
- * spins; where all CPUs are busy, the spin can slow a brick on the same machine
- * (bench/net/README.md has both cases). Over RDMA the completion queue is always
- * polled briefly before sleeping.
+ * Busy polling over TCP: what a call waiting for an answer (a blocking call, or
+ * `prb_reap` without a timeout) does before it sleeps. An answer taken by polling
+ * comes without a sleep and a wakeup, which pays where waking a thread costs more than
+ * the round trip (virtual machines whose idle CPUs halt), at the price of a CPU kept
+ * busy meanwhile; where all CPUs are busy, a spin can slow a brick on the same machine
+ * (bench/net/README.md has both cases).
+ * - PRB_BUSY_POLL_ADAPTIVE (the default): poll for a window of up to 200 us that grows
+ *   while waits that slept turn out short (a longer poll would have caught the answer)
+ *   and closes when a wait was long. It stays closed while sleeping costs little more
+ *   than polling (one wait in 64 sleeps at once to measure that: where busy CPUs do not
+ *   halt, waking up is cheap) and, for a while that doubles each time, after the
+ *   scheduler took the CPU away during a poll (another thread wanted it): under CPU
+ *   contention the spin dies out. A poll yields the CPU every few receives.
+ * - 0: never poll; sleep at once.
+ * - 1..PRB_MAX_BUSY_POLL: always this many non-blocking receives (about 0.5 us each).
+ * Over RDMA the completion queue is always polled briefly before sleeping.
  * \param opts the options.
- * \param recvs 0..PRB_MAX_BUSY_POLL non-blocking receives (about 0.5 us each).
+ * \param recvs PRB_BUSY_POLL_ADAPTIVE, 0, or 1..PRB_MAX_BUSY_POLL.
  * \return 0 or -EINVAL.
  */
 int prb_opts_set_busy_poll(struct prb_opts *opts, unsigned recvs);
