@@ -20,14 +20,20 @@ uint32_t prb_spin_begin(struct prb_spin *sp)
 	return sp->probe ? 0 : sp->window_ns;
 }
 
-/* Moving average over about 8 samples; the first sample starts it. */
+/*
+ * A low quantile of the waits: it follows a shorter sample within about 2 samples and
+ * a longer one over about 16, so that the odd slow wait (an interrupt, a preempted
+ * brick) moves it little while a lasting change still does. 0 until the first sample.
+ */
 static uint32_t prb_spin_average(uint32_t avg, uint64_t sample)
 {
 	int64_t s = sample > PRB_SPIN_MAX_NS ? PRB_SPIN_MAX_NS : (int64_t)sample;
 
 	if (avg == 0)
 		return s > 0 ? (uint32_t)s : 1u;
-	return (uint32_t)((int64_t)avg + (s - (int64_t)avg) / 8);
+	if (s < (int64_t)avg)
+		return (uint32_t)((int64_t)avg + (s - (int64_t)avg) / 2);
+	return (uint32_t)((int64_t)avg + (s - (int64_t)avg) / 16);
 }
 
 /* Whether polling saves enough: unknown until a poll has caught an answer. */

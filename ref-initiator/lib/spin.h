@@ -41,8 +41,8 @@ struct prb_spin {
 	uint32_t backoff;   /* the hold the next preemption imposes */
 	uint32_t probe_in;  /* waits until the next probe */
 	bool probe;	    /* the current wait sleeps at once: it measures sleeping */
-	uint32_t slept_ns;  /* moving average of short waits that slept at once (0: none yet) */
-	uint32_t caught_ns; /* moving average of waits a poll ended (0: none yet) */
+	uint32_t slept_ns;  /* low quantile of short waits that slept at once (0: none yet) */
+	uint32_t caught_ns; /* low quantile of waits a poll ended (0: none yet) */
 };
 
 enum prb_spin_outcome {

@@ -74,8 +74,10 @@ static void test_caught(void)
 	EXPECT(sp.window_ns, 2u * PRB_SPIN_START_NS);
 	caught_wait(&sp, 1000u);
 	EXPECT(sp.caught_ns, 1000u);
-	caught_wait(&sp, 9000u);
-	EXPECT(sp.caught_ns, 2000u); /* an eighth of the way */
+	caught_wait(&sp, 17000u);
+	EXPECT(sp.caught_ns, 2000u); /* a sixteenth of the way up */
+	caught_wait(&sp, 1000u);
+	EXPECT(sp.caught_ns, 1500u); /* half the way down */
 	EXPECT(sp.window_ns, 2u * PRB_SPIN_START_NS);
 }
 
