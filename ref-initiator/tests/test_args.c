@@ -114,6 +114,12 @@ static void test_opts(void)
 	EXPECT(prb_opts_set_busy_poll(o, 0), 0);
 	EXPECT(prb_opts_set_busy_poll(o, PRB_BUSY_POLL_ADAPTIVE - 1), -EINVAL);
 	EXPECT(prb_opts_set_busy_poll(o, PRB_BUSY_POLL_ADAPTIVE), 0);
+	EXPECT(prb_opts_set_rdma_spin(NULL, 0), -EINVAL);
+	EXPECT(prb_opts_set_rdma_spin(o, PRB_MAX_RDMA_SPIN_US + 1), -EINVAL);
+	EXPECT(prb_opts_set_rdma_spin(o, PRB_RDMA_SPIN_FOREVER - 1), -EINVAL);
+	EXPECT(prb_opts_set_rdma_spin(o, PRB_MAX_RDMA_SPIN_US), 0);
+	EXPECT(prb_opts_set_rdma_spin(o, 0), 0);
+	EXPECT(prb_opts_set_rdma_spin(o, PRB_RDMA_SPIN_FOREVER), 0);
 	EXPECT(o->busy_poll, PRB_BUSY_POLL_ADAPTIVE);
 	EXPECT(prb_opts_set_host_id(o, NULL), -EINVAL);
 	EXPECT(prb_opts_set_host_id(o, id), 0);
