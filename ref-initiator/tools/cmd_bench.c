@@ -35,6 +35,7 @@ struct prb_bench_opts {
 	uint64_t seconds;
 	uint64_t count; /* 0: run for seconds */
 	uint64_t addr;
+	bool one_buffer; /* every request: the same buffer and the block's first SIZE bytes */
 	bool csv;
 };
 
@@ -130,14 +131,15 @@ static int prb_bench_loop(struct prb_bench_thread *t, struct prb_mapping *m, uin
 
 		while (nfree > 0 && issued < quota && !atomic_load(&t->sh->stop)) {
 			uint64_t slot = free_slots[--nfree];
-			uint8_t *buf = bufs + slot * o->size;
+			uint8_t *buf = o->one_buffer ? bufs : bufs + slot * o->size;
 
 			started[slot] = now;
 			rc = o->write ? prb_async_write(m, offset, buf, o->size, slot)
 				      : prb_async_read(m, offset, buf, o->size, slot);
 			if (rc < 0)
 				return rc;
-			offset = (offset + o->size) % PRB_BLOCK_BYTES;
+			if (!o->one_buffer)
+				offset = (offset + o->size) % PRB_BLOCK_BYTES;
 			issued++;
 			inflight++;
 		}
@@ -198,7 +200,7 @@ static void *prb_bench_thread_main(void *arg)
 static const char prb_bench_help[] =
 	"usage: prb bench URL [--write] [--size SIZE] [--qd N] [--batch N] [--conns N]\n"
 	"                 [--time SEC | --count N] [--addr ADDR] [--busy-poll N|adaptive]\n"
-	"                 [--rdma-spin US|forever] [--csv | --json]\n"
+	"                 [--rdma-spin US|forever] [--one-buffer] [--csv | --json]\n"
 	"READ (default) or WRITE of SIZE bytes (4K..2M, default 4K) with N requests in\n"
 	"flight per connection (default 32) on N connections (default 1, a thread each),\n"
 	"for SEC seconds (default 5) or N requests in all. Connection i works on block\n"
@@ -217,6 +219,9 @@ static const char prb_bench_help[] =
 	"                 adaptive (default): poll while answers come soon after\n"
 	"  --rdma-spin US RDMA: poll completions US microseconds before sleeping\n"
 	"                 (default 2000); forever: never sleep, as perftest\n"
+	"  --one-buffer   every request uses one buffer and the block's first SIZE\n"
+	"                 bytes (perftest's pattern; default: a buffer per request in\n"
+	"                 flight, offsets walking the block)\n"
 	"  --csv          one CSV header line and one result line\n";
 
 /* --rdma-spin US|forever: how long RDMA waits poll before sleeping. */
@@ -244,11 +249,12 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 	}
 	if (opt == 'R')
 		return prb_bench_rdma_spin(p->common, arg);
-	if (opt != 'w' && opt != 'C' && opt != 'a' && prb_parse_u64(arg, &v) < 0)
+	if (opt != 'w' && opt != 'C' && opt != 'a' && opt != 'o' && prb_parse_u64(arg, &v) < 0)
 		return prb_tool_usage_error(p->common, "'%s' is not a number", arg);
 	switch (opt) {
 	case 'w': o->write = true; return -1;
 	case 'C': o->csv = true; return -1;
+	case 'o': o->one_buffer = true; return -1;
 	case 'a': return prb_parse_addr(p->common, arg, &o->addr) ? PRB_EXIT_USAGE : -1;
 	case 's':
 		if (v < 4096 || v > PRB_BLOCK_BYTES || PRB_BLOCK_BYTES % v != 0)
@@ -437,12 +443,13 @@ int prb_cmd_bench(int argc, char **argv)
 		{"batch", required_argument, NULL, 'b'}, {"busy-poll", required_argument, NULL, 'P'},
 		{"time", required_argument, NULL, 't'},	 {"count", required_argument, NULL, 'c'},
 		{"addr", required_argument, NULL, 'a'},	 {"csv", no_argument, NULL, 'C'},
-		{"rdma-spin", required_argument, NULL, 'R'}, PRB_COMMON_OPTIONS};
+		{"rdma-spin", required_argument, NULL, 'R'}, {"one-buffer", no_argument, NULL, 'o'},
+		PRB_COMMON_OPTIONS};
 	struct prb_common c = {.cmd = "bench", .busy_poll = PRB_BUSY_POLL_ADAPTIVE};
 	struct prb_bench_opts o = {.size = 4096, .qd = 32, .batch = 1, .conns = 1, .seconds = 5,
 				   .addr = 0x7f0000000000ull};
 	struct prb_parse p = {.common = &c, .help = prb_bench_help, .options = options,
-			      .shortopts = PRB_COMMON_SHORT "ws:q:b:n:t:c:a:CP:R:",
+			      .shortopts = PRB_COMMON_SHORT "ws:q:b:n:t:c:a:CP:R:o",
 			      .handle = prb_bench_option, .ctx = &o, .min_pos = 1, .max_pos = 1};
 	bool allocated = false;
 	int rc;

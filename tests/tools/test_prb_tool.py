@@ -205,6 +205,8 @@ def test_bench():
     check(d.get("ok") is True and d.get("ops") == 2000, f"bench --busy-poll {d}")
     d = js(["bench", URL, "--count", "200", "--qd", "4", "--rdma-spin", "forever"])
     check(d.get("ok") is True and d.get("ops") == 200, f"bench --rdma-spin over TCP {d}")
+    d = js(["bench", URL, "--count", "200", "--qd", "8", "--write", "--one-buffer"])
+    check(d.get("ok") is True and d.get("ops") == 200, f"bench --one-buffer {d}")
     rc, out, err = run("bench", URL, "--write", "--size", "2M", "--qd", "2", "--conns", "2",
                        "--count", "20", "--csv")
     lines = out.strip().splitlines()
