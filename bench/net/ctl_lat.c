@@ -7,6 +7,8 @@
  * the two is the brick's durable ALLOC/FREE work, the rest is the wire and libprb.
  *   ctl_lat URL COUNT [ADDR]          (prints p50/p99 in us, one line per kind)
  *   ctl_lat URL COUNT keepalive       (KEEPALIVE pairs only: for bench/net/stub.c)
+ * PRB_BENCH_BUSY_POLL=N in the environment: prb_opts_set_busy_poll(N) ("adaptive", the
+ * default, or 0..PRB_MAX_BUSY_POLL), for A/B runs of the spin.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -73,6 +75,8 @@ int main(int argc, char **argv)
 		argc > 3 && !only_keepalive ? strtoull(argv[3], NULL, 0) : 0x7e0000000000ull;
 	unsigned count = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
 	struct prb_session *s;
+	struct prb_opts *o = NULL;
+	const char *busy_poll = getenv("PRB_BENCH_BUSY_POLL");
 	uint64_t *lat;
 	int rc;
 
@@ -81,7 +85,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	lat = calloc(count, sizeof(*lat));
-	rc = lat ? prb_connect(argv[1], NULL, &s) : -ENOMEM;
+	rc = lat ? prb_opts_new(&o) : -ENOMEM;
+	if (rc == 0 && busy_poll && strcmp(busy_poll, "adaptive") != 0)
+		rc = prb_opts_set_busy_poll(o, (unsigned)strtoul(busy_poll, NULL, 10));
+	if (rc == 0)
+		rc = prb_connect(argv[1], o, &s);
+	prb_opts_delete(&o);
 	if (rc < 0) {
 		fprintf(stderr, "ctl_lat: connect: %s\n", prb_strerror(rc));
 		return 1;
