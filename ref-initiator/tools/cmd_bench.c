@@ -245,6 +245,7 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 
 	if (opt == 'P' && strcmp(arg, "adaptive") == 0) {
 		p->common->busy_poll = PRB_BUSY_POLL_ADAPTIVE;
+		p->common->busy_poll_set = true;
 		return -1;
 	}
 	if (opt == 'R')
@@ -276,6 +277,7 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 			return prb_tool_usage_error(p->common, "--busy-poll: adaptive or 0..%u",
 						    PRB_MAX_BUSY_POLL);
 		p->common->busy_poll = (unsigned)v;
+		p->common->busy_poll_set = true;
 		return -1;
 	case 'n':
 		if (v < 1 || v > PRB_BENCH_MAX_CONNS)
@@ -445,7 +447,7 @@ int prb_cmd_bench(int argc, char **argv)
 		{"addr", required_argument, NULL, 'a'},	 {"csv", no_argument, NULL, 'C'},
 		{"rdma-spin", required_argument, NULL, 'R'}, {"one-buffer", no_argument, NULL, 'o'},
 		PRB_COMMON_OPTIONS};
-	struct prb_common c = {.cmd = "bench", .busy_poll = PRB_BUSY_POLL_ADAPTIVE};
+	struct prb_common c = {.cmd = "bench"};
 	struct prb_bench_opts o = {.size = 4096, .qd = 32, .batch = 1, .conns = 1, .seconds = 5,
 				   .addr = 0x7f0000000000ull};
 	struct prb_parse p = {.common = &c, .help = prb_bench_help, .options = options,

@@ -199,7 +199,8 @@ int prb_tool_connect(const struct prb_common *c, const char *url, unsigned queue
 	}
 	if (queue_depth)
 		prb_opts_set_queue_depth(o, queue_depth);
-	prb_opts_set_busy_poll(o, c->busy_poll); /* checked when parsed */
+	if (c->busy_poll_set) /* both checked when parsed */
+		prb_opts_set_busy_poll(o, c->busy_poll);
 	if (c->rdma_spin_set)
 		prb_opts_set_rdma_spin(o, c->rdma_spin);
 	rc = prb_connect(url, o, s);

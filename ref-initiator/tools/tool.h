@@ -24,8 +24,11 @@ struct prb_common {
 	bool json;
 	bool digests;	  /* ask for header and data digests */
 	unsigned timeout; /* ms, connect and I/O */
-	unsigned busy_poll; /* prb_opts_set_busy_poll (prb bench --busy-poll) */
-	unsigned rdma_spin; /* prb_opts_set_rdma_spin (prb bench --rdma-spin), if set */
+	/* prb bench --busy-poll and --rdma-spin, applied when set: otherwise (and in every
+	 * other subcommand) libprb's defaults hold. */
+	unsigned busy_poll; /* prb_opts_set_busy_poll */
+	bool busy_poll_set;
+	unsigned rdma_spin; /* prb_opts_set_rdma_spin */
 	bool rdma_spin_set;
 };
 
