@@ -229,8 +229,10 @@ void prb_buffers_free(struct prb_session *s);
 
 /* session.c */
 void prb_session_lost(struct prb_session *s, int why);
+/* The monotonic clock (vDSO), in three units. */
 uint64_t prb_now_ms(void);
 uint64_t prb_now_us(void);
+uint64_t prb_now_ns(void);
 
 /* mapping.c */
 int prb_mapping_create(struct prb_session *s, uint64_t addr, unsigned flags, uint64_t handle,

@@ -8,12 +8,17 @@
 
 #include "internal.h"
 
-uint64_t prb_now_us(void)
+uint64_t prb_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t prb_now_us(void)
+{
+	return prb_now_ns() / 1000u;
 }
 
 uint64_t prb_now_ms(void)

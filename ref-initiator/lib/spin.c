@@ -3,8 +3,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "spin.h"
 
-#include <time.h>
-
 void prb_spin_init(struct prb_spin *sp)
 {
 	*sp = (struct prb_spin){.backoff = PRB_SPIN_HOLD_MIN, .probe_in = PRB_SPIN_PROBE_EVERY};
@@ -87,12 +85,4 @@ void prb_spin_update(struct prb_spin *sp, enum prb_spin_outcome outcome, uint64_
 			sp->backoff *= 2u;
 		break;
 	}
-}
-
-uint64_t prb_spin_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

@@ -60,7 +60,4 @@ uint32_t prb_spin_begin(struct prb_spin *sp);
 /* The wait ended: its outcome and how long it took from its start (poll and sleep). */
 void prb_spin_update(struct prb_spin *sp, enum prb_spin_outcome outcome, uint64_t waited_ns);
 
-/* Nanoseconds on the monotonic clock (vDSO). */
-uint64_t prb_spin_now_ns(void);
-
 #endif

@@ -764,7 +764,7 @@ static int prb_tcp_spin_window(struct prb_session *s, uint32_t before, uint64_t 
 		if (i % PRB_TCP_SPIN_CLOCK != 0)
 			continue;
 		sched_yield(); /* a thread waiting for this CPU (the brick?) runs first */
-		now = prb_spin_now_ns();
+		now = prb_now_ns();
 		/* Only receives that found nothing: a gap is not the time spent on bytes. */
 		if (now - last >= PRB_SPIN_GAP_NS && count == c->rx_count)
 			return PRB_SPIN_PREEMPTED;
@@ -794,7 +794,7 @@ static int prb_tcp_await(struct prb_session *s, struct prb_tcp *c, uint32_t befo
 		return prb_tcp_receive(s, true);
 	}
 	window = prb_spin_begin(&c->spin);
-	start = prb_spin_now_ns();
+	start = prb_now_ns();
 	if (window > 0) {
 		outcome = prb_tcp_spin_window(s, before, start, window);
 		if (outcome < 0)
@@ -805,7 +805,7 @@ static int prb_tcp_await(struct prb_session *s, struct prb_tcp *c, uint32_t befo
 		if (rc < 0)
 			return rc;
 	}
-	prb_spin_update(&c->spin, (enum prb_spin_outcome)outcome, prb_spin_now_ns() - start);
+	prb_spin_update(&c->spin, (enum prb_spin_outcome)outcome, prb_now_ns() - start);
 	return 0;
 }
 

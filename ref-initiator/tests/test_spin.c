@@ -226,15 +226,6 @@ static void test_preempted(void)
 	EXPECT(waits_closed_after_preemption(&sp), PRB_SPIN_HOLD_MIN);
 }
 
-/* The clock moves forward. */
-static void test_clock(void)
-{
-	uint64_t a = prb_spin_now_ns(), b = prb_spin_now_ns();
-
-	EXPECT(a > 0, 1);
-	EXPECT(b >= a, 1);
-}
-
 int main(void)
 {
 	test_grow();
@@ -243,7 +234,6 @@ int main(void)
 	test_pays();
 	test_long_wait();
 	test_preempted();
-	test_clock();
 	if (failures) {
 		fprintf(stderr, "test_spin: %d failure(s)\n", failures);
 		return 1;
