@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Adaptive busy polling: the window's rules (spin.h). */
-#define _POSIX_C_SOURCE 200809L
 #include "spin.h"
 
 void prb_spin_init(struct prb_spin *sp)
