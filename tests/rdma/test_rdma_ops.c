@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <prb/prb.h>
 
@@ -252,6 +253,23 @@ static int spin_block_io(struct prb_mapping *m, uint8_t *buf, bool write, unsign
 	return 0;
 }
 
+/* The brick stopped by spin_unanswered_wait, for the watchdog. */
+static volatile sig_atomic_t stopped_brick;
+
+/* A wait that never ends (a spin that ignores the I/O timeout) fails here, not at the
+ * test harness's timeout minutes later; the brick is continued first. */
+static void spin_watchdog(int sig)
+{
+	static const char msg[] = "[FAIL] the wait for the stopped brick did not end in 20 s\n";
+
+	(void)sig;
+	if (stopped_brick > 0)
+		kill((pid_t)stopped_brick, SIGCONT);
+	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
 /*
  * Wait for a KEEPALIVE the stopped brick does not answer: the I/O timeout ends the wait
  * in about a second and the connection (session status -ETIMEDOUT, the request
@@ -266,11 +284,16 @@ static double spin_unanswered_wait(struct prb_session *s, pid_t brick)
 
 	if (prb_async_keepalive(s, 7) < 0 || kill(brick, SIGSTOP) < 0)
 		return -1;
+	stopped_brick = brick;
+	signal(SIGALRM, spin_watchdog);
+	alarm(20);
 	t0 = seconds_now();
 	c0 = cpu_seconds();
 	rc = prb_reap(s, &c, 1, 1, -1);
 	wall = seconds_now() - t0;
+	alarm(0);
 	kill(brick, SIGCONT);
+	stopped_brick = 0;
 	CHECK(rc == 1 && c.user_data == 7 && c.result == -ECONNRESET &&
 		      prb_session_status(s) == -ETIMEDOUT && wall > 0.8 && wall < 10,
 	      "the unanswered KEEPALIVE ends at the I/O timeout: %d, %s, session %s after %.2f s",
