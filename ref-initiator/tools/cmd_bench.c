@@ -224,17 +224,20 @@ static const char prb_bench_help[] =
 	"                 flight, offsets walking the block)\n"
 	"  --csv          one CSV header line and one result line\n";
 
-/* --rdma-spin US|forever: how long RDMA waits poll before sleeping. */
-static int prb_bench_rdma_spin(struct prb_common *c, const char *arg)
+/* A poll option's value: WORD (meaning word_value) or a number 0..max. Returns -1 (parsed,
+ * *value and *set filled) or the usage error's exit code. */
+static int prb_bench_poll_arg(struct prb_common *c, const char *name, const char *arg,
+			      const char *word, unsigned word_value, unsigned max, unsigned *value,
+			      bool *set)
 {
-	uint64_t us;
+	uint64_t v;
 
-	if (strcmp(arg, "forever") == 0)
-		us = PRB_RDMA_SPIN_FOREVER;
-	else if (prb_parse_u64(arg, &us) < 0 || us > PRB_MAX_RDMA_SPIN_US)
-		return prb_tool_usage_error(c, "--rdma-spin: forever or 0..%u", PRB_MAX_RDMA_SPIN_US);
-	c->rdma_spin = (unsigned)us;
-	c->rdma_spin_set = true;
+	if (strcmp(arg, word) == 0)
+		v = word_value;
+	else if (prb_parse_u64(arg, &v) < 0 || v > max)
+		return prb_tool_usage_error(c, "--%s: %s or 0..%u", name, word, max);
+	*value = (unsigned)v;
+	*set = true;
 	return -1;
 }
 
@@ -243,13 +246,14 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 	struct prb_bench_opts *o = p->ctx;
 	uint64_t v = 0;
 
-	if (opt == 'P' && strcmp(arg, "adaptive") == 0) {
-		p->common->busy_poll = PRB_BUSY_POLL_ADAPTIVE;
-		p->common->busy_poll_set = true;
-		return -1;
-	}
+	if (opt == 'P')
+		return prb_bench_poll_arg(p->common, "busy-poll", arg, "adaptive",
+					  PRB_BUSY_POLL_ADAPTIVE, PRB_MAX_BUSY_POLL,
+					  &p->common->busy_poll, &p->common->busy_poll_set);
 	if (opt == 'R')
-		return prb_bench_rdma_spin(p->common, arg);
+		return prb_bench_poll_arg(p->common, "rdma-spin", arg, "forever",
+					  PRB_RDMA_SPIN_FOREVER, PRB_MAX_RDMA_SPIN_US,
+					  &p->common->rdma_spin, &p->common->rdma_spin_set);
 	if (opt != 'w' && opt != 'C' && opt != 'a' && opt != 'o' && prb_parse_u64(arg, &v) < 0)
 		return prb_tool_usage_error(p->common, "'%s' is not a number", arg);
 	switch (opt) {
@@ -271,13 +275,6 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 		if (v < 1 || v > PRB_BENCH_MAX_BATCH)
 			return prb_tool_usage_error(p->common, "--batch: 1..%u", PRB_BENCH_MAX_BATCH);
 		o->batch = v;
-		return -1;
-	case 'P':
-		if (v > PRB_MAX_BUSY_POLL)
-			return prb_tool_usage_error(p->common, "--busy-poll: adaptive or 0..%u",
-						    PRB_MAX_BUSY_POLL);
-		p->common->busy_poll = (unsigned)v;
-		p->common->busy_poll_set = true;
 		return -1;
 	case 'n':
 		if (v < 1 || v > PRB_BENCH_MAX_CONNS)

@@ -260,7 +260,7 @@ int prb_opts_set_host_id(struct prb_opts *opts, const uint8_t host_id[16]);
  *   contention the spin dies out. A poll yields the CPU every few receives.
  * - 0: never poll; sleep at once.
  * - 1..PRB_MAX_BUSY_POLL: always this many non-blocking receives (about 0.5 us each).
- * Over RDMA the completion queue is always polled briefly before sleeping.
+ * Over RDMA, `prb_opts_set_rdma_spin` says how long the completion queue is polled.
  * \param opts the options.
  * \param recvs PRB_BUSY_POLL_ADAPTIVE, 0, or 1..PRB_MAX_BUSY_POLL.
  * \return 0 or -EINVAL.
