@@ -65,7 +65,7 @@ struct prb_rdma {
 	uint8_t chunk_used[PRB_RDMA_CHUNKS];
 	uint32_t *bounce_at; /* per slot: first chunk + 1, 0 for none */
 
-	struct prb_request *wait_head, *wait_tail; /* data ops waiting for bounce space */
+	struct prb_request *wait_head, *wait_tail; /* waiting for bounce space, and those behind */
 	struct prb_rdma_buffers *buffers;          /* the caller's registrations, this PD */
 	unsigned io_timeout_ms;
 	unsigned spin_us; /* prb_opts_set_rdma_spin */
@@ -539,6 +539,18 @@ static bool prb_rdma_one_sided(uint8_t opcode)
 	       opcode == PRB_OP_FADD;
 }
 
+/* Post r as a capsule or a one-sided verb; -EAGAIN when it waits for bounce space. */
+static int prb_rdma_post(struct prb_session *s, struct prb_rdma *c, struct prb_request *r)
+{
+	return prb_rdma_one_sided(r->opcode) ? prb_rdma_post_data(s, c, r)
+					     : prb_rdma_send_capsule(s, c, r);
+}
+
+/*
+ * Requests go on the wire in the order they were started: once one waits for bounce
+ * space, every later one (capsules too) waits behind it. A FLUSH capsule relies on
+ * this: it covers the one-sided writes posted before its SEND (PRB-FLUSH-2).
+ */
 static int prb_rdma_start(struct prb_session *s, struct prb_request *r)
 {
 	struct prb_rdma *c = prb_rdma_of(s);
@@ -546,10 +558,8 @@ static int prb_rdma_start(struct prb_session *s, struct prb_request *r)
 
 	if (s->inflight == 1)
 		c->progressed = true; /* the answer timer starts with the first request */
-	if (!prb_rdma_one_sided(r->opcode))
-		return prb_rdma_send_capsule(s, c, r);
 	if (!c->wait_head) {
-		rc = prb_rdma_post_data(s, c, r);
+		rc = prb_rdma_post(s, c, r);
 		if (rc != -EAGAIN)
 			return rc;
 	}
@@ -562,13 +572,13 @@ static int prb_rdma_start(struct prb_session *s, struct prb_request *r)
 	return 0;
 }
 
-/* Post the data operations that waited for bounce space, in order. */
+/* Post the requests that waited for bounce space (and those behind them), in order. */
 static int prb_rdma_post_waiting(struct prb_session *s, struct prb_rdma *c)
 {
 	struct prb_request *r;
 
 	while ((r = c->wait_head) != NULL) {
-		int rc = prb_rdma_post_data(s, c, r);
+		int rc = prb_rdma_post(s, c, r);
 
 		if (rc == -EAGAIN)
 			return 0;

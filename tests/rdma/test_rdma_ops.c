@@ -5,10 +5,12 @@
  * pool and through a registered buffer), and the facts the binding promises: the brick
  * sees no request per one-sided operation (INFO's request counter), a handle revoked
  * by another connection (FREE with FORCE) fails with -ESTALE and costs the connection,
- * which prb_reconnect restores. With prb_opts_set_rdma_spin: a session that polls
- * without sleeping moves a block at depth intact, and its wait still ends at the I/O
- * timeout when the brick (stopped, PRB_TARGET_PID) answers nothing, having spun on the
- * CPU the while; with the default it sleeps. Exit 0 when every check holds.
+ * which prb_reconnect restores. Requests keep their order when the bounce pool is full
+ * (a FLUSH queued after WRITEs answers after them). With prb_opts_set_rdma_spin: a
+ * session that polls without sleeping moves a block at depth intact, and its wait still
+ * ends at the I/O timeout when the brick (stopped, PRB_TARGET_PID) answers nothing,
+ * having spun on the CPU the while; with the default it sleeps. Exit 0 when every check
+ * holds.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -121,6 +123,53 @@ static void test_atomics(struct prb_mapping *rw)
 	CHECK(prb_read(rw, 64, &v, 8) == 0 && v == 12, "READ after the atomics: 12");
 	CHECK(prb_cas(rw, 60, 0, 0, NULL) == -EINVAL, "CAS unaligned: EINVAL (local)");
 	CHECK(prb_flush(rw, 0, BLOCK) == 0, "FLUSH the block");
+}
+
+#define ORDER_WRITES 6 /* 2 MiB each from unregistered memory: more than the bounce pool */
+
+/*
+ * Requests go on the wire in the order they were queued, even when the bounce pool is
+ * full: six whole-block WRITEs from unregistered buffers (the later ones wait for bounce
+ * space), then a FLUSH. The FLUSH covers the writes posted before its SEND
+ * (PRB-FLUSH-2), so its answer must come after every WRITE completed, and the block
+ * holds the last WRITE's bytes.
+ */
+static void test_order(struct prb_session *s, struct prb_mapping *rw)
+{
+	struct prb_completion done[ORDER_WRITES + 1];
+	uint8_t *src[ORDER_WRITES], *dst = malloc(BLOCK);
+	int n = 0, rc, flush_at = -1, writes = 0;
+
+	for (unsigned i = 0; i < ORDER_WRITES; i++) {
+		src[i] = malloc(BLOCK);
+		fill(src[i], BLOCK, 40 + i);
+		rc = prb_async_write(rw, 0, src[i], BLOCK, i);
+		CHECK(rc == 0, "queue WRITE %u of %d: %s", i + 1, ORDER_WRITES, prb_strerror(rc));
+	}
+	rc = prb_async_flush(rw, 0, BLOCK, 100);
+	CHECK(rc == 0, "queue FLUSH after them: %s", prb_strerror(rc));
+	while (n < ORDER_WRITES + 1) {
+		rc = prb_reap(s, done + n, 1, (unsigned)(ORDER_WRITES + 1 - n), -1);
+		if (rc <= 0)
+			break;
+		n += rc;
+	}
+	for (int i = 0; i < n; i++) {
+		CHECK(done[i].result == 0, "completion %" PRIu64 ": %s", done[i].user_data,
+		      prb_strerror(done[i].result));
+		if (done[i].user_data == 100)
+			flush_at = writes;
+		else
+			writes++;
+	}
+	CHECK(n == ORDER_WRITES + 1, "%d of %d completions reaped", n, ORDER_WRITES + 1);
+	CHECK(flush_at == ORDER_WRITES, "the FLUSH answered after all %d WRITEs (after %d)",
+	      ORDER_WRITES, flush_at);
+	CHECK(prb_read(rw, 0, dst, BLOCK) == 0 && memcmp(dst, src[ORDER_WRITES - 1], BLOCK) == 0,
+	      "the block holds the last WRITE's bytes");
+	for (unsigned i = 0; i < ORDER_WRITES; i++)
+		free(src[i]);
+	free(dst);
 }
 
 /* The brick's CPU sees no message per one-sided operation: INFO's request counter. */
@@ -360,6 +409,7 @@ int main(int argc, char **argv)
 	if (rw) {
 		test_read_write(s, rw);
 		test_atomics(rw);
+		test_order(s, rw);
 		test_one_sided(s, rw);
 		CHECK(prb_unmap(&rw) == 0, "UNMAP RW");
 	}
