@@ -5,6 +5,8 @@
  * RECV, and READ, WRITE, CAS and FADD as one-sided verbs against the mapping's
  * rkey: the brick's CPU sees none of them. Data moves through registered memory:
  * a buffer the caller registered (rdma_buffers.c, zero-copy) or a bounce pool.
+ * Requests started together (prb_submit, prb_reap) are posted as one chain of work
+ * requests: one doorbell per batch, in the order they were queued.
  *
  * A one-sided operation that fails with a remote access error (a revoked key)
  * completes with -ESTALE; the queue pair is then in the error state, so the
@@ -66,6 +68,11 @@ struct prb_rdma {
 	uint32_t *bounce_at; /* per slot: first chunk + 1, 0 for none */
 
 	struct prb_request *wait_head, *wait_tail; /* waiting for bounce space, and those behind */
+	/* Send work requests posted since the last doorbell: prb_rdma_ring hands them to the
+	 * device as one chain (one ibv_post_send, on Soft-RoCE one system call, per batch). */
+	struct ibv_send_wr *chain;
+	struct ibv_sge *chain_sge;
+	uint32_t chained;
 	struct prb_rdma_buffers *buffers;          /* the caller's registrations, this PD */
 	unsigned io_timeout_ms;
 	unsigned spin_us; /* prb_opts_set_rdma_spin */
@@ -204,7 +211,9 @@ static int prb_rdma_setup(struct prb_rdma *c)
 	c->tx = malloc((size_t)c->depth * PRB_RDMA_TX_SLOT);
 	c->bounce = malloc((size_t)PRB_RDMA_CHUNKS * PRB_RDMA_CHUNK);
 	c->bounce_at = calloc(c->depth, sizeof(*c->bounce_at));
-	if (!c->rx || !c->tx || !c->bounce || !c->bounce_at)
+	c->chain = calloc(c->depth, sizeof(*c->chain));
+	c->chain_sge = calloc(c->depth, sizeof(*c->chain_sge));
+	if (!c->rx || !c->tx || !c->bounce || !c->bounce_at || !c->chain || !c->chain_sge)
 		return -ENOMEM;
 	c->rx_mr = ibv_reg_mr(c->pd, c->rx, (size_t)recv_wrs * PRB_RDMA_RX_MAX,
 			      IBV_ACCESS_LOCAL_WRITE);
@@ -336,6 +345,8 @@ static void prb_rdma_free(struct prb_rdma *c)
 		rdma_destroy_id(c->id);
 	if (c->cm_channel)
 		rdma_destroy_event_channel(c->cm_channel);
+	free(c->chain_sge);
+	free(c->chain);
 	free(c->bounce_at);
 	free(c->bounce);
 	free(c->tx);
@@ -419,13 +430,48 @@ static uint32_t prb_rdma_slot(const struct prb_session *s, const struct prb_requ
 	return (uint32_t)(r - s->slots);
 }
 
-/* Send a control request as one capsule (PRB-RDMA-9). */
+/* Ring the doorbell: post the chained work requests, in the order they were added. */
+static int prb_rdma_ring(struct prb_rdma *c)
+{
+	struct ibv_send_wr *bad;
+	uint32_t n = c->chained;
+
+	if (n == 0)
+		return 0;
+	for (uint32_t i = 0; i + 1 < n; i++)
+		c->chain[i].next = &c->chain[i + 1];
+	c->chain[n - 1].next = NULL;
+	c->chained = 0;
+	return ibv_post_send(c->id->qp, c->chain, &bad) ? -EIO : 0;
+}
+
+/*
+ * The next work request of the chain, zeroed, with one scatter entry set to sge. A
+ * request in flight adds at most one, so depth entries suffice; should the chain be
+ * full all the same, it is posted first. Returns the entry, or NULL when that failed.
+ */
+static struct ibv_send_wr *prb_rdma_chain_add(struct prb_rdma *c, const struct ibv_sge *sge)
+{
+	struct ibv_send_wr *wr;
+
+	if (c->chained == c->depth && prb_rdma_ring(c) < 0)
+		return NULL;
+	wr = &c->chain[c->chained];
+	c->chain_sge[c->chained] = *sge;
+	memset(wr, 0, sizeof(*wr));
+	wr->sg_list = &c->chain_sge[c->chained];
+	wr->num_sge = 1;
+	c->chained++;
+	return wr;
+}
+
+/* Send a control request as one capsule (PRB-RDMA-9): added to the chain. */
 static int prb_rdma_send_capsule(struct prb_session *s, struct prb_rdma *c, struct prb_request *r)
 {
 	uint32_t slot = prb_rdma_slot(s, r);
 	uint8_t *buf = c->tx + (size_t)slot * PRB_RDMA_TX_SLOT;
 	struct ibv_sge sge;
-	struct ibv_send_wr wr, *bad;
+	struct ibv_send_wr *wr;
 	int n = prb_proto_encode(s, r, 0, buf, PRB_RDMA_TX_SLOT);
 
 	if (n < 0)
@@ -433,12 +479,12 @@ static int prb_rdma_send_capsule(struct prb_session *s, struct prb_rdma *c, stru
 	r->wire_len = r->sent = (uint32_t)n;
 	sge = (struct ibv_sge){.addr = (uintptr_t)buf, .length = (uint32_t)n,
 			       .lkey = c->tx_mr->lkey};
-	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = prb_rdma_wrid(PRB_RDMA_WR_SEND, slot);
-	wr.opcode = IBV_WR_SEND;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	return ibv_post_send(c->id->qp, &wr, &bad) ? -EIO : 0;
+	wr = prb_rdma_chain_add(c, &sge);
+	if (!wr)
+		return -EIO;
+	wr->wr_id = prb_rdma_wrid(PRB_RDMA_WR_SEND, slot);
+	wr->opcode = IBV_WR_SEND;
+	return 0;
 }
 
 /* Contiguous bounce chunks for len bytes: the first chunk, or -1 when none are free now. */
@@ -497,40 +543,41 @@ static int prb_rdma_local(struct prb_session *s, struct prb_rdma *c, struct prb_
 	return 0;
 }
 
-/* Post a READ, WRITE, CAS or FADD as a one-sided verb at raddr + offset with the rkey. */
+/* A READ, WRITE, CAS or FADD as a one-sided verb at raddr + offset with the rkey: added
+ * to the chain. -EAGAIN when it has to wait for bounce space. */
 static int prb_rdma_post_data(struct prb_session *s, struct prb_rdma *c, struct prb_request *r)
 {
 	struct prb_mapping *m = r->mapping;
 	uint64_t raddr = m->raddr + r->offset;
 	struct ibv_sge sge;
-	struct ibv_send_wr wr, *bad;
+	struct ibv_send_wr *wr;
 	int rc = prb_rdma_local(s, c, r, &sge);
 
 	if (rc < 0)
 		return rc;
-	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = prb_rdma_wrid(PRB_RDMA_WR_DATA, prb_rdma_slot(s, r));
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
+	wr = prb_rdma_chain_add(c, &sge);
+	if (!wr)
+		return -EIO;
+	wr->wr_id = prb_rdma_wrid(PRB_RDMA_WR_DATA, prb_rdma_slot(s, r));
 	switch (r->opcode) {
 	case PRB_OP_READ:
 	case PRB_OP_WRITE:
-		wr.opcode = r->opcode == PRB_OP_READ ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE;
-		wr.wr.rdma.remote_addr = raddr;
-		wr.wr.rdma.rkey = m->rkey;
+		wr->opcode = r->opcode == PRB_OP_READ ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE;
+		wr->wr.rdma.remote_addr = raddr;
+		wr->wr.rdma.rkey = m->rkey;
 		break;
 	default:
 		/* PRB-RDMA-22: offsets are multiples of 8 (checked before queueing). */
-		wr.opcode = r->opcode == PRB_OP_CAS ? IBV_WR_ATOMIC_CMP_AND_SWP
-						    : IBV_WR_ATOMIC_FETCH_AND_ADD;
-		wr.wr.atomic.remote_addr = raddr;
-		wr.wr.atomic.rkey = m->rkey;
-		wr.wr.atomic.compare_add = r->opcode == PRB_OP_CAS ? r->compare : r->operand;
-		wr.wr.atomic.swap = r->operand;
+		wr->opcode = r->opcode == PRB_OP_CAS ? IBV_WR_ATOMIC_CMP_AND_SWP
+						     : IBV_WR_ATOMIC_FETCH_AND_ADD;
+		wr->wr.atomic.remote_addr = raddr;
+		wr->wr.atomic.rkey = m->rkey;
+		wr->wr.atomic.compare_add = r->opcode == PRB_OP_CAS ? r->compare : r->operand;
+		wr->wr.atomic.swap = r->operand;
 		break;
 	}
 	r->wire_len = r->sent = 0;
-	return ibv_post_send(c->id->qp, &wr, &bad) ? -EIO : 0;
+	return 0;
 }
 
 static bool prb_rdma_one_sided(uint8_t opcode)
@@ -770,6 +817,8 @@ static int prb_rdma_start_spin(struct prb_session *s, struct prb_request *r)
 	struct ibv_wc wc;
 	int rc = prb_rdma_start(s, r);
 
+	if (rc == 0)
+		rc = prb_rdma_ring(c);
 	if (rc < 0 || c->wait_head)
 		return rc;
 	/* One entry per poll, as perftest: most often the only one there is. */
@@ -842,6 +891,8 @@ static int prb_rdma_progress(struct prb_session *s, int timeout_ms)
 		int64_t wait;
 
 		rc = prb_rdma_post_waiting(s, c);
+		if (rc == 0)
+			rc = prb_rdma_ring(c);
 		if (rc < 0)
 			return rc;
 		/* A look without waiting (prb_reap with timeout 0) does not spin. */
