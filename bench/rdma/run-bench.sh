@@ -65,13 +65,21 @@ bench_row() {
 }
 
 # case LABEL UNIT "PRB-COMMAND" "PERFTEST-COMMAND" ["PRB-DEFAULT-COMMAND"]: alternate them
-# ROUNDS times, print the medians. The optional third command is prb with its defaults,
-# reported in a row of its own.
+# ROUNDS times, print the medians. prb goes first in even rounds and perftest in odd
+# ones, so that whatever the position in a round is worth (the host's scheduling, a
+# warm device) does not always go to the same side; until 2026-11-26 perftest always
+# ran second. The optional third command is prb with its defaults, reported in a row
+# of its own.
 bench_case() {
 	local label=$1 unit=$2 p=() q=() d=() i
 	for ((i = 0; i < rounds; i++)); do
-		p+=("$(eval "$3")")
-		q+=("$(eval "$4")")
+		if ((i % 2 == 0)); then
+			p+=("$(eval "$3")")
+			q+=("$(eval "$4")")
+		else
+			q+=("$(eval "$4")")
+			p+=("$(eval "$3")")
+		fi
 		[ -z "${5-}" ] || d+=("$(eval "$5")")
 	done
 	bench_row "$label" "$unit" "${p[*]}" "${q[*]}"
