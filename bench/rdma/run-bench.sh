@@ -9,6 +9,8 @@
 # times per case (default 5), and the table shows the medians: MB/s for bandwidth
 # (prb bench vs ib_read_bw / ib_write_bw), t_typical us for latency (prb_rdma_read_lat
 # vs ib_read_lat, LAT_ITERS operations each, default 10000), and the ratio prb / perftest.
+# PRB_RDMA_CASES picks the cases and their order (default: lat read2m write2m read4k
+# write4k).
 set -u
 if [ "${1-}" != --inner ]; then
 	build=$(cd "${1:?usage: run-bench.sh BUILD [SECONDS [ROUNDS]]}" && pwd)
@@ -86,22 +88,34 @@ bench_case() {
 	[ -z "${5-}" ] || bench_row "  (prb defaults)" "$unit" "${d[*]}" "${q[*]}"
 }
 
-rm -f /tmp/bench-rows
-# Latency first: measured after the bandwidth runs, both tools' latencies came out about
-# twice as high and scattered (45 -> 80-90 us) in two runs; measured first, they are steady.
-bench_case "READ 8 B latency (t_typical)" us "\"$lat\" \"$url\" 8 $iters | typical" \
-	"perftest ib_read_lat -s 8 -n $iters | typical"
 # Bandwidth: prb polls its completion queue without sleeping (--rdma-spin forever) and
 # moves the same bytes from the same buffer every time (--one-buffer), as perftest does;
 # the row below each shows prb with its defaults (a wait that sleeps after 2 ms, a
 # buffer per request in flight, offsets walking the block).
-for c in "READ 2 MiB, 4 in flight|--size 2M --qd 4|ib_read_bw -s 2097152 -t 4" \
-	"WRITE 2 MiB, 4 in flight|--size 2M --qd 4 --write|ib_write_bw -s 2097152 -t 4" \
-	"READ 4 KiB, 32 in flight|--size 4K --qd 32|ib_read_bw -s 4096 -t 32" \
-	"WRITE 4 KiB, 32 in flight|--size 4K --qd 32 --write|ib_write_bw -s 4096 -t 32"; do
-	IFS='|' read -r label args tool <<<"$c"
+bw_case() {
+	local label=$1 args=$2 tool=$3
+
 	bench_case "$label" MB/s "prb_bw $args --rdma-spin forever --one-buffer" \
 		"perftest_bw $tool -D $secs" "prb_bw $args"
+}
+
+rm -f /tmp/bench-rows
+# PRB_RDMA_CASES: which cases, in which order. Latency first by default: measured after
+# the bandwidth runs, both tools' latencies came out about twice as high and scattered
+# (45 -> 80-90 us) in two runs; measured first, they are steady.
+for c in ${PRB_RDMA_CASES:-lat read2m write2m read4k write4k}; do
+	case $c in
+	lat) bench_case "READ 8 B latency (t_typical)" us "\"$lat\" \"$url\" 8 $iters | typical" \
+		"perftest ib_read_lat -s 8 -n $iters | typical" ;;
+	read2m) bw_case "READ 2 MiB, 4 in flight" "--size 2M --qd 4" "ib_read_bw -s 2097152 -t 4" ;;
+	write2m) bw_case "WRITE 2 MiB, 4 in flight" "--size 2M --qd 4 --write" \
+		"ib_write_bw -s 2097152 -t 4" ;;
+	read4k) bw_case "READ 4 KiB, 32 in flight" "--size 4K --qd 32" "ib_read_bw -s 4096 -t 32" ;;
+	write4k) bw_case "WRITE 4 KiB, 32 in flight" "--size 4K --qd 32 --write" \
+		"ib_write_bw -s 4096 -t 32" ;;
+	*) echo "run-bench: unknown case '$c' (PRB_RDMA_CASES: lat read2m write2m read4k write4k)" >&2
+	   exit 2 ;;
+	esac
 done
 
 printf '%-38s %10s %10s %5s %7s   (each round)\n' measure prb perftest unit ratio

@@ -45,6 +45,11 @@ struct prb_bench_shared {
 	const char *url;
 	atomic_bool stop;
 	atomic_bool failed;
+	/* The timed part starts once every connection is set up (connected, buffer
+	 * registered, block mapped) and ends when the last one has drained: connect and
+	 * teardown (over rdma_cm, registering and deregistering the buffers) are not I/O. */
+	atomic_uint ready; /* threads set up */
+	atomic_bool go;    /* all are: start the I/O */
 };
 
 struct prb_bench_thread {
@@ -55,6 +60,7 @@ struct prb_bench_thread {
 	uint64_t hist[PRB_HIST_BUCKETS];
 	int error;          /* first failure, a negative errno */
 	const char *step;   /* where it failed */
+	uint64_t end_ns;    /* when its last request completed */
 };
 
 static uint64_t prb_now_ns(void)
@@ -162,6 +168,17 @@ static int prb_bench_loop(struct prb_bench_thread *t, struct prb_mapping *m, uin
 	return 0;
 }
 
+/* Report this thread set up and wait for the start; false when the run was stopped. */
+static bool prb_bench_ready(struct prb_bench_shared *sh)
+{
+	const struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000L};
+
+	atomic_fetch_add(&sh->ready, 1);
+	while (!atomic_load(&sh->go) && !atomic_load(&sh->stop))
+		nanosleep(&tick, NULL);
+	return !atomic_load(&sh->stop);
+}
+
 static void *prb_bench_thread_main(void *arg)
 {
 	struct prb_bench_thread *t = arg;
@@ -186,8 +203,9 @@ static void *prb_bench_thread_main(void *arg)
 		rc = prb_register_buffer(s, bufs, o->qd * o->size);
 	if (rc == 0)
 		rc = prb_map(s, o->addr + t->index * PRB_BLOCK_BYTES, PRB_MAPPING_RW, &m);
-	if (rc == 0)
+	if (rc == 0 && prb_bench_ready(t->sh))
 		rc = prb_bench_loop(t, m, bufs, slots);
+	t->end_ns = prb_now_ns();
 	if (rc < 0)
 		prb_bench_fail(t, m ? (o->write ? "WRITE" : "READ") : s ? "MAP" : "connect", rc);
 	prb_unmap(&m);
@@ -396,6 +414,30 @@ static void prb_bench_report(const struct prb_common *c, const struct prb_bench_
 	}
 }
 
+/* Wait until the n threads are set up (or one failed), then start them; the start time. */
+static uint64_t prb_bench_start(struct prb_bench_shared *sh, unsigned n)
+{
+	const struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000L};
+	uint64_t start;
+
+	while (atomic_load(&sh->ready) < n && !atomic_load(&sh->stop))
+		nanosleep(&tick, NULL);
+	start = prb_now_ns();
+	atomic_store(&sh->go, true);
+	return start;
+}
+
+/* When the last of the n threads finished its I/O. */
+static uint64_t prb_bench_end(const struct prb_bench_thread *t, uint64_t n)
+{
+	uint64_t end = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		if (t[i].end_ns > end)
+			end = t[i].end_ns;
+	return end;
+}
+
 /* Start the threads, watch, join, merge the histograms, report. */
 static int prb_bench_run(struct prb_common *c, const char *url, const struct prb_bench_opts *o)
 {
@@ -408,7 +450,6 @@ static int prb_bench_run(struct prb_common *c, const char *url, const struct prb
 
 	if (!t)
 		return PRB_EXIT_IO;
-	start = prb_now_ns();
 	for (i = 0; i < o->conns; i++) {
 		t[i].sh = &sh;
 		t[i].index = (unsigned)i;
@@ -417,10 +458,11 @@ static int prb_bench_run(struct prb_common *c, const char *url, const struct prb
 			break;
 		}
 	}
+	start = prb_bench_start(&sh, (unsigned)i);
 	prb_bench_watch(&sh, t, start);
 	for (b = 0; b < i; b++)
 		pthread_join(t[b].tid, NULL);
-	secs = (double)(prb_now_ns() - start) / 1e9;
+	secs = (double)(prb_bench_end(t, i) - start) / 1e9;
 	ops = prb_bench_total(t, o->conns);
 	for (i = 0; i < o->conns; i++) {
 		for (b = 0; b < PRB_HIST_BUCKETS; b++)
