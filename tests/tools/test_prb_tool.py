@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 PRB = sys.argv[1]
 URL = os.environ["PRB_URL"]
@@ -217,6 +218,13 @@ def test_bench():
         check(row.get("op") == "write" and row.get("size") == str(BLK) and
               row.get("ops") == "20" and row.get("conns") == "2", f"csv row {row}")
     check("\r" not in err, "no progress line when stderr is not a terminal")
+    # The seconds count the I/O only, not the setup: 4 connections with 64 x 2 MiB buffers
+    # each (512 MiB to allocate and fill) moving one block each.
+    t0 = time.monotonic()
+    d = js(["bench", URL, "--size", "2M", "--qd", "64", "--conns", "4", "--count", "4"])
+    wall = time.monotonic() - t0
+    check(d.get("ops") == 4 and 0 <= d.get("seconds", -1) < wall / 2,
+          f"bench times the I/O, not the setup: {d.get('seconds')} s of {wall:.3f} s")
     out, _ = expect_rc(["bench", URL, "--time", "1", "--size", "64K"], 0)
     check("ops/s" in out and "p999_us" in out, f"bench table {out!r}")
     d = js(["list", URL, "--start", "0x7f0000000000"])
