@@ -9,8 +9,9 @@
 # times per case (default 5), and the table shows the medians: MB/s for bandwidth
 # (prb bench vs ib_read_bw / ib_write_bw), t_typical us for latency (prb_rdma_read_lat
 # vs ib_read_lat, LAT_ITERS operations each, default 10000), and the ratio prb / perftest.
-# PRB_RDMA_CASES picks the cases and their order (default: lat read2m write2m read4k
-# write4k).
+# The latency case runs LAT_ROUNDS rounds (default 15): a round takes seconds, and its
+# result swings by more than the 5 % the goal allows. PRB_RDMA_CASES picks the cases and
+# their order (default: lat read2m write2m read4k write4k).
 set -u
 if [ "${1-}" != --inner ]; then
 	build=$(cd "${1:?usage: run-bench.sh BUILD [SECONDS [ROUNDS]]}" && pwd)
@@ -19,18 +20,36 @@ if [ "${1-}" != --inner ]; then
 	exec "$src/scripts/with-target.sh" --listen rdma://10.0.0.1:0 -- \
 		"$(readlink -f "$0")" --inner "$build" "${2:-5}" "${3:-5}"
 fi
-build=$2 secs=$3 rounds=$4 iters=${LAT_ITERS:-10000}
+build=$2 secs=$3 rounds=$4 iters=${LAT_ITERS:-10000} lat_rounds=${LAT_ROUNDS:-15}
 url=$(grep ^rdma: "$PRB_POOL_DIR/ready")
 prb=$build/ref-initiator/tools/prb
 lat=$build/bench/rdma/prb_rdma_read_lat
+
+# The index of DEV's GID for IPV4 (::ffff:a.b.c.d), or nothing.
+gid_index() {
+	local want g
+	want=$(printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' ${2//./ })
+	for g in /sys/class/infiniband/"$1"/ports/1/gids/*; do
+		[ "$(cat "$g" 2>/dev/null)" = "$want" ] && { basename "$g"; return; }
+	done
+}
+
+# perftest picks GID 0, the IPv6 link-local one; prb's rdma_cm resolves 10.0.0.1 to
+# the IPv4 GIDs. perftest is given those too, so both cross the same network path.
+gid0=$(gid_index rxe0 10.0.0.1)
+gid1=$(gid_index rxe1 10.0.0.2)
+if [ -z "$gid0" ] || [ -z "$gid1" ]; then
+	echo "run-bench: no IPv4 GID on rxe0/rxe1 for 10.0.0.1/10.0.0.2" >&2
+	exit 1
+fi
 
 # perftest TOOL ARGS...: server on rxe0, client on rxe1; prints the client's output.
 perftest() {
 	local tool=$1
 	shift
-	"$tool" -d rxe0 -F "$@" >/tmp/perftest-server.log 2>&1 &
+	"$tool" -d rxe0 -x "$gid0" -F "$@" >/tmp/perftest-server.log 2>&1 &
 	sleep 1
-	"$tool" -d rxe1 -F "$@" 10.0.0.1 2>&1
+	"$tool" -d rxe1 -x "$gid1" -F "$@" 10.0.0.1 2>&1
 	wait
 }
 
@@ -67,7 +86,7 @@ bench_row() {
 }
 
 # case LABEL UNIT "PRB-COMMAND" "PERFTEST-COMMAND" ["PRB-DEFAULT-COMMAND"]: alternate them
-# ROUNDS times, print the medians. prb goes first in even rounds and perftest in odd
+# $rounds times, print the medians. prb goes first in even rounds and perftest in odd
 # ones, so that whatever the position in a round is worth (the host's scheduling, a
 # warm device) does not always go to the same side; until 2026-11-26 perftest always
 # ran second. The optional third command is prb with its defaults, reported in a row
@@ -105,8 +124,8 @@ rm -f /tmp/bench-rows
 # (45 -> 80-90 us) in two runs; measured first, they are steady.
 for c in ${PRB_RDMA_CASES:-lat read2m write2m read4k write4k}; do
 	case $c in
-	lat) bench_case "READ 8 B latency (t_typical)" us "\"$lat\" \"$url\" 8 $iters | typical" \
-		"perftest ib_read_lat -s 8 -n $iters | typical" ;;
+	lat) rounds=$lat_rounds bench_case "READ 8 B latency (t_typical)" us \
+		"\"$lat\" \"$url\" 8 $iters | typical" "perftest ib_read_lat -s 8 -n $iters | typical" ;;
 	read2m) bw_case "READ 2 MiB, 4 in flight" "--size 2M --qd 4" "ib_read_bw -s 2097152 -t 4" ;;
 	write2m) bw_case "WRITE 2 MiB, 4 in flight" "--size 2M --qd 4 --write" \
 		"ib_write_bw -s 2097152 -t 4" ;;
