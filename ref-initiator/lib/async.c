@@ -196,10 +196,21 @@ int prb_submit_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode,
 int prb_run_data(struct prb_mapping *m, struct prb_waiter *w, uint8_t opcode, uint64_t offset,
 		 void *read_buf, const void *write_buf, size_t len)
 {
+	const struct prb_transport_ops *t = m->session->transport;
 	struct prb_request *r;
-	int rc = prb_data_request(m, w, opcode, offset, read_buf, write_buf, len, 0, &r);
+	int direct = PRB_DIRECT_DECLINED, rc;
 
-	return rc < 0 ? rc : prb_queue_run(m->session, r);
+	if (t->run_direct) {
+		direct = t->run_direct(m, opcode, offset, read_buf, write_buf, len);
+		if (direct != PRB_DIRECT_DECLINED && direct != PRB_DIRECT_PENDING)
+			return direct;
+	}
+	/* Pending: the slot at the head of the free list, the one its work names. */
+	rc = prb_data_request(m, w, opcode, offset, read_buf, write_buf, len, 0, &r);
+	if (rc < 0)
+		return rc;
+	return direct == PRB_DIRECT_PENDING ? prb_queue_run_started(m->session, r)
+					    : prb_queue_run(m->session, r);
 }
 
 /* A CAS or FADD checked, in a slot, filled, not yet queued. */

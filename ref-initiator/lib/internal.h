@@ -84,6 +84,10 @@ struct prb_request {
 	uint32_t wire_len; /* whole PDU length */
 };
 
+/* What run_direct returns when it did not finish the operation (both positive). */
+#define PRB_DIRECT_DECLINED 1
+#define PRB_DIRECT_PENDING 2
+
 /*
  * A transport binding. The core never touches sockets or verbs; a transport
  * never decodes a response body (proto.c does, for both bindings).
@@ -110,6 +114,16 @@ struct prb_transport_ops {
 	 * tells whether it finished (prb_queue_run waits the normal way if not).
 	 */
 	int (*start_spin)(struct prb_session *s, struct prb_request *r);
+	/*
+	 * Optional (RDMA): a blocking READ or WRITE (checked, len within one request) started
+	 * without a request slot, then busy-polled as start_spin does: the lean path of a
+	 * single operation. Returns its result; PRB_DIRECT_DECLINED when it does not apply
+	 * (nothing was started); PRB_DIRECT_PENDING when it was started but has not
+	 * completed: its work names the slot at the head of the free list, which the
+	 * caller must take for it at once (prb_queue_run_started).
+	 */
+	int (*run_direct)(struct prb_mapping *m, uint8_t opcode, uint64_t offset, void *read_buf,
+			  const void *write_buf, size_t len);
 	/* Optional (RDMA): the caller's registered buffers changed (buffers.c). */
 	int (*buffers_changed)(struct prb_session *s);
 };
@@ -210,6 +224,9 @@ int prb_queue_progress(struct prb_session *s, int timeout_ms);
 void prb_queue_fail_all(struct prb_session *s, int result);
 int prb_queue_wait(struct prb_session *s, struct prb_waiter *w);
 int prb_queue_run(struct prb_session *s, struct prb_request *r);
+int prb_queue_run_started(struct prb_session *s, struct prb_request *r);
+struct prb_request *prb_queue_hold(struct prb_session *s);
+void prb_queue_unhold(struct prb_session *s, struct prb_request *r);
 
 /* proto.c: request encoding and response decoding (both bindings). */
 int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t flags, void *buf,

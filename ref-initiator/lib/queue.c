@@ -83,6 +83,25 @@ struct prb_request *prb_queue_get(struct prb_session *s)
 	return r;
 }
 
+/*
+ * Hold the slot at the head of the free list out of it (there must be one), untouched,
+ * while a transport uses its index for work without a request (run_direct);
+ * prb_queue_unhold puts it back at the head.
+ */
+struct prb_request *prb_queue_hold(struct prb_session *s)
+{
+	struct prb_request *r = s->free_slots;
+
+	s->free_slots = r->next;
+	return r;
+}
+
+void prb_queue_unhold(struct prb_session *s, struct prb_request *r)
+{
+	r->next = s->free_slots;
+	s->free_slots = r;
+}
+
 int prb_queue_get_wait(struct prb_session *s, struct prb_request **out)
 {
 	int rc;
@@ -281,6 +300,19 @@ int prb_queue_run(struct prb_session *s, struct prb_request *r)
 	if (rc < 0)
 		prb_session_lost(s, rc); /* finishes r as well */
 	return w->pending > 0 ? prb_queue_wait(s, w) : w->result;
+}
+
+/*
+ * A blocking call's one request r that the transport has already put on the wire
+ * (run_direct returned PRB_DIRECT_PENDING): in flight from now on; wait for it.
+ */
+int prb_queue_run_started(struct prb_session *s, struct prb_request *r)
+{
+	struct prb_waiter *w = r->waiter;
+
+	queue_count(s, r);
+	queue_mark_inflight(s, r);
+	return prb_queue_wait(s, w);
 }
 
 int prb_queue_wait(struct prb_session *s, struct prb_waiter *w)

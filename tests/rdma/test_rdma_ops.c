@@ -5,7 +5,9 @@
  * pool and through a registered buffer), and the facts the binding promises: the brick
  * sees no request per one-sided operation (INFO's request counter), a handle revoked
  * by another connection (FREE with FORCE) fails with -ESTALE and costs the connection,
- * which prb_reconnect restores. Requests keep their order when the bounce pool is full
+ * which prb_reconnect restores; the same for blocking calls on registered buffers, which
+ * take the direct path (no request slot), with requests in flight beside them or not.
+ * Requests keep their order when the bounce pool is full
  * (a FLUSH queued after WRITEs answers after them). With prb_opts_set_rdma_spin: a
  * session that polls without sleeping moves a block at depth intact, and its wait still
  * ends at the I/O timeout when the brick (stopped, PRB_TARGET_PID) answers nothing,
@@ -197,6 +199,68 @@ static void test_one_sided(struct prb_session *s, struct prb_mapping *rw)
 	      before, after);
 }
 
+/*
+ * Blocking READ and WRITE of registered buffers take libprb's direct path (no request
+ * filled): 8 bytes complete within its spin; 2 MiB outlasts it on Soft-RoCE and
+ * finishes as a request, as does a READ behind an asynchronous one. The brick sees none
+ * of it.
+ */
+static void test_direct(struct prb_session *s, struct prb_mapping *rw)
+{
+	uint8_t *reg = malloc(2 * BLOCK), *src = malloc(BLOCK);
+	struct prb_completion done;
+	uint64_t before, after;
+	int errors = 0, rc;
+
+	if (!reg || !src || prb_register_buffer(s, reg, 2 * BLOCK) != 0) {
+		CHECK(0, "register 4 MiB for the direct path");
+		goto out;
+	}
+	before = requests(s);
+	for (uint64_t i = 0; i < 200; i++) {
+		uint64_t v = 0x5eed000000000000ull + i, got = 0;
+
+		memcpy(reg, &v, 8);
+		errors += prb_write(rw, 1024 + (i % 64) * 8, reg, 8) != 0;
+		memset(reg + 64, 0, 8);
+		errors += prb_read(rw, 1024 + (i % 64) * 8, reg + 64, 8) != 0;
+		memcpy(&got, reg + 64, 8);
+		errors += got != v;
+	}
+	after = requests(s);
+	CHECK(errors == 0, "200 registered 8-byte WRITE + READ pairs, each read back");
+	CHECK(after - before == 1, "direct path: no brick request (only the INFO counted)");
+
+	fill(reg, BLOCK, 17);
+	rc = prb_write(rw, 0, reg, BLOCK);
+	CHECK(rc == 0, "registered 2 MiB WRITE (outlasts the spin): %s", prb_strerror(rc));
+	memset(reg + BLOCK, 0, BLOCK);
+	rc = prb_read(rw, 0, reg + BLOCK, BLOCK);
+	CHECK(rc == 0 && memcmp(reg, reg + BLOCK, BLOCK) == 0,
+	      "registered 2 MiB READ: %s, same bytes", prb_strerror(rc));
+
+	/* With an asynchronous 2 MiB READ in flight, a blocking 8-byte one waits behind it
+	 * (one queue pair, in order) beyond its spin, and finishes as a request. */
+	fill(src, BLOCK, 18);
+	CHECK(prb_write(rw, 0, src, BLOCK) == 0, "WRITE a new block image");
+	memset(reg, 0, 2 * BLOCK);
+	rc = prb_async_read(rw, 0, reg + BLOCK, BLOCK, 7);
+	if (rc == 0)
+		rc = prb_submit(s);
+	CHECK(rc == 1, "asynchronous 2 MiB READ in flight: %d", rc);
+	rc = prb_read(rw, 4096, reg, 8);
+	CHECK(rc == 0 && memcmp(reg, src + 4096, 8) == 0,
+	      "registered 8-byte READ behind it: %s, right bytes", prb_strerror(rc));
+	rc = prb_reap(s, &done, 1, 1, 5000);
+	CHECK(rc == 1 && done.user_data == 7 && done.result == 0 &&
+		      memcmp(reg + BLOCK, src, BLOCK) == 0,
+	      "the asynchronous READ completes (%d, result %d), same bytes", rc, done.result);
+	CHECK(prb_unregister_buffer(s, reg) == 0, "unregister the direct path's buffer");
+out:
+	free(src);
+	free(reg);
+}
+
 /* MAP rules and revocation through FREE with FORCE from another connection. */
 static void test_revocation(const char *url, struct prb_session *s)
 {
@@ -234,6 +298,25 @@ static void test_revocation(const char *url, struct prb_session *s)
 	CHECK(victim && prb_read(victim, 0, buf, sizeof(buf)) == -ESTALE,
 	      "the old mapping stays dead after the reconnect");
 	prb_unmap(&victim);
+	CHECK(prb_keepalive(s) == 0, "the new connection works");
+
+	/* The same through the direct path (a registered buffer, nothing else in flight). */
+	CHECK(prb_alloc(other, BASE + 3 * BLOCK, 1) == 0, "ALLOC the victim block again");
+	CHECK(prb_register_buffer(s, buf, sizeof(buf)) == 0, "register the READ buffer");
+	CHECK(prb_map(s, BASE + 3 * BLOCK, PRB_MAPPING_RW, &victim) == 0, "MAP RW (victim 2)");
+	CHECK(victim && prb_read(victim, 0, buf, 8) == 0, "victim 2 works (direct READ)");
+	CHECK(prb_free(other, BASE + 3 * BLOCK, 1, PRB_FREE_FLAG_FORCE) == 0,
+	      "FREE FORCE of victim 2 from the other connection");
+	rc = victim ? prb_read(victim, 0, buf, 8) : -EINVAL;
+	CHECK(rc == -ESTALE, "direct READ through the revoked key: %s (ESTALE expected)",
+	      prb_strerror(rc));
+	CHECK(prb_session_status(s) != 0, "the connection is lost after it (%s)",
+	      prb_strerror(prb_session_status(s)));
+	rc = prb_reconnect(s);
+	CHECK(rc == 0, "prb_reconnect: %s", prb_strerror(rc));
+	CHECK(victim && prb_read(victim, 0, buf, 8) == -ESTALE, "victim 2 stays dead");
+	prb_unmap(&victim);
+	CHECK(prb_unregister_buffer(s, buf) == 0, "unregister the READ buffer");
 	CHECK(prb_keepalive(s) == 0, "the new connection works");
 	prb_disconnect(&other);
 }
@@ -411,6 +494,7 @@ int main(int argc, char **argv)
 		test_atomics(rw);
 		test_order(s, rw);
 		test_one_sided(s, rw);
+		test_direct(s, rw);
 		CHECK(prb_unmap(&rw) == 0, "UNMAP RW");
 	}
 	test_revocation(argv[1], s);

@@ -354,7 +354,10 @@ int prb_session_fd(const struct prb_session *session);
 /**
  * Register a buffer for zero-copy READ and WRITE: over RDMA, one-sided operations whose
  * buffer lies inside a registered one move the bytes straight between it and the brick;
- * other buffers go through the session's bounce memory (a copy). The registration lasts
+ * other buffers go through the session's bounce memory (a copy). A blocking `prb_read` or
+ * `prb_write` of registered memory, with nothing queued before it, is also the shortest
+ * path through the library: one work request posted at once, as perftest does. The
+ * registration lasts
  * until prb_unregister_buffer or prb_disconnect, across reconnects. Over TCP it changes
  * nothing (TCP needs no registration). The buffer must stay allocated while registered.
  * \param session the session.
