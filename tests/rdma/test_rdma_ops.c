@@ -261,11 +261,39 @@ out:
 	free(reg);
 }
 
+/*
+ * Block BASE + 3 blocks mapped RW on s, revoked by FREE with FORCE on other: a READ of
+ * len bytes into buf through it fails with -ESTALE and costs the connection, which
+ * prb_reconnect restores; the mapping stays dead.
+ */
+static void revoke_and_read(struct prb_session *s, struct prb_session *other, uint8_t *buf,
+			    size_t len, const char *how)
+{
+	struct prb_mapping *victim = NULL;
+	int rc;
+
+	CHECK(prb_map(s, BASE + 3 * BLOCK, PRB_MAPPING_RW, &victim) == 0, "MAP RW (victim)");
+	CHECK(victim && prb_read(victim, 0, buf, len) == 0, "victim works: %s", how);
+	CHECK(prb_free(other, BASE + 3 * BLOCK, 1, PRB_FREE_FLAG_FORCE) == 0,
+	      "FREE FORCE from the other connection");
+	rc = victim ? prb_read(victim, 0, buf, len) : -EINVAL;
+	CHECK(rc == -ESTALE, "%s through the revoked key: %s (ESTALE expected)", how,
+	      prb_strerror(rc));
+	CHECK(prb_session_status(s) != 0, "the connection is lost after a remote access error (%s)",
+	      prb_strerror(prb_session_status(s)));
+	rc = prb_reconnect(s);
+	CHECK(rc == 0, "prb_reconnect: %s", prb_strerror(rc));
+	CHECK(victim && prb_read(victim, 0, buf, len) == -ESTALE,
+	      "the old mapping stays dead after the reconnect");
+	prb_unmap(&victim);
+	CHECK(prb_keepalive(s) == 0, "the new connection works");
+}
+
 /* MAP rules and revocation through FREE with FORCE from another connection. */
 static void test_revocation(const char *url, struct prb_session *s)
 {
 	struct prb_session *other = NULL;
-	struct prb_mapping *ro = NULL, *ex = NULL, *ex2 = NULL, *victim = NULL;
+	struct prb_mapping *ro = NULL, *ex = NULL, *ex2 = NULL;
 	uint8_t buf[64];
 	int rc;
 
@@ -284,40 +312,12 @@ static void test_revocation(const char *url, struct prb_session *s)
 	CHECK(rc == 0, "second connection");
 	if (rc)
 		return;
-	CHECK(prb_map(s, BASE + 3 * BLOCK, PRB_MAPPING_RW, &victim) == 0, "MAP RW (victim)");
-	CHECK(victim && prb_read(victim, 0, buf, sizeof(buf)) == 0, "victim works");
-	CHECK(prb_free(other, BASE + 3 * BLOCK, 1, PRB_FREE_FLAG_FORCE) == 0,
-	      "FREE FORCE from the other connection");
-	rc = victim ? prb_read(victim, 0, buf, sizeof(buf)) : -EINVAL;
-	CHECK(rc == -ESTALE, "one-sided READ through the revoked key: %s (ESTALE expected)",
-	      prb_strerror(rc));
-	CHECK(prb_session_status(s) != 0, "the connection is lost after a remote access error (%s)",
-	      prb_strerror(prb_session_status(s)));
-	rc = prb_reconnect(s);
-	CHECK(rc == 0, "prb_reconnect: %s", prb_strerror(rc));
-	CHECK(victim && prb_read(victim, 0, buf, sizeof(buf)) == -ESTALE,
-	      "the old mapping stays dead after the reconnect");
-	prb_unmap(&victim);
-	CHECK(prb_keepalive(s) == 0, "the new connection works");
-
+	revoke_and_read(s, other, buf, sizeof(buf), "one-sided READ (bounce)");
 	/* The same through the direct path (a registered buffer, nothing else in flight). */
 	CHECK(prb_alloc(other, BASE + 3 * BLOCK, 1) == 0, "ALLOC the victim block again");
 	CHECK(prb_register_buffer(s, buf, sizeof(buf)) == 0, "register the READ buffer");
-	CHECK(prb_map(s, BASE + 3 * BLOCK, PRB_MAPPING_RW, &victim) == 0, "MAP RW (victim 2)");
-	CHECK(victim && prb_read(victim, 0, buf, 8) == 0, "victim 2 works (direct READ)");
-	CHECK(prb_free(other, BASE + 3 * BLOCK, 1, PRB_FREE_FLAG_FORCE) == 0,
-	      "FREE FORCE of victim 2 from the other connection");
-	rc = victim ? prb_read(victim, 0, buf, 8) : -EINVAL;
-	CHECK(rc == -ESTALE, "direct READ through the revoked key: %s (ESTALE expected)",
-	      prb_strerror(rc));
-	CHECK(prb_session_status(s) != 0, "the connection is lost after it (%s)",
-	      prb_strerror(prb_session_status(s)));
-	rc = prb_reconnect(s);
-	CHECK(rc == 0, "prb_reconnect: %s", prb_strerror(rc));
-	CHECK(victim && prb_read(victim, 0, buf, 8) == -ESTALE, "victim 2 stays dead");
-	prb_unmap(&victim);
+	revoke_and_read(s, other, buf, 8, "direct READ (registered)");
 	CHECK(prb_unregister_buffer(s, buf) == 0, "unregister the READ buffer");
-	CHECK(prb_keepalive(s) == 0, "the new connection works");
 	prb_disconnect(&other);
 }
 
