@@ -247,7 +247,8 @@ static void test_direct(struct prb_session *s, struct prb_mapping *rw)
 	rc = prb_async_read(rw, 0, reg + BLOCK, BLOCK, 7);
 	if (rc == 0)
 		rc = prb_submit(s);
-	CHECK(rc == 1, "asynchronous 2 MiB READ in flight: %d", rc);
+	/* 1 here (under TCG a 2 MiB READ takes tens of ms); a faster device may be done. */
+	CHECK(rc >= 0, "asynchronous 2 MiB READ submitted, %d in flight", rc);
 	rc = prb_read(rw, 4096, reg, 8);
 	CHECK(rc == 0 && memcmp(reg, src + 4096, 8) == 0,
 	      "registered 8-byte READ behind it: %s, right bytes", prb_strerror(rc));
