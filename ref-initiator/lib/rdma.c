@@ -647,6 +647,14 @@ static int prb_rdma_post_waiting(struct prb_session *s, struct prb_rdma *c)
 
 /* ------------------------------------------------------------------ completions */
 
+/* The connection error a failed one-sided completion leaves (its queue pair is in the
+ * error state): -ECONNRESET for a revoked key or a flushed request, else -EIO. */
+static int prb_rdma_data_error(enum ibv_wc_status status)
+{
+	return status == IBV_WC_REM_ACCESS_ERR || status == IBV_WC_WR_FLUSH_ERR ? -ECONNRESET
+										: -EIO;
+}
+
 /* A one-sided operation completed: deliver its data and finish it. */
 static int prb_rdma_data_done(struct prb_session *s, struct prb_rdma *c, const struct ibv_wc *wc)
 {
@@ -672,12 +680,10 @@ static int prb_rdma_data_done(struct prb_session *s, struct prb_rdma *c, const s
 		return 0;
 	}
 	prb_rdma_bounce_put(c, slot, len);
-	if (wc->status == IBV_WC_REM_ACCESS_ERR) {
-		/* The key is gone (revoked by the brick): the handle is stale, the QP dead. */
+	/* The key is gone (revoked by the brick): the handle is stale, the QP dead. */
+	if (wc->status == IBV_WC_REM_ACCESS_ERR)
 		prb_queue_finish(s, r, -ESTALE);
-		return -ECONNRESET;
-	}
-	return wc->status == IBV_WC_WR_FLUSH_ERR ? -ECONNRESET : -EIO;
+	return prb_rdma_data_error(wc->status);
 }
 
 /* A capsule arrived: a response (complete its request) or a TERM. */
@@ -810,6 +816,25 @@ static int prb_rdma_spin(struct prb_session *s, struct prb_rdma *c, uint64_t dea
 }
 
 /*
+ * One step of a blocking call's busy poll: one completion at a time, as perftest polls,
+ * most often the only one there is. Returns 1 when it is the work request with id mine
+ * (left to the caller; 0 names none: no work request has id 0), 0 when there was none
+ * or another's was handled, or a negative errno when that one was fatal. Inline: it
+ * runs once per poll on the blocking READ's latency path.
+ */
+static inline int prb_rdma_poll_one(struct prb_session *s, struct prb_rdma *c, uint64_t mine,
+				    struct ibv_wc *wc)
+{
+	int n = ibv_poll_cq(c->cq, 1, wc);
+
+	if (n == 0)
+		return 0;
+	if (n < 0)
+		return -EIO;
+	return mine != 0 && wc->wr_id == mine ? 1 : prb_rdma_handle(s, c, wc, n, 0);
+}
+
+/*
  * A blocking call's one READ, WRITE, CAS or FADD (prb_queue_run): post it and busy-poll the
  * completion queue as perftest does, at most PRB_RDMA_SPIN_POLLS times, with no clock
  * reading; every completion goes through prb_rdma_handle, so others' requests finish as
@@ -827,15 +852,8 @@ static int prb_rdma_start_spin(struct prb_session *s, struct prb_request *r)
 		rc = prb_rdma_ring(c);
 	if (rc < 0 || c->wait_head)
 		return rc;
-	/* One entry per poll, as perftest: most often the only one there is. */
 	for (unsigned i = 0; i < PRB_RDMA_SPIN_POLLS && w->pending > 0; i++) {
-		int n = ibv_poll_cq(c->cq, 1, &wc);
-
-		if (n == 0)
-			continue;
-		if (n < 0)
-			return -EIO;
-		rc = prb_rdma_handle(s, c, &wc, n, 0);
+		rc = prb_rdma_poll_one(s, c, 0, &wc);
 		if (rc < 0)
 			return rc;
 	}
@@ -852,9 +870,7 @@ static int prb_rdma_direct_done(struct prb_session *s, struct prb_mapping *m,
 {
 	if (wc->status == IBV_WC_SUCCESS)
 		return 0;
-	prb_session_lost(s, wc->status == IBV_WC_REM_ACCESS_ERR || wc->status == IBV_WC_WR_FLUSH_ERR
-				    ? -ECONNRESET
-				    : -EIO);
+	prb_session_lost(s, prb_rdma_data_error(wc->status));
 	if (wc->status != IBV_WC_REM_ACCESS_ERR)
 		return -ECONNRESET;
 	m->revoked = true;
@@ -899,16 +915,14 @@ static int prb_rdma_run_direct(struct prb_mapping *m, uint8_t opcode, uint64_t o
 	if (ibv_post_send(c->id->qp, &wr, &bad))
 		rc = -EIO;
 	for (unsigned i = 0; rc == PRB_DIRECT_PENDING && i < PRB_RDMA_SPIN_POLLS; i++) {
-		int n = ibv_poll_cq(c->cq, 1, &wc);
+		int got = prb_rdma_poll_one(s, c, wr.wr_id, &wc);
 
-		if (n > 0 && wc.wr_id == wr.wr_id) {
+		if (got == 1) {
 			prb_queue_unhold(s, held);
 			return prb_rdma_direct_done(s, m, &wc);
 		}
-		if (n != 0)
-			rc = n < 0 ? -EIO : prb_rdma_handle(s, c, &wc, n, 0);
-		if (rc == 0)
-			rc = PRB_DIRECT_PENDING;
+		if (got < 0)
+			rc = got;
 	}
 	prb_queue_unhold(s, held);
 	if (rc < 0) {
