@@ -10,6 +10,21 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/prb-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
 
+# 0. A whole install (every component, the dissector's included) stays under its prefix,
+#    as a packager's staged install must.
+cmake --install "$build" --prefix "$tmp/all" >"$tmp/install-all.log"
+installed=$(sed -n 's/^-- \(Installing\|Up-to-date\): //p' "$tmp/install-all.log")
+[ -n "$installed" ] || { echo "install_test: cmake --install listed no files" >&2; exit 1; }
+outside=$(printf '%s\n' "$installed" | grep -v "^$tmp/all/" || true)
+if [ -n "$outside" ]; then
+	printf 'install_test: installed outside the prefix:\n%s\n' "$outside" >&2
+	exit 1
+fi
+if [ -e "$build/dissector" ] && ! find "$tmp/all" -path '*/wireshark/plugins/*/epan/prb.so' | grep -q .; then
+	echo "install_test: the dissector was built but not installed under the prefix" >&2
+	exit 1
+fi
+
 for component in prbwire prb; do
 	cmake --install "$build" --prefix "$prefix" --component $component >>"$tmp/install.log"
 done
