@@ -24,6 +24,9 @@ if [ -e "$build/dissector" ] && ! find "$tmp/all" -path '*/wireshark/plugins/*/e
 	echo "install_test: the dissector was built but not installed under the prefix" >&2
 	exit 1
 fi
+for f in bin/prb-target share/man/man8/prb-target.8; do
+	[ -e "$tmp/all/$f" ] || { echo "install_test: $f not installed" >&2; exit 1; }
+done
 
 for component in prbwire prb; do
 	cmake --install "$build" --prefix "$prefix" --component $component >>"$tmp/install.log"
