@@ -90,9 +90,19 @@ static bool locate_payload(struct prb_pdu *pdu)
 	return true;
 }
 
-/* Header length, plen and digest flags against the message; expert info on what is wrong. */
+/* The fixed part is what hlen says: the message's size, or the header alone for an error. */
+static bool hlen_matches(const struct prb_pdu *pdu)
+{
+	return pdu->hlen == (pdu->error_response ? PRB_HDR_SIZE : pdu->msg->size);
+}
+
+/*
+ * Header length, plen and digest flags against the message; expert info on what is wrong.
+ * plen_ok: plen covers hlen and the digests; plen_believed: plen is not absurd. Where hlen
+ * or plen is already reported, the payload they imply is not judged as well.
+ */
 static void check_lengths(packet_info *pinfo, proto_item *pdu_item, const struct prb_pdu *pdu,
-			  bool plen_ok)
+			  bool plen_ok, bool plen_believed)
 {
 	const struct prb_ws_msg *msg = pdu->msg;
 
@@ -108,7 +118,7 @@ static void check_lengths(packet_info *pinfo, proto_item *pdu_item, const struct
 		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_BAD_PLEN],
 				       "plen %u is shorter than hlen plus the flagged digests",
 				       pdu->plen);
-	else if (pdu->payload_len != 0 &&
+	else if (plen_believed && hlen_matches(pdu) && pdu->payload_len != 0 &&
 		 (msg->payload == PRB_WS_PAYLOAD_NONE || pdu->error_response))
 		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_BAD_PLEN],
 				       "%u bytes after the fixed part of %s, which has no payload",
@@ -323,7 +333,7 @@ int prb_dissect_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, enum pr
 	const struct prb_txn *txn;
 	proto_item *pdu_item;
 	proto_tree *pdu_tree;
-	bool plen_ok;
+	bool plen_ok, plen_believed;
 
 	col_set_str(pinfo->cinfo, COL_PROTOCOL, "PRB");
 	pdu.index = next_pdu_index(pinfo);
@@ -332,7 +342,8 @@ int prb_dissect_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, enum pr
 	read_header(tvb, &pdu);
 	if (pdu.magic != PRB_MAGIC || pdu.msg == NULL)
 		return dissect_unknown(tvb, pinfo, pdu_tree, pdu_item, &pdu);
-	if (pdu.plen > prb_pref_max_pdu)
+	plen_believed = pdu.plen <= prb_pref_max_pdu;
+	if (!plen_believed)
 		expert_add_info_format(pinfo, pdu_item, &prb_ei[PRB_EI_LENGTH_ABSURD],
 				       "plen %u is above the max_pdu preference (%u)", pdu.plen,
 				       prb_pref_max_pdu);
@@ -342,7 +353,7 @@ int prb_dissect_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, enum pr
 	proto_tree_add_item(pdu_tree, prb_xf[PRB_XF_RESPONSE_BIT], tvb, PRB_WS_HDR_OPCODE, 1,
 			    ENC_NA);
 	plen_ok = locate_payload(&pdu);
-	check_lengths(pinfo, pdu_item, &pdu, plen_ok);
+	check_lengths(pinfo, pdu_item, &pdu, plen_ok, plen_believed);
 	if (!pdu.error_response && pdu.hlen == pdu.msg->size) {
 		prb_dissect_layout(tvb, pinfo, pdu_tree, pdu.msg, 0);
 		if (!pdu.response || pdu.msg->direction == PRB_WS_EITHER)
@@ -363,7 +374,11 @@ int prb_dissect_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, enum pr
 	summarise(tvb, pinfo, pdu_item, &pdu, txn, own);
 	if (pdu.flags & PRB_HDR_HDGST)
 		dissect_hdgst(tvb, pinfo, pdu_tree, &pdu);
-	if (plen_ok && pdu.payload_len > 0)
+	/* An absurd plen's payload is not in the PDU (the TCP binding cut it at the segment). */
+	if (plen_ok && plen_believed && pdu.payload_len > 0)
 		dissect_payload(tvb, pinfo, pdu_tree, &pdu);
+	else if (!plen_believed && tvb_reported_length(tvb) > pdu.hlen)
+		proto_tree_add_item(pdu_tree, prb_xf[PRB_XF_BODY_EXTRA], tvb, (int)pdu.hlen, -1,
+				    ENC_NA);
 	return (int)tvb_captured_length(tvb);
 }
