@@ -84,6 +84,8 @@ struct prb_conn {
 	uint32_t wr_offset;
 	uint16_t wr_status;
 	uint8_t *bounce;             /* data digest on: the payload lands here first */
+	bool wr_crc_on;              /* a failed WRITE's dropped payload goes through wr_crc */
+	uint32_t wr_crc;
 
 	/* Send side: a ring of queue_depth + 2 entries (responses, one TERM). */
 	struct tx_entry *tx;
@@ -739,6 +741,19 @@ static void conn_atomic(struct prb_conn *c, enum prb_msg_id id, const union prb_
 		conn_rsp_done(c, e);
 }
 
+/*
+ * A WRITE that fails drops its payload, but with data digests its status may still be
+ * EBADMSG, which comes before the operation's own statuses (PRB-REQ-1): check the
+ * digest over the bytes as they are dropped.
+ */
+static void conn_write_digest_dropped(struct prb_conn *c)
+{
+	if (!c->ddgst)
+		return;
+	c->wr_crc_on = true;
+	c->wr_crc = 0xFFFFFFFFu;
+}
+
 /* Set up the payload sink of a decoded WRITE (or skip it when the WRITE fails). */
 static void conn_write_begin(struct prb_conn *c, const struct prb_write_req *req)
 {
@@ -754,8 +769,10 @@ static void conn_write_begin(struct prb_conn *c, const struct prb_write_req *req
 	c->sink_dst = NULL;
 	c->wr_map = NULL;
 	c->wr_status = PRB_ST_OK;
+	c->wr_crc_on = false;
 	if (err < 0) {
 		c->wr_status = prb_status_from_errno(err);
+		conn_write_digest_dropped(c);
 		return;
 	}
 	if (c->ddgst) {
@@ -763,6 +780,7 @@ static void conn_write_begin(struct prb_conn *c, const struct prb_write_req *req
 			c->bounce = malloc(c->lim.max_data);
 		if (!c->bounce) {
 			c->wr_status = PRB_ST_ENOMEM;
+			conn_write_digest_dropped(c);
 			return;
 		}
 		c->sink_dst = c->bounce;
@@ -782,16 +800,20 @@ static void conn_write_end(struct prb_conn *c, bool digest_ok)
 	struct prb_mapping *m = c->wr_map;
 
 	c->wr_map = NULL;
+	/* PRB-REQ-1: EINVAL, then EBADMSG (nothing written: PRB-DGST-7), then the rest. */
+	if (c->wr_status == PRB_ST_EINVAL) {
+		conn_error_rsp(c, c->wr_status);
+		return;
+	}
+	if (c->ddgst && !digest_ok) {
+		conn_error_rsp(c, PRB_ST_EBADMSG);
+		return;
+	}
 	if (c->wr_status != PRB_ST_OK) {
 		conn_error_rsp(c, c->wr_status);
 		return;
 	}
 	if (c->ddgst) {
-		/* PRB-DIGEST: a data digest mismatch writes nothing (EBADMSG). */
-		if (!digest_ok) {
-			conn_error_rsp(c, PRB_ST_EBADMSG);
-			return;
-		}
 		if (c->zero_copy)
 			tx_copy_refs(c, NULL, m->data);
 		memcpy(m->data + c->wr_offset, c->bounce, c->payload_len);
@@ -1136,7 +1158,10 @@ static void rx_ddgst(struct prb_conn *c)
 	bool ok = true;
 
 	c->rstart += PRB_DDGST_SIZE;
-	if (c->wr_status == PRB_ST_OK)
+	/* The payload went to the bounce buffer (also when revoked meanwhile), or was dropped. */
+	if (c->wr_crc_on)
+		ok = want == ~c->wr_crc;
+	else if (c->sink_dst)
 		ok = want == prb_crc32c(c->bounce, c->payload_len);
 	conn_write_end(c, ok);
 	rx_pdu_end(c);
@@ -1153,6 +1178,8 @@ static void rx_payload_from_buffer(struct prb_conn *c)
 		c->sink_dst += take;
 	} else if (c->sink_crc) {
 		c->crc = crc32_iscsi(c->rbuf + c->rstart, (int)take, c->crc);
+	} else if (c->wr_crc_on) {
+		c->wr_crc = crc32_iscsi(c->rbuf + c->rstart, (int)take, c->wr_crc);
 	}
 	c->rstart += take;
 	c->sink_left -= take;

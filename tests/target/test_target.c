@@ -82,6 +82,12 @@ static int expect_term(struct tc *c, uint16_t reason, uint32_t offset)
 }
 
 /* Raw PDU builder: encode a message without the client's help (for malformed input). */
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
 static int encode_raw(enum prb_msg_id id, union prb_msg *m, uint8_t *buf, size_t len)
 {
 	return prb_msg_encode(id, m, buf, len);
@@ -742,6 +748,55 @@ static int test_pipeline(void)
 	return 0;
 }
 
+/*
+ * Send a WRITE of len bytes (at most 256) with both digests on: a correct header digest,
+ * and a data digest that matches the payload or not. \return 0 or a negative errno.
+ */
+static int send_write_digests(struct tc *c, uint32_t tag, uint64_t h, uint32_t offset,
+			      const uint8_t *payload, uint32_t len, bool digest_matches)
+{
+	uint8_t pdu[PRB_WRITE_REQ_SIZE + PRB_HDGST_SIZE + 256 + PRB_DDGST_SIZE];
+	uint32_t fixed = PRB_WRITE_REQ_SIZE + PRB_HDGST_SIZE;
+	union prb_msg m;
+	uint32_t crc;
+
+	if (len > 256)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.write_req.handle = h;
+	m.write_req.offset = offset;
+	m.write_req.length = len;
+	m.write_req.payload_len = len;
+	m.hdr.flags = PRB_HDR_HDGST | PRB_HDR_DDGST;
+	m.hdr.tag = tag;
+	if (encode_raw(PRB_MSG_WRITE_REQ, &m, pdu, sizeof(pdu)) != (int)PRB_WRITE_REQ_SIZE)
+		return -EINVAL;
+	put_le32(pdu + PRB_WRITE_REQ_SIZE, prb_crc32c(pdu, PRB_WRITE_REQ_SIZE));
+	put_le32(pdu + PRB_WRITE_REQ_SIZE + 4, 0);
+	memcpy(pdu + fixed, payload, len);
+	crc = prb_crc32c(payload, len);
+	put_le32(pdu + fixed + len, digest_matches ? crc : ~crc);
+	return tc_send_raw(c, pdu, fixed + len + PRB_DDGST_SIZE);
+}
+
+/* A WRITE with both digests: the response's status (a PRB_ST_*), or a negative errno. */
+static int write_digests_status(struct tc *c, uint64_t h, uint32_t offset, const uint8_t *payload,
+				uint32_t len, bool digest_matches)
+{
+	uint32_t tag = c->next_tag++;
+	struct tc_pdu p;
+	int err;
+
+	err = send_write_digests(c, tag, h, offset, payload, len, digest_matches);
+	if (err == 0)
+		err = tc_recv(c, &p);
+	if (err < 0)
+		return err;
+	if (p.msg.hdr.tag != tag || p.msg.hdr.flags != PRB_HDR_HDGST)
+		return -EPROTO;
+	return p.msg.hdr.status;
+}
+
 static int test_digests(void)
 {
 	static uint8_t buf[65536], back[65536];
@@ -752,7 +807,6 @@ static int test_digests(void)
 	union prb_msg m;
 	struct tc c;
 	uint8_t pdu[96];
-	int n;
 
 	CHECK(witness_setup(&w, 90 * B) == 0);
 	OPEN(c, PRB_FEAT_HDGST | PRB_FEAT_DDGST, 8);
@@ -779,37 +833,45 @@ static int test_digests(void)
 	CHECK_ST(tc_list(&c, 92 * B, 4, ext, &count, &next, &flags), 0);
 	CHECK(count == 0);
 	/* PRB-DGST-7: bad data digest: EBADMSG and nothing written. */
-	memset(&m, 0, sizeof(m));
-	m.write_req.handle = h;
-	m.write_req.offset = 100;
-	m.write_req.length = 16;
-	m.write_req.payload_len = 16;
-	m.hdr.flags = PRB_HDR_HDGST | PRB_HDR_DDGST;
-	m.hdr.tag = 5;
-	n = encode_raw(PRB_MSG_WRITE_REQ, &m, pdu, sizeof(pdu));
-	CHECK(n == 32);
-	{
-		uint32_t crc = prb_crc32c(pdu, 32);
-
-		for (int i = 0; i < 4; i++)
-			pdu[32 + i] = (uint8_t)(crc >> (8 * i));
-		memset(pdu + 36, 0, 4);
-		memset(pdu + 40, 0xee, 16);
-		memset(pdu + 56, 0x42, 4);  /* not the CRC of the payload */
-	}
-	CHECK_ST(tc_send_raw(&c, pdu, 60), 0);
-	{
-		struct tc_pdu p;
-
-		CHECK_ST(tc_recv(&c, &p), 0);
-		CHECK(p.msg.hdr.tag == 5 && p.msg.hdr.status == PRB_ST_EBADMSG);
-		CHECK(p.msg.hdr.flags == PRB_HDR_HDGST && p.msg.hdr.plen == 24);
-	}
+	memset(pdu, 0xee, 16);
+	CHECK_ST(write_digests_status(&c, h, 100, pdu, 16, false), PRB_ST_EBADMSG);
 	CHECK_ST(tc_read(&c, h, 100, 16, back), 0);
 	CHECK(memcmp(back, buf, 16) == 0);
+	/* PRB-REQ-1: EBADMSG (check 4) comes before the operation's statuses (check 5), also
+	 * when the WRITE fails and its payload is dropped; with the digest right, they stand. */
+	{
+		uint64_t ro;
+
+		CHECK_ST(tc_map(&c, 91 * B, 0, &ro), 0);
+		CHECK_ST(write_digests_status(&c, 0, 0, pdu, 16, false), PRB_ST_EBADMSG);
+		CHECK_ST(write_digests_status(&c, 0, 0, pdu, 16, true), PRB_ST_ESTALE);
+		CHECK_ST(write_digests_status(&c, ro, 0, pdu, 16, false), PRB_ST_EBADMSG);
+		CHECK_ST(write_digests_status(&c, ro, 0, pdu, 16, true), PRB_ST_EPERM);
+		CHECK_ST(write_digests_status(&c, h, (uint32_t)B - 8, pdu, 16, false),
+			 PRB_ST_EBADMSG);
+		CHECK_ST(write_digests_status(&c, h, (uint32_t)B - 8, pdu, 16, true),
+			 PRB_ST_ERANGE);
+		CHECK_ST(tc_unmap(&c, ro), 0);
+		CHECK_ST(tc_read(&c, h, 100, 16, back), 0);
+		CHECK(memcmp(back, buf, 16) == 0);
+	}
 	/* PRB-DGST-6: a bad header digest ends the connection. */
-	pdu[32] ^= 1;
-	CHECK_ST(tc_send_raw(&c, pdu, 60), 0);
+	{
+		/* The same PDU again with one bit of its header digest flipped. */
+		uint8_t bad[PRB_WRITE_REQ_SIZE + PRB_HDGST_SIZE];
+
+		memset(&m, 0, sizeof(m));
+		m.write_req.handle = h;
+		m.write_req.offset = 100;
+		m.write_req.length = 16;
+		m.write_req.payload_len = 16;
+		m.hdr.flags = PRB_HDR_HDGST | PRB_HDR_DDGST;
+		m.hdr.tag = 6;
+		CHECK(encode_raw(PRB_MSG_WRITE_REQ, &m, bad, sizeof(bad)) == (int)PRB_WRITE_REQ_SIZE);
+		put_le32(bad + PRB_WRITE_REQ_SIZE, prb_crc32c(bad, PRB_WRITE_REQ_SIZE) ^ 1);
+		put_le32(bad + PRB_WRITE_REQ_SIZE + 4, 0);
+		CHECK_ST(tc_send_raw(&c, bad, sizeof(bad)), 0);
+	}
 	CHECK(expect_term(&c, PRB_TERM_HEADER_DIGEST, 32) == 0);
 	tc_close(&c);
 	/* A PDU without HDGST where it was negotiated: TERM HEADER_DIGEST at flags. */
