@@ -95,6 +95,7 @@ struct prb_conn {
 	uint32_t zero_copy;          /* entries holding a ref */
 	uint32_t outstanding;        /* requests received whose response is not sent yet */
 
+	bool rx_held;                /* buffered requests wait for the send backlog to drain */
 	bool closing;                /* TERM queued or peer gone: no more requests */
 	bool eof;
 	bool refuse;                 /* over the connection limit: HELLO gets ENOMEM */
@@ -424,6 +425,8 @@ int prb_conn_tx_iov(struct prb_conn *c, struct iovec *iov, int max)
 	return n;
 }
 
+static void rx_process(struct prb_conn *c, uint64_t now_ms);
+
 void prb_conn_tx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
 {
 	c->tx_bytes -= n;
@@ -442,6 +445,10 @@ void prb_conn_tx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
 		tx_entry_release(c, e);
 		c->tx_head = (c->tx_head + 1) % c->tx_cap;
 		c->tx_count--;
+	}
+	if (c->rx_held && c->tx_bytes <= TX_BACKLOG_MAX) {
+		c->rx_held = false;
+		rx_process(c, now_ms);
 	}
 }
 
@@ -1197,6 +1204,17 @@ static void rx_process(struct prb_conn *c, uint64_t now_ms)
 		case RX_HDR:
 			if (avail < PRB_HDR_SIZE)
 				return;
+			/*
+			 * A peer that does not read its answers stops the brick reading
+			 * (prb_conn_rx_wanted), but requests already buffered (a 64 KiB
+			 * buffer holds thousands of READs) would each still queue an
+			 * answer, and with data digests each READ a copy of its data.
+			 * Hold them until the backlog drains (prb_conn_tx_commit).
+			 */
+			if (c->tx_bytes > TX_BACKLOG_MAX) {
+				c->rx_held = true;
+				return;
+			}
 			rx_header(c);
 			break;
 		case RX_FIXED:

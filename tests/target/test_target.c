@@ -1308,6 +1308,77 @@ static int test_many_connections(void)
 	return 0;
 }
 
+/* Resident memory of the target process in KiB, or -1. */
+static long target_rss_kib(void)
+{
+	const char *pid = getenv("PRB_TARGET_PID");
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	if (!pid)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/*
+ * A peer that sends a queue depth of 2 MiB READs with data digests on and does not read:
+ * every answer is a copy of the data (its digest must match what is sent), so the brick
+ * must not take in more than its send backlog allows (it holds buffered requests), and
+ * must answer them all, right, once the peer reads.
+ */
+static int test_read_backlog(void)
+{
+	enum { QD = 128 };
+	static uint8_t block[B], reqs[QD * PRB_READ_REQ_SIZE];
+	long before, held;
+	struct tc c;
+	uint64_t h;
+	union prb_msg m;
+	struct tc_pdu p;
+
+	OPEN(c, PRB_FEAT_DDGST, QD);
+	CHECK(c.ddgst && c.hello.queue_depth == QD && c.hello.max_data == B);
+	CHECK_ST(tc_alloc(&c, 0, 1), 0);
+	CHECK_ST(tc_map(&c, 0, PRB_MAP_WRITE, &h), 0);
+	tc_pattern(block, B, 77);
+	CHECK_ST(tc_write(&c, h, 0, block, (uint32_t)B), 0);
+	before = target_rss_kib();
+	CHECK(before > 0);
+	/* In one send, so that the brick receives them all at once. */
+	for (int i = 0; i < QD; i++) {
+		memset(&m, 0, sizeof(m));
+		m.hdr.tag = c.next_tag++;
+		m.read_req.handle = h;
+		m.read_req.length = (uint32_t)B;
+		CHECK(encode_raw(PRB_MSG_READ_REQ, &m, reqs + (size_t)i * PRB_READ_REQ_SIZE,
+				 PRB_READ_REQ_SIZE) == (int)PRB_READ_REQ_SIZE);
+	}
+	CHECK_ST(tc_send_raw(&c, reqs, sizeof(reqs)), 0);
+	usleep(500 * 1000);
+	held = target_rss_kib() - before;
+	/* 256 MiB of answers if all were taken in; the backlog cap is 8 MiB plus one answer. */
+	printf("read_backlog: the target grew by %ld KiB with %d READs of 2 MiB unread\n", held,
+	       QD);
+	CHECK(held < 64 * 1024);
+	for (int i = 0; i < QD; i++) {
+		CHECK_ST(tc_recv(&c, &p), 0);
+		CHECK(p.id == PRB_MSG_READ_RSP && p.msg.hdr.status == 0);
+		CHECK(p.payload_len == B && memcmp(p.payload, block, B) == 0);
+	}
+	CHECK_ST(tc_keepalive(&c), 0);
+	tc_close(&c);
+	return 0;
+}
+
 /* SIGTERM: every connection gets TERM SHUTDOWN (tag 0, offset 0), then the target exits. */
 static int test_shutdown(void)
 {
@@ -1428,6 +1499,7 @@ static const struct test tests[] = {
 	{ "alloc_race", test_alloc_race },
 	{ "many_connections", test_many_connections },
 	{ "shutdown", test_shutdown },
+	{ "read_backlog", test_read_backlog },
 	{ "ipv6", test_ipv6 },
 };
 
