@@ -17,7 +17,6 @@
 /* Below this many bytes left, a payload is received through the buffer (fewer syscalls). */
 #define RX_DIRECT_MIN 4096u
 /* Stop reading requests while this much output waits (the peer is not reading). */
-#define TX_BACKLOG_MAX (8u * 1024u * 1024u)
 /* Largest fixed part (info_rsp) plus a header digest. */
 #define TX_HEAD_MAX 128u
 /* Fixed parts up to this size (digest included) are buffered; bigger ones (unknown
@@ -427,6 +426,12 @@ int prb_conn_tx_iov(struct prb_conn *c, struct iovec *iov, int max)
 
 static void rx_process(struct prb_conn *c, uint64_t now_ms);
 
+/* Too many answers wait to be sent: take no more requests for now (lim.tx_backlog_max). */
+static bool tx_backlog_full(const struct prb_conn *c)
+{
+	return c->lim.tx_backlog_max && c->tx_bytes > c->lim.tx_backlog_max;
+}
+
 void prb_conn_tx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
 {
 	c->tx_bytes -= n;
@@ -446,7 +451,7 @@ void prb_conn_tx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
 		c->tx_head = (c->tx_head + 1) % c->tx_cap;
 		c->tx_count--;
 	}
-	if (c->rx_held && c->tx_bytes <= TX_BACKLOG_MAX) {
+	if (c->rx_held && !tx_backlog_full(c)) {
 		c->rx_held = false;
 		rx_process(c, now_ms);
 	}
@@ -1211,7 +1216,7 @@ static void rx_process(struct prb_conn *c, uint64_t now_ms)
 			 * answer, and with data digests each READ a copy of its data.
 			 * Hold them until the backlog drains (prb_conn_tx_commit).
 			 */
-			if (c->tx_bytes > TX_BACKLOG_MAX) {
+			if (tx_backlog_full(c)) {
 				c->rx_held = true;
 				return;
 			}
@@ -1253,7 +1258,7 @@ bool prb_conn_rx_mid_pdu(const struct prb_conn *c)
 
 bool prb_conn_rx_wanted(const struct prb_conn *c)
 {
-	return !c->closing && c->rx_state != RX_DEAD && c->tx_bytes <= TX_BACKLOG_MAX;
+	return !c->closing && c->rx_state != RX_DEAD && !tx_backlog_full(c);
 }
 
 size_t prb_conn_rx_space(struct prb_conn *c, void **buf)

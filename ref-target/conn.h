@@ -33,7 +33,14 @@ struct prb_conn_limits {
 	uint32_t idle_timeout_ms;  /* nothing received nor outstanding this long: TERM; 0 off */
 	uint32_t pdu_timeout_ms;   /* a partial PDU stalled this long: TERM TIMEOUT; 0 off */
 	bool one_sided;            /* RDMA: READ/WRITE/CAS/FADD capsules get ENOTSUP */
+	/* Answers waiting to be sent beyond this: take no more requests until they leave
+	 * (TCP: a peer that does not read). 0: no cap (RDMA: the initiator's receive credits
+	 * bound what it sends, and every capsule must be taken). */
+	size_t tx_backlog_max;
 };
+
+/** The TCP binding's send backlog cap. */
+#define PRB_CONN_TX_BACKLOG_DEFAULT ((size_t)8 << 20)
 
 /**
  * A connection engine (and its brick session).

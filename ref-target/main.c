@@ -269,6 +269,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->tcp.limits.features = PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS;
 	o->tcp.limits.idle_timeout_ms = 300000;
 	o->tcp.limits.pdu_timeout_ms = 30000;
+	o->tcp.limits.tx_backlog_max = PRB_CONN_TX_BACKLOG_DEFAULT;
 	o->tcp.max_connections = 1024;
 	o->tcp.socket_buffer = 4 << 20;
 	while ((opt = getopt_long(argc, argv, "vhV", long_options, NULL)) != -1) {

@@ -723,6 +723,7 @@ static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 	lim.max_data = PRB_MAX_DATA_LIMIT;
 	lim.features &= PRB_FEAT_ATOMICS;
 	lim.one_sided = true;
+	lim.tx_backlog_max = 0; /* a received capsule is always taken (rdma_recv_done) */
 	rc->dev = rdma_device_get(r, id->verbs);
 	if (!rc->dev)
 		goto err_refuse;

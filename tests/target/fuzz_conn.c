@@ -192,6 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.features = PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS,
 		.idle_timeout_ms = 2000,
 		.pdu_timeout_ms = 500,
+		.tx_backlog_max = 4096, /* small: requests are often held and resumed */
 	};
 	struct prb_conn *c;
 	uint8_t *copy;
