@@ -24,7 +24,8 @@ static const struct prb_error_text prb_error_texts[] = {
 	{ENOTSUP, "Not supported by the brick or not negotiated"},
 	{EPROTO, "Protocol error (malformed PDU, TERM received, or request not valid now)"},
 	{EBADMSG, "Digest mismatch"},
-	{EIO, "The brick's storage failed"},
+	{EIO, "The brick's storage failed, or the brick answered a status this libprb does not "
+	      "know"},
 	{ENOMEM, "Out of memory, mappings or fast memory"},
 	{ENOTCONN, "Session is not connected (reconnect first)"},
 	{ECONNRESET, "Connection lost while the request was in flight"},

@@ -233,6 +233,14 @@ int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t
 		     size_t len);
 int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8_t *pdu,
 		       size_t len);
+/* Longest error response: the header and its digest (PRB-PDU-10). */
+#define PRB_ERROR_RSP_MAX (PRB_HDR_SIZE + PRB_HDGST_SIZE)
+/*
+ * Decode a header, or a whole PDU, from the brick as prb_hdr_decode and
+ * prb_msg_decode do, except that an unknown status reads as EIO (PRB-VER-9).
+ */
+int prb_proto_hdr_decode(const uint8_t *pdu, size_t len, struct prb_hdr *h);
+int prb_proto_msg_decode(const uint8_t *pdu, size_t len, union prb_msg *m, enum prb_msg_id *id);
 uint32_t prb_request_payload(const struct prb_request *r);
 
 /* buffers.c: regions given to prb_register_buffer, kept across reconnects. */

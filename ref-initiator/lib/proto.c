@@ -4,8 +4,15 @@
  * binding: a transport frames and moves bytes, this module gives them meaning.
  * A response that breaks the spec is fatal for the connection (-EPROTO); a
  * well-formed error response is the request's result.
+ *
+ * PRB-VER-9: a status this version does not define is a failure of the request,
+ * as if it were EIO. The generated decoders are shared with the brick and the
+ * conformance suite, which must stay strict (PRB-VER-10), so the leniency lives
+ * here: an answer with an unknown status is decoded as the same bytes with EIO
+ * in its status, and every other rule (PRB-PDU-10: the header alone) still holds.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +183,56 @@ static void prb_fill_map(struct prb_request *r, const struct prb_map_rsp *m, int
 	*r->mapping_out = map;
 }
 
+/* Whether the header at pdu carries a status this version does not define. */
+static bool prb_status_unknown(const uint8_t *pdu)
+{
+	uint16_t status = (uint16_t)(pdu[PRB_HDR_STATUS_OFFSET] |
+				     pdu[PRB_HDR_STATUS_OFFSET + 1] << 8);
+
+	return prb_status_name(status) == NULL;
+}
+
+/*
+ * The bytes to decode for the len bytes at pdu (len >= PRB_HDR_SIZE): pdu itself,
+ * or, for an unknown status, a copy of them in scratch with status EIO (PRB-VER-9).
+ * NULL when such a PDU is longer than an error response can be (PRB-PDU-10).
+ */
+static const uint8_t *prb_proto_as_known(const uint8_t *pdu, size_t len,
+					 uint8_t scratch[PRB_ERROR_RSP_MAX])
+{
+	if (!prb_status_unknown(pdu))
+		return pdu;
+	if (len > PRB_ERROR_RSP_MAX)
+		return NULL;
+	memcpy(scratch, pdu, len);
+	scratch[PRB_HDR_STATUS_OFFSET] = (uint8_t)PRB_ST_EIO;
+	scratch[PRB_HDR_STATUS_OFFSET + 1] = (uint8_t)(PRB_ST_EIO >> 8);
+	return scratch;
+}
+
+int prb_proto_hdr_decode(const uint8_t *pdu, size_t len, struct prb_hdr *h)
+{
+	uint8_t scratch[PRB_ERROR_RSP_MAX];
+
+	if (len < PRB_HDR_SIZE)
+		return -EMSGSIZE;
+	/* Only the header is decoded here; the length is checked with the body. */
+	pdu = prb_proto_as_known(pdu, PRB_HDR_SIZE, scratch);
+	return prb_hdr_decode(pdu, PRB_HDR_SIZE, h, NULL);
+}
+
+int prb_proto_msg_decode(const uint8_t *pdu, size_t len, union prb_msg *m, enum prb_msg_id *id)
+{
+	uint8_t scratch[PRB_ERROR_RSP_MAX];
+
+	if (len < PRB_HDR_SIZE)
+		return -EMSGSIZE;
+	pdu = prb_proto_as_known(pdu, len, scratch);
+	if (!pdu)
+		return -EBADMSG;
+	return prb_msg_decode(pdu, len, m, id, NULL);
+}
+
 /* Decode the answer's fixed part and fill the request's outputs; *result gets its status. */
 static int prb_proto_fill(struct prb_request *r, const uint8_t *pdu, size_t len, int *result)
 {
@@ -183,7 +240,7 @@ static int prb_proto_fill(struct prb_request *r, const uint8_t *pdu, size_t len,
 	enum prb_msg_id id;
 	int expected = prb_msg_id_of((uint8_t)(r->opcode | PRB_OPCODE_RESPONSE));
 
-	if (expected < 0 || prb_msg_decode(pdu, len, &m, &id, NULL) < 0 || (int)id != expected)
+	if (expected < 0 || prb_proto_msg_decode(pdu, len, &m, &id) < 0 || (int)id != expected)
 		return -EPROTO;
 	*result = prb_status_to_errno(m.hdr.status);
 	if (r->opcode == PRB_OP_MAP)

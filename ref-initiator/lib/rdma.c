@@ -237,31 +237,34 @@ static int prb_rdma_accept_hello(struct prb_session *s, const uint8_t *pdata, si
 {
 	const uint32_t informational = PRB_FEATURE_TIERING | PRB_FEATURE_PERSISTENT;
 	struct prb_session_info *p = &s->params;
-	struct prb_hello_rsp m;
+	const struct prb_hello_rsp *m;
+	enum prb_msg_id id;
+	union prb_msg u;
 
 	/* PRB-RDMA-6: the PDU's length comes from plen; the transport may pad. */
 	if (len < PRB_HDR_SIZE || prb_rdma_le32(pdata + 4) > len)
 		return -EPROTO;
 	len = prb_rdma_le32(pdata + 4);
-	if (prb_hello_rsp_decode(pdata, len, &m, NULL) < 0)
+	if (prb_proto_msg_decode(pdata, len, &u, &id) < 0 || id != PRB_MSG_HELLO_RSP)
 		return -EPROTO;
-	if (m.hdr.status != PRB_ST_OK)
-		return prb_status_to_errno(m.hdr.status);
-	if (m.version < 1 || m.version > PRB_VERSION || m.queue_depth > s->opts.queue_depth)
+	m = &u.hello_rsp;
+	if (m->hdr.status != PRB_ST_OK)
+		return prb_status_to_errno(m->hdr.status);
+	if (m->version < 1 || m->version > PRB_VERSION || m->queue_depth > s->opts.queue_depth)
 		return -EPROTO;
 	/* PRB-RDMA-15: never digests on RDMA. */
-	if (m.features & ~(s->opts.features | informational) ||
-	    m.features & (PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST))
+	if (m->features & ~(s->opts.features | informational) ||
+	    m->features & (PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST))
 		return -EPROTO;
-	memcpy(p->brick_id, m.brick_id, sizeof(p->brick_id));
-	p->boot_epoch = m.boot_epoch;
-	p->capacity_blocks = m.capacity_blocks;
-	p->free_blocks = m.free_blocks;
-	p->version = m.version;
-	p->features = m.features;
-	p->queue_depth = m.queue_depth;
-	p->max_pdu = m.max_pdu;
-	p->max_mappings = m.max_mappings;
+	memcpy(p->brick_id, m->brick_id, sizeof(p->brick_id));
+	p->boot_epoch = m->boot_epoch;
+	p->capacity_blocks = m->capacity_blocks;
+	p->free_blocks = m->free_blocks;
+	p->version = m->version;
+	p->features = m->features;
+	p->queue_depth = m->queue_depth;
+	p->max_pdu = m->max_pdu;
+	p->max_mappings = m->max_mappings;
 	/* One-sided verbs move up to a whole block: max_data bounds only TCP's data PDUs. */
 	p->max_data = PRB_BLOCK_SIZE;
 	s->max_write = PRB_BLOCK_SIZE;
@@ -273,7 +276,7 @@ static int prb_rdma_refused(const void *pdata, size_t len)
 {
 	struct prb_hdr h;
 
-	if (!pdata || len < PRB_HDR_SIZE || prb_hdr_decode(pdata, len, &h, NULL) < 0 ||
+	if (!pdata || len < PRB_HDR_SIZE || prb_proto_hdr_decode(pdata, len, &h) < 0 ||
 	    h.opcode != (PRB_OP_HELLO | PRB_OPCODE_RESPONSE) || h.status == PRB_ST_OK)
 		return -ECONNREFUSED;
 	return prb_status_to_errno(h.status);
@@ -698,7 +701,8 @@ static int prb_rdma_recv_done(struct prb_session *s, struct prb_rdma *c, const s
 	if (wc->status != IBV_WC_SUCCESS)
 		return -ECONNRESET;
 	/* PRB-RDMA-10: one PDU per capsule, its plen the capsule's length. */
-	if (wc->byte_len < PRB_HDR_SIZE || prb_hdr_decode(p, wc->byte_len, &h, NULL) < 0 ||
+	/* PRB-VER-9: an unknown status reads as EIO (prb_proto_hdr_decode). */
+	if (wc->byte_len < PRB_HDR_SIZE || prb_proto_hdr_decode(p, wc->byte_len, &h) < 0 ||
 	    h.plen != wc->byte_len || h.flags != 0)
 		return -EPROTO;
 	if (h.opcode == PRB_OP_TERM) {

@@ -271,13 +271,13 @@ static int prb_tcp_hello(struct prb_session *s, int fd, uint64_t deadline_ms)
 	rc = prb_tcp_recv_all(fd, buf, PRB_HDR_SIZE, deadline_ms);
 	if (rc < 0)
 		return rc;
-	if (prb_hdr_decode(buf, PRB_HDR_SIZE, &h, NULL) < 0 || h.plen < PRB_HDR_SIZE ||
+	if (prb_proto_hdr_decode(buf, PRB_HDR_SIZE, &h) < 0 || h.plen < PRB_HDR_SIZE ||
 	    h.plen > sizeof(buf))
 		return -EPROTO;
 	rc = prb_tcp_recv_all(fd, buf + PRB_HDR_SIZE, h.plen - PRB_HDR_SIZE, deadline_ms);
 	if (rc < 0)
 		return rc;
-	if (prb_msg_decode(buf, h.plen, &m, &id, NULL) < 0)
+	if (prb_proto_msg_decode(buf, h.plen, &m, &id) < 0)
 		return -EPROTO;
 	if (id == PRB_MSG_TERM) {
 		s->term_reason = m.term.reason;
@@ -539,7 +539,7 @@ static int prb_tcp_check_header(struct prb_session *s, struct prb_tcp *c, struct
 	size_t avail = c->rend - c->rstart;
 	uint32_t fixed;
 
-	if (prb_hdr_decode(p, avail, h, NULL) < 0)
+	if (prb_proto_hdr_decode(p, avail, h) < 0) /* an unknown status reads as EIO */
 		return -EPROTO;
 	if (h->opcode == PRB_OP_TERM)
 		return avail >= PRB_TERM_SIZE ? prb_tcp_term(s, p, avail) : 0;

@@ -364,10 +364,39 @@ static void mangle_digest(uint8_t *p, size_t *len)
 	p[*len - 5] ^= 1; /* inside the header digest */
 }
 
+/* Status values this version does not define (PRB-VER-9): one byte, and both bytes. */
+#define UNKNOWN_STATUS	    200u
+#define UNKNOWN_STATUS_HIGH 0xfedcu
+
+/*
+ * Replace an answer by an error response (the header alone, PRB-PDU-10) with an
+ * unknown status, keeping its opcode, tag and header digest flag; re-sealed, so
+ * that only the status is wrong.
+ */
+static void make_unknown_error(uint8_t *p, size_t *len, uint16_t status)
+{
+	uint8_t flags = p[3] & PRB_HDR_HDGST;
+	uint32_t tag = (uint32_t)p[8] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 |
+		       (uint32_t)p[11] << 24;
+	int n = prb_error_rsp_encode((uint8_t)(p[2] & ~PRB_OPCODE_RESPONSE), tag, status, flags,
+				     p, PRB_HDR_SIZE);
+
+	*len = (size_t)n;
+	if (flags) {
+		put_le32(p + n, prb_crc32c(p, (size_t)n));
+		memset(p + n + 4, 0, 4);
+		*len += PRB_HDGST_SIZE;
+	}
+}
+
 static void mangle_status(uint8_t *p, size_t *len)
 {
-	(void)len;
-	p[12] = 200; /* not a status of the spec */
+	make_unknown_error(p, len, UNKNOWN_STATUS);
+}
+
+static void mangle_status_high(uint8_t *p, size_t *len)
+{
+	make_unknown_error(p, len, UNKNOWN_STATUS_HIGH);
 }
 
 /* A KEEPALIVE answer breaks the rules: the connection ends with `status`. */
@@ -388,6 +417,55 @@ static void run_mangled(const char *name, void (*fn)(uint8_t *, size_t *), uint3
 		EXPECT(prb_session_status(s), status);
 		EXPECT(prb_keepalive(s), -ENOTCONN);
 	}
+	fake_finish(&f, &s);
+}
+
+/*
+ * PRB-VER-9: an answer with a status this version does not define fails its
+ * request as if the status were EIO; the connection, its mappings and the
+ * other requests go on. KEEPALIVE answers carry the unknown status (blocking
+ * call), then READ answers (asynchronous, beside a correct ALLOC).
+ */
+static void run_unknown_status(const char *name, void (*fn)(uint8_t *, size_t *), uint32_t want)
+{
+	struct fake f = {.grant_features = ~0u,
+			 .hello_depth = -1,
+			 .op = PRB_OP_KEEPALIVE,
+			 .twist = TWIST_MANGLE,
+			 .mangle = fn};
+	static uint8_t data[4096];
+	struct prb_completion c[2];
+	struct prb_mapping *m = NULL;
+	struct prb_session *s;
+	int n = 0;
+
+	scenario_name = name;
+	s = fake_connect(&f, want, 0);
+	if (!s) {
+		fake_finish(&f, &s);
+		return;
+	}
+	EXPECT(prb_keepalive(s), -EIO);
+	EXPECT(prb_session_status(s), 0);
+	EXPECT(prb_keepalive(s), -EIO);
+	EXPECT(prb_alloc(s, 0, 1), 0);
+	EXPECT(prb_map(s, 0, PRB_MAPPING_RO, &m), 0);
+	f.op = PRB_OP_READ; /* the fake reads f->op at each request */
+	EXPECT(prb_async_read(m, 0, data, sizeof(data), 1), 0);
+	EXPECT(prb_async_alloc(s, PRB_BLOCK_SIZE, 1, 2), 0);
+	while (n < 2) {
+		int got = prb_reap(s, c + n, 1, (unsigned)(2 - n), -1);
+
+		if (got <= 0)
+			break;
+		n += got;
+	}
+	EXPECT(n, 2);
+	for (int i = 0; i < n; i++)
+		EXPECT(c[i].result, c[i].user_data == 1 ? -EIO : 0);
+	EXPECT(prb_session_status(s), 0);
+	EXPECT(prb_mapping_status(m), 0);
+	EXPECT(prb_unmap(&m), 0);
 	fake_finish(&f, &s);
 }
 
@@ -491,6 +569,14 @@ static void run_hello(void)
 	EXPECT(s == NULL, true);
 	pthread_join(f.tid, NULL);
 	close(f.lfd);
+
+	/* PRB-VER-9: the HELLO request fails as if the status were EIO. */
+	f = (struct fake){.hello_status = UNKNOWN_STATUS, .hello_depth = -1};
+	scenario_name = "HELLO refused with an unknown status";
+	s = fake_connect(&f, 0, -EIO);
+	EXPECT(s == NULL, true);
+	pthread_join(f.tid, NULL);
+	close(f.lfd);
 }
 
 /* Silence, a close in mid-PDU, TERM. */
@@ -562,7 +648,9 @@ int main(void)
 	run_mangled("wrong opcode", mangle_opcode, 0, -EPROTO);
 	run_mangled("request to initiator", mangle_request_dir, 0, -EPROTO);
 	run_mangled("oversize plen", mangle_plen, 0, -EPROTO);
-	run_mangled("unknown status", mangle_status, 0, -EPROTO);
+	run_unknown_status("unknown status", mangle_status, 0);
+	run_unknown_status("unknown status, both bytes", mangle_status_high, 0);
+	run_unknown_status("unknown status with digests", mangle_status, digests);
 	run_mangled("header digest", mangle_digest, PRB_FEATURE_HEADER_DIGEST, -EBADMSG);
 	run_read("READ ok", TWIST_NONE, 0, 0, 0);
 	run_read("READ ok with digests", TWIST_NONE, digests, 0, 0);

@@ -26,7 +26,9 @@
  * give -EINVAL locally; offset + length beyond the block gives -ERANGE; a write,
  * CAS or FADD through a read-only mapping gives -EPERM; CAS/FADD when the brick
  * did not grant atomics give -ENOTSUP. Errors the brick returns arrive as the
- * errno of the same name (-EEXIST, -ENOSPC, -ENOENT, -EBUSY, -ESTALE, ...).
+ * errno of the same name (-EEXIST, -ENOSPC, -ENOENT, -EBUSY, -ESTALE, ...); a
+ * status this libprb does not know (a later protocol version's) fails that
+ * request with -EIO and the connection goes on (PROTOCOL.md PRB-VER-9).
  *
  * ## Dead connections, restarted bricks, dead handles
  * - The connection is declared lost when the brick closes it, sends TERM, a
