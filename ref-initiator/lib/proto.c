@@ -186,8 +186,8 @@ static void prb_fill_map(struct prb_request *r, const struct prb_map_rsp *m, int
 /* Whether the header at pdu carries a status this version does not define. */
 static bool prb_status_unknown(const uint8_t *pdu)
 {
-	uint16_t status = (uint16_t)(pdu[PRB_HDR_STATUS_OFFSET] |
-				     pdu[PRB_HDR_STATUS_OFFSET + 1] << 8);
+	uint16_t status =
+		(uint16_t)(pdu[PRB_HDR_STATUS_OFFSET] | pdu[PRB_HDR_STATUS_OFFSET + 1] << 8);
 
 	return prb_status_name(status) == NULL;
 }

@@ -378,8 +378,8 @@ static void make_unknown_error(uint8_t *p, size_t *len, uint16_t status)
 	uint8_t flags = p[3] & PRB_HDR_HDGST;
 	uint32_t tag = (uint32_t)p[8] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 |
 		       (uint32_t)p[11] << 24;
-	int n = prb_error_rsp_encode((uint8_t)(p[2] & ~PRB_OPCODE_RESPONSE), tag, status, flags,
-				     p, PRB_HDR_SIZE);
+	int n = prb_error_rsp_encode((uint8_t)(p[2] & ~PRB_OPCODE_RESPONSE), tag, status, flags, p,
+				     PRB_HDR_SIZE);
 
 	*len = (size_t)n;
 	if (flags) {
