@@ -70,7 +70,7 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms)
 int cf_conn_open(const char *url, int timeout_ms, struct cf_conn **out)
 {
 	struct prb_url u;
-	int ret = prb_url_parse(url, &u);
+	int ret = prb_url_parse_connect(url, &u);
 	if (ret < 0)
 		return ret;
 	if (u.transport != PRB_TRANSPORT_TCP)

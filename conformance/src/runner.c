@@ -275,7 +275,7 @@ static int probe_brick(void)
 	struct prb_url url;
 	struct cf_conn *c;
 	uint64_t rnd;
-	int ret = prb_url_parse(cf_ctx.opt->url, &url);
+	int ret = prb_url_parse_connect(cf_ctx.opt->url, &url);
 
 	if (ret < 0) {
 		fprintf(stderr, "prb-conformance: bad URL %s\n", cf_ctx.opt->url);

@@ -81,7 +81,7 @@ int prb_connect(const char *url, const struct prb_opts *opts, struct prb_session
 	if (!s)
 		return -ENOMEM;
 	memcpy(s->url, url, strlen(url) + 1);
-	rc = prb_url_parse(url, &s->parsed_url);
+	rc = prb_url_parse_connect(url, &s->parsed_url); /* PRB-URL-5: no port 0 */
 	if (rc < 0) {
 		rc = -EINVAL;
 		goto err_free;

@@ -55,6 +55,12 @@ static void test_urls(void)
 	EXPECT(prb_connect("tcp://127.0.0.1:70000", NULL, &s), -EINVAL);
 	EXPECT(prb_connect("tcp://[::1", NULL, &s), -EINVAL);
 	EXPECT(prb_connect("tcp://127.0.0.1/path", NULL, &s), -EINVAL);
+	/* PRB-URL-5: an initiator rejects port 0 rather than connect() to it. */
+	EXPECT(prb_connect("tcp://127.0.0.1:0", NULL, &s), -EINVAL);
+	EXPECT(prb_connect("tcp://[::1]:00", NULL, &s), -EINVAL);
+	EXPECT(prb_connect("rdma://127.0.0.1:0", NULL, &s), -EINVAL);
+	/* Section 14: no IPv6 zone identifier in this version. */
+	EXPECT(prb_connect("tcp://[fe80::1%lo]:7117", NULL, &s), -EINVAL);
 	memset(longurl, 'a', sizeof(longurl) - 1);
 	longurl[sizeof(longurl) - 1] = '\0';
 	memcpy(longurl, "tcp://", 6);

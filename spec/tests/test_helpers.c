@@ -1,6 +1,7 @@
 /* The hand-written helpers and the generated tables around the codec: CRC32C known
- * answers, PDU length arithmetic, URL parsing and formatting, status <-> errno, names,
- * and the header decoder's behaviour on unknown opcodes. */
+ * answers, PDU length arithmetic, URL parsing and formatting (one function for each of
+ * PRB-URL-1 to PRB-URL-6), status <-> errno, names, and the header decoder's behaviour
+ * on unknown opcodes. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,75 +57,200 @@ struct url_case {
 	enum prb_transport transport;
 	const char *host;
 	uint16_t port;
-	const char *formatted;
+	const char *formatted; /* prb_url_format's text when not the input's */
 };
 
-static const struct url_case url_cases[] = {
-	{"tcp://127.0.0.1", 0, PRB_TRANSPORT_TCP, "127.0.0.1", PRB_TCP_PORT, "tcp://127.0.0.1:7117"},
-	{"tcp://127.0.0.1:40123", 0, PRB_TRANSPORT_TCP, "127.0.0.1", 40123, "tcp://127.0.0.1:40123"},
-	{"tcp://localhost:0", 0, PRB_TRANSPORT_TCP, "localhost", 0, "tcp://localhost:0"},
-	{"tcp://brick-1.example.org:65535", 0, PRB_TRANSPORT_TCP, "brick-1.example.org", 65535,
-	 NULL},
-	{"rdma://10.0.0.2", 0, PRB_TRANSPORT_RDMA, "10.0.0.2", PRB_RDMA_PORT, "rdma://10.0.0.2:7117"},
-	{"tcp://[::1]", 0, PRB_TRANSPORT_TCP, "::1", PRB_TCP_PORT, "tcp://[::1]:7117"},
-	{"tcp://[::1]:9", 0, PRB_TRANSPORT_TCP, "::1", 9, "tcp://[::1]:9"},
-	{"rdma://[fe80::1%eth0]:7000", 0, PRB_TRANSPORT_RDMA, "fe80::1%eth0", 7000, NULL},
-	{"tcp://[2001:db8::7]:1", 0, PRB_TRANSPORT_TCP, "2001:db8::7", 1, NULL},
-	{"", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://:7117", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://host:", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://host:65536", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://host:123456", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://host:-1", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://host:+80", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://host:80x", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://host:80/", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://host/path", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://user@host", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://host name", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://::1", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://[::1", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://[]", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://[not-v6]", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://[::1]x", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://[::1%]", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp://[127.0.0.1]", -EINVAL, 0, NULL, 0, NULL},
-	{"udp://host", -EINVAL, 0, NULL, 0, NULL},
-	{"TCP://host", -EINVAL, 0, NULL, 0, NULL},
-	{"tcp:/host", -EINVAL, 0, NULL, 0, NULL},
-	{"host:7117", -EINVAL, 0, NULL, 0, NULL},
-};
-
-static void urls(void)
+/*
+ * Parse each case with parse (prb_url_parse or prb_url_parse_connect); for a valid
+ * one, check the fields and that formatting gives the expected text back. req
+ * names the requirement the cases check, for the failure message.
+ */
+static void url_cases_check(const char *req, int (*parse)(const char *, struct prb_url *),
+			    const struct url_case *cases, size_t n)
 {
-	char long_host[300], buf[512];
 	struct prb_url u;
+	char buf[512];
 	int rc;
 
-	for (size_t i = 0; i < sizeof(url_cases) / sizeof(url_cases[0]); i++) {
-		const struct url_case *c = &url_cases[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct url_case *c = &cases[i];
 
 		memset(&u, 0, sizeof(u));
-		rc = prb_url_parse(c->text, &u);
-		CHECK(rc == c->rc, "parse '%s': %d, expected %d", c->text, rc, c->rc);
+		rc = parse(c->text, &u);
+		CHECK(rc == c->rc, "%s: parse '%s': %d, expected %d", req, c->text, rc, c->rc);
 		if (rc != 0 || c->rc != 0)
 			continue;
 		CHECK(u.transport == c->transport && strcmp(u.host, c->host) == 0 &&
 			      u.port == c->port,
-		      "parse '%s': %d %s %u", c->text, (int)u.transport, u.host, u.port);
+		      "%s: parse '%s': %d %s %u", req, c->text, (int)u.transport, u.host, u.port);
 		rc = prb_url_format(&u, buf, sizeof(buf));
 		CHECK(rc > 0 && strcmp(buf, c->formatted ? c->formatted : c->text) == 0,
-		      "format '%s': '%s'", c->text, buf);
-		CHECK(prb_url_format(&u, buf, (size_t)rc) == -ENOBUFS, "format into a short buffer");
+		      "%s: format '%s': '%s'", req, c->text, buf);
+		CHECK(prb_url_format(&u, buf, (size_t)rc) == -ENOBUFS,
+		      "%s: format '%s' into a short buffer", req, c->text);
 	}
-	CHECK(prb_url_parse(NULL, &u) == -EINVAL, "NULL url");
-	memset(long_host, 'a', sizeof(long_host));
-	memcpy(long_host, "tcp://", 6);
-	long_host[sizeof(long_host) - 1] = '\0';
-	CHECK(prb_url_parse(long_host, &u) == -EINVAL, "host longer than 255");
+}
+
+#define URL_CASES(req, parse, cases)                                                               \
+	url_cases_check(req, parse, cases, sizeof(cases) / sizeof(cases[0]))
+
+/* PRB-URL-1: scheme tcp names the TCP binding, rdma the RDMA binding. */
+static void url_schemes(void)
+{
+	static const struct url_case cases[] = {
+		{"tcp://127.0.0.1:40123", 0, PRB_TRANSPORT_TCP, "127.0.0.1", 40123, NULL},
+		{"rdma://127.0.0.1:40123", 0, PRB_TRANSPORT_RDMA, "127.0.0.1", 40123, NULL},
+		{"tcp://[::1]:9", 0, PRB_TRANSPORT_TCP, "::1", 9, NULL},
+		{"rdma://[::1]:9", 0, PRB_TRANSPORT_RDMA, "::1", 9, NULL},
+	};
+
+	URL_CASES("PRB-URL-1", prb_url_parse, cases);
+}
+
+/* PRB-URL-2: without a port, the spec's tcp_port or rdma_port. */
+static void url_default_ports(void)
+{
+	static const struct url_case cases[] = {
+		{"tcp://127.0.0.1", 0, PRB_TRANSPORT_TCP, "127.0.0.1", PRB_TCP_PORT,
+		 "tcp://127.0.0.1:7117"},
+		{"rdma://10.0.0.2", 0, PRB_TRANSPORT_RDMA, "10.0.0.2", PRB_RDMA_PORT,
+		 "rdma://10.0.0.2:7117"},
+		{"tcp://[::1]", 0, PRB_TRANSPORT_TCP, "::1", PRB_TCP_PORT, "tcp://[::1]:7117"},
+		{"rdma://brick1", 0, PRB_TRANSPORT_RDMA, "brick1", PRB_RDMA_PORT,
+		 "rdma://brick1:7117"},
+	};
+
+	URL_CASES("PRB-URL-2", prb_url_parse, cases);
+	URL_CASES("PRB-URL-2", prb_url_parse_connect, cases);
+}
+
+/*
+ * PRB-URL-3: IPv6 only in brackets. Section 14's grammar: IPv6address and
+ * IPv4address of RFC 3986, and no zone identifier in this version.
+ */
+static void url_ipv6(void)
+{
+	static const struct url_case cases[] = {
+		{"tcp://[2001:db8::7]:1", 0, PRB_TRANSPORT_TCP, "2001:db8::7", 1, NULL},
+		{"rdma://[::ffff:192.0.2.7]:2", 0, PRB_TRANSPORT_RDMA, "::ffff:192.0.2.7", 2, NULL},
+		{"tcp://::1", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://::1:7117", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://2001:db8::7", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://[::1", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://::1]", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://[]", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://[not-v6]", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://[127.0.0.1]", -EINVAL, 0, NULL, 0, NULL},
+		{"rdma://[fe80::1%eth0]:7000", -EINVAL, 0, NULL, 0, NULL},
+		{"rdma://[fe80::1%25eth0]:7000", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://[fe80::1%1]", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://[::1%]", -EINVAL, 0, NULL, 0, NULL},
+	};
+
+	URL_CASES("PRB-URL-3", prb_url_parse, cases);
+	URL_CASES("PRB-URL-3", prb_url_parse_connect, cases);
+}
+
+/*
+ * PRB-URL-4: another scheme, an empty host, a host over 255 characters, an empty
+ * port, a port above 65535 or with non-digits, and anything after the port.
+ */
+static void url_rejects(void)
+{
+	static const struct url_case cases[] = {
+		{"tcp://brick-1.example.org:65535", 0, PRB_TRANSPORT_TCP, "brick-1.example.org",
+		 65535, NULL},
+		{"", -EINVAL, 0, NULL, 0, NULL},
+		{"udp://host", -EINVAL, 0, NULL, 0, NULL},
+		{"TCP://host", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp:/host", -EINVAL, 0, NULL, 0, NULL},
+		{"host:7117", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://:7117", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://[::1]:", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:65536", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:123456", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:-1", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:+80", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:80x", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:0x50", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:80/", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host/path", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:80/path", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host?query", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host:80?query", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host#fragment", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://[::1]:80#fragment", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://[::1]x", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://user@host", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://user:pw@host:80", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://host name", -EINVAL, 0, NULL, 0, NULL},
+	};
+	char text[6 + 256 + 1];
+	struct prb_url u;
+
+	URL_CASES("PRB-URL-4", prb_url_parse, cases);
+	URL_CASES("PRB-URL-4", prb_url_parse_connect, cases);
+	CHECK(prb_url_parse(NULL, &u) == -EINVAL, "PRB-URL-4: NULL url");
+	CHECK(prb_url_parse_connect(NULL, &u) == -EINVAL, "PRB-URL-4: NULL url");
+	/* 255 characters of host are allowed, 256 are not. */
+	memcpy(text, "tcp://", 6);
+	memset(text + 6, 'a', 256);
+	text[6 + 255] = '\0';
+	CHECK(prb_url_parse(text, &u) == 0 && strlen(u.host) == 255,
+	      "PRB-URL-4: host of 255 characters");
+	text[6 + 255] = 'a';
+	text[6 + 256] = '\0';
+	CHECK(prb_url_parse(text, &u) == -EINVAL, "PRB-URL-4: host of 256 characters");
+	CHECK(prb_url_parse_connect(text, &u) == -EINVAL, "PRB-URL-4: host of 256 characters");
+}
+
+/*
+ * PRB-URL-5: port 0 means any free port in a URL a brick listens on
+ * (prb_url_parse), and is rejected in a URL an initiator connects to
+ * (prb_url_parse_connect).
+ */
+static void url_port_zero(void)
+{
+	static const struct url_case listen[] = {
+		{"tcp://localhost:0", 0, PRB_TRANSPORT_TCP, "localhost", 0, NULL},
+		{"rdma://[::1]:0", 0, PRB_TRANSPORT_RDMA, "::1", 0, NULL},
+		{"tcp://127.0.0.1:00000", 0, PRB_TRANSPORT_TCP, "127.0.0.1", 0,
+		 "tcp://127.0.0.1:0"},
+	};
+	static const struct url_case connect[] = {
+		{"tcp://localhost:0", -EINVAL, 0, NULL, 0, NULL},
+		{"rdma://[::1]:0", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://127.0.0.1:00000", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://127.0.0.1:1", 0, PRB_TRANSPORT_TCP, "127.0.0.1", 1, NULL},
+		{"tcp://127.0.0.1:00080", 0, PRB_TRANSPORT_TCP, "127.0.0.1", 80,
+		 "tcp://127.0.0.1:80"},
+	};
+
+	URL_CASES("PRB-URL-5", prb_url_parse, listen);
+	URL_CASES("PRB-URL-5", prb_url_parse_connect, connect);
+}
+
+/*
+ * PRB-URL-6: the host without brackets and the port as a number; formatting puts
+ * the brackets back around an IPv6 address (and none around others).
+ */
+static void url_host_and_format(void)
+{
+	static const struct url_case cases[] = {
+		{"tcp://[::1]:9", 0, PRB_TRANSPORT_TCP, "::1", 9, NULL},
+		{"rdma://[2001:db8::7]", 0, PRB_TRANSPORT_RDMA, "2001:db8::7", PRB_RDMA_PORT,
+		 "rdma://[2001:db8::7]:7117"},
+		{"tcp://192.0.2.7:7200", 0, PRB_TRANSPORT_TCP, "192.0.2.7", 7200, NULL},
+		{"tcp://brick1:65535", 0, PRB_TRANSPORT_TCP, "brick1", 65535, NULL},
+	};
+	struct prb_url u;
+	char buf[64];
+
+	URL_CASES("PRB-URL-6", prb_url_parse, cases);
 	memset(&u, 0, sizeof(u));
-	CHECK(prb_url_format(&u, buf, sizeof(buf)) == -EINVAL, "format an empty host");
+	CHECK(prb_url_format(&u, buf, sizeof(buf)) == -EINVAL, "PRB-URL-6: format an empty host");
 }
 
 static void status_map(void)
@@ -190,7 +316,12 @@ int main(void)
 {
 	crc32c_known_answers();
 	pdu_lengths();
-	urls();
+	url_schemes();
+	url_default_ports();
+	url_ipv6();
+	url_rejects();
+	url_port_zero();
+	url_host_and_format();
 	status_map();
 	names();
 	unknown_opcode();

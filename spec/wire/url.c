@@ -35,7 +35,7 @@ static int is_name_char(char c)
 	       c == '-' || c == '.' || c == '_';
 }
 
-/* A decimal port 0..65535: digits only, at most 5 of them. */
+/* A decimal port 0..65535: digits only, at most 5 of them (PRB-URL-4). */
 static int parse_port(const char *s, uint16_t *port)
 {
 	unsigned long v = 0;
@@ -54,34 +54,27 @@ static int parse_port(const char *s, uint16_t *port)
 	return 0;
 }
 
-/* A bracketed IPv6 address, "[addr]" or "[addr%zone]": the text between the brackets. */
+/*
+ * A bracketed IPv6 address: the text between the brackets. Section 14's grammar
+ * takes RFC 3986's IPv6address, without a zone identifier ("%eth0") in this
+ * version: '%' is rejected here rather than left to the C library's inet_pton.
+ */
 static int parse_ipv6(const char *s, size_t n, char *host, size_t host_size)
 {
 	char addr[INET6_ADDRSTRLEN];
 	unsigned char bin[16];
-	const char *zone = memchr(s, '%', n);
-	size_t addr_len = zone ? (size_t)(zone - s) : n;
 
-	if (addr_len == 0 || addr_len >= sizeof(addr) || n >= host_size)
+	if (n == 0 || n >= sizeof(addr) || n >= host_size || memchr(s, '%', n))
 		return -EINVAL;
-	if (zone) {
-		if (zone + 1 == s + n)
-			return -EINVAL;
-		for (const char *c = zone + 1; c < s + n; c++) {
-			if (!is_name_char(*c))
-				return -EINVAL;
-		}
-	}
-	memcpy(addr, s, addr_len);
-	addr[addr_len] = '\0';
-	if (inet_pton(AF_INET6, addr, bin) != 1)
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET6, addr, bin) != 1) /* PRB-URL-3 */
 		return -EINVAL;
-	memcpy(host, s, n);
-	host[n] = '\0';
+	memcpy(host, addr, n + 1);
 	return 0;
 }
 
-/* A host name or IPv4 address. */
+/* A host name or IPv4 address: 1 to 255 characters (PRB-URL-4). */
 static int parse_name(const char *s, size_t n, char *host, size_t host_size)
 {
 	if (n == 0 || n >= host_size)
@@ -102,10 +95,10 @@ int prb_url_parse(const char *url, struct prb_url *out)
 	const char *rest, *port;
 	int rc;
 
-	if (!scheme)
+	if (!scheme) /* PRB-URL-4 */
 		return -EINVAL;
-	u.transport = scheme->transport;
-	u.port = scheme->default_port;
+	u.transport = scheme->transport; /* PRB-URL-1 */
+	u.port = scheme->default_port;	 /* PRB-URL-2 */
 	rest = url + strlen(scheme->prefix);
 	if (rest[0] == '[') {
 		const char *close = strchr(rest, ']');
@@ -115,6 +108,8 @@ int prb_url_parse(const char *url, struct prb_url *out)
 		rc = parse_ipv6(rest + 1, (size_t)(close - rest - 1), u.host, sizeof(u.host));
 		port = close + 1;
 	} else {
+		/* The host ends at the first ':', so an IPv6 address without brackets
+		 * leaves an empty host or a port of non-digits (PRB-URL-3). */
 		const char *colon = strchr(rest, ':');
 		size_t n = colon ? (size_t)(colon - rest) : strlen(rest);
 
@@ -127,9 +122,22 @@ int prb_url_parse(const char *url, struct prb_url *out)
 		rc = parse_port(port + 1, &u.port);
 		if (rc < 0)
 			return rc;
-	} else if (port[0] != '\0') {
+	} else if (port[0] != '\0') { /* PRB-URL-4: path, query, fragment, user information */
 		return -EINVAL;
 	}
+	*out = u;
+	return 0;
+}
+
+int prb_url_parse_connect(const char *url, struct prb_url *out)
+{
+	struct prb_url u;
+	int rc = prb_url_parse(url, &u);
+
+	if (rc < 0)
+		return rc;
+	if (u.port == 0) /* PRB-URL-5: "any free port" means something only to a listener */
+		return -EINVAL;
 	*out = u;
 	return 0;
 }

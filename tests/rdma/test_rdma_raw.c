@@ -576,7 +576,7 @@ int main(int argc, char **argv)
 	struct prb_url url;
 	char port[8];
 
-	if (argc != 2 || prb_url_parse(argv[1], &url) < 0 || url.transport != PRB_TRANSPORT_RDMA) {
+	if (argc != 2 || prb_url_parse_connect(argv[1], &url) < 0 || url.transport != PRB_TRANSPORT_RDMA) {
 		fprintf(stderr, "usage: %s rdma://HOST:PORT\n", argv[0]);
 		return 2;
 	}

@@ -47,7 +47,7 @@ int tc_connect(struct tc *c, const char *url)
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->next_tag = 1;
-	err = prb_url_parse(url, &u);
+	err = prb_url_parse_connect(url, &u);
 	if (err < 0)
 		return err;
 	snprintf(port, sizeof(port), "%u", (unsigned)u.port);

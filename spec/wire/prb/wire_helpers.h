@@ -66,12 +66,23 @@ struct prb_url {
 /**
  * Parse a brick URL: tcp://HOST[:PORT] or rdma://HOST[:PORT], IPv6 in brackets
  * (tcp://[::1]:7117). Strict: no user, path, query or trailing bytes; HOST non-empty
- * (a name, an IPv4 address, or a bracketed IPv6 address); PORT 0..65535 in decimal.
+ * (a name, an IPv4 address, or a bracketed IPv6 address without a zone identifier);
+ * PORT 0..65535 in decimal. Port 0 is accepted: to a brick it means any free port
+ * (PRB-URL-5); an initiator parses with prb_url_parse_connect.
  * \param url the text
  * \param out the parsed URL (unchanged on error)
  * \return 0 or -EINVAL
  */
 int prb_url_parse(const char *url, struct prb_url *out);
+
+/**
+ * Parse the URL of a brick to connect to: as prb_url_parse, and port 0 is
+ * rejected (PRB-URL-5).
+ * \param url the text
+ * \param out the parsed URL (unchanged on error)
+ * \return 0 or -EINVAL
+ */
+int prb_url_parse_connect(const char *url, struct prb_url *out);
 
 /**
  * Format a URL as prb_url_parse reads it, port always included.
