@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* prb_strerror: static descriptions, with the meaning each code has in libprb. */
+/*
+ * prb_strerror: static descriptions, with the meaning each code has in libprb, and
+ * the C library's description for the codes libprb passes through unchanged.
+ */
+#define _GNU_SOURCE /* strerrordesc_np */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <prb/prb.h>
 
@@ -42,13 +48,37 @@ static const struct prb_error_text prb_error_texts[] = {
 	{ENXIO, "Host name not found"},
 };
 
-const char *prb_strerror(int err)
+/* libprb's own text for a positive code, or NULL. */
+static const char *prb_error_text(int code)
 {
-	int code = err < 0 ? -err : err;
 	size_t i;
 
 	for (i = 0; i < sizeof(prb_error_texts) / sizeof(prb_error_texts[0]); i++)
 		if (prb_error_texts[i].code == code)
 			return prb_error_texts[i].text;
+	return NULL;
+}
+
+const char *prb_strerror(int err)
+{
+	const char *text;
+	int code;
+
+	if (err == INT_MIN) /* -INT_MIN overflows */
+		return "Unknown error";
+	code = err < 0 ? -err : err;
+	text = prb_error_text(code);
+	if (text)
+		return text;
+#ifdef PRB_HAVE_STRERRORDESC_NP
+	/*
+	 * Codes passed through from the socket, resolver or rdma_cm calls. Not
+	 * strerror (a buffer shared between threads) nor strerror_r (the caller's
+	 * buffer): strerrordesc_np returns static, untranslated text, or NULL.
+	 */
+	text = strerrordesc_np(code);
+	if (text)
+		return text;
+#endif
 	return "Unknown error";
 }

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,16 +302,41 @@ static void test_data(struct prb_session *s)
 	EXPECT(s->mappings == NULL, 1);
 }
 
+/*
+ * prb_strerror: libprb's own text where it has one, else the C library's
+ * description, for every errno the kernel can return (1 .. 4095, either sign);
+ * "Unknown error" only for what the C library does not know either.
+ */
 static void test_strerror(void)
 {
-	const int codes[] = {0,	      -EINVAL,	-ESTALE, -ENOTCONN, -ECONNRESET,
-			     -EAGAIN, -EBADMSG, -EPROTO, 12345,	    -12345};
+	/* Codes libprb passes through from the socket, resolver and rdma_cm calls. */
+	const int passed_through[] = {EFBIG,	     EAFNOSUPPORT, ENETUNREACH,	 EHOSTUNREACH,
+				      EADDRNOTAVAIL, ENXIO,	   ECONNREFUSED, ETIMEDOUT,
+				      ENODEV,	     EADDRINUSE,   ENETDOWN,	 EACCES,
+				      EMFILE,	     ENFILE,	   ENOBUFS,	 EINTR};
+	const int odd[] = {0, 12345, -12345, 4096, -4096, INT_MAX, INT_MIN, -INT_MAX};
 	size_t i;
 
-	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		EXPECT(prb_strerror(codes[i]) != NULL && prb_strerror(codes[i])[0] != '\0', 1);
-	EXPECT(strcmp(prb_strerror(-ESTALE), prb_strerror(ESTALE)), 0);
+	for (i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		EXPECT(prb_strerror(odd[i]) != NULL && prb_strerror(odd[i])[0] != '\0', 1);
 	EXPECT(strcmp(prb_strerror(-12345), "Unknown error"), 0);
+	EXPECT(strcmp(prb_strerror(INT_MIN), "Unknown error"), 0);
+	for (i = 0; i < sizeof(passed_through) / sizeof(passed_through[0]); i++)
+		EXPECT(strcmp(prb_strerror(-passed_through[i]), "Unknown error") != 0, 1);
+	EXPECT(strcmp(prb_strerror(-EFBIG), strerrordesc_np(EFBIG)), 0);
+	EXPECT(strcmp(prb_strerror(-EAFNOSUPPORT), strerrordesc_np(EAFNOSUPPORT)), 0);
+	for (int e = 1; e <= 4095; e++) {
+		const char *text = prb_strerror(-e);
+		const char *libc = strerrordesc_np(e);
+
+		EXPECT(text != NULL && text[0] != '\0', 1);
+		EXPECT(strcmp(text, prb_strerror(e)), 0);
+		/* Known to the C library: described, by libprb or by the C library. */
+		if (libc)
+			EXPECT(strcmp(text, "Unknown error") != 0, 1);
+		else
+			EXPECT(strcmp(text, "Unknown error"), 0);
+	}
 }
 
 int main(void)

@@ -182,9 +182,14 @@ struct prb_completion {
 
 /**
  * Describe an error code.
- * \param err a negative errno value as returned by libprb (a positive one is accepted too).
+ * \param err a negative errno value as returned by libprb (a positive one is accepted
+ *        too); any int.
  * \return a static string, never NULL; thread-safe. For the codes with a libprb
- *         meaning (-ESTALE, -ENOTCONN, -ECONNRESET, ...) the text says what it means here.
+ *         meaning (-ESTALE, -ENOTCONN, -ECONNRESET, ...) the text says what it means here;
+ *         for any other errno of the kernel's range (1..4095) that the C library knows,
+ *         such as those libprb passes through from socket, resolver and rdma_cm calls
+ *         (-EAFNOSUPPORT, -EFBIG, ...), the C library's untranslated description;
+ *         "Unknown error" otherwise.
  */
 const char *prb_strerror(int err);
 
