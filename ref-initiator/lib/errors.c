@@ -39,10 +39,11 @@ static const struct prb_error_text prb_error_texts[] = {
 	{ETIMEDOUT, "Timed out"},
 	{EAGAIN, "Queue depth used up: reap completions first"},
 	{ENODEV, "Another brick answers at this URL"},
-	{EPROTONOSUPPORT, "Transport not supported by this libprb"},
+	{EPROTONOSUPPORT, "Transport not built into this libprb (rdma:// needs the RDMA binding)"},
 	{EHOSTUNREACH, "Host unreachable"},
 	{ENETUNREACH, "Network unreachable"},
-	{EADDRNOTAVAIL, "Address not available"},
+	{EADDRNOTAVAIL, "Address not available (rdma://: no RDMA device on this host, or none "
+			"reaches the brick's address)"},
 	{EPIPE, "Connection closed"},
 	{EMSGSIZE, "Message too long"},
 	{ENXIO, "Host name not found"},

@@ -139,6 +139,17 @@ static int prb_rdma_cm_expect(struct rdma_event_channel *ch, enum rdma_cm_event_
 	return -ECONNREFUSED;
 }
 
+/*
+ * rdma_cm's ENODEV (no RDMA device on this host, or none on the way to the brick's
+ * address) as libprb reports it: -EADDRNOTAVAIL, which no other step returns, so
+ * that it is not taken for a libprb built without RDMA (-EPROTONOSUPPORT) nor for
+ * prb_reconnect's -ENODEV (another brick at the URL).
+ */
+static int prb_rdma_no_device(int rc)
+{
+	return rc == -ENODEV ? -EADDRNOTAVAIL : rc;
+}
+
 /* Resolve the brick's address and route on a fresh cm id. */
 static int prb_rdma_resolve(struct prb_rdma *c, const struct prb_url *url, uint64_t deadline_ms)
 {
@@ -155,10 +166,11 @@ static int prb_rdma_resolve(struct prb_rdma *c, const struct prb_url *url, uint6
 	rc = rdma_resolve_addr(c->id, NULL, ai->ai_addr, timeout > 0 ? timeout : 1) ? -errno : 0;
 	freeaddrinfo(ai);
 	if (rc < 0)
-		return rc == -ENODEV ? -ENETUNREACH : rc;
+		return prb_rdma_no_device(rc);
+	/* The address resolved, but maybe to a network device without RDMA. */
 	rc = prb_rdma_cm_expect(c->cm_channel, RDMA_CM_EVENT_ADDR_RESOLVED, deadline_ms);
 	if (rc < 0)
-		return rc;
+		return prb_rdma_no_device(rc);
 	timeout = (int)(deadline_ms - prb_now_ms());
 	if (rdma_resolve_route(c->id, timeout > 0 ? timeout : 1))
 		return -errno;
@@ -368,7 +380,8 @@ static int prb_rdma_open(struct prb_session *s, const struct prb_url *url)
 	c->depth = s->opts.queue_depth;
 	c->cm_channel = rdma_create_event_channel();
 	if (!c->cm_channel) {
-		rc = errno == ENODEV || errno == ENOENT ? -EPROTONOSUPPORT : -errno;
+		/* librdmacm: ENODEV without RDMA devices, ENOENT without the rdma_cm module. */
+		rc = errno == ENODEV || errno == ENOENT ? -EADDRNOTAVAIL : -errno;
 		goto err_free;
 	}
 	if (fcntl(c->cm_channel->fd, F_SETFL, fcntl(c->cm_channel->fd, F_GETFL) | O_NONBLOCK) < 0 ||

@@ -6,6 +6,7 @@
  * how this test tells "accepted" from "rejected".
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -66,7 +67,46 @@ static void test_urls(void)
 	longurl[sizeof(longurl) - 1] = '\0';
 	memcpy(longurl, "tcp://", 6);
 	EXPECT(prb_connect(longurl, NULL, &s), -EINVAL);
+	EXPECT(s == NULL, 1);
+}
+
+#ifdef PRB_HAVE_RDMA
+/* Whether the kernel shows an RDMA device (hardware or Soft-RoCE). */
+static bool rdma_device_present(void)
+{
+	DIR *d = opendir("/sys/class/infiniband");
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d)) != NULL)
+		found = e->d_name[0] != '.';
+	closedir(d);
+	return found;
+}
+#endif
+
+/*
+ * rdma:// where it cannot work: a libprb built without RDMA says so
+ * (-EPROTONOSUPPORT); one built with it, on a host without an RDMA device, says
+ * that instead (-EADDRNOTAVAIL), and the two texts differ.
+ */
+static void test_rdma_unavailable(void)
+{
+	struct prb_session *s = NULL;
+
+	EXPECT(strcmp(prb_strerror(-EADDRNOTAVAIL), prb_strerror(-EPROTONOSUPPORT)) != 0, 1);
+#ifdef PRB_HAVE_RDMA
+	if (rdma_device_present()) {
+		printf("test_args: [SKIPPED] rdma:// without a device: this host has one\n");
+		return;
+	}
+	EXPECT(prb_connect("rdma://127.0.0.1", NULL, &s), -EADDRNOTAVAIL);
+	EXPECT(prb_connect("rdma://[::1]:7200", NULL, &s), -EADDRNOTAVAIL);
+#else
 	EXPECT(prb_connect("rdma://127.0.0.1", NULL, &s), -EPROTONOSUPPORT);
+#endif
 	EXPECT(s == NULL, 1);
 }
 
@@ -344,6 +384,7 @@ int main(void)
 	struct prb_session s;
 
 	test_urls();
+	test_rdma_unavailable();
 	test_refused();
 	test_opts();
 	test_null_session();

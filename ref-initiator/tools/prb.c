@@ -232,8 +232,20 @@ static const struct {
 	{EPIPE, "EPIPE"},	    {EFBIG, "EFBIG"},
 };
 
+/* The C library's name of an errno (static, untranslated), or NULL. */
+static const char *prb_libc_errno_name(int err)
+{
+#ifdef PRB_HAVE_STRERRORNAME_NP
+	return strerrorname_np(err);
+#else
+	(void)err;
+	return NULL;
+#endif
+}
+
 const char *prb_errno_name(int err)
 {
+	const char *name;
 	size_t i;
 
 	if (err < 0)
@@ -241,7 +253,8 @@ const char *prb_errno_name(int err)
 	for (i = 0; i < sizeof(prb_errno_names) / sizeof(prb_errno_names[0]); i++)
 		if (prb_errno_names[i].code == err)
 			return prb_errno_names[i].name;
-	return "E?";
+	name = prb_libc_errno_name(err);
+	return name ? name : "E?";
 }
 
 int prb_exit_code(int err)
@@ -260,6 +273,7 @@ int prb_exit_code(int err)
 	case ENXIO:
 	case EHOSTUNREACH:
 	case ENETUNREACH:
+	case EADDRNOTAVAIL:
 	case EPIPE:
 		return PRB_EXIT_CONN;
 	default:

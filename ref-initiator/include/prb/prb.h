@@ -298,10 +298,15 @@ int prb_opts_set_rdma_spin(struct prb_opts *opts, unsigned us);
  * \param url `tcp://HOST[:PORT]` or `rdma://HOST[:PORT]`, IPv6 in brackets.
  * \param opts options, or NULL for the defaults; not kept after the call.
  * \param session receives the new session.
- * \return 0; -EINVAL (bad URL or argument); -EPROTONOSUPPORT (transport not built
- *         into this libprb); -ETIMEDOUT; -ECONNREFUSED and other connect errors;
- *         -ENOTSUP (no common protocol version); -EPROTO (malformed answer);
- *         -ENOMEM.
+ * \return 0; -EINVAL (bad URL or argument, port 0 included); -EPROTONOSUPPORT
+ *         (rdma:// and this libprb was built without the RDMA binding);
+ *         -EADDRNOTAVAIL (rdma://: no RDMA device on this host, or none reaches the
+ *         brick's address); -ENXIO (host name not found); -EHOSTUNREACH (name
+ *         resolution failed otherwise, or no route); -ETIMEDOUT; -ECONNREFUSED,
+ *         -ENETUNREACH and other connect errors; -ENOTSUP (no common protocol
+ *         version); -EPROTO (malformed answer); -EIO (the brick refused HELLO with
+ *         a status this libprb does not know); another error the brick refused
+ *         HELLO with; -ENOMEM.
  */
 int prb_connect(const char *url, const struct prb_opts *opts, struct prb_session **session);
 
