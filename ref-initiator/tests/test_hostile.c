@@ -551,6 +551,42 @@ static void run_list(const char *name, uint32_t count, int result, int status)
 	fake_finish(&f, &s);
 }
 
+/*
+ * prb_list_next's documented errors: -ECONNRESET when the connection is lost
+ * during a page, -ENOTCONN after; the iterator keeps its cursor and goes on
+ * after prb_reconnect. prb_info and prb_keepalive give -ENOTCONN meanwhile.
+ */
+static void run_list_lost(void)
+{
+	struct fake f = {.grant_features = ~0u,
+			 .hello_depth = -1,
+			 .op = PRB_OP_LIST,
+			 .twist = TWIST_TERM,
+			 .list_count = 2,
+			 .accepts = 2};
+	struct prb_brick_info info;
+	struct prb_list_extent e;
+	struct prb_list_iter *it = NULL;
+	struct prb_session *s;
+
+	scenario_name = "LIST iterator across a lost connection";
+	s = fake_connect(&f, 0, 0);
+	if (s && prb_list_new(s, 0, &it) == 0) {
+		EXPECT(prb_list_next(it, &e), -ECONNRESET);
+		EXPECT(prb_list_next(it, &e), -ENOTCONN);
+		EXPECT(prb_info(s, &info), -ENOTCONN);
+		EXPECT(prb_keepalive(s), -ENOTCONN);
+		f.twist = TWIST_NONE; /* read by the fake at the next request only */
+		EXPECT(prb_reconnect(s), 0);
+		EXPECT(prb_list_next(it, &e), 1);
+		EXPECT(e.addr == 0 && e.blocks == 1, true);
+		prb_list_delete(&it);
+	} else {
+		EXPECT(s != NULL && it != NULL, true);
+	}
+	fake_finish(&f, &s);
+}
+
 /* The brick's side of the handshake goes wrong. */
 static void run_hello(void)
 {
@@ -660,6 +696,7 @@ int main(void)
 	run_swap();
 	run_list("LIST within max", 3, 3, 0);
 	run_list("LIST over max_extents", 5, -ECONNRESET, -EPROTO);
+	run_list_lost();
 	run_hello();
 	run_endings();
 	run_reconnect();

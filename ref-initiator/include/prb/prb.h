@@ -393,7 +393,9 @@ int prb_unregister_buffer(struct prb_session *session, void *buf);
  * INFO: identity, capacity and statistics of the brick now.
  * \param session the session.
  * \param info receives them.
- * \return 0 or a negative errno.
+ * \return 0; -EINVAL (session or info NULL, or the brick found the request
+ *         malformed); -ENOTCONN; -ECONNRESET; -EIO (the brick answered a status
+ *         this libprb does not know).
  */
 int prb_info(struct prb_session *session, struct prb_brick_info *info);
 
@@ -401,7 +403,8 @@ int prb_info(struct prb_session *session, struct prb_brick_info *info);
  * KEEPALIVE round trip. The brick ends connections idle past its timeout; a
  * session that may stay idle should call this periodically (libprb runs no thread).
  * \param session the session.
- * \return 0 or a negative errno.
+ * \return 0; -EINVAL (session NULL); -ENOTCONN; -ECONNRESET; -EIO (the brick
+ *         answered a status this libprb does not know).
  */
 int prb_keepalive(struct prb_session *session);
 
@@ -551,8 +554,11 @@ int prb_list_new(struct prb_session *session, uint64_t start, struct prb_list_it
  * Next extent in ascending address order.
  * \param iter the iterator.
  * \param extent receives the extent.
- * \return 1 (an extent), 0 (listing complete) or a negative errno (the iterator
- *         can be retried after a transient error, or deleted).
+ * \return 1 (an extent); 0 (listing complete); -EINVAL (iter or extent NULL, or
+ *         the brick found the LIST malformed); -ENOTCONN; -ECONNRESET; -EIO (the
+ *         brick answered a status this libprb does not know). After an error the
+ *         iterator keeps its position: call again (after `prb_reconnect` for a lost
+ *         connection) or delete it.
  */
 int prb_list_next(struct prb_list_iter *iter, struct prb_list_extent *extent);
 
