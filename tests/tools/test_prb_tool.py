@@ -60,6 +60,8 @@ def test_help():
     expect_rc(["alloc", URL, "2M", "--count", "0"], 2, "count 0")
     expect_rc(["alloc", URL, "2M", "--count", "65537"], 2, "count too big")
     expect_rc(["alloc", "http://x", "2M"], 2, "bad URL")
+    expect_rc(["info", "tcp://127.0.0.1:0"], 2, "port 0 (PRB-URL-5)")
+    expect_rc(["info", "tcp://[fe80::1%lo]:7117"], 2, "IPv6 zone (section 14)")
     expect_rc(["map", URL, "2M"], 2, "map without --ro/--rw")
     expect_rc(["map", URL, "2M", "--ro", "--rw"], 2, "map --ro --rw")
     expect_rc(["bench", URL, "--size", "1000"], 2, "bench bad size")
