@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <prb/wire.h>
@@ -126,8 +127,9 @@ static int prb_put_ensure(struct prb_session *s, uint64_t addr, uint64_t *alloca
 
 static const char prb_put_help[] =
 	"usage: prb put URL ADDR FILE [--json]\n"
-	"Store FILE (- for stdin) in consecutive blocks from ADDR, allocating blocks as\n"
-	"needed and reusing allocated ones (their old contents are overwritten). Block 0\n"
+	"Store FILE (a regular file or a pipe; - for stdin) in consecutive blocks from\n"
+	"ADDR, allocating blocks as needed and reusing allocated ones (their old contents\n"
+	"are overwritten). FILE is opened and checked before the brick is touched. Block 0\n"
 	"starts with a 4 KiB header holding the exact length; the data follows it. Every\n"
 	"block is flushed; the header is written last. Prints the length and block count.\n";
 
@@ -140,40 +142,37 @@ struct prb_file_result {
 	uint64_t length, blocks, allocated;
 };
 
-/* The put loop: data blocks first, header last. */
+/*
+ * The put loop: data blocks first, header last. Block 0's data is read before the
+ * brick is touched, so a FILE that cannot be read leaves the old header in place.
+ */
 static int prb_put_stream(struct prb_common *c, struct prb_session *s, uint64_t addr, int fd,
 			  uint8_t *buf, struct prb_file_result *res)
 {
+	uint8_t header[PRB_FILE_HEADER] = {0};
 	uint64_t i;
 	ssize_t n;
 	int rc;
 
-	rc = prb_put_ensure(s, addr, &res->allocated);
-	if (rc == 0) {
-		memset(buf, 0, PRB_FILE_HEADER);
-		rc = prb_put_block(s, addr, 0, buf, PRB_FILE_HEADER); /* invalidate first */
-	}
-	if (rc < 0)
-		return prb_tool_fail(c, "first block", rc);
 	for (i = 0;; i++) {
 		uint32_t room = prb_file_room(i);
 		uint64_t block = addr + i * PRB_BLOCK_BYTES;
 
 		n = prb_read_full(fd, buf, room);
-		if (n < 0) {
-			fprintf(stderr, "prb put: read: %s\n", strerror((int)-n));
-			return PRB_EXIT_IO;
-		}
+		if (n < 0)
+			return prb_tool_local_error(c, "read", (int)n);
 		if (n == 0 && i > 0)
 			break;
 		if (i > 0 && block < addr)
 			return prb_tool_fail(c, "address space", -EFBIG);
-		rc = i > 0 ? prb_put_ensure(s, block, &res->allocated) : 0;
+		rc = prb_put_ensure(s, block, &res->allocated);
+		if (rc == 0 && i == 0) /* invalidate the header before any data changes */
+			rc = prb_put_block(s, addr, 0, header, PRB_FILE_HEADER);
 		if (rc == 0 && n > 0)
 			rc = prb_put_block(s, block, i == 0 ? PRB_FILE_HEADER : 0, buf,
 					   (uint32_t)n);
 		if (rc < 0)
-			return prb_tool_fail(c, "data block", rc);
+			return prb_tool_fail(c, i == 0 ? "first block" : "data block", rc);
 		res->length += (uint64_t)n;
 		res->blocks = i + 1;
 		if ((uint32_t)n < room)
@@ -260,6 +259,39 @@ static int prb_get_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 	return 0;
 }
 
+/*
+ * Open put's FILE (- for stdin) and check it before the brick is touched: a regular file
+ * or a pipe we can read, or stdin that is not a directory. *size is the length when it is
+ * known (a regular file), else UINT64_MAX.
+ */
+static int prb_put_open(const struct prb_common *c, const char *path, int *fd, uint64_t *size)
+{
+	bool is_stdin = strcmp(path, "-") == 0;
+	char what[320];
+	struct stat st;
+	int err = 0;
+
+	*fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return prb_tool_local_error(c, path, -errno);
+	if (fstat(*fd, &st) < 0)
+		err = -errno;
+	else if (S_ISDIR(st.st_mode))
+		err = -EISDIR;
+	else if (!is_stdin && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+		err = -EINVAL;
+	if (err) {
+		if (!is_stdin)
+			close(*fd);
+		*fd = -1;
+		snprintf(what, sizeof(what), "%s%s", path,
+			 err == -EINVAL ? " (not a regular file or pipe)" : "");
+		return prb_tool_local_error(c, what, err);
+	}
+	*size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UINT64_MAX;
+	return 0;
+}
+
 /* put and get: arguments, file, connection, then the stream loop. */
 static int prb_file_cmd(int argc, char **argv, bool put)
 {
@@ -273,8 +305,8 @@ static int prb_file_cmd(int argc, char **argv, bool put)
 			      .max_pos = 3};
 	struct prb_file_result res = {0};
 	struct prb_session *s = NULL;
+	uint64_t addr, size = UINT64_MAX;
 	uint8_t *buf = NULL;
-	uint64_t addr;
 	int fd, rc;
 
 	rc = prb_parse_args(&p, argc, argv);
@@ -282,20 +314,22 @@ static int prb_file_cmd(int argc, char **argv, bool put)
 		return rc;
 	if (prb_parse_addr(&c, p.pos[1], &addr))
 		return PRB_EXIT_USAGE;
-	if (strcmp(p.pos[2], "-") == 0)
-		fd = put ? STDIN_FILENO : STDOUT_FILENO;
-	else
-		fd = put ? open(p.pos[2], O_RDONLY | O_CLOEXEC)
-			 : open(p.pos[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "prb %s: %s: %s\n", c.cmd, p.pos[2], strerror(errno));
-		return PRB_EXIT_IO;
+	if (put) {
+		rc = prb_put_open(&c, p.pos[2], &fd, &size);
+		if (rc)
+			return rc;
+	} else if (strcmp(p.pos[2], "-") == 0) {
+		fd = STDOUT_FILENO;
+	} else {
+		fd = open(p.pos[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return prb_tool_local_error(&c, p.pos[2], -errno);
 	}
 	if (!put && fd == STDOUT_FILENO && c.json)
 		return prb_tool_usage_error(&c, "--json needs a FILE, not stdout");
 	buf = malloc(PRB_BLOCK_BYTES);
 	if (!buf) {
-		rc = PRB_EXIT_IO;
+		rc = prb_tool_local_error(&c, "memory", -ENOMEM);
 		goto out_close;
 	}
 	rc = prb_tool_connect(&c, p.pos[0], 0, &s);

@@ -281,21 +281,37 @@ int prb_exit_code(int err)
 	}
 }
 
+/* The JSON error object of a failed step: errno name and number, and a message. */
+static void prb_json_error(const struct prb_common *c, const char *what, int err,
+			   const char *message)
+{
+	if (!c->json)
+		return;
+	printf("{\"ok\": false, \"command\": ");
+	prb_json_string(stdout, c->cmd);
+	printf(", \"step\": ");
+	prb_json_string(stdout, what);
+	printf(", \"error\": \"%s\", \"errno\": %d, \"message\": ", prb_errno_name(err),
+	       err < 0 ? -err : err);
+	prb_json_string(stdout, message);
+	printf("}\n");
+}
+
 int prb_tool_fail(const struct prb_common *c, const char *what, int err)
 {
 	fprintf(stderr, "prb %s: %s: %s (%s)\n", c->cmd, what, prb_strerror(err),
 		prb_errno_name(err));
-	if (c->json) {
-		printf("{\"ok\": false, \"command\": ");
-		prb_json_string(stdout, c->cmd);
-		printf(", \"step\": ");
-		prb_json_string(stdout, what);
-		printf(", \"error\": \"%s\", \"errno\": %d, \"message\": ", prb_errno_name(err),
-		       err < 0 ? -err : err);
-		prb_json_string(stdout, prb_strerror(err));
-		printf("}\n");
-	}
+	prb_json_error(c, what, err, prb_strerror(err));
 	return prb_exit_code(err);
+}
+
+int prb_tool_local_error(const struct prb_common *c, const char *what, int err)
+{
+	const char *message = strerror(err < 0 ? -err : err);
+
+	fprintf(stderr, "prb %s: %s: %s\n", c->cmd, what, message);
+	prb_json_error(c, what, err, message);
+	return PRB_EXIT_IO;
 }
 
 int prb_tool_usage_error(const struct prb_common *c, const char *fmt, ...)

@@ -96,6 +96,8 @@ int prb_tool_connect(const struct prb_common *c, const char *url, unsigned queue
 		     struct prb_session **s);
 /* Report a failed library call: stderr always, a JSON error object on stdout with --json. */
 int prb_tool_fail(const struct prb_common *c, const char *what, int err);
+/* Report a local file or memory error (err a negative errno) about what; returns PRB_EXIT_IO. */
+int prb_tool_local_error(const struct prb_common *c, const char *what, int err);
 /* Report a usage error; returns PRB_EXIT_USAGE. */
 int prb_tool_usage_error(const struct prb_common *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """The prb tool against a live prb-target (run by scripts/with-target.sh).
 
-usage: test_prb_tool.py PATH-TO-prb
+usage: test_prb_tool.py PATH-TO-prb [TEST...]
 Checks every subcommand: human output, --json (parsed), --help, exit codes.
+TEST names a test function without its test_ prefix (e.g. put_get); without any, the
+tests of DEFAULT_TESTS run. The space tests fill the brick: CMakeLists.txt runs them on
+a small pool of their own.
 """
 import json
 import os
@@ -239,7 +242,43 @@ def test_bench():
           f"progress line on a terminal: {out!r}")
 
 
-for t in (test_help, test_man_page, test_info, test_alloc_free_list, test_map, test_put_get, test_bench):
+def test_put_bad_file_keeps_old():
+    """A put whose FILE cannot be read fails before touching the brick: the file put
+    stored before stays whole (it used to lose its header: 'read: Is a directory')."""
+    a = BASE + 64 * BLK
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "src"), os.path.join(tmp, "dst")
+        data = os.urandom(BLK + 777)
+        with open(src, "wb") as f:
+            f.write(data)
+        expect_rc(["put", URL, hex(a), src], 0)
+        d = js(["list", URL, "--start", hex(a)])
+        before = [e for e in d.get("extents", []) if a <= e["addr"] < a + 8 * BLK]
+        _, err = expect_rc(["put", URL, hex(a), tmp], 4, "put of a directory")
+        check("directory" in err, f"put of a directory says why: {err!r}")
+        d = js(["put", URL, hex(a), "/dev/zero"], 4)
+        check(d.get("ok") is False, f"put of a device: one JSON error {d}")
+        dfd = os.open(tmp, os.O_RDONLY)
+        p = subprocess.run([PRB, "put", URL, hex(a), "-"], stdin=dfd, capture_output=True)
+        os.close(dfd)
+        check(p.returncode == 4, f"put of a directory on stdin: exit {p.returncode}")
+        expect_rc(["get", URL, hex(a), dst], 0, "get after failed puts")
+        with open(dst, "rb") as f:
+            check(f.read() == data, "the file put stored survives failed puts")
+        d = js(["list", URL, "--start", hex(a)])
+        after = [e for e in d.get("extents", []) if a <= e["addr"] < a + 8 * BLK]
+        check(before == after, f"failed puts allocate nothing: {before} -> {after}")
+        expect_rc(["free", URL, hex(a), "--count", "2"], 0)
+
+
+DEFAULT_TESTS = (test_help, test_man_page, test_info, test_alloc_free_list, test_map,
+                 test_put_get, test_put_bad_file_keeps_old, test_bench)
+
+if len(sys.argv) > 2:
+    tests = [globals()["test_" + name] for name in sys.argv[2:]]
+else:
+    tests = DEFAULT_TESTS
+for t in tests:
     t()
 if failures:
     print(f"test_prb_tool: {failures} failure(s)", file=sys.stderr)
