@@ -115,14 +115,134 @@ static int prb_put_block(struct prb_session *s, uint64_t addr, uint32_t offset, 
 	return rc < 0 ? rc : rc2;
 }
 
-/* Make sure the block exists: allocate it, or reuse it when it is already there. */
-static int prb_put_ensure(struct prb_session *s, uint64_t addr, uint64_t *allocated)
+/* Blocks a file of length bytes takes: block 0 holds the header and the first bytes. */
+static uint64_t prb_file_blocks(uint64_t length)
 {
-	int rc = prb_alloc(s, addr, 1);
+	if (length <= prb_file_room(0))
+		return 1;
+	return 1 + (length - prb_file_room(0) + PRB_BLOCK_BYTES - 1) / PRB_BLOCK_BYTES;
+}
+
+/* Which blocks of the range this put allocated (a byte each), to free them on failure. */
+struct prb_put_fresh {
+	uint8_t *flags;
+	uint64_t cap, count;
+};
+
+/* Room in fresh->flags for block i, made before the block is allocated. */
+static int prb_put_fresh_grow(struct prb_put_fresh *f, uint64_t i)
+{
+	uint64_t cap = f->cap ? f->cap : 64;
+	uint8_t *flags;
+
+	if (i < f->cap)
+		return 0;
+	while (cap <= i)
+		cap *= 2;
+	flags = realloc(f->flags, cap);
+	if (!flags)
+		return -ENOMEM;
+	memset(flags + f->cap, 0, cap - f->cap);
+	f->flags = flags;
+	f->cap = cap;
+	return 0;
+}
+
+/* Make sure block i exists: allocate it (and remember that), or reuse it when it is there. */
+static int prb_put_ensure(struct prb_session *s, uint64_t addr, uint64_t i,
+			  struct prb_put_fresh *f)
+{
+	int rc = prb_put_fresh_grow(f, i);
 
 	if (rc == 0)
-		(*allocated)++;
+		rc = prb_alloc(s, addr + i * PRB_BLOCK_BYTES, 1);
+	if (rc == 0) {
+		f->flags[i] = 1;
+		f->count++;
+	}
 	return rc == -EEXIST ? 0 : rc;
+}
+
+/* After a failed put: free the blocks it allocated (not those that were there), and say so. */
+static void prb_put_rollback(struct prb_session *s, uint64_t addr, const struct prb_put_fresh *f)
+{
+	uint64_t i = 0, run, freed = 0;
+	int rc = 0;
+
+	if (f->count == 0)
+		return;
+	while (i < f->cap && rc == 0) {
+		for (run = 0; i + run < f->cap && f->flags[i + run] && run < PRB_RANGE_MAX_BLOCKS;)
+			run++;
+		if (run == 0) {
+			i++;
+			continue;
+		}
+		rc = prb_free(s, addr + i * PRB_BLOCK_BYTES, (uint32_t)run, 0);
+		if (rc == 0)
+			freed += run;
+		i += run;
+	}
+	if (rc == 0)
+		fprintf(stderr, "prb put: freed the %" PRIu64 " block(s) this put allocated\n", freed);
+	else
+		fprintf(stderr,
+			"prb put: could not free %" PRIu64 " of the %" PRIu64
+			" block(s) this put allocated from 0x%" PRIx64 ": %s (%s); see prb list\n",
+			f->count - freed, f->count, addr, prb_strerror(rc), prb_errno_name(rc));
+}
+
+/* Blocks of [first, first + blocks) (block numbers) that are allocated now, by LIST. */
+static int prb_put_count_allocated(struct prb_session *s, uint64_t first, uint64_t blocks,
+				   uint64_t *allocated)
+{
+	struct prb_list_iter *it = NULL;
+	struct prb_list_extent e;
+	int rc;
+
+	*allocated = 0;
+	rc = prb_list_new(s, first * PRB_BLOCK_BYTES, &it);
+	while (rc == 0 && (rc = prb_list_next(it, &e)) > 0) {
+		uint64_t lo = e.addr / PRB_BLOCK_BYTES, hi = lo + e.blocks;
+
+		if (lo >= first + blocks)
+			break;
+		lo = lo > first ? lo : first;
+		hi = hi < first + blocks ? hi : first + blocks;
+		*allocated += hi > lo ? hi - lo : 0;
+		rc = 0;
+	}
+	prb_list_delete(&it);
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Before a put of a regular file (size known) writes anything: when INFO reports the
+ * brick's free blocks, there must be enough for the blocks the put has to allocate.
+ */
+static int prb_put_check_space(const struct prb_common *c, struct prb_session *s, uint64_t addr,
+			       uint64_t size)
+{
+	uint64_t blocks = prb_file_blocks(size), present, needed;
+	struct prb_brick_info bi;
+	int rc;
+
+	rc = prb_info(s, &bi);
+	if (rc < 0)
+		return prb_tool_fail(c, "INFO", rc);
+	if (bi.capacity_blocks == 0) /* the brick reports no capacity: let ALLOC tell */
+		return 0;
+	rc = prb_put_count_allocated(s, addr / PRB_BLOCK_BYTES, blocks, &present);
+	if (rc < 0)
+		return prb_tool_fail(c, "LIST", rc);
+	needed = blocks - present;
+	if (needed <= bi.free_blocks)
+		return 0;
+	fprintf(stderr,
+		"prb put: the file needs %" PRIu64 " block(s) at 0x%" PRIx64 ", %" PRIu64
+		" of them new; the brick has %" PRIu64 " free\n",
+		blocks, addr, needed, bi.free_blocks);
+	return prb_tool_fail(c, "free space", -ENOSPC);
 }
 
 static const char prb_put_help[] =
@@ -131,7 +251,10 @@ static const char prb_put_help[] =
 	"ADDR, allocating blocks as needed and reusing allocated ones (their old contents\n"
 	"are overwritten). FILE is opened and checked before the brick is touched. Block 0\n"
 	"starts with a 4 KiB header holding the exact length; the data follows it. Every\n"
-	"block is flushed; the header is written last. Prints the length and block count.\n";
+	"block is flushed; the header is written last. Prints the length and block count.\n"
+	"For a regular file, the address range (below 2^64: else exit 2) and the brick's\n"
+	"free blocks are checked first. A put that fails frees the blocks it allocated\n"
+	"(not those that were there before) and says so on stderr.\n";
 
 static const char prb_get_help[] =
 	"usage: prb get URL ADDR FILE [--json]\n"
@@ -140,6 +263,7 @@ static const char prb_get_help[] =
 
 struct prb_file_result {
 	uint64_t length, blocks, allocated;
+	struct prb_put_fresh fresh; /* put: the blocks it allocated */
 };
 
 /*
@@ -165,7 +289,7 @@ static int prb_put_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 			break;
 		if (i > 0 && block < addr)
 			return prb_tool_fail(c, "address space", -EFBIG);
-		rc = prb_put_ensure(s, block, &res->allocated);
+		rc = prb_put_ensure(s, addr, i, &res->fresh);
 		if (rc == 0 && i == 0) /* invalidate the header before any data changes */
 			rc = prb_put_block(s, addr, 0, header, PRB_FILE_HEADER);
 		if (rc == 0 && n > 0)
@@ -175,6 +299,7 @@ static int prb_put_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 			return prb_tool_fail(c, i == 0 ? "first block" : "data block", rc);
 		res->length += (uint64_t)n;
 		res->blocks = i + 1;
+		res->allocated = res->fresh.count;
 		if ((uint32_t)n < room)
 			break;
 	}
@@ -205,7 +330,6 @@ static int prb_get_header(struct prb_session *s, uint64_t addr, uint8_t *buf,
 {
 	struct prb_mapping *m;
 	uint32_t crc;
-	uint64_t need;
 	int rc;
 
 	rc = prb_map(s, addr, PRB_MAPPING_RO, &m);
@@ -221,11 +345,7 @@ static int prb_get_header(struct prb_session *s, uint64_t addr, uint8_t *buf,
 		return -EBADMSG;
 	res->length = prb_get_le64(buf + 8);
 	res->blocks = prb_get_le64(buf + 16);
-	need = res->length <= prb_file_room(0)
-		       ? 1
-		       : 1 + (res->length - prb_file_room(0) + PRB_BLOCK_BYTES - 1) /
-					 PRB_BLOCK_BYTES;
-	return need == res->blocks ? 0 : -EBADMSG;
+	return prb_file_blocks(res->length) == res->blocks ? 0 : -EBADMSG;
 }
 
 /* The get loop: block by block into the output. */
@@ -327,6 +447,10 @@ static int prb_file_cmd(int argc, char **argv, bool put)
 	}
 	if (!put && fd == STDOUT_FILENO && c.json)
 		return prb_tool_usage_error(&c, "--json needs a FILE, not stdout");
+	if (put && size != UINT64_MAX && prb_check_range(&c, addr, prb_file_blocks(size))) {
+		rc = PRB_EXIT_USAGE;
+		goto out_close;
+	}
 	buf = malloc(PRB_BLOCK_BYTES);
 	if (!buf) {
 		rc = prb_tool_local_error(&c, "memory", -ENOMEM);
@@ -336,7 +460,12 @@ static int prb_file_cmd(int argc, char **argv, bool put)
 	if (rc)
 		goto out_free;
 	if (put) {
-		rc = prb_put_stream(&c, s, addr, fd, buf, &res);
+		rc = size == UINT64_MAX ? 0 : prb_put_check_space(&c, s, addr, size);
+		if (rc == 0)
+			rc = prb_put_stream(&c, s, addr, fd, buf, &res);
+		if (rc)
+			prb_put_rollback(s, addr, &res.fresh);
+		free(res.fresh.flags);
 	} else {
 		rc = prb_get_header(s, addr, buf, &res);
 		if (rc == -EBADMSG) /* no valid header: the brick is fine, the data is not a file */

@@ -180,6 +180,20 @@ int prb_parse_addr(const struct prb_common *c, const char *text, uint64_t *out)
 	return 0;
 }
 
+int prb_check_range(const struct prb_common *c, uint64_t addr, uint64_t blocks)
+{
+	/* addr is a multiple of the block size: this many blocks fit from it to 2^64. */
+	uint64_t room = (UINT64_MAX - addr) / PRB_BLOCK_BYTES + 1;
+
+	if (blocks <= room)
+		return 0;
+	return prb_tool_usage_error(c,
+				    "%" PRIu64 " block(s) from 0x%" PRIx64
+				    " run past the end of the address space (2^64; %" PRIu64
+				    " block(s) fit)",
+				    blocks, addr, room);
+}
+
 int prb_tool_connect(const struct prb_common *c, const char *url, unsigned queue_depth,
 		     struct prb_session **s)
 {

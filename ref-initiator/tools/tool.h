@@ -91,6 +91,8 @@ int prb_parse_args(struct prb_parse *p, int argc, char **argv);
 int prb_parse_u64(const char *text, uint64_t *out);
 /* Parse an address that must be a multiple of the block size; prints why not. */
 int prb_parse_addr(const struct prb_common *c, const char *text, uint64_t *out);
+/* Check that blocks blocks from addr stay below 2^64; prints why not (a usage error). */
+int prb_check_range(const struct prb_common *c, uint64_t addr, uint64_t blocks);
 /* Connect with the common options; prints the error and returns an exit code on failure. */
 int prb_tool_connect(const struct prb_common *c, const char *url, unsigned queue_depth,
 		     struct prb_session **s);

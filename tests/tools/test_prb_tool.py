@@ -271,8 +271,65 @@ def test_put_bad_file_keeps_old():
         expect_rc(["free", URL, hex(a), "--count", "2"], 0)
 
 
+def extents_in(a, blocks):
+    d = js(["list", URL, "--start", hex(a)])
+    return [(e["addr"], e["blocks"]) for e in d.get("extents", [])
+            if a <= e["addr"] < a + blocks * BLK]
+
+
+def test_put_range():
+    """A put past 2^64 fails before it allocates: at once (exit 2) for a regular file,
+    and after freeing what it allocated (EFBIG) for a pipe."""
+    top = (1 << 64) - BLK
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "f7m")
+        with open(src, "wb") as f:
+            f.write(os.urandom(7 << 20))
+        _, err = expect_rc(["put", URL, hex(top), src], 2, "put of 7M at the last block")
+        check("2^64" in err, f"put past 2^64 says why: {err!r}")
+        check(extents_in(top, 1) == [], "put past 2^64 allocated nothing")
+        with open(src, "rb") as f:  # through a pipe: the size is not known in advance
+            p = subprocess.run([PRB, "put", URL, hex(top), "-"], input=f.read(),
+                               capture_output=True)
+        err = p.stderr.decode()
+        check(p.returncode == 1 and "EFBIG" in err and "freed the 1 block" in err,
+              f"put of a pipe past 2^64: exit {p.returncode} {err!r}")
+        check(extents_in(top, 1) == [], "put of a pipe past 2^64 frees block 0")
+
+
+def brick_free():
+    return js(["info", URL]).get("free_blocks", -1)
+
+
+def test_space():
+    """(small pool) A put that cannot fit: refused before allocating for a regular file;
+    for a pipe, the blocks it allocated are freed again, the ones that were there stay."""
+    a = BASE
+    free0 = brick_free()
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "big")
+        with open(src, "wb") as f:
+            f.write(os.urandom((free0 + 1) * BLK))
+        d = js(["put", URL, hex(a), src], 1)
+        check(d.get("error") == "ENOSPC", f"put larger than the free space {d}")
+        check(brick_free() == free0 and extents_in(a, 2 * free0) == [],
+              "a put refused for space allocates nothing")
+        # A pipe: the size is unknown, the put runs into ENOSPC and undoes its ALLOCs.
+        expect_rc(["alloc", URL, hex(a + 3 * BLK)], 0)
+        with open(src, "rb") as f:
+            p = subprocess.run([PRB, "put", URL, hex(a), "-"], input=f.read(),
+                               capture_output=True)
+        err = p.stderr.decode()
+        check(p.returncode == 1 and "ENOSPC" in err and "freed the" in err,
+              f"put of a pipe into a full brick: exit {p.returncode} {err!r}")
+        check(extents_in(a, 2 * free0) == [(a + 3 * BLK, 1)],
+              f"only the block allocated before stays: {extents_in(a, 2 * free0)}")
+        check(brick_free() == free0 - 1, "every block the put allocated is free again")
+        expect_rc(["free", URL, hex(a + 3 * BLK)], 0)
+
+
 DEFAULT_TESTS = (test_help, test_man_page, test_info, test_alloc_free_list, test_map,
-                 test_put_get, test_put_bad_file_keeps_old, test_bench)
+                 test_put_get, test_put_bad_file_keeps_old, test_put_range, test_bench)
 
 if len(sys.argv) > 2:
     tests = [globals()["test_" + name] for name in sys.argv[2:]]
