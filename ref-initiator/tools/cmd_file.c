@@ -259,7 +259,10 @@ static const char prb_put_help[] =
 static const char prb_get_help[] =
 	"usage: prb get URL ADDR FILE [--json]\n"
 	"Restore into FILE (- for stdout) the exact bytes `prb put` stored at ADDR: the\n"
-	"length comes from the header put wrote. A missing or damaged header is an error.\n";
+	"length comes from the header put wrote. A missing or damaged header is an error.\n"
+	"A regular FILE is written as a temporary file in its folder and renamed over FILE\n"
+	"only when the get succeeded: a failed get leaves FILE as it was. Devices, pipes\n"
+	"and stdout get the bytes as they come.\n";
 
 struct prb_file_result {
 	uint64_t length, blocks, allocated;
@@ -370,10 +373,8 @@ static int prb_get_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 		if (rc < 0)
 			return prb_tool_fail(c, "data block", rc);
 		rc = prb_write_full(fd, buf, n);
-		if (rc < 0) {
-			fprintf(stderr, "prb get: write: %s\n", strerror(-rc));
-			return PRB_EXIT_IO;
-		}
+		if (rc < 0)
+			return prb_tool_local_error(c, "write", rc);
 		left -= n;
 	}
 	return 0;
@@ -412,13 +413,131 @@ static int prb_put_open(const struct prb_common *c, const char *path, int *fd, u
 	return 0;
 }
 
-/* put and get: arguments, file, connection, then the stream loop. */
-static int prb_file_cmd(int argc, char **argv, bool put)
+/*
+ * get's destination. A regular file (or a new one) is written as a temporary file in the
+ * same folder and renamed over it only when the whole get succeeded, so a failed get
+ * leaves the old file as it was; stdout, pipes and devices get the bytes as they come.
+ */
+struct prb_get_dest {
+	int fd;
+	char *tmp;   /* the temporary file, or NULL when streaming */
+	char *final; /* what tmp becomes (symbolic links resolved) */
+};
+
+/* The mode a new file gets from open(..., 0666): the umask applied. */
+static mode_t prb_new_file_mode(void)
+{
+	mode_t mask = umask(0); /* the only way to read it; set back at once */
+
+	umask(mask);
+	return 0666 & ~mask;
+}
+
+/* Create the temporary file next to dest->final, with the mode the file has or would get. */
+static int prb_get_dest_tmp(struct prb_get_dest *d, const struct stat *old)
+{
+	const char *slash = strrchr(d->final, '/');
+	int dir_len = slash ? (int)(slash - d->final + 1) : 0;
+	const char *base = slash ? slash + 1 : d->final;
+
+	if (asprintf(&d->tmp, "%.*s.%s.prb-get-XXXXXX", dir_len, d->final, base) < 0) {
+		d->tmp = NULL;
+		return -ENOMEM;
+	}
+	d->fd = mkostemp(d->tmp, O_CLOEXEC);
+	if (d->fd < 0) {
+		int err = -errno;
+
+		free(d->tmp);
+		d->tmp = NULL;
+		return err;
+	}
+	if (fchmod(d->fd, old ? old->st_mode & 07777 : prb_new_file_mode()) < 0) {
+		int err = -errno;
+
+		close(d->fd);
+		d->fd = -1;
+		unlink(d->tmp);
+		free(d->tmp);
+		d->tmp = NULL;
+		return err;
+	}
+	return 0;
+}
+
+/* Open get's destination path (- for stdout); prints why not. */
+static int prb_get_dest_open(const struct prb_common *c, const char *path, struct prb_get_dest *d)
+{
+	struct stat st;
+	bool exists;
+	int rc;
+
+	d->fd = -1;
+	if (strcmp(path, "-") == 0) {
+		d->fd = STDOUT_FILENO;
+		return 0;
+	}
+	exists = stat(path, &st) == 0;
+	if (!exists && errno != ENOENT)
+		return prb_tool_local_error(c, path, -errno);
+	if (exists && !S_ISREG(st.st_mode)) {
+		d->fd = open(path, O_WRONLY | O_CLOEXEC); /* a device or a pipe: stream */
+		return d->fd < 0 ? prb_tool_local_error(c, path, -errno) : 0;
+	}
+	/* An existing file is replaced where a symbolic link to it points. */
+	d->final = exists ? realpath(path, NULL) : strdup(path);
+	if (!d->final)
+		return prb_tool_local_error(c, path, -errno);
+	rc = prb_get_dest_tmp(d, exists ? &st : NULL);
+	if (rc < 0) {
+		free(d->final);
+		d->final = NULL;
+		return prb_tool_local_error(c, path, rc);
+	}
+	return 0;
+}
+
+/*
+ * Close the destination: on success (rc 0) make the temporary file durable and rename it
+ * into place; on failure remove it. Returns rc, or the exit code of a failure here.
+ */
+static int prb_get_dest_close(const struct prb_common *c, struct prb_get_dest *d, int rc)
+{
+	if (d->fd > STDERR_FILENO) {
+		if (rc == 0 && d->tmp && fsync(d->fd) < 0)
+			rc = prb_tool_local_error(c, "fsync", -errno);
+		if (close(d->fd) < 0 && rc == 0)
+			rc = prb_tool_local_error(c, "close", -errno);
+	}
+	if (d->tmp) {
+		if (rc == 0 && rename(d->tmp, d->final) < 0)
+			rc = prb_tool_local_error(c, d->final, -errno);
+		if (rc != 0)
+			unlink(d->tmp);
+	}
+	free(d->tmp);
+	free(d->final);
+	return rc;
+}
+
+/* Parse the arguments put and get share: URL ADDR FILE. Returns -1 to go on, or an exit code. */
+static int prb_file_args(struct prb_parse *p, int argc, char **argv, uint64_t *addr)
+{
+	int rc = prb_parse_args(p, argc, argv);
+
+	if (rc >= 0)
+		return rc;
+	if (prb_parse_addr(p->common, p->pos[1], addr))
+		return PRB_EXIT_USAGE;
+	return -1;
+}
+
+int prb_cmd_put(int argc, char **argv)
 {
 	static const struct option options[] = {PRB_COMMON_OPTIONS};
-	struct prb_common c = {.cmd = put ? "put" : "get"};
+	struct prb_common c = {.cmd = "put"};
 	struct prb_parse p = {.common = &c,
-			      .help = put ? prb_put_help : prb_get_help,
+			      .help = prb_put_help,
 			      .options = options,
 			      .shortopts = PRB_COMMON_SHORT,
 			      .min_pos = 3,
@@ -429,25 +548,13 @@ static int prb_file_cmd(int argc, char **argv, bool put)
 	uint8_t *buf = NULL;
 	int fd, rc;
 
-	rc = prb_parse_args(&p, argc, argv);
+	rc = prb_file_args(&p, argc, argv, &addr);
 	if (rc >= 0)
 		return rc;
-	if (prb_parse_addr(&c, p.pos[1], &addr))
-		return PRB_EXIT_USAGE;
-	if (put) {
-		rc = prb_put_open(&c, p.pos[2], &fd, &size);
-		if (rc)
-			return rc;
-	} else if (strcmp(p.pos[2], "-") == 0) {
-		fd = STDOUT_FILENO;
-	} else {
-		fd = open(p.pos[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return prb_tool_local_error(&c, p.pos[2], -errno);
-	}
-	if (!put && fd == STDOUT_FILENO && c.json)
-		return prb_tool_usage_error(&c, "--json needs a FILE, not stdout");
-	if (put && size != UINT64_MAX && prb_check_range(&c, addr, prb_file_blocks(size))) {
+	rc = prb_put_open(&c, p.pos[2], &fd, &size);
+	if (rc)
+		return rc;
+	if (size != UINT64_MAX && prb_check_range(&c, addr, prb_file_blocks(size))) {
 		rc = PRB_EXIT_USAGE;
 		goto out_close;
 	}
@@ -459,43 +566,69 @@ static int prb_file_cmd(int argc, char **argv, bool put)
 	rc = prb_tool_connect(&c, p.pos[0], 0, &s);
 	if (rc)
 		goto out_free;
-	if (put) {
-		rc = size == UINT64_MAX ? 0 : prb_put_check_space(&c, s, addr, size);
-		if (rc == 0)
-			rc = prb_put_stream(&c, s, addr, fd, buf, &res);
-		if (rc)
-			prb_put_rollback(s, addr, &res.fresh);
-		free(res.fresh.flags);
-	} else {
-		rc = prb_get_header(s, addr, buf, &res);
-		if (rc == -EBADMSG) /* no valid header: the brick is fine, the data is not a file */
-			rc = prb_tool_fail(&c, "header (not written by put?)", rc)
-				     ? PRB_EXIT_REFUSED
-				     : 0;
-		else if (rc < 0)
-			rc = prb_tool_fail(&c, "header", rc);
-		else
-			rc = prb_get_stream(&c, s, addr, fd, buf, &res);
-	}
+	rc = size == UINT64_MAX ? 0 : prb_put_check_space(&c, s, addr, size);
 	if (rc == 0)
-		prb_file_report(&c, fd == STDOUT_FILENO ? stderr : stdout, addr, &res);
+		rc = prb_put_stream(&c, s, addr, fd, buf, &res);
+	if (rc)
+		prb_put_rollback(s, addr, &res.fresh);
+	else
+		prb_file_report(&c, stdout, addr, &res);
+	free(res.fresh.flags);
 	prb_disconnect(&s);
 out_free:
 	free(buf);
 out_close:
-	if (fd > STDERR_FILENO && close(fd) < 0 && rc == 0) {
-		fprintf(stderr, "prb %s: close: %s\n", c.cmd, strerror(errno));
-		rc = PRB_EXIT_IO;
-	}
+	if (fd != STDIN_FILENO)
+		close(fd); /* read-only: nothing to lose */
 	return rc;
-}
-
-int prb_cmd_put(int argc, char **argv)
-{
-	return prb_file_cmd(argc, argv, true);
 }
 
 int prb_cmd_get(int argc, char **argv)
 {
-	return prb_file_cmd(argc, argv, false);
+	static const struct option options[] = {PRB_COMMON_OPTIONS};
+	struct prb_common c = {.cmd = "get"};
+	struct prb_parse p = {.common = &c,
+			      .help = prb_get_help,
+			      .options = options,
+			      .shortopts = PRB_COMMON_SHORT,
+			      .min_pos = 3,
+			      .max_pos = 3};
+	struct prb_get_dest dest = {.fd = -1};
+	struct prb_file_result res = {0};
+	struct prb_session *s = NULL;
+	uint8_t *buf = NULL;
+	uint64_t addr;
+	int rc;
+
+	rc = prb_file_args(&p, argc, argv, &addr);
+	if (rc >= 0)
+		return rc;
+	if (strcmp(p.pos[2], "-") == 0 && c.json)
+		return prb_tool_usage_error(&c, "--json needs a FILE, not stdout");
+	rc = prb_get_dest_open(&c, p.pos[2], &dest);
+	if (rc)
+		return rc;
+	buf = malloc(PRB_BLOCK_BYTES);
+	if (!buf) {
+		rc = prb_tool_local_error(&c, "memory", -ENOMEM);
+		goto out_close;
+	}
+	rc = prb_tool_connect(&c, p.pos[0], 0, &s);
+	if (rc)
+		goto out_free;
+	rc = prb_get_header(s, addr, buf, &res);
+	if (rc == -EBADMSG) /* no valid header: the brick is fine, the data is not a file */
+		rc = prb_tool_fail(&c, "header (not written by put?)", rc) ? PRB_EXIT_REFUSED : 0;
+	else if (rc < 0)
+		rc = prb_tool_fail(&c, "header", rc);
+	else
+		rc = prb_get_stream(&c, s, addr, dest.fd, buf, &res);
+	prb_disconnect(&s);
+out_free:
+	free(buf);
+out_close:
+	rc = prb_get_dest_close(&c, &dest, rc);
+	if (rc == 0)
+		prb_file_report(&c, dest.fd == STDOUT_FILENO ? stderr : stdout, addr, &res);
+	return rc;
 }

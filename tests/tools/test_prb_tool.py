@@ -328,8 +328,43 @@ def test_space():
         expect_rc(["free", URL, hex(a + 3 * BLK)], 0)
 
 
+def test_get_keeps_dest():
+    """A failed get leaves an existing FILE as it was and no temporary file behind: an
+    unallocated ADDR (it used to truncate FILE) and a missing middle block (a partial
+    file). A good get replaces FILE and keeps its mode."""
+    a = BASE + 80 * BLK
+    with tempfile.TemporaryDirectory() as tmp:
+        src, keep = os.path.join(tmp, "src"), os.path.join(tmp, "keep")
+        old = b"the old contents\n" * 100
+        with open(keep, "wb") as f:
+            f.write(old)
+        os.chmod(keep, 0o640)
+        expect_rc(["get", URL, hex(a), keep], 1, "get of an unallocated block")
+        with open(keep, "rb") as f:
+            check(f.read() == old, "a get of an unallocated block leaves FILE alone")
+        data = os.urandom(3 * BLK)
+        with open(src, "wb") as f:
+            f.write(data)
+        expect_rc(["put", URL, hex(a), src], 0)
+        expect_rc(["free", URL, hex(a + 2 * BLK)], 0, "free the middle block")
+        d = js(["get", URL, hex(a), keep], 1)
+        check(d.get("error") == "ENOENT", f"get with a missing block {d}")
+        with open(keep, "rb") as f:
+            check(f.read() == old, "a get missing a block leaves FILE alone")
+        check(sorted(os.listdir(tmp)) == ["keep", "src"], f"no temporary file: {os.listdir(tmp)}")
+        expect_rc(["put", URL, hex(a), src], 0)
+        expect_rc(["get", URL, hex(a), keep], 0)
+        with open(keep, "rb") as f:
+            check(f.read() == data, "a good get replaces FILE")
+        check(os.stat(keep).st_mode & 0o777 == 0o640, "FILE keeps its mode")
+        check(sorted(os.listdir(tmp)) == ["keep", "src"], f"no temporary file: {os.listdir(tmp)}")
+        expect_rc(["get", URL, hex(a), "/dev/null"], 0, "get to a device streams")
+        expect_rc(["free", URL, hex(a), "--count", "4"], 0)
+
+
 DEFAULT_TESTS = (test_help, test_man_page, test_info, test_alloc_free_list, test_map,
-                 test_put_get, test_put_bad_file_keeps_old, test_put_range, test_bench)
+                 test_put_get, test_put_bad_file_keeps_old, test_put_range, test_get_keeps_dest,
+                 test_bench)
 
 if len(sys.argv) > 2:
     tests = [globals()["test_" + name] for name in sys.argv[2:]]
