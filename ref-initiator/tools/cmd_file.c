@@ -3,10 +3,15 @@
  * prb put / prb get: a file in consecutive blocks.
  *
  * Layout: block 0 starts with a 4 KiB header, the file's bytes follow it and run
- * on through blocks 1, 2, ... The header records the exact length, so get
- * restores the same bytes:
- *   0  magic "PRBFILE1"      8  le64 length (bytes)   16 le64 blocks used
- *   24 le32 CRC32C of bytes 0..23                      28.. zero up to 4096
+ * on through blocks 1, 2, ... The header records the exact length and a checksum of
+ * the bytes, so get restores the same bytes or fails:
+ *   0  magic "PRBFILE2"      8  le64 length (bytes)   16 le64 blocks used
+ *   24 le32 CRC32C of the file's bytes (all of them, in order)
+ *   28 le32 CRC32C of bytes 0..27                      32.. zero up to 4096
+ * The last digit of the magic is the format version. Version 1 ("PRBFILE1", written
+ * by prb 0.1.0) had no data checksum: its CRC32C of bytes 0..23 sits at 24. get still
+ * reads it, says on stderr that the bytes could not be checked, and reports
+ * "verified": false.
  * put invalidates the header first and writes it last, after every data block
  * is flushed: an interrupted put leaves no valid header, never a wrong one.
  */
@@ -21,12 +26,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <isa-l/crc.h>
 #include <prb/wire.h>
 
 #include "tool.h"
 
-#define PRB_FILE_HEADER 4096u
-#define PRB_FILE_MAGIC	"PRBFILE1"
+#define PRB_FILE_HEADER	   4096u
+#define PRB_FILE_MAGIC	   "PRBFILE2"
+#define PRB_FILE_MAGIC_V1  "PRBFILE1"
+#define PRB_FILE_CRC_START 0xFFFFFFFFu /* a running CRC32C before any byte */
 
 /* Bytes of file data block i holds at most. */
 static uint32_t prb_file_room(uint64_t i)
@@ -49,17 +57,34 @@ static uint64_t prb_get_le64(const uint8_t *p)
 	return v;
 }
 
-static void prb_file_header(uint8_t *h, uint64_t length, uint64_t blocks)
+static void prb_le32(uint8_t *p, uint32_t v)
 {
-	uint32_t crc;
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
 
+static uint32_t prb_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * Add len bytes to a running CRC32C of the file's data (start: PRB_FILE_CRC_START; the
+ * final value is its complement). prb_crc32c does the same for one buffer only.
+ */
+static uint32_t prb_file_crc_update(uint32_t crc, const uint8_t *buf, uint32_t len)
+{
+	return crc32_iscsi((unsigned char *)(uintptr_t)buf, (int)len, crc);
+}
+
+static void prb_file_header(uint8_t *h, uint64_t length, uint64_t blocks, uint32_t data_crc)
+{
 	memset(h, 0, PRB_FILE_HEADER);
 	memcpy(h, PRB_FILE_MAGIC, 8);
 	prb_le64(h + 8, length);
 	prb_le64(h + 16, blocks);
-	crc = prb_crc32c(h, 24);
-	for (int i = 0; i < 4; i++)
-		h[24 + i] = (uint8_t)(crc >> (8 * i));
+	prb_le32(h + 24, data_crc);
+	prb_le32(h + 28, prb_crc32c(h, 28));
 }
 
 /* Read until len bytes or end of file; returns bytes read or -errno. */
@@ -250,8 +275,9 @@ static const char prb_put_help[] =
 	"Store FILE (a regular file or a pipe; - for stdin) in consecutive blocks from\n"
 	"ADDR, allocating blocks as needed and reusing allocated ones (their old contents\n"
 	"are overwritten). FILE is opened and checked before the brick is touched. Block 0\n"
-	"starts with a 4 KiB header holding the exact length; the data follows it. Every\n"
-	"block is flushed; the header is written last. Prints the length and block count.\n"
+	"starts with a 4 KiB header holding the exact length and a CRC32C of the bytes;\n"
+	"the data follows it. Every block is flushed; the header is written last. Prints\n"
+	"the length, block count and CRC32C.\n"
 	"For a regular file, the address range (below 2^64: else exit 2) and the brick's\n"
 	"free blocks are checked first. A put that fails frees the blocks it allocated\n"
 	"(not those that were there before) and says so on stderr.\n";
@@ -259,13 +285,18 @@ static const char prb_put_help[] =
 static const char prb_get_help[] =
 	"usage: prb get URL ADDR FILE [--json]\n"
 	"Restore into FILE (- for stdout) the exact bytes `prb put` stored at ADDR: the\n"
-	"length comes from the header put wrote. A missing or damaged header is an error.\n"
+	"length comes from the header put wrote. A missing or damaged header is an error\n"
+	"(exit 1); bytes that do not match the header's CRC32C (blocks overwritten, or\n"
+	"freed and reused, since the put) fail with exit 5. Headers of prb 0.1.0 (no\n"
+	"checksum) are read with a warning: the bytes cannot be checked.\n"
 	"A regular FILE is written as a temporary file in its folder and renamed over FILE\n"
 	"only when the get succeeded: a failed get leaves FILE as it was. Devices, pipes\n"
 	"and stdout get the bytes as they come.\n";
 
 struct prb_file_result {
 	uint64_t length, blocks, allocated;
+	uint32_t data_crc; /* CRC32C of the bytes (get: as the header says) */
+	bool verified;	   /* get: the header has a data checksum and the bytes matched it */
 	struct prb_put_fresh fresh; /* put: the blocks it allocated */
 };
 
@@ -277,6 +308,7 @@ static int prb_put_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 			  uint8_t *buf, struct prb_file_result *res)
 {
 	uint8_t header[PRB_FILE_HEADER] = {0};
+	uint32_t crc = PRB_FILE_CRC_START;
 	uint64_t i;
 	ssize_t n;
 	int rc;
@@ -300,39 +332,56 @@ static int prb_put_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 					   (uint32_t)n);
 		if (rc < 0)
 			return prb_tool_fail(c, i == 0 ? "first block" : "data block", rc);
+		crc = prb_file_crc_update(crc, buf, (uint32_t)n);
 		res->length += (uint64_t)n;
 		res->blocks = i + 1;
 		res->allocated = res->fresh.count;
 		if ((uint32_t)n < room)
 			break;
 	}
-	prb_file_header(buf, res->length, res->blocks);
+	res->data_crc = ~crc;
+	prb_file_header(buf, res->length, res->blocks, res->data_crc);
 	rc = prb_put_block(s, addr, 0, buf, PRB_FILE_HEADER);
 	return rc < 0 ? prb_tool_fail(c, "header", rc) : 0;
 }
 
+/* The summary of a put or a get: a line, or the JSON object. */
 static void prb_file_report(const struct prb_common *c, FILE *f, uint64_t addr,
 			    const struct prb_file_result *r)
 {
-	if (c->json)
+	bool put = strcmp(c->cmd, "put") == 0;
+
+	if (c->json) {
 		fprintf(f,
 			"{\"ok\": true, \"command\": \"%s\", \"addr\": %" PRIu64
-			", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"allocated\": %" PRIu64
-			"}\n",
-			c->cmd, addr, r->length, r->blocks, r->allocated);
-	else
+			", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"crc32c\": %" PRIu32,
+			c->cmd, addr, r->length, r->blocks, r->data_crc);
+		if (put)
+			fprintf(f, ", \"allocated\": %" PRIu64 "}\n", r->allocated);
+		else
+			fprintf(f, ", \"verified\": %s}\n", r->verified ? "true" : "false");
+	} else if (put) {
 		fprintf(f,
-			"%s %" PRIu64 " bytes in %" PRIu64 " block(s) at 0x%" PRIx64 " (%" PRIu64
-			" newly allocated)\n",
-			c->cmd, r->length, r->blocks, addr, r->allocated);
+			"put %" PRIu64 " bytes in %" PRIu64 " block(s) at 0x%" PRIx64 " (%" PRIu64
+			" newly allocated), CRC32C 0x%08" PRIx32 "\n",
+			r->length, r->blocks, addr, r->allocated, r->data_crc);
+	} else {
+		fprintf(f,
+			"got %" PRIu64 " bytes from %" PRIu64 " block(s) at 0x%" PRIx64 ", %s\n",
+			r->length, r->blocks, addr,
+			r->verified ? "CRC32C verified" : "not verified (version 1 header)");
+	}
 }
 
-/* Read and check the header at addr: length and block count. */
+/*
+ * Read and check the header at addr: length, block count, data checksum. Returns
+ * -EBADMSG with *why set when there is no valid header.
+ */
 static int prb_get_header(struct prb_session *s, uint64_t addr, uint8_t *buf,
-			  struct prb_file_result *res)
+			  struct prb_file_result *res, const char **why)
 {
 	struct prb_mapping *m;
-	uint32_t crc;
+	bool v1;
 	int rc;
 
 	rc = prb_map(s, addr, PRB_MAPPING_RO, &m);
@@ -342,20 +391,35 @@ static int prb_get_header(struct prb_session *s, uint64_t addr, uint8_t *buf,
 	prb_unmap(&m);
 	if (rc < 0)
 		return rc;
-	crc = (uint32_t)buf[24] | (uint32_t)buf[25] << 8 | (uint32_t)buf[26] << 16 |
-	      (uint32_t)buf[27] << 24;
-	if (memcmp(buf, PRB_FILE_MAGIC, 8) != 0 || crc != prb_crc32c(buf, 24))
+	v1 = memcmp(buf, PRB_FILE_MAGIC_V1, 8) == 0;
+	*why = "no prb put header";
+	if (!v1 && memcmp(buf, PRB_FILE_MAGIC, 8) != 0)
+		return -EBADMSG;
+	*why = "damaged prb put header";
+	if (v1 ? prb_get_le32(buf + 24) != prb_crc32c(buf, 24)
+	       : prb_get_le32(buf + 28) != prb_crc32c(buf, 28))
 		return -EBADMSG;
 	res->length = prb_get_le64(buf + 8);
 	res->blocks = prb_get_le64(buf + 16);
-	return prb_file_blocks(res->length) == res->blocks ? 0 : -EBADMSG;
+	res->data_crc = v1 ? 0 : prb_get_le32(buf + 24);
+	res->verified = !v1; /* until the bytes disagree */
+	if (prb_file_blocks(res->length) != res->blocks ||
+	    res->blocks - 1 > (UINT64_MAX - addr) / PRB_BLOCK_BYTES)
+		return -EBADMSG;
+	if (v1)
+		fprintf(stderr, "prb get: a version 1 header (no data checksum): the bytes at "
+				"0x%" PRIx64 " cannot be checked\n",
+			addr);
+	return 0;
 }
 
-/* The get loop: block by block into the output. */
+/* The get loop: block by block into the output, then the data checksum. */
 static int prb_get_stream(struct prb_common *c, struct prb_session *s, uint64_t addr, int fd,
 			  uint8_t *buf, struct prb_file_result *res)
 {
+	uint32_t crc = PRB_FILE_CRC_START;
 	uint64_t left = res->length, i;
+	char message[160];
 	int rc;
 
 	for (i = 0; i < res->blocks; i++) {
@@ -372,12 +436,21 @@ static int prb_get_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 		}
 		if (rc < 0)
 			return prb_tool_fail(c, "data block", rc);
+		crc = prb_file_crc_update(crc, buf, n);
 		rc = prb_write_full(fd, buf, n);
 		if (rc < 0)
 			return prb_tool_local_error(c, "write", rc);
 		left -= n;
 	}
-	return 0;
+	if (!res->verified || ~crc == res->data_crc)
+		return 0;
+	/* The blocks changed after the put: freed and reused, or written by someone else. */
+	snprintf(message, sizeof(message),
+		 "the bytes at 0x%" PRIx64 " do not match the checksum put stored "
+		 "(CRC32C 0x%08x, read 0x%08x)",
+		 addr, res->data_crc, ~crc);
+	prb_tool_fail_message(c, "data checksum", -EBADMSG, message);
+	return PRB_EXIT_DATA;
 }
 
 /*
@@ -595,6 +668,8 @@ int prb_cmd_get(int argc, char **argv)
 			      .max_pos = 3};
 	struct prb_get_dest dest = {.fd = -1};
 	struct prb_file_result res = {0};
+	const char *why = NULL;
+	char message[80];
 	struct prb_session *s = NULL;
 	uint8_t *buf = NULL;
 	uint64_t addr;
@@ -616,13 +691,16 @@ int prb_cmd_get(int argc, char **argv)
 	rc = prb_tool_connect(&c, p.pos[0], 0, &s);
 	if (rc)
 		goto out_free;
-	rc = prb_get_header(s, addr, buf, &res);
-	if (rc == -EBADMSG) /* no valid header: the brick is fine, the data is not a file */
-		rc = prb_tool_fail(&c, "header (not written by put?)", rc) ? PRB_EXIT_REFUSED : 0;
-	else if (rc < 0)
+	rc = prb_get_header(s, addr, buf, &res, &why);
+	if (rc == -EBADMSG) { /* the brick is fine, the block holds no file */
+		snprintf(message, sizeof(message), "%s at 0x%" PRIx64, why, addr);
+		prb_tool_fail_message(&c, "header", rc, message);
+		rc = PRB_EXIT_REFUSED;
+	} else if (rc < 0) {
 		rc = prb_tool_fail(&c, "header", rc);
-	else
+	} else {
 		rc = prb_get_stream(&c, s, addr, dest.fd, buf, &res);
+	}
 	prb_disconnect(&s);
 out_free:
 	free(buf);

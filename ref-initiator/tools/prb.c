@@ -39,7 +39,8 @@ static void prb_main_usage(FILE *f)
 	for (i = 0; i < PRB_COMMAND_COUNT; i++)
 		fprintf(f, "  %-6s %s\n", prb_commands[i].name, prb_commands[i].summary);
 	fprintf(f, "\nexit status: 0 success, 1 the brick refused the operation, 2 usage error,\n"
-		   "3 connection failed or lost, 4 local file or memory error.\n"
+		   "3 connection failed or lost, 4 local file or memory error, 5 get: the data does\n"
+		   "not match the checksum put stored.\n"
 		   "`prb SUBCOMMAND --help` describes each one; see also prb(1).\n");
 }
 
@@ -311,12 +312,17 @@ static void prb_json_error(const struct prb_common *c, const char *what, int err
 	printf("}\n");
 }
 
+int prb_tool_fail_message(const struct prb_common *c, const char *what, int err,
+			  const char *message)
+{
+	fprintf(stderr, "prb %s: %s: %s (%s)\n", c->cmd, what, message, prb_errno_name(err));
+	prb_json_error(c, what, err, message);
+	return prb_exit_code(err);
+}
+
 int prb_tool_fail(const struct prb_common *c, const char *what, int err)
 {
-	fprintf(stderr, "prb %s: %s: %s (%s)\n", c->cmd, what, prb_strerror(err),
-		prb_errno_name(err));
-	prb_json_error(c, what, err, prb_strerror(err));
-	return prb_exit_code(err);
+	return prb_tool_fail_message(c, what, err, prb_strerror(err));
 }
 
 int prb_tool_local_error(const struct prb_common *c, const char *what, int err)

@@ -16,6 +16,7 @@ enum prb_exit {
 	PRB_EXIT_USAGE = 2,   /* bad command line */
 	PRB_EXIT_CONN = 3,    /* could not connect, or the connection was lost */
 	PRB_EXIT_IO = 4,      /* a local file or memory error */
+	PRB_EXIT_DATA = 5,    /* get: the bytes read do not match the checksum put stored */
 };
 
 /* Options every subcommand takes. */
@@ -98,6 +99,9 @@ int prb_tool_connect(const struct prb_common *c, const char *url, unsigned queue
 		     struct prb_session **s);
 /* Report a failed library call: stderr always, a JSON error object on stdout with --json. */
 int prb_tool_fail(const struct prb_common *c, const char *what, int err);
+/* prb_tool_fail with a message of our own instead of prb_strerror's; returns the exit code. */
+int prb_tool_fail_message(const struct prb_common *c, const char *what, int err,
+			  const char *message);
 /* Report a local file or memory error (err a negative errno) about what; returns PRB_EXIT_IO. */
 int prb_tool_local_error(const struct prb_common *c, const char *what, int err);
 /* Report a usage error; returns PRB_EXIT_USAGE. */

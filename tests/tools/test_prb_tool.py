@@ -192,7 +192,8 @@ def test_put_get():
         b = BASE + 48 * BLK
         expect_rc(["alloc", URL, hex(b)], 0)
         d = js(["get", URL, hex(b), os.path.join(tmp, "x")], 1)
-        check(d.get("error") == "EBADMSG", f"get without header {d}")
+        check(d.get("error") == "EBADMSG" and "no prb put header" in d.get("message", ""),
+              f"get without header {d}")
         expect_rc(["put", URL, hex(a), os.path.join(tmp, "missing")], 4, "put missing file")
         expect_rc(["free", URL, hex(b)], 0)
         d = js(["list", URL, "--start", hex(a)])
@@ -362,9 +363,59 @@ def test_get_keeps_dest():
         expect_rc(["free", URL, hex(a), "--count", "4"], 0)
 
 
+def crc32c(data):
+    """CRC32C (Castagnoli), bitwise: for the few header bytes the tests build."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def test_get_checks_data():
+    """get verifies the data checksum of the put header: blocks overwritten after the put
+    (here by prb bench --write) fail with exit 5 and leave no FILE, instead of a wrong
+    file and exit 0. A version 1 header (no data checksum) still reads, unverified."""
+    a = BASE + 96 * BLK
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "src"), os.path.join(tmp, "dst")
+        data = os.urandom(2 * BLK)
+        with open(src, "wb") as f:
+            f.write(data)
+        d = js(["put", URL, hex(a), src])
+        check(d.get("ok") is True and isinstance(d.get("crc32c"), int), f"put crc32c {d}")
+        d = js(["get", URL, hex(a), dst])
+        check(d.get("verified") is True and d.get("crc32c") == js(["put", URL, hex(a), src]).get("crc32c"),
+              f"get verified {d}")
+        os.unlink(dst)
+        expect_rc(["bench", URL, "--write", "--addr", hex(a + BLK), "--count", "1",
+                   "--size", "64K"], 0, "bench overwrites block 1")
+        rc, out, err = run("get", URL, hex(a), dst, "--json")
+        d = json.loads(out) if out.strip() else {}
+        check(rc == 5 and d.get("ok") is False and d.get("error") == "EBADMSG" and
+              d.get("step") == "data checksum", f"get of overwritten data: exit {rc} {out}{err}")
+        check("checksum" in err, f"get of overwritten data says why: {err!r}")
+        check(not os.path.exists(dst), "no FILE from data that fails its checksum")
+        # A version 1 header (magic, length, blocks, CRC32C of bytes 0..23) at block 1.
+        payload = b"written by prb 0.1.0\n" * 50
+        h = b"PRBFILE1" + len(payload).to_bytes(8, "little") + (1).to_bytes(8, "little")
+        h += crc32c(h).to_bytes(4, "little")
+        with open(src, "wb") as f:
+            f.write(b"\0" * (BLK - 4096) + h + b"\0" * (4096 - len(h)) + payload)
+        expect_rc(["put", URL, hex(a), src], 0)
+        rc, out, err = run("get", URL, hex(a + BLK), dst, "--json")
+        d = json.loads(out) if out.strip() else {}
+        check(rc == 0 and d.get("verified") is False and "version 1" in err,
+              f"get of a version 1 header: exit {rc} {out}{err}")
+        with open(dst, "rb") as f:
+            check(f.read() == payload, "a version 1 file reads back")
+        expect_rc(["free", URL, hex(a), "--count", "2"], 0)
+
+
 DEFAULT_TESTS = (test_help, test_man_page, test_info, test_alloc_free_list, test_map,
                  test_put_get, test_put_bad_file_keeps_old, test_put_range, test_get_keeps_dest,
-                 test_bench)
+                 test_get_checks_data, test_bench)
 
 if len(sys.argv) > 2:
     tests = [globals()["test_" + name] for name in sys.argv[2:]]
