@@ -227,7 +227,8 @@ static const char prb_bench_help[] =
 	"terminal. Prints ops/s, MB/s (10^6 bytes) and latency p50/p99/p99.9 in us.\n"
 	"  --write        WRITE instead of READ\n"
 	"  --size SIZE    request size, 4K..2M\n"
-	"  --qd N         requests in flight per connection, 1..1024\n"
+	"  --qd N         requests in flight per connection, 1..1024 and at most the\n"
+	"                 queue depth the brick grants (else a usage error naming it)\n"
 	"  --batch N      refill after N answers (1..64, at most qd; default 1: at once)\n"
 	"  --conns N      connections, 1..64\n"
 	"  --time SEC     run time in seconds\n"
@@ -318,11 +319,21 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 static int prb_bench_setup(struct prb_common *c, const char *url, const struct prb_bench_opts *o,
 			   bool *allocated)
 {
+	struct prb_session_info si;
 	struct prb_session *s;
-	int rc = prb_tool_connect(c, url, 0, &s);
+	int rc = prb_tool_connect(c, url, (unsigned)o->qd, &s);
 
 	if (rc)
 		return rc;
+	/* The brick may grant less than asked: more in flight would fail with EAGAIN. */
+	prb_session_get_info(s, &si);
+	if (si.queue_depth < o->qd) {
+		prb_disconnect(&s);
+		return prb_tool_usage_error(c,
+					    "--qd %" PRIu64
+					    ": the brick granted a queue depth of %u; use --qd %u or less",
+					    o->qd, si.queue_depth, si.queue_depth);
+	}
 	rc = prb_alloc(s, o->addr, (uint32_t)o->conns);
 	*allocated = rc == 0;
 	prb_disconnect(&s);

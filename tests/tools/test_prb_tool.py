@@ -201,6 +201,20 @@ def test_put_get():
         expect_rc(["free", URL, hex(a), "--count", str(used)], 0, "free put's blocks")
 
 
+def test_bench_qd():
+    """--qd above the depth the brick grants (prb-target's default 128) fails up front
+    with the granted depth named, and leaves no block behind (it used to fail with
+    'Queue depth used up (EAGAIN)' once the run had started)."""
+    granted = js(["info", URL]).get("queue_depth", 128)
+    _, err = expect_rc(["bench", URL, "--qd", str(granted + 1), "--count", "500"], 2,
+                       "bench --qd above the granted depth")
+    check(f"granted a queue depth of {granted}" in err, f"bench --qd names the depth: {err!r}")
+    d = js(["bench", URL, "--qd", str(granted), "--count", "500"])
+    check(d.get("ok") is True and d.get("qd") == granted, f"bench at the granted depth {d}")
+    d = js(["list", URL, "--start", "0x7f0000000000"])
+    check(not d.get("extents"), f"bench left no block {d}")
+
+
 def test_bench():
     d = js(["bench", URL, "--count", "2000", "--qd", "8"])
     check(d.get("ok") is True and d.get("ops") == 2000 and d.get("op") == "read", f"bench {d}")
@@ -415,7 +429,7 @@ def test_get_checks_data():
 
 DEFAULT_TESTS = (test_help, test_man_page, test_info, test_alloc_free_list, test_map,
                  test_put_get, test_put_bad_file_keeps_old, test_put_range, test_get_keeps_dest,
-                 test_get_checks_data, test_bench)
+                 test_get_checks_data, test_bench_qd, test_bench)
 
 if len(sys.argv) > 2:
     tests = [globals()["test_" + name] for name in sys.argv[2:]]
