@@ -165,7 +165,7 @@ static int prb_range_cmd(int argc, char **argv, bool is_free)
 		return rc;
 	if (o.force && !is_free)
 		return prb_tool_usage_error(&c, "--force is for free");
-	if (prb_parse_addr(&c, p.pos[1], &addr))
+	if (prb_parse_addr(&c, p.pos[1], &addr) || prb_check_range(&c, addr, o.count))
 		return PRB_EXIT_USAGE;
 	rc = prb_tool_connect(&c, p.pos[0], 0, &s);
 	if (rc)

@@ -513,6 +513,8 @@ int prb_cmd_bench(int argc, char **argv)
 		return prb_tool_usage_error(&c, "--csv and --json exclude each other");
 	if (o.batch > o.qd)
 		return prb_tool_usage_error(&c, "--batch: at most --qd (%" PRIu64 ")", o.qd);
+	if (prb_check_range(&c, o.addr, o.conns)) /* a block per connection */
+		return PRB_EXIT_USAGE;
 	rc = prb_bench_setup(&c, p.pos[0], &o, &allocated);
 	if (rc)
 		return rc;

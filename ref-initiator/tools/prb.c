@@ -5,6 +5,7 @@
  * subcommands share (parsing, connecting, reporting errors, JSON strings).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -34,8 +35,9 @@ static void prb_main_usage(FILE *f)
 
 	fprintf(f, "usage: prb SUBCOMMAND URL [ARGS...] [--json] [--help]\n\n"
 		   "URL is tcp://HOST[:PORT] (rdma://HOST[:PORT] with the RDMA binding).\n"
-		   "ADDR and sizes take decimal or 0x hex, with an optional K/M/G/T suffix;\n"
-		   "addresses are multiples of 2M (the block size).\n\nsubcommands:\n");
+		   "ADDR, sizes and counts take decimal or 0x hex (a leading 0 is not octal),\n"
+		   "with an optional K/M/G/T suffix; addresses are multiples of 2M (the block\n"
+		   "size), and a range of blocks must end by 2^64.\n\nsubcommands:\n");
 	for (i = 0; i < PRB_COMMAND_COUNT; i++)
 		fprintf(f, "  %-6s %s\n", prb_commands[i].name, prb_commands[i].summary);
 	fprintf(f, "\nexit status: 0 success, 1 the brick refused the operation, 2 usage error,\n"
@@ -75,10 +77,19 @@ int prb_parse_u64(const char *text, uint64_t *out)
 	char *end;
 	unsigned shift = 0;
 
-	if (!text || !*text || *text == '-')
+	int base = 10;
+
+	if (!text)
 		return -EINVAL;
+	/* Decimal, or hex after 0x: a leading zero is not octal (strtoull's base 0 is). */
+	if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+		text += 2;
+		base = 16;
+	}
+	if (!isxdigit((unsigned char)*text) || (base == 10 && !isdigit((unsigned char)*text)))
+		return -EINVAL; /* strtoull would take a sign or spaces */
 	errno = 0;
-	v = strtoull(text, &end, 0);
+	v = strtoull(text, &end, base);
 	if (errno || end == text)
 		return -EINVAL;
 	switch (*end) {

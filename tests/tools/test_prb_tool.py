@@ -201,6 +201,33 @@ def test_put_get():
         expect_rc(["free", URL, hex(a), "--count", str(used)], 0, "free put's blocks")
 
 
+def test_numbers():
+    """Numbers are decimal or 0x hex: a leading zero is not octal (010 used to mean 8)."""
+    a = BASE + 112 * BLK
+    d = js(["alloc", URL, "0" + str(a), "--count", "010"])
+    check(d.get("addr") == a and d.get("blocks") == 10, f"alloc 0{a} --count 010: {d}")
+    expect_rc(["free", URL, hex(a).upper().replace("0X", "0x"), "--count", "0xa"], 0,
+              "free with hex address and count")
+    for bad in ("0x", "+2M", " 2M", "2e6", "-2M", "0o10"):
+        expect_rc(["alloc", URL, bad], 2, f"alloc {bad!r}")
+    d = js(["list", URL, "--start", "00"])
+    check(d.get("ok") is True, f"list --start 00 {d}")
+
+
+def test_range_past_end():
+    """Ranges past 2^64 are usage errors (exit 2) found before connecting; they were
+    libprb's EINVAL (exit 1)."""
+    _, err = expect_rc(["alloc", URL, "0xFFFFFFFFFFC00000", "--count", "4"], 2,
+                       "alloc past 2^64")
+    check("2^64" in err, f"alloc past 2^64 says why: {err!r}")
+    expect_rc(["free", URL, "0xFFFFFFFFFFC00000", "--count", "3"], 2, "free past 2^64")
+    expect_rc(["bench", URL, "--addr", "0xffffffffffe00000", "--conns", "2", "--count", "10"],
+              2, "bench past 2^64")
+    d = js(["alloc", URL, "0xFFFFFFFFFFC00000", "--count", "2"])
+    check(d.get("ok") is True, f"alloc of the last two blocks {d}")
+    expect_rc(["free", URL, "0xFFFFFFFFFFC00000", "--count", "2"], 0)
+
+
 def test_bench_qd():
     """--qd above the depth the brick grants (prb-target's default 128) fails up front
     with the granted depth named, and leaves no block behind (it used to fail with
@@ -429,7 +456,8 @@ def test_get_checks_data():
 
 DEFAULT_TESTS = (test_help, test_man_page, test_info, test_alloc_free_list, test_map,
                  test_put_get, test_put_bad_file_keeps_old, test_put_range, test_get_keeps_dest,
-                 test_get_checks_data, test_bench_qd, test_bench)
+                 test_get_checks_data, test_numbers, test_range_past_end, test_bench_qd,
+                 test_bench)
 
 if len(sys.argv) > 2:
     tests = [globals()["test_" + name] for name in sys.argv[2:]]
