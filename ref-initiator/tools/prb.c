@@ -240,46 +240,17 @@ int prb_tool_connect(const struct prb_common *c, const char *url, unsigned queue
 	return 0;
 }
 
-static const struct {
-	int code;
-	const char *name;
-} prb_errno_names[] = {
-	{EINVAL, "EINVAL"},	    {ERANGE, "ERANGE"},
-	{EPERM, "EPERM"},	    {EEXIST, "EEXIST"},
-	{ENOSPC, "ENOSPC"},	    {ENOENT, "ENOENT"},
-	{EBUSY, "EBUSY"},	    {ESTALE, "ESTALE"},
-	{ENOTSUP, "ENOTSUP"},	    {EPROTO, "EPROTO"},
-	{EBADMSG, "EBADMSG"},	    {EIO, "EIO"},
-	{ENOMEM, "ENOMEM"},	    {ENOTCONN, "ENOTCONN"},
-	{ECONNRESET, "ECONNRESET"}, {ECONNREFUSED, "ECONNREFUSED"},
-	{ETIMEDOUT, "ETIMEDOUT"},   {EAGAIN, "EAGAIN"},
-	{ENODEV, "ENODEV"},	    {EPROTONOSUPPORT, "EPROTONOSUPPORT"},
-	{ENXIO, "ENXIO"},	    {EHOSTUNREACH, "EHOSTUNREACH"},
-	{EPIPE, "EPIPE"},	    {EFBIG, "EFBIG"},
-};
-
-/* The C library's name of an errno (static, untranslated), or NULL. */
-static const char *prb_libc_errno_name(int err)
-{
-#ifdef PRB_HAVE_STRERRORNAME_NP
-	return strerrorname_np(err);
-#else
-	(void)err;
-	return NULL;
-#endif
-}
-
 const char *prb_errno_name(int err)
 {
-	const char *name;
-	size_t i;
+#ifdef PRB_HAVE_STRERRORNAME_NP
+	/* glibc's own table (2.32+) names every errno libprb can pass through. */
+	const char *name = strerrorname_np(err < 0 ? -err : err);
+#else
+	const char *name = NULL;
 
-	if (err < 0)
-		err = -err;
-	for (i = 0; i < sizeof(prb_errno_names) / sizeof(prb_errno_names[0]); i++)
-		if (prb_errno_names[i].code == err)
-			return prb_errno_names[i].name;
-	name = prb_libc_errno_name(err);
+	(void)err;
+#endif
+
 	return name ? name : "E?";
 }
 
@@ -299,7 +270,9 @@ int prb_exit_code(int err)
 	case ENXIO:
 	case EHOSTUNREACH:
 	case ENETUNREACH:
+	case ENETDOWN:
 	case EADDRNOTAVAIL:
+	case EAFNOSUPPORT:
 	case EPIPE:
 		return PRB_EXIT_CONN;
 	default:

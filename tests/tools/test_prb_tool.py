@@ -76,6 +76,10 @@ def test_help():
     expect_rc(["alloc", "tcp://127.0.0.1:1", "2M"], 3, "connection refused")
     d = js(["alloc", "tcp://127.0.0.1:1", "2M"], 3)
     check(d.get("ok") is False and d.get("error") == "ECONNREFUSED", f"refused json {d}")
+    # TCP to a multicast address: Linux fails connect() with ENETUNREACH at once. The
+    # tool's hand-made errno table lacked it and printed "E?".
+    d = js(["info", "tcp://224.0.0.1:7117", "--timeout", "2000"], 3)
+    check(d.get("error") == "ENETUNREACH", f"unreachable network named {d}")
 
 
 def test_man_page():
