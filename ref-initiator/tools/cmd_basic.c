@@ -51,7 +51,7 @@ static void prb_info_json(const char *url, const struct prb_session_info *si,
 
 	prb_format_uuid(bi->brick_id, id);
 	prb_format_features(si->features, feat, sizeof(feat));
-	printf("{\"ok\": true, \"url\": ");
+	printf("{\"ok\": true, \"command\": \"info\", \"url\": ");
 	prb_json_string(stdout, url);
 	printf(", \"brick_id\": \"%s\", \"boot_epoch\": %" PRIu64 ", \"transport\": \"%s\", "
 	       "\"version\": %u, \"features\": %u, \"feature_names\": \"%s\", "
@@ -296,13 +296,15 @@ int prb_cmd_map(int argc, char **argv)
 		goto out;
 	}
 	if (c.json) {
-		printf("{\"ok\": true, \"command\": \"map\", \"addr\": %" PRIu64
+		/* The object stays open through --hold: its end says how the hold went. */
+		printf("{\"command\": \"map\", \"addr\": %" PRIu64
 		       ", \"handle\": \"0x%016" PRIx64 "\", \"access\": \"%s\", \"exclusive\": %s"
 		       ", \"length\": %" PRIu64 ", \"rkey\": %u, \"raddr\": %" PRIu64
-		       ", \"hold_ms\": %" PRIu64 "}\n",
+		       ", \"hold_ms\": %" PRIu64 ",\n",
 		       addr, prb_mapping_handle(m), o.access ? "rw" : "ro",
 		       o.excl ? "true" : "false", prb_mapping_length(m), prb_mapping_rkey(m),
 		       prb_mapping_raddr(m), o.hold_ms);
+		c.json_open = true;
 	} else {
 		printf("%-8s 0x%" PRIx64 "\n%-8s 0x%016" PRIx64 "\n%-8s %s%s\n%-8s %" PRIu64
 		       "\n%-8s 0x%x\n%-8s 0x%" PRIx64 "\n",
@@ -322,6 +324,8 @@ int prb_cmd_map(int argc, char **argv)
 	rc = prb_unmap(&m);
 	if (rc < 0)
 		rc = prb_tool_fail(&c, "UNMAP", rc);
+	else if (c.json)
+		printf("\"ok\": true}\n");
 out:
 	prb_disconnect(&s);
 	return rc;

@@ -42,6 +42,8 @@ struct prb_bench_opts {
 struct prb_bench_shared {
 	const struct prb_bench_opts *o;
 	const struct prb_common *c;
+	/* c without --json, for the threads' connections: the run reports once, at the end. */
+	struct prb_common quiet;
 	const char *url;
 	atomic_bool stop;
 	atomic_bool failed;
@@ -197,7 +199,7 @@ static void *prb_bench_thread_main(void *arg)
 		return prb_bench_fail(t, "memory", -ENOMEM);
 	}
 	memset(bufs, 0x5a, o->qd * o->size);
-	rc = prb_tool_connect(t->sh->c, t->sh->url, (unsigned)o->qd, &s) ? -ECONNREFUSED : 0;
+	rc = prb_tool_connect(&t->sh->quiet, t->sh->url, (unsigned)o->qd, &s) ? -ECONNREFUSED : 0;
 	/* RDMA: one-sided operations straight from/to these buffers (no bounce copy). */
 	if (rc == 0)
 		rc = prb_register_buffer(s, bufs, o->qd * o->size);
@@ -345,9 +347,11 @@ static int prb_bench_setup(struct prb_common *c, const char *url, const struct p
 static void prb_bench_teardown(struct prb_common *c, const char *url,
 			       const struct prb_bench_opts *o)
 {
+	struct prb_common quiet = *c;
 	struct prb_session *s;
 
-	if (prb_tool_connect(c, url, 0, &s))
+	quiet.json = false; /* the run's result is the one JSON object */
+	if (prb_tool_connect(&quiet, url, 0, &s))
 		return;
 	prb_free(s, o->addr, (uint32_t)o->conns, 0);
 	prb_disconnect(&s);
@@ -452,7 +456,7 @@ static uint64_t prb_bench_end(const struct prb_bench_thread *t, uint64_t n)
 /* Start the threads, watch, join, merge the histograms, report. */
 static int prb_bench_run(struct prb_common *c, const char *url, const struct prb_bench_opts *o)
 {
-	struct prb_bench_shared sh = {.o = o, .c = c, .url = url};
+	struct prb_bench_shared sh = {.o = o, .c = c, .quiet = *c, .url = url};
 	struct prb_bench_thread *t = calloc(o->conns, sizeof(*t));
 	static uint64_t hist[PRB_HIST_BUCKETS];
 	uint64_t start, ops, i, b;
@@ -460,7 +464,8 @@ static int prb_bench_run(struct prb_common *c, const char *url, const struct prb
 	int rc = 0;
 
 	if (!t)
-		return PRB_EXIT_IO;
+		return prb_tool_local_error(c, "memory", -ENOMEM);
+	sh.quiet.json = false;
 	for (i = 0; i < o->conns; i++) {
 		t[i].sh = &sh;
 		t[i].index = (unsigned)i;

@@ -29,6 +29,10 @@ static const struct prb_command prb_commands[] = {
 
 #define PRB_COMMAND_COUNT (sizeof(prb_commands) / sizeof(prb_commands[0]))
 
+static bool prb_wants_json(int argc, char **argv);
+static void prb_json_error(const struct prb_common *c, const char *what, int err,
+			   const char *message);
+
 static void prb_main_usage(FILE *f)
 {
 	size_t i;
@@ -46,14 +50,24 @@ static void prb_main_usage(FILE *f)
 		   "`prb SUBCOMMAND --help` describes each one; see also prb(1).\n");
 }
 
+/* No subcommand, or an unknown one: the usage on stderr, and a JSON error with --json. */
+static int prb_main_usage_error(int argc, char **argv, const char *name, const char *message)
+{
+	struct prb_common c = {.cmd = name ? name : "", .json = prb_wants_json(argc, argv)};
+
+	fprintf(stderr, "prb: %s%s%s\n\n", message, name ? ": " : "", c.cmd);
+	prb_main_usage(stderr);
+	prb_json_error(&c, "usage", -EINVAL, message);
+	return PRB_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	size_t i;
 
-	if (argc < 2) {
-		prb_main_usage(stderr);
-		return PRB_EXIT_USAGE;
-	}
+	if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--help") != 0 &&
+			 strcmp(argv[1], "-h") != 0 && strcmp(argv[1], "--version") != 0))
+		return prb_main_usage_error(argc, argv, NULL, "give a subcommand first");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		prb_main_usage(stdout);
@@ -66,9 +80,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < PRB_COMMAND_COUNT; i++)
 		if (strcmp(argv[1], prb_commands[i].name) == 0)
 			return prb_commands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "prb: unknown subcommand '%s'\n\n", argv[1]);
-	prb_main_usage(stderr);
-	return PRB_EXIT_USAGE;
+	return prb_main_usage_error(argc, argv, argv[1], "unknown subcommand");
 }
 
 int prb_parse_u64(const char *text, uint64_t *out)
@@ -154,11 +166,22 @@ int prb_common_option(struct prb_common *c, int opt, const char *arg, const char
 	}
 }
 
+/* Whether --json (or -j) is among the options, before any "--". */
+static bool prb_wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+			return true;
+	return false;
+}
+
 int prb_parse_args(struct prb_parse *p, int argc, char **argv)
 {
 	bool done = false;
 	int opt, rc;
 
+	/* A usage error found before --json is parsed still answers in JSON. */
+	p->common->json = prb_wants_json(argc, argv);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, p->shortopts, p->options, NULL)) != -1) {
 		rc = prb_common_option(p->common, opt, optarg, p->help, &done);
@@ -280,15 +303,21 @@ int prb_exit_code(int err)
 	}
 }
 
-/* The JSON error object of a failed step: errno name and number, and a message. */
+/*
+ * The JSON error object of a failed step: errno name and number, and a message. When
+ * the subcommand's object is open already, its end.
+ */
 static void prb_json_error(const struct prb_common *c, const char *what, int err,
 			   const char *message)
 {
 	if (!c->json)
 		return;
-	printf("{\"ok\": false, \"command\": ");
-	prb_json_string(stdout, c->cmd);
-	printf(", \"step\": ");
+	if (!c->json_open) {
+		printf("{\"command\": ");
+		prb_json_string(stdout, c->cmd);
+		printf(", ");
+	}
+	printf("\"ok\": false, \"step\": ");
 	prb_json_string(stdout, what);
 	printf(", \"error\": \"%s\", \"errno\": %d, \"message\": ", prb_errno_name(err),
 	       err < 0 ? -err : err);
@@ -320,13 +349,14 @@ int prb_tool_local_error(const struct prb_common *c, const char *what, int err)
 
 int prb_tool_usage_error(const struct prb_common *c, const char *fmt, ...)
 {
+	char message[512];
 	va_list ap;
 
-	fprintf(stderr, "prb %s: ", c->cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see prb %s --help)\n", c->cmd);
+	fprintf(stderr, "prb %s: %s\n(see prb %s --help)\n", c->cmd, message, c->cmd);
+	prb_json_error(c, "usage", -EINVAL, message);
 	return PRB_EXIT_USAGE;
 }
 

@@ -23,6 +23,9 @@ enum prb_exit {
 struct prb_common {
 	const char *cmd; /* subcommand name, for messages */
 	bool json;
+	/* --json: the subcommand has printed the start of its object (it prints results as
+	 * they come): a failure ends that object with "ok": false instead of a new one. */
+	bool json_open;
 	bool digests;	  /* ask for header and data digests */
 	unsigned timeout; /* ms, connect and I/O */
 	/* prb bench --busy-poll and --rdma-spin, applied when set: otherwise (and in every
@@ -59,7 +62,7 @@ int prb_cmd_bench(int argc, char **argv);
 #define PRB_COMMON_SHORT "jhDT:"
 #define PRB_COMMON_HELP                                                                            \
 	"common options:\n"                                                                        \
-	"  --json         machine-readable output (one JSON object on stdout)\n"                   \
+	"  --json         one JSON object on stdout, also for errors (\"ok\": false)\n"            \
 	"  --digests      ask for CRC32C header and data digests (TCP)\n"                          \
 	"  --timeout MS   connect and request timeout in milliseconds\n"                           \
 	"  --help         this text\n"

@@ -157,16 +157,30 @@ def test_map():
     out, _ = expect_rc(["map", URL, hex(a), "--ro"], 0)
     check("handle" in out and "dies with this connection" in out, f"map table {out!r}")
     # An exclusive mapping held by another process makes this one EBUSY; FREE too.
+    # With --json the object's first line (the handle) comes as soon as the block is
+    # mapped; the object ends with "ok" when the hold is over.
     holder = subprocess.Popen([PRB, "map", URL, hex(a), "--rw", "--excl", "--hold", "3000",
                                "--json"], stdout=subprocess.PIPE)
     line = holder.stdout.readline()
-    check(json.loads(line).get("ok") is True, f"holder {line!r}")
+    check(b'"handle"' in line, f"holder {line!r}")
     d = js(["map", URL, hex(a), "--ro"], 1)
     check(d.get("error") == "EBUSY", f"map while held exclusively {d}")
     d = js(["free", URL, hex(a)], 1)
     check(d.get("error") == "EBUSY", f"free while mapped {d}")
     expect_rc(["free", URL, hex(a), "--force"], 0, "free --force")
     check(holder.wait(timeout=30) == 1, "holder's UNMAP fails (ESTALE) after FREE --force")
+    rest = holder.stdout.read()
+    try:
+        d = json.loads(line + rest)  # exactly one object, though the mapping was lost
+    except json.JSONDecodeError as e:
+        check(False, f"map --hold --json losing its mapping: not one object ({e}): "
+              f"{(line + rest)!r}")
+        d = {}
+    check(d.get("ok") is False and d.get("error") == "ESTALE" and "handle" in d,
+          f"map --hold --json after FREE --force {d}")
+    d = json.loads(subprocess.run([PRB, "map", URL, hex(a), "--ro", "--json"],
+                                  capture_output=True).stdout or b"{}")
+    check(d.get("ok") is False and d.get("error") == "ENOENT", f"map after free {d}")
 
 
 def test_put_get():
@@ -203,6 +217,39 @@ def test_put_get():
         d = js(["list", URL, "--start", hex(a)])
         used = sum(e["blocks"] for e in d["extents"] if a <= e["addr"] < a + 16 * BLK)
         expect_rc(["free", URL, hex(a), "--count", str(used)], 0, "free put's blocks")
+
+
+def one_json(args, want_rc, what):
+    """Run prb; stdout must be exactly one JSON object with "ok": false."""
+    rc, out, err = run(*args)
+    check(rc == want_rc, f"{what}: exit {rc}, want {want_rc}\n{out}{err}")
+    try:
+        d = json.loads(out)
+    except json.JSONDecodeError as e:
+        check(False, f"{what}: not one JSON object ({e}): {out!r}")
+        return {}
+    check(d.get("ok") is False and d.get("error"), f"{what}: an error object {d}")
+    return d
+
+
+def test_json_errors():
+    """With --json anywhere on the command line, every failure prints one object: usage
+    errors (before or after --json), local file errors, an unknown subcommand."""
+    d = one_json(["alloc", URL, "12345", "--json"], 2, "unaligned ADDR --json")
+    check(d.get("step") == "usage" and "2M" in d.get("message", ""), f"usage object {d}")
+    one_json(["alloc", "--bogus", URL, "2M", "--json"], 2, "bad option before --json")
+    one_json(["alloc", URL, "--json"], 2, "missing ADDR --json")
+    one_json(["bench", URL, "--qd", "0", "--json"], 2, "bench --qd 0 --json")
+    one_json(["frobnicate", "--json"], 2, "unknown subcommand --json")
+    one_json(["get", URL, "2M", "-", "--json"], 2, "get to stdout --json")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = one_json(["put", URL, "2M", os.path.join(tmp, "missing"), "--json"], 4,
+                     "put of a missing file --json")
+        check(d.get("error") == "ENOENT", f"put of a missing file {d}")
+        d = one_json(["get", URL, hex(BASE), os.path.join(tmp, "no", "dir"), "--json"], 4,
+                     "get into a missing folder --json")
+    d = js(["info", URL])
+    check(d.get("command") == "info", f"info --json has a command key {d}")
 
 
 def test_numbers():
@@ -460,7 +507,7 @@ def test_get_checks_data():
 
 DEFAULT_TESTS = (test_help, test_man_page, test_info, test_alloc_free_list, test_map,
                  test_put_get, test_put_bad_file_keeps_old, test_put_range, test_get_keeps_dest,
-                 test_get_checks_data, test_numbers, test_range_past_end, test_bench_qd,
+                 test_get_checks_data, test_json_errors, test_numbers, test_range_past_end, test_bench_qd,
                  test_bench)
 
 if len(sys.argv) > 2:
