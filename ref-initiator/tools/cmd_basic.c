@@ -20,7 +20,7 @@ static const char prb_info_help[] =
 
 static void prb_info_print(const struct prb_session_info *si, const struct prb_brick_info *bi)
 {
-	char id[37], feat[128];
+	char id[37], feat[128], size[32];
 
 	prb_format_uuid(bi->brick_id, id);
 	prb_format_features(si->features, feat, sizeof(feat));
@@ -32,8 +32,8 @@ static void prb_info_print(const struct prb_session_info *si, const struct prb_b
 	printf("%-16s %u\n", "max_pdu", si->max_pdu);
 	printf("%-16s %u\n", "max_data", si->max_data);
 	printf("%-16s %u\n", "max_mappings", si->max_mappings);
-	printf("%-16s %" PRIu64 " blocks (%.1f GiB)\n", "capacity", bi->capacity_blocks,
-	       (double)bi->capacity_blocks * 2.0 / 1024.0);
+	prb_format_bytes(bi->capacity_blocks * PRB_BLOCK_BYTES, size, sizeof(size));
+	printf("%-16s %" PRIu64 " blocks (%s)\n", "capacity", bi->capacity_blocks, size);
 	printf("%-16s %" PRIu64 " blocks\n", "free", bi->free_blocks);
 	printf("%-16s %" PRIu64 " slots, %" PRIu64 " free\n", "fast", bi->fast_blocks,
 	       bi->fast_free);
@@ -335,8 +335,8 @@ out:
 
 static const char prb_list_help[] =
 	"usage: prb list URL [--start ADDR] [--json]\n"
-	"List allocated extents in ascending address order: address, blocks, state\n"
-	"(resident in fast memory, or tiered).\n"
+	"List allocated extents in ascending address order: first address, last byte's\n"
+	"address (inclusive), blocks, state (resident in fast memory, or tiered).\n"
 	"  --start ADDR   begin at ADDR (default 0)\n";
 
 static int prb_list_option(struct prb_parse *p, int opt, const char *arg)
@@ -349,6 +349,15 @@ static int prb_list_option(struct prb_parse *p, int opt, const char *arg)
 static const char *prb_state_name(enum prb_block_state st)
 {
 	return st == PRB_BLOCK_TIERED ? "tiered" : st == PRB_BLOCK_RESIDENT ? "resident" : "?";
+}
+
+/* The table's last line: extents, blocks and their size in a human unit. */
+static void prb_list_total(uint64_t extents, uint64_t blocks)
+{
+	char size[32];
+
+	prb_format_bytes(blocks * PRB_BLOCK_BYTES, size, sizeof(size));
+	printf("%" PRIu64 " extent(s), %" PRIu64 " block(s), %s\n", extents, blocks, size);
 }
 
 int prb_cmd_list(int argc, char **argv)
@@ -384,17 +393,18 @@ int prb_cmd_list(int argc, char **argv)
 	if (c.json)
 		printf("{\"command\": \"list\", \"extents\": [");
 	else
-		printf("%-20s %-20s %10s  %s\n", "ADDR", "END", "BLOCKS", "STATE");
+		printf("%-18s %-18s %10s  %s\n", "ADDR", "LAST", "BLOCKS", "STATE");
 	while ((rc = prb_list_next(it, &e)) > 0) {
-		uint64_t end = e.addr + e.blocks * PRB_BLOCK_BYTES;
+		/* The last byte, inclusive: the end of the last block would wrap to 0. */
+		uint64_t last = e.addr + (e.blocks * PRB_BLOCK_BYTES - 1);
 
 		if (c.json)
 			printf("%s{\"addr\": %" PRIu64 ", \"blocks\": %" PRIu64
 			       ", \"state\": \"%s\"}",
 			       extents ? ", " : "", e.addr, e.blocks, prb_state_name(e.state));
 		else
-			printf("0x%018" PRIx64 " 0x%018" PRIx64 " %10" PRIu64 "  %s\n", e.addr, end,
-			       e.blocks, prb_state_name(e.state));
+			printf("0x%016" PRIx64 " 0x%016" PRIx64 " %10" PRIu64 "  %s\n", e.addr,
+			       last, e.blocks, prb_state_name(e.state));
 		extents++;
 		blocks += e.blocks;
 	}
@@ -411,8 +421,7 @@ int prb_cmd_list(int argc, char **argv)
 		printf("], \"ok\": true, \"extent_count\": %" PRIu64 ", \"blocks\": %" PRIu64 "}\n",
 		       extents, blocks);
 	else
-		printf("%" PRIu64 " extent(s), %" PRIu64 " block(s), %.1f GiB\n", extents, blocks,
-		       (double)blocks * 2.0 / 1024.0);
+		prb_list_total(extents, blocks);
 out:
 	prb_list_delete(&it);
 	prb_disconnect(&s);

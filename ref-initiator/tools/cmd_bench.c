@@ -33,6 +33,7 @@ struct prb_bench_opts {
 	uint64_t batch; /* completions reaped before refilling, 1..PRB_BENCH_MAX_BATCH */
 	uint64_t conns;
 	uint64_t seconds;
+	bool time_set;	/* --time given */
 	uint64_t count; /* 0: run for seconds */
 	uint64_t addr;
 	bool one_buffer; /* every request: the same buffer and the block's first SIZE bytes */
@@ -234,7 +235,7 @@ static const char prb_bench_help[] =
 	"  --batch N      refill after N answers (1..64, at most qd; default 1: at once)\n"
 	"  --conns N      connections, 1..64\n"
 	"  --time SEC     run time in seconds\n"
-	"  --count N      total requests instead of a time\n"
+	"  --count N      total requests instead of a time (not with --time)\n"
 	"  --addr ADDR    first block used\n"
 	"  --busy-poll N  TCP: N non-blocking receives before sleeping; 0: never poll;\n"
 	"                 adaptive (default): poll while answers come soon after\n"
@@ -306,6 +307,7 @@ static int prb_bench_option(struct prb_parse *p, int opt, const char *arg)
 		if (v < 1 || v > 86400)
 			return prb_tool_usage_error(p->common, "--time: 1..86400 s");
 		o->seconds = v;
+		o->time_set = true;
 		return -1;
 	case 'c':
 		if (v < 1)
@@ -516,6 +518,8 @@ int prb_cmd_bench(int argc, char **argv)
 		return rc;
 	if (o.csv && c.json)
 		return prb_tool_usage_error(&c, "--csv and --json exclude each other");
+	if (o.count && o.time_set)
+		return prb_tool_usage_error(&c, "--time and --count exclude each other");
 	if (o.batch > o.qd)
 		return prb_tool_usage_error(&c, "--batch: at most --qd (%" PRIu64 ")", o.qd);
 	if (prb_check_range(&c, o.addr, o.conns)) /* a block per connection */

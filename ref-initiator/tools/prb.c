@@ -390,6 +390,22 @@ void prb_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+void prb_format_bytes(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " bytes", bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
 void prb_format_features(uint32_t features, char *buf, size_t len)
 {
 	static const struct {

@@ -118,6 +118,8 @@ const char *prb_errno_name(int err);
 void prb_format_uuid(const uint8_t id[16], char out[37]);
 /* Print a JSON string literal (quoted, escaped). */
 void prb_json_string(FILE *f, const char *s);
+/* A byte count in a human unit ("46.0 MiB", "1.5 GiB") into buf. */
+void prb_format_bytes(uint64_t bytes, char *buf, size_t len);
 /* Feature bits as "HDGST,DDGST,..." into buf. */
 void prb_format_features(uint32_t features, char *buf, size_t len);
 

@@ -135,7 +135,9 @@ def test_alloc_free_list():
           f"list extents {ext}")
     check(all(e["state"] in ("resident", "tiered") for e in ext), "extent states")
     out, _ = expect_rc(["list", URL, "--start", hex(a)], 0)
-    check(f"0x{a:018x}" in out and "extent(s)" in out, f"list table {out!r}")
+    check(f"0x{a:016x} 0x{a + 3 * BLK - 1:016x}" in out and "extent(s)" in out,
+          f"list table {out!r}")
+    check("4 block(s), 8.0 MiB" in out, f"list total in a human unit {out!r}")
     d = js(["free", URL, hex(a), "--count", "4"], 1)
     check(d.get("error") == "ENOENT", f"free ENOENT {d}")
     expect_rc(["free", URL, hex(a), "--count", "3"], 0)
@@ -277,6 +279,18 @@ def test_range_past_end():
     d = js(["alloc", URL, "0xFFFFFFFFFFC00000", "--count", "2"])
     check(d.get("ok") is True, f"alloc of the last two blocks {d}")
     expect_rc(["free", URL, "0xFFFFFFFFFFC00000", "--count", "2"], 0)
+
+
+def test_polish():
+    """list shows the last block of the address space without wrapping; bench takes
+    --time or --count, not both."""
+    top = (1 << 64) - BLK
+    expect_rc(["alloc", URL, hex(top)], 0)
+    out, _ = expect_rc(["list", URL, "--start", hex(top)], 0)
+    check("0xffffffffffe00000 0xffffffffffffffff" in out and "2.0 MiB" in out,
+          f"list of the last block {out!r}")
+    expect_rc(["free", URL, hex(top)], 0)
+    expect_rc(["bench", URL, "--time", "1", "--count", "10"], 2, "bench --time --count")
 
 
 def test_bench_qd():
@@ -507,7 +521,7 @@ def test_get_checks_data():
 
 DEFAULT_TESTS = (test_help, test_man_page, test_info, test_alloc_free_list, test_map,
                  test_put_get, test_put_bad_file_keeps_old, test_put_range, test_get_keeps_dest,
-                 test_get_checks_data, test_json_errors, test_numbers, test_range_past_end, test_bench_qd,
+                 test_get_checks_data, test_json_errors, test_numbers, test_range_past_end, test_polish, test_bench_qd,
                  test_bench)
 
 if len(sys.argv) > 2:
