@@ -297,8 +297,8 @@ int prb_cmd_map(int argc, char **argv)
 	}
 	if (c.json) {
 		/* The object stays open through --hold: its end says how the hold went. */
-		printf("{\"command\": \"map\", \"addr\": %" PRIu64
-		       ", \"handle\": \"0x%016" PRIx64 "\", \"access\": \"%s\", \"exclusive\": %s"
+		printf("{\"command\": \"map\", \"addr\": %" PRIu64 ", \"handle\": \"0x%016" PRIx64
+		       "\", \"access\": \"%s\", \"exclusive\": %s"
 		       ", \"length\": %" PRIu64 ", \"rkey\": %u, \"raddr\": %" PRIu64
 		       ", \"hold_ms\": %" PRIu64 ",\n",
 		       addr, prb_mapping_handle(m), o.access ? "rw" : "ro",

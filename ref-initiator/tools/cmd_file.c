@@ -174,8 +174,7 @@ static int prb_put_fresh_grow(struct prb_put_fresh *f, uint64_t i)
 }
 
 /* Make sure block i exists: allocate it (and remember that), or reuse it when it is there. */
-static int prb_put_ensure(struct prb_session *s, uint64_t addr, uint64_t i,
-			  struct prb_put_fresh *f)
+static int prb_put_ensure(struct prb_session *s, uint64_t addr, uint64_t i, struct prb_put_fresh *f)
 {
 	int rc = prb_put_fresh_grow(f, i);
 
@@ -209,7 +208,8 @@ static void prb_put_rollback(struct prb_session *s, uint64_t addr, const struct 
 		i += run;
 	}
 	if (rc == 0)
-		fprintf(stderr, "prb put: freed the %" PRIu64 " block(s) this put allocated\n", freed);
+		fprintf(stderr, "prb put: freed the %" PRIu64 " block(s) this put allocated\n",
+			freed);
 	else
 		fprintf(stderr,
 			"prb put: could not free %" PRIu64 " of the %" PRIu64
@@ -366,8 +366,7 @@ static void prb_file_report(const struct prb_common *c, FILE *f, uint64_t addr,
 			" newly allocated), CRC32C 0x%08" PRIx32 "\n",
 			r->length, r->blocks, addr, r->allocated, r->data_crc);
 	} else {
-		fprintf(f,
-			"got %" PRIu64 " bytes from %" PRIu64 " block(s) at 0x%" PRIx64 ", %s\n",
+		fprintf(f, "got %" PRIu64 " bytes from %" PRIu64 " block(s) at 0x%" PRIx64 ", %s\n",
 			r->length, r->blocks, addr,
 			r->verified ? "CRC32C verified" : "not verified (version 1 header)");
 	}
@@ -407,8 +406,9 @@ static int prb_get_header(struct prb_session *s, uint64_t addr, uint8_t *buf,
 	    res->blocks - 1 > (UINT64_MAX - addr) / PRB_BLOCK_BYTES)
 		return -EBADMSG;
 	if (v1)
-		fprintf(stderr, "prb get: a version 1 header (no data checksum): the bytes at "
-				"0x%" PRIx64 " cannot be checked\n",
+		fprintf(stderr,
+			"prb get: a version 1 header (no data checksum): the bytes at "
+			"0x%" PRIx64 " cannot be checked\n",
 			addr);
 	return 0;
 }

@@ -44,10 +44,11 @@ static void prb_main_usage(FILE *f)
 		   "size), and a range of blocks must end by 2^64.\n\nsubcommands:\n");
 	for (i = 0; i < PRB_COMMAND_COUNT; i++)
 		fprintf(f, "  %-6s %s\n", prb_commands[i].name, prb_commands[i].summary);
-	fprintf(f, "\nexit status: 0 success, 1 the brick refused the operation, 2 usage error,\n"
-		   "3 connection failed or lost, 4 local file or memory error, 5 get: the data does\n"
-		   "not match the checksum put stored.\n"
-		   "`prb SUBCOMMAND --help` describes each one; see also prb(1).\n");
+	fprintf(f,
+		"\nexit status: 0 success, 1 the brick refused the operation, 2 usage error,\n"
+		"3 connection failed or lost, 4 local file or memory error, 5 get: the data does\n"
+		"not match the checksum put stored.\n"
+		"`prb SUBCOMMAND --help` describes each one; see also prb(1).\n");
 }
 
 /* No subcommand, or an unknown one: the usage on stderr, and a JSON error with --json. */
