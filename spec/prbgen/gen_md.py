@@ -6,7 +6,10 @@ A region is
     <!-- prbgen:end NAME -->
 where NAME is `constants`, `messages` (summary), `enum:<name>`, `struct:<name>` or
 `message:<name>`. `prbgen doc --check` fails with a diff when a region drifts from
-the spec, or names something the spec does not have.
+the spec, or names something the spec does not have; it also fails when the file is
+missing, when a region the spec calls for (see `required_regions`) is absent, when a
+sentence with MUST, SHALL or REQUIRED does not start with a requirement ID or an ID is
+defined twice, and when the prose restates a constant's value next to its name.
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ from output import write_if_changed
 
 BEGIN = re.compile(r"^<!-- prbgen:begin (\S+) -->\s*$")
 END = re.compile(r"^<!-- prbgen:end (\S+) -->\s*$")
+# A requirement ID where it is defined: at the start of its sentence, in brackets.
+REQUIREMENT_ID = re.compile(r"^\[(PRB-[A-Z]+-[0-9]+)\]")
+# The BCP 14 words that make a sentence a requirement; quoted, they are only mentioned.
+REQUIREMENT_WORD = re.compile(r"(?<![\"'`])\b(MUST|SHALL|REQUIRED)\b(?![\"'`])")
+# A sentence ends at . ! or ? followed by space and what can start a sentence.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[`(\"])")
+LIST_ITEM = re.compile(r"^([-*+]|[0-9]+\.)\s+")
 
 
 class DocError(Exception):
@@ -182,6 +192,89 @@ def update(spec: Spec, path: Path) -> int:
     return 0
 
 
+def required_regions(spec: Spec) -> list[str]:
+    """Every region the document must hold: one per table the spec has."""
+    return (["constants", "messages"] + [f"enum:{e.name}" for e in spec.enums]
+            + [f"struct:{s.name}" for s in spec.structs]
+            + [f"message:{m.name}" for m in spec.messages])
+
+
+def missing_regions(spec: Spec, text: str) -> list[str]:
+    present = {m.group(1) for m in map(BEGIN.match, text.split("\n")) if m}
+    return [r for r in required_regions(spec) if r not in present]
+
+
+def prose_blocks(text: str):
+    """(first line, text) of each paragraph, list item, heading and table row outside
+    generated regions and code blocks, its lines joined."""
+    block: list[str] = []
+    start, generated, code = 0, False, False
+    for lineno, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if BEGIN.match(line):
+            generated = True
+        if generated or code or stripped.startswith("```"):
+            if stripped.startswith("```"):
+                code = not code
+            if END.match(line):
+                generated = False
+            if block:
+                yield start, " ".join(block)
+                block = []
+            continue
+        single = stripped.startswith(("#", "|"))
+        if block and (not stripped or single or LIST_ITEM.match(stripped)):
+            yield start, " ".join(block)
+            block = []
+        if not stripped:
+            continue
+        if not block:
+            start = lineno
+        block.append(stripped if single else LIST_ITEM.sub("", stripped))
+        if single:
+            yield start, " ".join(block)
+            block = []
+    if block:
+        yield start, " ".join(block)
+
+
+def requirement_problems(text: str, path: Path) -> list[str]:
+    """Sentences with MUST/SHALL/REQUIRED that do not start with a requirement ID, and
+    IDs defined more than once (section 1.1 of PROTOCOL.md)."""
+    problems, defined = [], {}
+    for lineno, block in prose_blocks(text):
+        for sentence in SENTENCE_END.split(block):
+            found = REQUIREMENT_ID.match(sentence)
+            if found:
+                rid = found.group(1)
+                if rid in defined:
+                    problems.append(f"{path}:{lineno}: requirement {rid} defined again "
+                                    f"(first at line {defined[rid]})")
+                else:
+                    defined[rid] = lineno
+            elif REQUIREMENT_WORD.search(sentence):
+                problems.append(f"{path}:{lineno}: a requirement without an ID "
+                                f"([PRB-AREA-N] first): {sentence[:100]}")
+    return problems
+
+
+def restated_constants(spec: Spec, text: str, path: Path) -> list[str]:
+    """Places in the prose that give a constant's value next to its name
+    (`name` (30)): the prose names constants, the constants table gives values."""
+    problems = []
+    for lineno, block in prose_blocks(text):
+        for c in spec.constants:
+            for m in re.finditer(rf"`{re.escape(c.name)}`\s*\(\s*([0-9][0-9a-fA-FxX]*)", block):
+                try:
+                    value = int(m.group(1), 0)
+                except ValueError:
+                    continue
+                if value == c.value:
+                    problems.append(f"{path}:{lineno}: the prose restates the value of "
+                                    f"`{c.name}` ({m.group(1)}): name the constant only")
+    return problems
+
+
 def missing_requirements(text: str) -> list[str]:
     """Requirement IDs the generated codec cites that the document does not define."""
     from c_spelling import REQUIREMENTS
@@ -189,14 +282,22 @@ def missing_requirements(text: str) -> list[str]:
 
 
 def check(spec: Spec, path: Path) -> int:
-    if not path.exists():
-        print(f"prbgen doc: {path} does not exist yet: table check skipped")
-        return 0
-    text = path.read_text(encoding="utf-8")
     try:
+        text = path.read_text(encoding="utf-8")
         new = regenerate(spec, text, path)
-    except DocError as e:
+    except (OSError, DocError) as e:
         print(f"prbgen doc: {e}", file=sys.stderr)
+        return 1
+    absent = missing_regions(spec, text)
+    if absent:
+        print(f"prbgen doc: {path} lacks the generated region(s) "
+              f"{', '.join(absent)}: add <!-- prbgen:begin NAME --> and "
+              f"<!-- prbgen:end NAME --> where each belongs, then run doc --update",
+              file=sys.stderr)
+        return 1
+    problems = requirement_problems(text, path) + restated_constants(spec, text, path)
+    if problems:
+        print("\n".join(f"prbgen doc: {p}" for p in problems), file=sys.stderr)
         return 1
     missing = missing_requirements(text)
     if missing:

@@ -4,7 +4,8 @@ from spec/prb.toml.
 
   prbgen.py c --out DIR            DIR/prb/wire.h and DIR/wire.c (libprbwire)
   prbgen.py vectors --out FILE     test vectors (plain text)
-  prbgen.py doc --check FILE       fail (with a diff) when FILE's generated tables drift
+  prbgen.py doc --check FILE       fail (with a diff) when FILE's generated tables drift,
+                                   a table is missing or a MUST lacks its requirement ID
   prbgen.py doc --update FILE      rewrite FILE's generated tables
   prbgen.py wireshark --out FILE   dissector tables (when gen_wireshark.py is present)
   prbgen.py check                  only load and check the spec

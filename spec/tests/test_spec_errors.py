@@ -5,10 +5,14 @@ Each case edits a copy of spec/prb.toml (replace the first occurrence of OLD by 
 after the line that matches ANCHOR when given) and expects `prbgen.py check` to fail
 with a message containing every expected fragment.
 With PROTOCOL.md given, `prbgen.py doc --check` must also fail on a drifted table, an
-unknown or unterminated region, and a requirement ID the codec cites gone missing.
+unknown or unterminated region, a requirement ID the codec cites gone missing, a
+missing file, a region the spec calls for deleted (markers included), a MUST, SHALL or
+REQUIRED sentence without a requirement ID, an ID defined twice, and a constant's value
+restated in the prose.
 Usage: test_spec_errors.py PRBGEN SPEC [PROTOCOL.md]
 """
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -109,7 +113,9 @@ def mutate(text: str, anchor, old: str, new: str) -> str:
     return text[:at] + new + text[at + len(old):]
 
 
-# (what, old, new, fragment expected in the doc check's output) on a copy of PROTOCOL.md
+# (what, old, new, fragment expected in the doc check's output) on a copy of PROTOCOL.md;
+# old is a string (its first occurrence is replaced) or a compiled pattern (its first
+# match; every match when the pattern has a group, for a back reference).
 DOC_CASES = [
     ("table drift", "| 24 | 4 | u32 | `blocks` |", "| 24 | 4 | u32 | `count` |", "differ from"),
     ("unknown region", "<!-- prbgen:begin constants -->\n",
@@ -117,7 +123,39 @@ DOC_CASES = [
      "<!-- prbgen:begin enum:colour -->\n", "no enum 'colour'"),
     ("region inside a region", "<!-- prbgen:end messages -->", "", "begins inside region"),
     ("requirement cited by the codec removed", "[PRB-HDR-1]", "[PRB-HDR-0]", "PRB-HDR-1"),
+    ("whole region deleted", re.compile(r"<!-- prbgen:begin enum:free_flags -->.*?"
+                                        r"<!-- prbgen:end enum:free_flags -->\n", re.S),
+     "", "lacks the generated region(s) enum:free_flags"),
+    ("every region deleted", re.compile(r"<!-- prbgen:begin (\S+) -->.*?"
+                                        r"<!-- prbgen:end \1 -->\n", re.S),
+     "", "lacks the generated region(s) constants, messages"),
+    ("MUST without an ID", "- [PRB-KA-3] A brick MUST NOT count", "- A brick MUST NOT count",
+     "a requirement without an ID"),
+    ("second MUST sentence in an item", "`keepalive_rsp` and MUST\n  NOT change any state",
+     "`keepalive_rsp`. It MUST\n  NOT change any state", "a requirement without an ID"),
+    ("SHALL without an ID", "Idle and partial-PDU timeouts are settings of the brick.",
+     "Idle and partial-PDU timeouts SHALL be settings of the brick.",
+     "a requirement without an ID"),
+    ("REQUIRED without an ID", "Idle and partial-PDU timeouts are settings of the brick.",
+     "A partial-PDU timeout is REQUIRED.", "a requirement without an ID"),
+    ("duplicate requirement ID", "[PRB-KA-3]", "[PRB-KA-2]", "PRB-KA-2 defined again"),
+    ("constant value restated", "`min_idle_timeout_s` seconds", "`min_idle_timeout_s` (30) seconds",
+     "restates the value of `min_idle_timeout_s`"),
 ]
+
+
+def mutate_doc(text: str, old, new: str):
+    """text with the first occurrence of old (a string or a pattern) replaced, or None."""
+    if isinstance(old, re.Pattern):
+        m = old.search(text)
+        if m is None:
+            return None
+        if old.groups:  # a back reference: every region
+            return old.sub(new, text)
+        return text[:m.start()] + new + text[m.end():]
+    if old not in text:
+        return None
+    return text.replace(old, new, 1)
 
 
 def doc_cases(prbgen: str, spec: Path, doc: Path) -> int:
@@ -126,11 +164,12 @@ def doc_cases(prbgen: str, spec: Path, doc: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "PROTOCOL.md"
         for what, old, new, fragment in DOC_CASES:
-            if old not in text:
+            changed = mutate_doc(text, old, new)
+            if changed is None:
                 print(f"FAIL doc {what}: PROTOCOL.md has no {old!r} to change")
                 failures += 1
                 continue
-            copy.write_text(text.replace(old, new, 1))
+            copy.write_text(changed)
             r = subprocess.run([sys.executable, prbgen, "--spec", str(spec), "doc", "--check",
                                 str(copy)], capture_output=True, text=True)
             if r.returncode == 0 or fragment not in r.stderr:
@@ -138,6 +177,13 @@ def doc_cases(prbgen: str, spec: Path, doc: Path) -> int:
                 failures += 1
             else:
                 print(f"ok   doc {what}")
+        r = subprocess.run([sys.executable, prbgen, "--spec", str(spec), "doc", "--check",
+                            str(Path(tmp) / "absent.md")], capture_output=True, text=True)
+        if r.returncode == 0:
+            print("FAIL doc missing file: accepted")
+            failures += 1
+        else:
+            print("ok   doc missing file")
     return failures
 
 
