@@ -62,11 +62,13 @@ class Header:
         for m in self.spec.messages:
             out.append(f"#define {macro(m.name + '_size')} {lit(m.size)}")
         out.append("")
-        out += comment("Byte offset of each field in its PDU (or struct), for code that must read "
-                       "a field before the whole fixed part is decoded.")
+        out += comment("Byte offset and size of each field in its PDU (or struct), for code that "
+                       "must read or patch a field before (or without) the whole fixed part "
+                       "being decoded, and for a TERM's error_offset.")
         for owner in [*self.spec.structs, *self.spec.messages]:
             for f in owner.fields:
                 out.append(f"#define {macro(owner.name + '_' + f.name + '_offset')} {lit(f.offset)}")
+                out.append(f"#define {macro(owner.name + '_' + f.name + '_size')} {lit(f.size)}")
         return out + [""]
 
     def enums(self) -> list[str]:

@@ -30,7 +30,7 @@ VALUE_IDENT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # Constants the codec and its helpers need by name.
 REQUIRED_CONSTANTS = (
     "magic", "version", "block_shift", "block_size", "tcp_port", "rdma_port", "hdr_size",
-    "hdgst_size", "ddgst_size", "opcode_response", "rdma_req_private_data",
+    "hdgst_size", "ddgst_size", "crc32c_size", "opcode_response", "rdma_req_private_data",
     "rdma_rsp_private_data",
 )
 HDR_FIELDS = ("magic", "opcode", "flags", "plen", "tag", "status", "hlen")
@@ -651,6 +651,13 @@ class _Loader:
         if c["hdgst_size"] % 8:
             self.const_fail("hdgst_size", "a header digest keeps the payload 8-byte aligned: "
                             "a multiple of 8")
+        if c["crc32c_size"] != 4:
+            self.const_fail("crc32c_size", "a CRC32C is 32 bits: 4")
+        if c["ddgst_size"] != c["crc32c_size"]:
+            self.const_fail("ddgst_size", "the data digest is one CRC32C: = crc32c_size")
+        if c["hdgst_size"] <= c["crc32c_size"]:
+            self.const_fail("hdgst_size", "the header digest is a CRC32C and zero bytes: "
+                            "above crc32c_size")
 
     def cross_checks(self, spec: Spec):
         c = {k: v.value for k, v in self.constants.items()}
@@ -715,6 +722,13 @@ class _Loader:
             claim(types, m.name, f"message {m.name}", ("message", i))
             claim(macros, f"PRB_{m.name.upper()}_SIZE", f"message {m.name}", ("message", i))
             claim(macros, f"PRB_MSG_{m.name.upper()}", f"message {m.name}", ("message", i))
+        # Each field's offset and size macros (gen_c.py).
+        for kind, owners in (("struct", spec.structs), ("message", spec.messages)):
+            for i, o in enumerate(owners):
+                for f in o.fields:
+                    for what in ("OFFSET", "SIZE"):
+                        claim(macros, f"PRB_{o.name.upper()}_{f.name.upper()}_{what}",
+                              f"{kind} {o.name} field {f.name}", (kind, i))
 
     def hello_checks(self, spec: Spec, c: dict):
         limits = {"request": "rdma_req_private_data", "response": "rdma_rsp_private_data"}

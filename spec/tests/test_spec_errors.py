@@ -24,6 +24,8 @@ CASES = [
      ["message alloc_req", "unknown key 'colour'"]),
     ("unknown top-level table", None, "\n[protocol]", "\n[colours]\nx = 1\n\n[protocol]",
      ["unknown top-level table 'colours'"]),
+    ("data digest not one CRC32C", 'name = "ddgst_size"', "value = 4", "value = 8",
+     ["constant ddgst_size", "= crc32c_size"]),
     ("duplicate constant", None, 'name = "tcp_port"', 'name = "magic"',
      ["constant magic", "duplicate constant name"]),
     ("duplicate enum value", 'name = "ENOSPC"', "value = 2", "value = 1",
