@@ -926,7 +926,7 @@ static bool rx_sequence_checks(struct prb_conn *c)
 	/* Check 8 (PRB-PDU-13): HELLO (or TERM) first; never a response. */
 	if ((c->hdr.opcode & PRB_OPCODE_RESPONSE) ||
 	    (!c->hello_done && c->hdr.opcode != PRB_OP_HELLO && c->hdr.opcode != PRB_OP_TERM)) {
-		conn_term(c, PRB_TERM_SEQUENCE, 2);
+		conn_term(c, PRB_TERM_SEQUENCE, PRB_HDR_OPCODE_OFFSET);
 		return false;
 	}
 	/* PRB-PDU-14: a TERM from the initiator: close without answering. */
@@ -943,12 +943,12 @@ static bool rx_sequence_checks(struct prb_conn *c)
 		uint32_t dd = (c->hdr.flags & PRB_HDR_DDGST) ? PRB_DDGST_SIZE : 0u;
 
 		if (c->hdr.hlen != d->size) {
-			conn_term(c, PRB_TERM_BAD_HEADER, 14);
+			conn_term(c, PRB_TERM_BAD_HEADER, PRB_HDR_HLEN_OFFSET);
 			return false;
 		}
 		/* No length field disagrees here: plen itself does. */
 		if (d->payload == PRB_PAYLOAD_NONE && rx_after_fixed(c) - dd != 0) {
-			conn_term(c, PRB_TERM_BAD_HEADER, 4);
+			conn_term(c, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET);
 			return false;
 		}
 	}
@@ -965,7 +965,7 @@ static bool rx_sequence_checks(struct prb_conn *c)
 	prb_brick_count_request(c->brick);
 	if (id < 0) {
 #ifdef PRB_MUTANT_UNKNOWN_OPCODE_FATAL
-		conn_term(c, PRB_TERM_BAD_HEADER, 2); /* mutant (conformance/mutants.txt) */
+		conn_term(c, PRB_TERM_BAD_HEADER, PRB_HDR_OPCODE_OFFSET); /* mutant (conformance/mutants.txt) */
 		return false;
 #endif
 		/* PRB-PDU-15: unknown opcode: ENOTSUP, consume exactly plen bytes. */
@@ -998,22 +998,22 @@ static void rx_header(struct prb_conn *c)
 		return;
 	}
 	c->hdr_valid = true;
-	if (p[3] & ~(unsigned)PRB_HDR_ALL) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 3);                  /* check 2 */
+	if (p[PRB_HDR_FLAGS_OFFSET] & ~(unsigned)PRB_HDR_ALL) {
+		conn_term(c, PRB_TERM_BAD_HEADER, PRB_HDR_FLAGS_OFFSET); /* check 2 */
 		return;
 	}
 	if (c->hdr.hlen < PRB_HDR_SIZE || c->hdr.hlen % 8) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 14);                 /* check 3 */
+		conn_term(c, PRB_TERM_BAD_HEADER, PRB_HDR_HLEN_OFFSET);  /* check 3 */
 		return;
 	}
-	hd = (p[3] & PRB_HDR_HDGST) ? PRB_HDGST_SIZE : 0u;
-	dd = (p[3] & PRB_HDR_DDGST) ? PRB_DDGST_SIZE : 0u;
+	hd = (p[PRB_HDR_FLAGS_OFFSET] & PRB_HDR_HDGST) ? PRB_HDGST_SIZE : 0u;
+	dd = (p[PRB_HDR_FLAGS_OFFSET] & PRB_HDR_DDGST) ? PRB_DDGST_SIZE : 0u;
 	if (c->hdr.plen < (uint64_t)c->hdr.hlen + hd + dd) {
-		conn_term(c, PRB_TERM_BAD_HEADER, 4);                  /* check 4 */
+		conn_term(c, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET);  /* check 4 */
 		return;
 	}
 	if (c->hdr.plen > c->max_pdu) {
-		conn_term(c, PRB_TERM_PDU_TOO_LARGE, 4);               /* check 5 */
+		conn_term(c, PRB_TERM_PDU_TOO_LARGE, PRB_HDR_PLEN_OFFSET); /* check 5 */
 		return;
 	}
 	/* Check 6 (PRB-DGST-3..5): digest bits as negotiated; none before the exchange. */
@@ -1021,7 +1021,7 @@ static void rx_header(struct prb_conn *c)
 	payload = c->hdr.plen - c->hdr.hlen - hd - dd;
 	if ((hd != 0) != (c->hello_done && c->hdgst) ||
 	    (known && (dd != 0) != (c->hello_done && c->ddgst && payload > 0))) {
-		conn_term(c, PRB_TERM_HEADER_DIGEST, 3);
+		conn_term(c, PRB_TERM_HEADER_DIGEST, PRB_HDR_FLAGS_OFFSET);
 		return;
 	}
 	c->payload_len = payload;
@@ -1050,19 +1050,19 @@ static void rx_header(struct prb_conn *c)
 	c->rx_state = RX_FIXED;
 }
 
-/* A header digest too big to buffer was computed on the fly; its 8 bytes arrived. */
+/* A header digest too big to buffer was computed on the fly; its hdgst_size bytes arrived. */
 static void rx_big_hdgst(struct prb_conn *c)
 {
 	const uint8_t *p = c->rbuf + c->rstart;
 
 	c->rstart += PRB_HDGST_SIZE;
-	if (get_le32(p) != ~c->crc || get_le32(p + 4) != 0) {
+	if (get_le32(p) != ~c->crc || get_le32(p + PRB_CRC32C_SIZE) != 0) {
 		conn_term(c, PRB_TERM_HEADER_DIGEST, c->hdr.hlen);    /* check 7 */
 		return;
 	}
 	/* Such an hlen is no known message's: ENOTSUP or BAD_HEADER. */
 	if (rx_sequence_checks(c))
-		conn_term(c, PRB_TERM_BAD_HEADER, 14);
+		conn_term(c, PRB_TERM_BAD_HEADER, PRB_HDR_HLEN_OFFSET);
 	else if (c->rx_state != RX_DEAD)
 		rx_skip(c, rx_after_fixed(c));
 }

@@ -27,7 +27,7 @@ struct prb_session_ops;
 /** The brick's limits and offers, the same for every connection. */
 struct prb_conn_limits {
 	uint16_t queue_depth;      /* largest queue depth granted, 1..PRB_MAX_QUEUE_DEPTH */
-	uint32_t max_data;         /* largest READ/WRITE data, 4096..PRB_MAX_DATA_LIMIT */
+	uint32_t max_data;         /* largest READ/WRITE data, PRB_MIN_MAX_DATA..PRB_MAX_DATA_LIMIT */
 	uint32_t max_mappings;     /* live handles per connection */
 	uint32_t features;         /* offered: PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS */
 	uint32_t idle_timeout_ms;  /* nothing received nor outstanding this long: TERM; 0 off */

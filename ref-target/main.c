@@ -215,7 +215,7 @@ static int parse_option(struct options *o, int opt, const char *arg)
 		break;
 	case OPT_MAX_DATA:
 		err = parse_size(arg, &v);
-		if (!err && (v < 4096 || v > PRB_MAX_DATA_LIMIT))
+		if (!err && (v < PRB_MIN_MAX_DATA || v > PRB_MAX_DATA_LIMIT))
 			err = -EINVAL;
 		lim->max_data = (uint32_t)v;
 		break;

@@ -401,7 +401,7 @@ static void rdma_conn_flush(struct rdma_conn *rc)
 
 		if (iov_gather(iov, n, buf, PRB_HDR_SIZE) < PRB_HDR_SIZE)
 			break;
-		plen = get_le32(buf + 4);
+		plen = get_le32(buf + PRB_HDR_PLEN_OFFSET);
 		if (plen > rc->send_size || iov_gather(iov, n, buf, plen) < plen) {
 			prb_err("rdma: %s: a %u-byte PDU does not fit a send buffer", rc->peer, plen);
 			rc->broken = true;
@@ -449,7 +449,7 @@ static void rdma_recv_done(struct rdma_conn *rc, const struct ibv_wc *wc)
 		return;
 	if (len < PRB_HDR_SIZE || get_le32(p + PRB_HDR_PLEN_OFFSET) != len) {
 		prb_info("rdma: %s: a %u-byte capsule whose plen differs", rc->peer, len);
-		rdma_send_term(rc, len >= PRB_HDR_TAG_OFFSET + 4 ? get_le32(p + PRB_HDR_TAG_OFFSET) : 0,
+		rdma_send_term(rc, len >= PRB_HDR_TAG_OFFSET + PRB_HDR_TAG_SIZE ? get_le32(p + PRB_HDR_TAG_OFFSET) : 0,
 			       PRB_HDR_PLEN_OFFSET);
 		return;
 	}
@@ -639,17 +639,17 @@ static size_t rdma_conn_hello(struct rdma_conn *rc, const uint8_t *pdata, size_t
 	size_t got;
 	void *dst;
 
-	if (len >= PRB_HDR_SIZE && get_le32(pdata + 4) >= PRB_HDR_SIZE &&
-	    get_le32(pdata + 4) <= len)
-		len = get_le32(pdata + 4); /* rdma_cm pads private data with zeros */
+	if (len >= PRB_HDR_SIZE && get_le32(pdata + PRB_HDR_PLEN_OFFSET) >= PRB_HDR_SIZE &&
+	    get_le32(pdata + PRB_HDR_PLEN_OFFSET) <= len)
+		len = get_le32(pdata + PRB_HDR_PLEN_OFFSET); /* rdma_cm pads private data with zeros */
 	if (prb_conn_rx_space(rc->conn, &dst) < len)
 		return 0;
 	memcpy(dst, pdata, len);
 	prb_conn_rx_commit(rc->conn, len, prb_loop_now_ms());
 	got = iov_gather(iov, prb_conn_tx_iov(rc->conn, iov, RDMA_IOV), out, cap);
-	if (got < PRB_HDR_SIZE || get_le32(out + 4) > got)
+	if (got < PRB_HDR_SIZE || get_le32(out + PRB_HDR_PLEN_OFFSET) > got)
 		return 0;
-	got = get_le32(out + 4);
+	got = get_le32(out + PRB_HDR_PLEN_OFFSET);
 	prb_conn_tx_commit(rc->conn, got, prb_loop_now_ms());
 	return got;
 }

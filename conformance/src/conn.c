@@ -274,13 +274,13 @@ int cf_build(const struct cf_conn *c, enum prb_msg_id id, union prb_msg *m, cons
 	int hlen = prb_msg_encode(id, m, buf, size);
 	if (hlen < 0)
 		return hlen;
-	uint32_t plen = get_le32(buf + 4);
+	uint32_t plen = get_le32(buf + PRB_HDR_PLEN_OFFSET);
 	if (plen > size)
 		return -EMSGSIZE;
 	size_t off = (size_t)hlen;
 	if (flags & PRB_HDR_HDGST) {
 		put_le32(buf + off, prb_crc32c(buf, off));
-		put_le32(buf + off + 4, 0);
+		put_le32(buf + off + PRB_CRC32C_SIZE, 0);
 		off += PRB_HDGST_SIZE;
 	}
 	if (payload_len > 0) {

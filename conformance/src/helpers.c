@@ -41,12 +41,21 @@ void cf_put_le(uint8_t *buf, size_t offset, size_t size, uint64_t value)
 		buf[offset + i] = (uint8_t)(value >> (8 * i));
 }
 
+uint64_t cf_get_le(const uint8_t *buf, size_t offset, size_t size)
+{
+	uint64_t value = 0;
+
+	for (size_t i = size; i-- > 0;)
+		value = value << 8 | buf[offset + i];
+	return value;
+}
+
 void cf_fix_hdgst(uint8_t *pdu)
 {
-	uint16_t hlen = (uint16_t)(pdu[14] | pdu[15] << 8);
+	size_t hlen = (size_t)cf_get_le(pdu, PRB_HDR_HLEN_OFFSET, PRB_HDR_HLEN_SIZE);
 
-	if (pdu[3] & PRB_HDR_HDGST)
-		cf_put_le(pdu, hlen, 4, prb_crc32c(pdu, hlen));
+	if (pdu[PRB_HDR_FLAGS_OFFSET] & PRB_HDR_HDGST)
+		cf_put_le(pdu, hlen, PRB_CRC32C_SIZE, prb_crc32c(pdu, hlen));
 }
 
 uint64_t cf_session_allocated(struct prb_session *s, uint64_t first, uint64_t n)

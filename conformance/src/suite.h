@@ -123,6 +123,8 @@ bool cf_expect_term(struct cf_conn *c, unsigned reason, int64_t error_offset, in
 
 /** Write \p size bytes of \p value little-endian at \p buf + \p offset. */
 void cf_put_le(uint8_t *buf, size_t offset, size_t size, uint64_t value);
+/** Read \p size bytes little-endian at \p buf + \p offset. */
+uint64_t cf_get_le(const uint8_t *buf, size_t offset, size_t size);
 /** Recompute the header digest of a PDU built by cf_build when it carries one. */
 void cf_fix_hdgst(uint8_t *pdu);
 

@@ -124,7 +124,7 @@ static void reserved_nonzero(void)
 	m.hdr.tag = 99;
 	int len = cf_build(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, buf, sizeof(buf));
 	CF_CHECK_FATAL(len == PRB_ALLOC_REQ_SIZE, "encode");
-	buf[28] = 1; /* alloc_req.reserved0 */
+	buf[PRB_ALLOC_REQ_RESERVED0_OFFSET] = 1;
 	CF_CHECK_FATAL(cf_send_raw(c, buf, (size_t)len) == 0, "send");
 	CF_ST(c, cf_recv_rsp(c, 99, &rsp), PRB_ST_EINVAL);
 	CF_CHECK(cf_allocated(c, 0, 1) == 0, "ALLOC with reserved bits set allocated the block");

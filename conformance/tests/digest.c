@@ -64,26 +64,26 @@ static void send_broken(struct cf_conn *c, enum breakage how, unsigned expect_of
 	CF_CHECK_FATAL(len > 0, "encode");
 	switch (how) {
 	case BAD_CRC:
-		buf[16] ^= 0x01;
+		buf[PRB_HDR_SIZE] ^= 0x01; /* the header digest's CRC32C */
 		break;
 	case BAD_PADDING:
-		buf[20] = 1;
+		buf[PRB_HDR_SIZE + PRB_CRC32C_SIZE] = 1; /* its zero padding */
 		break;
 	case NO_FLAG: /* drop the digest the negotiation requires */
-		buf[3] &= (uint8_t)~PRB_HDR_HDGST;
-		cf_put_le(buf, 4, 4, PRB_HDR_SIZE);
+		buf[PRB_HDR_FLAGS_OFFSET] &= (uint8_t)~PRB_HDR_HDGST;
+		cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, PRB_HDR_SIZE);
 		len = PRB_HDR_SIZE;
 		break;
 	case EXTRA_FLAG: /* a header digest nobody negotiated */
-		buf[3] |= PRB_HDR_HDGST;
-		cf_put_le(buf, 4, 4, PRB_HDR_SIZE + PRB_HDGST_SIZE);
-		cf_put_le(buf, 16, 4, prb_crc32c(buf, PRB_HDR_SIZE));
-		cf_put_le(buf, 20, 4, 0);
+		buf[PRB_HDR_FLAGS_OFFSET] |= PRB_HDR_HDGST;
+		cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, PRB_HDR_SIZE + PRB_HDGST_SIZE);
+		cf_put_le(buf, PRB_HDR_SIZE, PRB_CRC32C_SIZE, prb_crc32c(buf, PRB_HDR_SIZE));
+		cf_put_le(buf, PRB_HDR_SIZE + PRB_CRC32C_SIZE, PRB_HDGST_SIZE - PRB_CRC32C_SIZE, 0);
 		len = PRB_HDR_SIZE + PRB_HDGST_SIZE;
 		break;
 	case DDGST_NO_PAYLOAD: /* DDGST on a PDU without payload */
-		buf[3] |= PRB_HDR_DDGST;
-		cf_put_le(buf, 4, 4, (uint64_t)len + PRB_DDGST_SIZE);
+		buf[PRB_HDR_FLAGS_OFFSET] |= PRB_HDR_DDGST;
+		cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, (uint64_t)len + PRB_DDGST_SIZE);
 		cf_fix_hdgst(buf);
 		len += (int)PRB_DDGST_SIZE;
 		break;
@@ -101,9 +101,9 @@ static void header_mismatch(void)
 
 static void header_flags(void)
 {
-	send_broken(cf_connect_features(PRB_FEAT_HDGST), NO_FLAG, 3);
-	send_broken(cf_connect_features(0), EXTRA_FLAG, 3);
-	send_broken(cf_connect_features(PRB_FEAT_DDGST), DDGST_NO_PAYLOAD, 3);
+	send_broken(cf_connect_features(PRB_FEAT_HDGST), NO_FLAG, PRB_HDR_FLAGS_OFFSET);
+	send_broken(cf_connect_features(0), EXTRA_FLAG, PRB_HDR_FLAGS_OFFSET);
+	send_broken(cf_connect_features(PRB_FEAT_DDGST), DDGST_NO_PAYLOAD, PRB_HDR_FLAGS_OFFSET);
 	cf_check_alive();
 }
 
@@ -125,12 +125,12 @@ static void hello_with_digest(void)
 	m.hdr.tag = 0x44;
 	len = cf_build(c, PRB_MSG_HELLO_REQ, &m, NULL, 0, buf, sizeof(buf));
 	CF_CHECK_FATAL(len == PRB_HELLO_REQ_SIZE, "encode");
-	buf[3] = PRB_HDR_HDGST;
-	cf_put_le(buf, 4, 4, PRB_HELLO_REQ_SIZE + PRB_HDGST_SIZE);
-	cf_put_le(buf, PRB_HELLO_REQ_SIZE, 4, prb_crc32c(buf, PRB_HELLO_REQ_SIZE));
-	cf_put_le(buf, PRB_HELLO_REQ_SIZE + 4, 4, 0);
+	buf[PRB_HDR_FLAGS_OFFSET] = PRB_HDR_HDGST;
+	cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, PRB_HELLO_REQ_SIZE + PRB_HDGST_SIZE);
+	cf_put_le(buf, PRB_HELLO_REQ_SIZE, PRB_CRC32C_SIZE, prb_crc32c(buf, PRB_HELLO_REQ_SIZE));
+	cf_put_le(buf, PRB_HELLO_REQ_SIZE + PRB_CRC32C_SIZE, PRB_HDGST_SIZE - PRB_CRC32C_SIZE, 0);
 	CF_CHECK_FATAL(cf_send_raw(c, buf, PRB_HELLO_REQ_SIZE + PRB_HDGST_SIZE) == 0, "send");
-	CF_TERM_AT(c, PRB_TERM_HEADER_DIGEST, 3, 0x44);
+	CF_TERM_AT(c, PRB_TERM_HEADER_DIGEST, PRB_HDR_FLAGS_OFFSET, 0x44);
 	/* The HELLO response of a digest connection carries none (checked on receive). */
 	c = cf_connect_features(PRB_FEAT_HDGST | PRB_FEAT_DDGST);
 	CF_ST(c, cf_keepalive(c), PRB_ST_OK);
@@ -177,10 +177,10 @@ static void data_flag_missing(void)
 	m.hdr.tag = 0x44;
 	int len = cf_build(c, PRB_MSG_WRITE_REQ, &m, data, sizeof(data), buf, sizeof(buf));
 	CF_CHECK_FATAL(len > 0, "encode");
-	buf[3] &= (uint8_t)~PRB_HDR_DDGST;
-	cf_put_le(buf, 4, 4, (uint64_t)len - PRB_DDGST_SIZE);
+	buf[PRB_HDR_FLAGS_OFFSET] &= (uint8_t)~PRB_HDR_DDGST;
+	cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, (uint64_t)len - PRB_DDGST_SIZE);
 	CF_CHECK_FATAL(cf_send_raw(c, buf, (size_t)len - PRB_DDGST_SIZE) == 0, "send");
-	CF_TERM_AT(c, PRB_TERM_HEADER_DIGEST, 3, 0x44);
+	CF_TERM_AT(c, PRB_TERM_HEADER_DIGEST, PRB_HDR_FLAGS_OFFSET, 0x44);
 	cf_check_alive();
 }
 

@@ -199,8 +199,8 @@ static void args(void)
 	m.hdr.tag = 3;
 	int len = cf_build(c, PRB_MSG_LIST_REQ, &m, NULL, 0, buf, sizeof(buf));
 	CF_CHECK_FATAL(len == PRB_LIST_REQ_SIZE, "encode");
-	buf[24] = (uint8_t)((PRB_MAX_LIST_EXTENTS + 1) & 0xFF); /* max_extents 4097 */
-	buf[25] = (uint8_t)((PRB_MAX_LIST_EXTENTS + 1) >> 8);
+	cf_put_le(buf, PRB_LIST_REQ_MAX_EXTENTS_OFFSET, PRB_LIST_REQ_MAX_EXTENTS_SIZE,
+		  PRB_MAX_LIST_EXTENTS + 1);
 	CF_CHECK_FATAL(cf_send_raw(c, buf, (size_t)len) == 0, "send");
 	CF_ST(c, cf_recv_rsp(c, 3, &rsp), PRB_ST_EINVAL);
 }

@@ -44,7 +44,7 @@ static void args(void)
 	m.hdr.tag = 5;
 	int len = cf_build(c, PRB_MSG_MAP_REQ, &m, NULL, 0, buf, sizeof(buf));
 	CF_CHECK_FATAL(len == PRB_MAP_REQ_SIZE, "encode");
-	buf[31] = 0x80; /* map_req.reserved0 */
+	buf[PRB_MAP_REQ_RESERVED0_OFFSET + PRB_MAP_REQ_RESERVED0_SIZE - 1] = 0x80; /* its top bit */
 	CF_CHECK_FATAL(cf_send_raw(c, buf, (size_t)len) == 0, "send");
 	CF_ST(c, cf_recv_rsp(c, 5, &rsp), PRB_ST_EINVAL);
 	/* None of those left a mapping: an exclusive MAP works. */

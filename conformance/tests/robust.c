@@ -75,10 +75,10 @@ static void header_bad_magic(void)
 	for (int first = 0; first < 2; first++) {
 		struct cf_conn *c = first ? cf_open() : cf_connect();
 		size_t len = build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf, sizeof(buf));
-		buf[0] ^= 0xFF;
+		buf[PRB_HDR_MAGIC_OFFSET] ^= 0xFF;
 		send_fatal(c, buf, len);
 		/* No tag check: whether a header with a bad magic counts as received is moot. */
-		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, 0, -1);
+		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_MAGIC_OFFSET, -1);
 	}
 	sentinel_check();
 }
@@ -94,9 +94,9 @@ static void header_reserved_flags(void)
 			continue;
 		struct cf_conn *c = cf_connect();
 		size_t len = build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf, sizeof(buf));
-		buf[3] |= (uint8_t)bit;
+		buf[PRB_HDR_FLAGS_OFFSET] |= (uint8_t)bit;
 		send_fatal(c, buf, len);
-		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, 3, 0x7A6);
+		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_FLAGS_OFFSET, 0x7A6);
 		cf_disconnect(c);
 	}
 	sentinel_check();
@@ -114,14 +114,14 @@ static void header_hlen(void)
 		struct cf_conn *c = cf_connect();
 		m.alloc_req.addr = cf_addr(1);
 		size_t len = build(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, buf, sizeof(buf));
-		cf_put_le(buf, 14, 2, bad[i]);
+		cf_put_le(buf, PRB_HDR_HLEN_OFFSET, PRB_HDR_HLEN_SIZE, bad[i]);
 		/* plen stays consistent with the claimed hlen where possible. */
 		if (bad[i] >= PRB_HDR_SIZE) {
-			cf_put_le(buf, 4, 4, bad[i]);
+			cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, bad[i]);
 			len = bad[i];
 		}
 		send_fatal(c, buf, len);
-		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, 14, 0x7A6);
+		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_HLEN_OFFSET, 0x7A6);
 		cf_disconnect(c);
 	}
 	sentinel_check();
@@ -139,9 +139,9 @@ static void header_plen_short(void)
 		struct cf_conn *c = cf_connect();
 		m.alloc_req.addr = cf_addr(1);
 		size_t len = build(c, PRB_MSG_ALLOC_REQ, &m, NULL, 0, buf, sizeof(buf));
-		cf_put_le(buf, 4, 4, bad[i]);
+		cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, bad[i]);
 		send_fatal(c, buf, len);
-		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, 4, 0x7A6);
+		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET, 0x7A6);
 		cf_disconnect(c);
 	}
 	sentinel_check();
@@ -161,9 +161,9 @@ static void header_oversize(void)
 				: i == 1 ? 0x7FFFFFF8U
 					 : 0xFFFFFFF8U;
 		size_t len = build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf, sizeof(buf));
-		cf_put_le(buf, 4, 4, plen);
+		cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, plen);
 		send_fatal(c, buf, len); /* nothing more: the brick must not wait for the rest */
-		CF_TERM_AT(c, PRB_TERM_PDU_TOO_LARGE, 4, 0x7A6);
+		CF_TERM_AT(c, PRB_TERM_PDU_TOO_LARGE, PRB_HDR_PLEN_OFFSET, 0x7A6);
 		cf_disconnect(c);
 	}
 	sentinel_check();
@@ -185,16 +185,16 @@ static void header_payload_length(void)
 	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	m = (union prb_msg){.write_req = {.handle = h, .offset = 0, .length = 64}};
 	len = build(c, PRB_MSG_WRITE_REQ, &m, payload, sizeof(payload), buf, sizeof(buf));
-	cf_put_le(buf, 28, 4, 100);
+	cf_put_le(buf, PRB_WRITE_REQ_LENGTH_OFFSET, PRB_WRITE_REQ_LENGTH_SIZE, 100);
 	send_fatal(c, buf, len);
-	CF_TERM_AT(c, PRB_TERM_BAD_HEADER, 28, 0x7A6);
+	CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_WRITE_REQ_LENGTH_OFFSET, 0x7A6);
 	/* A KEEPALIVE with 8 bytes of payload. */
 	c = cf_connect();
 	m = (union prb_msg){.keepalive_req = {.hdr = {0}}};
 	len = build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf, sizeof(buf));
-	cf_put_le(buf, 4, 4, 24);
-	send_fatal(c, buf, 24);
-	CF_TERM_AT(c, PRB_TERM_BAD_HEADER, 4, 0x7A6);
+	cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, PRB_KEEPALIVE_REQ_SIZE + 8);
+	send_fatal(c, buf, PRB_KEEPALIVE_REQ_SIZE + 8);
+	CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET, 0x7A6);
 	sentinel_check();
 }
 
@@ -219,13 +219,13 @@ static void opcode_unknown(void)
 			continue;
 		uint32_t body = (op % 3) * 8; /* some carry a body of 8 or 16 bytes */
 		memset(buf, 0xA5, sizeof(buf));
-		cf_put_le(buf, 0, 2, PRB_MAGIC);
-		buf[2] = (uint8_t)op;
-		buf[3] = 0;
-		cf_put_le(buf, 4, 4, PRB_HDR_SIZE + body);
-		cf_put_le(buf, 8, 4, 0x1000 + op);
-		cf_put_le(buf, 12, 2, 0);
-		cf_put_le(buf, 14, 2, PRB_HDR_SIZE + (op % 2) * body);
+		cf_put_le(buf, PRB_HDR_MAGIC_OFFSET, PRB_HDR_MAGIC_SIZE, PRB_MAGIC);
+		cf_put_le(buf, PRB_HDR_OPCODE_OFFSET, PRB_HDR_OPCODE_SIZE, op);
+		cf_put_le(buf, PRB_HDR_FLAGS_OFFSET, PRB_HDR_FLAGS_SIZE, 0);
+		cf_put_le(buf, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, PRB_HDR_SIZE + body);
+		cf_put_le(buf, PRB_HDR_TAG_OFFSET, PRB_HDR_TAG_SIZE, 0x1000 + op);
+		cf_put_le(buf, PRB_HDR_STATUS_OFFSET, PRB_HDR_STATUS_SIZE, 0);
+		cf_put_le(buf, PRB_HDR_HLEN_OFFSET, PRB_HDR_HLEN_SIZE, PRB_HDR_SIZE + (op % 2) * body);
 		CF_CHECK_FATAL(cf_send_raw(c, buf, PRB_HDR_SIZE + body) == 0, "send");
 		int st = cf_recv_rsp(c, 0x1000 + op, &rsp);
 		if (!CF_CHECK(st == PRB_ST_ENOTSUP, "opcode 0x%02x: expected ENOTSUP, got %d (%s)",
@@ -344,7 +344,7 @@ static void reserved_walk(void)
 			continue; /* ENOTSUP comes before EINVAL */
 		/* hdr.status nonzero. */
 		size_t len = baseline(c, (enum prb_msg_id)id, h, buf, sizeof(buf));
-		cf_put_le(buf, 12, 2, PRB_ST_EIO);
+		cf_put_le(buf, PRB_HDR_STATUS_OFFSET, PRB_HDR_STATUS_SIZE, PRB_ST_EIO);
 		snprintf(what, sizeof(what), "%s with hdr.status EIO", d->name);
 		expect_einval(c, buf, len, what);
 		cases++;
@@ -510,11 +510,11 @@ static void garbage(void)
 	for (uint64_t seed = 1; seed <= 16; seed++) {
 		struct cf_conn *c = seed % 2 ? cf_open() : cf_connect();
 		cf_pattern(junk, sizeof(junk), seed * 7919);
-		if (junk[0] == 0x50 && junk[1] == 0x52)
-			junk[0] = 0;
+		if (cf_get_le(junk, PRB_HDR_MAGIC_OFFSET, PRB_HDR_MAGIC_SIZE) == PRB_MAGIC)
+			junk[PRB_HDR_MAGIC_OFFSET] ^= 0xFF;
 		int ret = cf_send_raw(c, junk, sizeof(junk));
 		if (ret == 0)
-			CF_TERM_AT(c, PRB_TERM_BAD_HEADER, 0, -1);
+			CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_MAGIC_OFFSET, -1);
 		cf_disconnect(c);
 	}
 	sentinel_check();

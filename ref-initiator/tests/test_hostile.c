@@ -119,7 +119,7 @@ static size_t seal(const struct fake *f, uint8_t *buf, int n)
 	if (!f->hdgst)
 		return (size_t)n;
 	put_le32(buf + n, prb_crc32c(buf, (size_t)n));
-	memset(buf + n + 4, 0, 4);
+	memset(buf + n + PRB_CRC32C_SIZE, 0, PRB_HDGST_SIZE - PRB_CRC32C_SIZE);
 	return (size_t)n + PRB_HDGST_SIZE;
 }
 
@@ -332,31 +332,31 @@ static void fake_finish(struct fake *f, struct prb_session **s)
 static void mangle_magic(uint8_t *p, size_t *len)
 {
 	(void)len;
-	p[0] ^= 0xff;
+	p[PRB_HDR_MAGIC_OFFSET] ^= 0xff;
 }
 
 static void mangle_tag(uint8_t *p, size_t *len)
 {
 	(void)len;
-	p[9] ^= 0x40; /* a tag nobody used */
+	p[PRB_HDR_TAG_OFFSET + 1] ^= 0x40; /* a tag nobody used */
 }
 
 static void mangle_opcode(uint8_t *p, size_t *len)
 {
 	(void)len;
-	p[2] = PRB_OP_ALLOC | PRB_OPCODE_RESPONSE;
+	p[PRB_HDR_OPCODE_OFFSET] = PRB_OP_ALLOC | PRB_OPCODE_RESPONSE;
 }
 
 static void mangle_request_dir(uint8_t *p, size_t *len)
 {
 	(void)len;
-	p[2] = PRB_OP_KEEPALIVE; /* a request sent to the initiator */
+	p[PRB_HDR_OPCODE_OFFSET] = PRB_OP_KEEPALIVE; /* a request sent to the initiator */
 }
 
 static void mangle_plen(uint8_t *p, size_t *len)
 {
 	(void)len;
-	put_le32(p + 4, 3u << 20);
+	put_le32(p + PRB_HDR_PLEN_OFFSET, 3u << 20);
 }
 
 static void mangle_digest(uint8_t *p, size_t *len)

@@ -387,7 +387,7 @@ static void test_capsules(void)
 			continue;
 		p = r.rx + wc.wr_id * RX_SIZE;
 		term = prb_hdr_decode(p, wc.byte_len, &h, NULL) == 0 && h.opcode == PRB_OP_TERM &&
-		       p[16] == PRB_TERM_BAD_HEADER;
+		       p[PRB_TERM_REASON_OFFSET] == PRB_TERM_BAD_HEADER;
 		break;
 	}
 	CHECK(term, "PRB-RDMA-10: capsule length differs from plen: TERM BAD_HEADER");

@@ -78,6 +78,19 @@ static uint32_t get_le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* Every request that carries a handle has it where UNMAP's is. */
+#define HANDLE_AT  PRB_UNMAP_REQ_HANDLE_OFFSET
+#define HANDLE_END (PRB_UNMAP_REQ_HANDLE_OFFSET + PRB_UNMAP_REQ_HANDLE_SIZE)
+_Static_assert(PRB_READ_REQ_HANDLE_OFFSET == HANDLE_AT && PRB_WRITE_REQ_HANDLE_OFFSET == HANDLE_AT &&
+		       PRB_FLUSH_REQ_HANDLE_OFFSET == HANDLE_AT &&
+		       PRB_CAS_REQ_HANDLE_OFFSET == HANDLE_AT && PRB_FADD_REQ_HANDLE_OFFSET == HANDLE_AT,
+	       "fix_pdu finds the handle of every request at one offset");
+
 /* Handles from MAP responses of the current input. */
 static uint64_t handles[8];
 static unsigned handles_count;
@@ -98,33 +111,34 @@ static void catch_handle(const struct iovec *iov)
 {
 	const uint8_t *p = iov->iov_base;
 
-	if (iov->iov_len >= PRB_MAP_RSP_SIZE && p[0] == 0x50 && p[1] == 0x52 &&
-	    p[2] == (PRB_OP_MAP | PRB_OPCODE_RESPONSE) && p[12] == 0 && p[13] == 0)
-		handles[handles_count++ % 8] = get_le64(p + 16);
+	if (iov->iov_len >= PRB_MAP_RSP_SIZE && get_le16(p + PRB_HDR_MAGIC_OFFSET) == PRB_MAGIC &&
+	    p[PRB_HDR_OPCODE_OFFSET] == (PRB_OP_MAP | PRB_OPCODE_RESPONSE) &&
+	    get_le16(p + PRB_HDR_STATUS_OFFSET) == PRB_ST_OK)
+		handles[handles_count++ % 8] = get_le64(p + PRB_MAP_RSP_HANDLE_OFFSET);
 }
 
 /* Make one PDU plausible: a small handle becomes a real one, digests become right. */
 static void fix_pdu(uint8_t *p, uint32_t plen)
 {
-	uint32_t hlen = (uint32_t)p[14] | (uint32_t)p[15] << 8;
-	uint8_t op = p[2];
+	uint32_t hlen = get_le16(p + PRB_HDR_HLEN_OFFSET);
+	uint8_t op = p[PRB_HDR_OPCODE_OFFSET];
 
 	if (hlen < PRB_HDR_SIZE || hlen > plen)
 		return;
 	if ((op == PRB_OP_UNMAP || op == PRB_OP_READ || op == PRB_OP_WRITE || op == PRB_OP_FLUSH ||
 	     op == PRB_OP_CAS || op == PRB_OP_FADD) &&
-	    hlen >= 24 && handles_count && get_le64(p + 16) < 8)
-		put_le64(p + 16, handles[get_le64(p + 16) % (handles_count < 8 ? handles_count
+	    hlen >= HANDLE_END && handles_count && get_le64(p + HANDLE_AT) < 8)
+		put_le64(p + HANDLE_AT, handles[get_le64(p + HANDLE_AT) % (handles_count < 8 ? handles_count
 										   : 8)]);
-	if ((p[3] & PRB_HDR_HDGST) && hlen + 8u <= plen) {
+	if ((p[PRB_HDR_FLAGS_OFFSET] & PRB_HDR_HDGST) && hlen + PRB_HDGST_SIZE <= plen) {
 		put_le32(p + hlen, prb_crc32c(p, hlen));
-		memset(p + hlen + 4, 0, 4);
+		memset(p + hlen + PRB_CRC32C_SIZE, 0, PRB_HDGST_SIZE - PRB_CRC32C_SIZE);
 	}
-	if (p[3] & PRB_HDR_DDGST) {
-		uint32_t off = hlen + ((p[3] & PRB_HDR_HDGST) ? 8u : 0u);
+	if (p[PRB_HDR_FLAGS_OFFSET] & PRB_HDR_DDGST) {
+		uint32_t off = hlen + ((p[PRB_HDR_FLAGS_OFFSET] & PRB_HDR_HDGST) ? PRB_HDGST_SIZE : 0u);
 
-		if (off + 4u <= plen)
-			put_le32(p + plen - 4, prb_crc32c(p + off, plen - off - 4u));
+		if (off + PRB_DDGST_SIZE <= plen)
+			put_le32(p + plen - PRB_DDGST_SIZE, prb_crc32c(p + off, plen - off - PRB_DDGST_SIZE));
 	}
 }
 
@@ -135,7 +149,7 @@ static size_t next_pdu(const uint8_t *p, size_t left)
 
 	if (left < PRB_HDR_SIZE)
 		return 0;
-	plen = get_le32(p + 4);
+	plen = get_le32(p + PRB_HDR_PLEN_OFFSET);
 	return plen >= PRB_HDR_SIZE && plen <= left ? plen : 0;
 }
 

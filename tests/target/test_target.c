@@ -17,6 +17,13 @@
 
 #include "client.h"
 
+/* Write \p size bytes of \p value little-endian at \p buf + \p offset. */
+static void put_le(uint8_t *buf, size_t offset, size_t size, uint64_t value)
+{
+	for (size_t i = 0; i < size; i++)
+		buf[offset + i] = (uint8_t)(value >> (8 * i));
+}
+
 #define B ((uint64_t)PRB_BLOCK_SIZE)
 #define ALL_FEATURES (PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS)
 
@@ -82,12 +89,6 @@ static int expect_term(struct tc *c, uint16_t reason, uint32_t offset)
 }
 
 /* Raw PDU builder: encode a message without the client's help (for malformed input). */
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int encode_raw(enum prb_msg_id id, union prb_msg *m, uint8_t *buf, size_t len)
 {
 	return prb_msg_encode(id, m, buf, len);
@@ -251,7 +252,7 @@ static int test_hello(void)
 			memset(buf + n + 4, 0, 4);
 		}
 		CHECK_ST(tc_send_raw(&c, buf, (size_t)n + 8), 0);
-		CHECK(expect_term(&c, PRB_TERM_HEADER_DIGEST, 3) == 0);
+		CHECK(expect_term(&c, PRB_TERM_HEADER_DIGEST, PRB_HDR_FLAGS_OFFSET) == 0);
 		tc_close(&c);
 	}
 	return 0;
@@ -336,7 +337,7 @@ static int test_alloc_free(void)
 	CHECK(memcmp(buf, zero, sizeof(zero)) == 0);
 	CHECK_ST(tc_unmap(&c, h), 0);
 	CHECK_ST(tc_free(&c, 0, 1, 0), 0);
-	/* Reserved field of alloc_req (offset 28) not zero: EINVAL. */
+	/* Reserved field of alloc_req not zero: EINVAL. */
 	{
 		uint8_t pdu[32];
 		struct tc_pdu p;
@@ -346,14 +347,14 @@ static int test_alloc_free(void)
 		m.alloc_req.blocks = 1;
 		m.hdr.tag = 77;
 		CHECK(encode_raw(PRB_MSG_ALLOC_REQ, &m, pdu, sizeof(pdu)) == 32);
-		pdu[28] = 1;
+		pdu[PRB_ALLOC_REQ_RESERVED0_OFFSET] = 1;
 		CHECK_ST(tc_send_raw(&c, pdu, sizeof(pdu)), 0);
 		CHECK_ST(tc_recv(&c, &p), 0);
 		CHECK(p.msg.hdr.tag == 77 && p.msg.hdr.status == PRB_ST_EINVAL);
 		CHECK(p.msg.hdr.hlen == 16 && p.msg.hdr.plen == 16);
 		/* Nonzero status in a request: EINVAL too (PRB-REQ-2). */
-		pdu[28] = 0;
-		pdu[12] = 3;
+		pdu[PRB_ALLOC_REQ_RESERVED0_OFFSET] = 0;
+		put_le(pdu, PRB_HDR_STATUS_OFFSET, PRB_HDR_STATUS_SIZE, 3);
 		CHECK_ST(tc_send_raw(&c, pdu, sizeof(pdu)), 0);
 		CHECK_ST(tc_recv(&c, &p), 0);
 		CHECK(p.msg.hdr.status == PRB_ST_EINVAL);
@@ -771,11 +772,11 @@ static int send_write_digests(struct tc *c, uint32_t tag, uint64_t h, uint32_t o
 	m.hdr.tag = tag;
 	if (encode_raw(PRB_MSG_WRITE_REQ, &m, pdu, sizeof(pdu)) != (int)PRB_WRITE_REQ_SIZE)
 		return -EINVAL;
-	put_le32(pdu + PRB_WRITE_REQ_SIZE, prb_crc32c(pdu, PRB_WRITE_REQ_SIZE));
-	put_le32(pdu + PRB_WRITE_REQ_SIZE + 4, 0);
+	put_le(pdu, PRB_WRITE_REQ_SIZE, PRB_CRC32C_SIZE, prb_crc32c(pdu, PRB_WRITE_REQ_SIZE));
+	memset(pdu + PRB_WRITE_REQ_SIZE + PRB_CRC32C_SIZE, 0, PRB_HDGST_SIZE - PRB_CRC32C_SIZE);
 	memcpy(pdu + fixed, payload, len);
 	crc = prb_crc32c(payload, len);
-	put_le32(pdu + fixed + len, digest_matches ? crc : ~crc);
+	put_le(pdu, fixed + len, PRB_CRC32C_SIZE, digest_matches ? crc : ~crc);
 	return tc_send_raw(c, pdu, fixed + len + PRB_DDGST_SIZE);
 }
 
@@ -868,11 +869,13 @@ static int test_digests(void)
 		m.hdr.flags = PRB_HDR_HDGST | PRB_HDR_DDGST;
 		m.hdr.tag = 6;
 		CHECK(encode_raw(PRB_MSG_WRITE_REQ, &m, bad, sizeof(bad)) == (int)PRB_WRITE_REQ_SIZE);
-		put_le32(bad + PRB_WRITE_REQ_SIZE, prb_crc32c(bad, PRB_WRITE_REQ_SIZE) ^ 1);
-		put_le32(bad + PRB_WRITE_REQ_SIZE + 4, 0);
+		put_le(bad, PRB_WRITE_REQ_SIZE, PRB_CRC32C_SIZE,
+		       prb_crc32c(bad, PRB_WRITE_REQ_SIZE) ^ 1);
+		memset(bad + PRB_WRITE_REQ_SIZE + PRB_CRC32C_SIZE, 0,
+		       PRB_HDGST_SIZE - PRB_CRC32C_SIZE);
 		CHECK_ST(tc_send_raw(&c, bad, sizeof(bad)), 0);
 	}
-	CHECK(expect_term(&c, PRB_TERM_HEADER_DIGEST, 32) == 0);
+	CHECK(expect_term(&c, PRB_TERM_HEADER_DIGEST, PRB_WRITE_REQ_SIZE) == 0);
 	tc_close(&c);
 	/* A PDU without HDGST where it was negotiated: TERM HEADER_DIGEST at flags. */
 	OPEN(c, PRB_FEAT_HDGST, 8);
@@ -880,7 +883,7 @@ static int test_digests(void)
 	memset(&m, 0, sizeof(m));
 	CHECK(encode_raw(PRB_MSG_KEEPALIVE_REQ, &m, pdu, sizeof(pdu)) == 16);
 	CHECK_ST(tc_send_raw(&c, pdu, 16), 0);
-	CHECK(expect_term(&c, PRB_TERM_HEADER_DIGEST, 3) == 0);
+	CHECK(expect_term(&c, PRB_TERM_HEADER_DIGEST, PRB_HDR_FLAGS_OFFSET) == 0);
 	tc_close(&c);
 	CHECK(witness_check(&w) == 0);
 	return 0;
@@ -919,31 +922,29 @@ static int test_malformed(void)
 	CHECK(encode_raw(PRB_MSG_ALLOC_REQ, &m, pdu, sizeof(pdu)) == 32);
 
 	/* PRB-PDU-12, checks 1 to 5, 8, 9. */
-	pdu[0] ^= 0xff;
+	pdu[PRB_HDR_MAGIC_OFFSET] ^= 0xff;
 	CHECK(abuse(pdu, 32, true, PRB_TERM_BAD_HEADER, 0) == 0);
-	pdu[0] ^= 0xff;
-	pdu[3] = 0x10;
-	CHECK(abuse(pdu, 32, true, PRB_TERM_BAD_HEADER, 3) == 0);
-	pdu[3] = 0;
-	pdu[14] = 36;  /* hlen not a multiple of 8 */
-	CHECK(abuse(pdu, 32, true, PRB_TERM_BAD_HEADER, 14) == 0);
-	pdu[14] = 40;  /* hlen not the ALLOC size */
-	pdu[4] = 40;
-	CHECK(abuse(pdu, 40, true, PRB_TERM_BAD_HEADER, 14) == 0);
-	pdu[14] = 32;
-	pdu[4] = 24;   /* plen < hlen */
-	CHECK(abuse(pdu, 32, true, PRB_TERM_BAD_HEADER, 4) == 0);
-	pdu[4] = 0;
-	pdu[7] = 0x7f; /* plen about 2 GiB */
-	CHECK(abuse(pdu, 32, true, PRB_TERM_PDU_TOO_LARGE, 4) == 0);
-	pdu[7] = 0;
-	pdu[4] = 32;
-	pdu[2] = PRB_OP_ALLOC | PRB_OPCODE_RESPONSE;
-	CHECK(abuse(pdu, 32, true, PRB_TERM_SEQUENCE, 2) == 0);
-	pdu[2] = PRB_OP_ALLOC;
-	pdu[4] = 40;   /* ALLOC with 8 bytes of payload: plen disagrees */
-	CHECK(abuse(pdu, 40, true, PRB_TERM_BAD_HEADER, 4) == 0);
-	pdu[4] = 32;
+	pdu[PRB_HDR_MAGIC_OFFSET] ^= 0xff;
+	pdu[PRB_HDR_FLAGS_OFFSET] = 0x10;
+	CHECK(abuse(pdu, 32, true, PRB_TERM_BAD_HEADER, PRB_HDR_FLAGS_OFFSET) == 0);
+	pdu[PRB_HDR_FLAGS_OFFSET] = 0;
+	put_le(pdu, PRB_HDR_HLEN_OFFSET, PRB_HDR_HLEN_SIZE, 36); /* hlen not a multiple of 8 */
+	CHECK(abuse(pdu, 32, true, PRB_TERM_BAD_HEADER, PRB_HDR_HLEN_OFFSET) == 0);
+	put_le(pdu, PRB_HDR_HLEN_OFFSET, PRB_HDR_HLEN_SIZE, 40); /* hlen not the ALLOC size */
+	put_le(pdu, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, 40);
+	CHECK(abuse(pdu, 40, true, PRB_TERM_BAD_HEADER, PRB_HDR_HLEN_OFFSET) == 0);
+	put_le(pdu, PRB_HDR_HLEN_OFFSET, PRB_HDR_HLEN_SIZE, PRB_ALLOC_REQ_SIZE);
+	put_le(pdu, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, 24); /* plen < hlen */
+	CHECK(abuse(pdu, 32, true, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET) == 0);
+	put_le(pdu, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, 0x7f000000); /* plen about 2 GiB */
+	CHECK(abuse(pdu, 32, true, PRB_TERM_PDU_TOO_LARGE, PRB_HDR_PLEN_OFFSET) == 0);
+	put_le(pdu, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, PRB_ALLOC_REQ_SIZE);
+	pdu[PRB_HDR_OPCODE_OFFSET] = PRB_OP_ALLOC | PRB_OPCODE_RESPONSE;
+	CHECK(abuse(pdu, 32, true, PRB_TERM_SEQUENCE, PRB_HDR_OPCODE_OFFSET) == 0);
+	pdu[PRB_HDR_OPCODE_OFFSET] = PRB_OP_ALLOC;
+	put_le(pdu, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, 40); /* ALLOC with 8 bytes of payload: plen disagrees */
+	CHECK(abuse(pdu, 40, true, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET) == 0);
+	put_le(pdu, PRB_HDR_PLEN_OFFSET, PRB_HDR_PLEN_SIZE, PRB_ALLOC_REQ_SIZE);
 
 	/* WRITE whose length disagrees with its payload: TERM BAD_HEADER at write_req.length. */
 	OPEN(c, 0, 8);
@@ -958,7 +959,7 @@ static int test_malformed(void)
 		m.write_req.payload_len = 8;
 		CHECK(encode_raw(PRB_MSG_WRITE_REQ, &m, wr, sizeof(wr)) == 32);
 		CHECK_ST(tc_send_raw(&c, wr, 40), 0);
-		CHECK(expect_term(&c, PRB_TERM_BAD_HEADER, 28) == 0);
+		CHECK(expect_term(&c, PRB_TERM_BAD_HEADER, PRB_WRITE_REQ_LENGTH_OFFSET) == 0);
 	}
 	tc_close(&c);
 
