@@ -21,7 +21,7 @@ import time
 import xml.etree.ElementTree as ET
 
 TARGET_ARGS = ["--pdu-timeout", "1", "--idle-timeout", "2"]
-SUITE_ARGS = ["--destructive", "--stall-wait", "4000"]
+SUITE_ARGS = ["--destructive", "--require-full", "--stall-wait", "4000"]
 
 
 def read_mutants(path):

@@ -5,7 +5,45 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "suite.h"
+#include "context.h"
+
+int cf_setup_begin(const char *reqs)
+{
+	if (cf_ctx.setup_depth < sizeof(cf_ctx.setup_reqs) / sizeof(cf_ctx.setup_reqs[0]))
+		cf_ctx.setup_reqs[cf_ctx.setup_depth] = reqs;
+	cf_ctx.setup_depth++;
+	return 1;
+}
+
+int cf_setup_end(void)
+{
+	if (cf_ctx.setup_depth > 0)
+		cf_ctx.setup_depth--;
+	return 0;
+}
+
+/*
+ * Record a failed check: blame the innermost setup step's requirements, or the test's own
+ * (always the test's own when \p no_answer: nothing came back to judge the step by).
+ * A fatal failure ends the test here (CUnit longjmps out).
+ */
+static void fail(const char *msg, const char *file, unsigned line, bool fatal, bool no_answer)
+{
+	size_t depth = cf_ctx.setup_depth;
+	size_t max = sizeof(cf_ctx.setup_reqs) / sizeof(cf_ctx.setup_reqs[0]);
+	const char *step = depth > 0 && !no_answer ? cf_ctx.setup_reqs[(depth > max ? max : depth) - 1]
+						    : NULL;
+	char text[1024];
+
+	if (step) {
+		cf_context_blame(step, true);
+		snprintf(text, sizeof(text), "setup step (%s) failed: %s", step, msg);
+	} else {
+		cf_context_blame(cf_ctx.current->test->reqs, false);
+		snprintf(text, sizeof(text), "%s", msg);
+	}
+	CU_assertImplementation(CU_FALSE, line, text, file, "", fatal ? CU_TRUE : CU_FALSE);
+}
 
 bool cf_check_rc(int got, int want, bool fatal, const char *expr, const char *file, unsigned line)
 {
@@ -17,7 +55,7 @@ bool cf_check_rc(int got, int want, bool fatal, const char *expr, const char *fi
 	}
 	snprintf(msg, sizeof(msg), "%s: expected %d (%s), got %d (%s)", expr, want,
 		 want ? strerror(-want) : "success", got, prb_strerror(got));
-	CU_assertImplementation(CU_FALSE, line, msg, file, "", fatal ? CU_TRUE : CU_FALSE);
+	fail(msg, file, line, fatal, false);
 	return false;
 }
 
@@ -33,7 +71,7 @@ bool cf_check_status(struct cf_conn *c, int got, int want, bool fatal, const cha
 	snprintf(msg, sizeof(msg), "%s: expected %s, got %s%s%s", expr,
 		 cf_status_str(want, w, sizeof(w)), cf_status_str(got, g, sizeof(g)),
 		 got < 0 && c ? ": " : "", got < 0 && c ? c->detail : "");
-	CU_assertImplementation(CU_FALSE, line, msg, file, "", fatal ? CU_TRUE : CU_FALSE);
+	fail(msg, file, line, fatal, got < 0);
 	return false;
 }
 
@@ -45,8 +83,10 @@ bool cf_check(bool ok, bool fatal, const char *file, unsigned line, const char *
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, file, "",
-				fatal ? CU_TRUE : CU_FALSE);
+	if (ok)
+		CU_assertImplementation(CU_TRUE, line, msg, file, "", CU_FALSE);
+	else
+		fail(msg, file, line, fatal, false);
 	return ok;
 }
 

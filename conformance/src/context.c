@@ -80,8 +80,37 @@ void cf_defer(void (*fn)(void *), void *arg)
 }
 
 /* After a test: deferred calls (newest first), then connections, sessions, memory. */
+/* Is the ID \p id (\p len bytes) in the space-separated list \p list? */
+static bool listed(const char *list, const char *id, size_t len)
+{
+	for (const char *p = list; (p = strstr(p, "PRB-")) != NULL; p++)
+		if (strncmp(p, id, len) == 0 && (p[len] == ' ' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+void cf_context_blame(const char *reqs, bool setup)
+{
+	struct cf_result *r = cf_ctx.current;
+
+	if (setup)
+		r->setup_failed = true;
+	else
+		r->own_failed = true;
+	for (const char *p = reqs; p && *p;) {
+		size_t len = strcspn(p, " ");
+		size_t used = strlen(r->blamed);
+		if (len && !listed(r->blamed, p, len) && used + len + 2 < sizeof(r->blamed))
+			snprintf(r->blamed + used, sizeof(r->blamed) - used, "%s%.*s", used ? " " : "",
+				 (int)len, p);
+		p += len;
+		p += strspn(p, " ");
+	}
+}
+
 void cf_context_end_test(void)
 {
+	cf_ctx.setup_depth = 0;
 	while (cf_ctx.ndeferred > 0) {
 		cf_ctx.ndeferred--;
 		cf_ctx.deferred[cf_ctx.ndeferred].fn(cf_ctx.deferred[cf_ctx.ndeferred].arg);
@@ -198,6 +227,7 @@ void cf_skip(const char *fmt, ...)
 	vsnprintf(cf_ctx.current->reason, sizeof(cf_ctx.current->reason), fmt, ap);
 	va_end(ap);
 	cf_ctx.current->outcome = CF_SKIPPED;
+	cf_ctx.current->unchecked = true;
 }
 
 void cf_note(const char *fmt, ...)

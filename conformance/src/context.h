@@ -30,9 +30,14 @@ struct cf_state {
 		void *arg;
 	} deferred[16];
 	size_t ndeferred;
+	const char *setup_reqs[8]; /* CF_SETUP blocks open, innermost last */
+	size_t setup_depth;
 };
 
 extern struct cf_state cf_ctx;
+
+/** Add requirement IDs to the current test's blamed set; \p setup: from a setup step. */
+void cf_context_blame(const char *reqs, bool setup);
 
 /** After a test: deferred calls, then its connections, sessions and memory. */
 void cf_context_end_test(void);

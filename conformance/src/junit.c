@@ -61,9 +61,11 @@ static void put_case(FILE *f, const struct cf_result *r)
 	fprintf(f, "\"/><property name=\"kind\" value=\"%s\"/></properties>\n",
 		r->test->mandatory ? "mandatory" : "optional");
 	if (r->outcome == CF_FAILED) {
+		/* The message names the requirements the failed checks break: a failed setup
+		 * step's, not the test's own (type "setup" then). */
 		fputs("      <failure message=\"", f);
-		put_escaped(f, r->test->reqs);
-		fputs("\">", f);
+		put_escaped(f, r->blamed[0] ? r->blamed : r->test->reqs);
+		fprintf(f, "\" type=\"%s\">", r->setup_failed && !r->own_failed ? "setup" : "check");
 		put_escaped(f, r->failures);
 		fputs("</failure>\n", f);
 	} else if (r->outcome == CF_SKIPPED || r->outcome == CF_NOT_RUN) {

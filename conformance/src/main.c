@@ -21,6 +21,9 @@ static void usage(FILE *f)
 	      "                          e.g. 'Alloc.*' or '*.Exclusive.*'); repeatable\n"
 	      "  -x, --xml FILE          write JUnit-style XML results to FILE\n"
 	      "  -d, --destructive       also run tests that disturb other users (ENOSPC)\n"
+	      "  -F, --require-full      fail (exit 3) unless this is a full conformance run:\n"
+	      "                          no test skipped but those of optional features the\n"
+	      "                          brick does not grant, and no --test selection\n"
 	      "  -r, --restart-cmd CMD   also run restart tests: CMD (run by /bin/sh) must\n"
 	      "                          kill the brick at once and start it again on the\n"
 	      "                          same storage and URL, then exit 0\n"
@@ -32,8 +35,11 @@ static void usage(FILE *f)
 	      "                          in Robust.Stall.HalfPdu (default 35000)\n"
 	      "  -v, --verbose           print requirement IDs and steps\n"
 	      "  -h, --help\n"
-	      "Exit status: 0 all run tests passed, 1 a test failed, 2 usage or connection "
-	      "error.\n",
+	      "Without --destructive, --restart-cmd and --graceful-restart-cmd the tests that\n"
+	      "need them are skipped: the summary then says NOT A FULL CONFORMANCE RUN and\n"
+	      "lists the requirement IDs left unchecked.\n"
+	      "Exit status: 0 all run tests passed, 1 a test failed, 2 usage or connection\n"
+	      "error, 3 none failed but --require-full and the run was not full.\n",
 	      f);
 }
 
@@ -77,6 +83,7 @@ int main(int argc, char **argv)
 		{"test", required_argument, NULL, 't'},
 		{"xml", required_argument, NULL, 'x'},
 		{"destructive", no_argument, NULL, 'd'},
+		{"require-full", no_argument, NULL, 'F'},
 		{"restart-cmd", required_argument, NULL, 'r'},
 		{"graceful-restart-cmd", required_argument, NULL, 'g'},
 		{"timeout", required_argument, NULL, 'T'},
@@ -94,7 +101,7 @@ int main(int argc, char **argv)
 	opt.patterns = calloc((size_t)argc + 1, sizeof(*opt.patterns));
 	if (!opt.patterns)
 		return 2;
-	while ((ch = getopt_long(argc, argv, "lt:x:dr:g:T:R:S:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "lt:x:dFr:g:T:R:S:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			list = true;
@@ -107,6 +114,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			opt.destructive = true;
+			break;
+		case 'F':
+			opt.require_full = true;
 			break;
 		case 'r':
 			opt.restart_cmd = optarg;

@@ -118,9 +118,14 @@ const char *cf_feature_names(uint32_t features, char *buf, size_t size)
 	return buf;
 }
 
-/* Why a test cannot run with these options on this brick, or NULL. */
-static const char *skip_reason(const struct cf_test *t, char *buf, size_t size)
+/*
+ * Why a test cannot run with these options on this brick, or NULL. *unchecked is set
+ * unless the reason is an optional feature the brick does not grant: such a skip leaves
+ * requirements unchecked and the run short of a full conformance run.
+ */
+static const char *skip_reason(const struct cf_test *t, char *buf, size_t size, bool *unchecked)
 {
+	*unchecked = true;
 	if ((t->needs & CF_DESTRUCTIVE) && !cf_ctx.opt->destructive)
 		return "destructive test (disturbs other users of the brick): run with "
 		       "--destructive";
@@ -134,6 +139,7 @@ static const char *skip_reason(const struct cf_test *t, char *buf, size_t size)
 			buf, size, "optional feature %s not granted by the brick (features 0x%x)",
 			cf_feature_names(t->feature & ~cf_ctx.brick.features, names, sizeof(names)),
 			cf_ctx.brick.features);
+		*unchecked = false;
 		return buf;
 	}
 	return NULL;
@@ -148,6 +154,23 @@ static double seconds_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * A source path as the failure lines show it: relative to the source tree
+ * (conformance/tests/alloc.c), not the absolute path the build compiled it from.
+ */
+static const char *source_path(const char *path)
+{
+#ifdef CF_SOURCE_DIR
+	size_t len = strlen(CF_SOURCE_DIR);
+
+	if (strncmp(path, CF_SOURCE_DIR, len) == 0)
+		return path + len;
+#endif
+	const char *at = strstr(path, "conformance/");
+
+	return at && path[0] == '/' ? at : path;
+}
+
 /* CUnit handler: keep the failures of the test that just ran. */
 static void on_test_complete(const CU_pTest test, const CU_pSuite suite,
 			     const CU_pFailureRecord failure)
@@ -157,7 +180,8 @@ static void on_test_complete(const CU_pTest test, const CU_pSuite suite,
 	(void)test;
 	(void)suite;
 	for (CU_pFailureRecord f = failure; f; f = f->pNext) {
-		snprintf(line, sizeof(line), "%s:%u: %s", f->strFileName ? f->strFileName : "?",
+		snprintf(line, sizeof(line), "%s:%u: %s",
+			 f->strFileName ? source_path(f->strFileName) : "?",
 			 f->uiLineNumber, f->strCondition ? f->strCondition : "?");
 		add_failure_text(line);
 	}
@@ -170,6 +194,7 @@ static void run_one(const struct cf_test *t, CU_pSuite suite, struct cf_result *
 	double t0 = seconds_now();
 
 	cf_ctx.current = r;
+	cf_ctx.setup_depth = 0;
 	printf("Test %-44s ", t->name);
 	fflush(stdout);
 	if (cf_ctx.opt->verbose)
@@ -183,8 +208,11 @@ static void run_one(const struct cf_test *t, CU_pSuite suite, struct cf_result *
 	cf_context_end_test();
 	cleanup_region();
 	r->seconds = seconds_now() - t0;
-	if (r->failures)
+	if (r->failures) {
 		r->outcome = CF_FAILED;
+		if (!r->setup_failed && !r->own_failed)
+			cf_context_blame(t->reqs, false);
+	}
 	else if (r->outcome != CF_SKIPPED)
 		r->outcome = CF_PASSED;
 	if (r->outcome == CF_PASSED)
@@ -238,11 +266,94 @@ static void print_summary(const struct cf_result *res, size_t n)
 	}
 	printf("%-14s %7u %7u %8u\n", "total", tp, tf, ts);
 	if (tf) {
-		printf("\nFailed:\n");
-		for (size_t i = 0; i < n; i++)
-			if (res[i].outcome == CF_FAILED)
-				printf("  %s (%s)\n", res[i].test->name, res[i].test->reqs);
+		printf("\nFailed (the requirements each breaks):\n");
+		for (size_t i = 0; i < n; i++) {
+			const struct cf_result *r = &res[i];
+			if (r->outcome != CF_FAILED)
+				continue;
+			printf("  %s (%s)\n", r->test->name, r->blamed);
+			if (r->setup_failed && !r->own_failed)
+				printf("    a setup step failed: the test's own requirements (%s) "
+				       "were not reached\n",
+				       r->test->reqs);
+		}
 	}
+}
+
+/* Does the space-separated list \p list hold the ID \p id (\p len bytes, not ended)? */
+static bool in_list(const char *list, const char *id, size_t len)
+{
+	for (const char *p = list; *p;) {
+		size_t l = strcspn(p, " ");
+		if (l == len && strncmp(p, id, len) == 0)
+			return true;
+		p += l;
+		p += strspn(p, " ");
+	}
+	return false;
+}
+
+/*
+ * Requirement IDs cited only by tests that were skipped for a reason other than an
+ * optional feature not granted (a missing option, rdma://, a brick too small), in the
+ * order first cited; written to \p out. \return how many tests were skipped so.
+ */
+static unsigned unchecked_requirements(const struct cf_result *res, size_t n, char *out,
+				       size_t size, unsigned *nreqs)
+{
+	unsigned tests = 0;
+	size_t used = 0;
+
+	out[0] = '\0';
+	*nreqs = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (res[i].outcome != CF_SKIPPED || !res[i].unchecked)
+			continue;
+		tests++;
+		for (const char *p = res[i].test->reqs; *p;) {
+			size_t len = strcspn(p, " ");
+			bool checked = false;
+			for (size_t j = 0; j < n && !checked; j++)
+				checked = (res[j].outcome == CF_PASSED || res[j].outcome == CF_FAILED) &&
+					  in_list(res[j].test->reqs, p, len);
+			if (len && !checked && !in_list(out, p, len) && used + len + 2 < size) {
+				used += (size_t)snprintf(out + used, size - used, "%s%.*s",
+							 used ? " " : "", (int)len, p);
+				(*nreqs)++;
+			}
+			p += len;
+			p += strspn(p, " ");
+		}
+	}
+	return tests;
+}
+
+/* Say whether this was a full conformance run and, if not, what went unchecked. */
+static bool print_coverage(const struct cf_result *res, size_t n)
+{
+	char reqs[4096];
+	unsigned nreqs;
+	unsigned tests = unchecked_requirements(res, n, reqs, sizeof(reqs), &nreqs);
+
+	if (tests == 0 && cf_ctx.opt->npatterns == 0) {
+		printf("\nFull conformance run: every test ran, except those of optional features "
+		       "the brick does not grant.\n");
+		return true;
+	}
+	printf("\nNOT A FULL CONFORMANCE RUN.");
+	if (cf_ctx.opt->npatterns)
+		printf(" Only the tests selected with --test ran.");
+	if (tests) {
+		printf(" %u test%s skipped (see [SKIPPED] above) left %u requirement%s "
+		       "unchecked:\n  %s\n",
+		       tests, tests == 1 ? "" : "s", nreqs, nreqs == 1 ? "" : "s",
+		       nreqs ? reqs : "(none: other tests check them)");
+		printf("A full run needs --destructive, --restart-cmd CMD and --graceful-restart-cmd "
+		       "CMD, over tcp:// (see --help); --require-full makes this run fail.\n");
+	} else {
+		printf("\n");
+	}
+	return false;
 }
 
 /* The brick's parameters as libprb reports them (rdma://: no raw HELLO to read them from). */
@@ -346,10 +457,12 @@ int cf_run(const struct cf_options *opt)
 	CU_set_test_complete_handler(on_test_complete);
 	CU_pSuite suite = CU_add_suite("prb", NULL, NULL);
 	for (size_t i = 0; i < n; i++) {
-		const char *why = skip_reason(res[i].test, buf, sizeof(buf));
+		bool unchecked;
+		const char *why = skip_reason(res[i].test, buf, sizeof(buf), &unchecked);
 		cf_ctx.test_index = i;
 		if (why) {
 			res[i].outcome = CF_SKIPPED;
+			res[i].unchecked = unchecked;
 			snprintf(res[i].reason, sizeof(res[i].reason), "%s", why);
 			printf("Test %-44s [SKIPPED] %s\n", res[i].test->name, why);
 			continue;
@@ -358,7 +471,8 @@ int cf_run(const struct cf_options *opt)
 	}
 	CU_cleanup_registry();
 	print_summary(res, n);
-	status = 0;
+	bool full = print_coverage(res, n);
+	status = !full && opt->require_full ? CF_EXIT_NOT_FULL : 0;
 	for (size_t i = 0; i < n; i++)
 		if (res[i].outcome == CF_FAILED)
 			status = 1;

@@ -145,6 +145,23 @@ int cf_cmp_u64(const void *a, const void *b);
 /** Fill \p buf with bytes derived from \p seed (test data that cannot be mistaken). */
 void cf_pattern(void *buf, size_t len, uint64_t seed);
 
+/*
+ * Setup steps. A test cites the requirements it checks; the steps that bring the brick
+ * where the check happens (an ALLOC to have a block, an EEXIST to get an error response)
+ * rest on other requirements. Wrap such a step in CF_SETUP("PRB-ALLOC-2") { ... } (or
+ * put one statement after it): a check inside that fails is reported as a failed setup
+ * step breaking those IDs, and the test's own requirements as not reached, so the report
+ * names the broken rule. A status check that got no answer at all (a transport or digest
+ * error) still counts against the test's own requirements. Blocks nest.
+ */
+int cf_setup_begin(const char *reqs);
+int cf_setup_end(void);
+#define CF_CONCAT_(a, b) a##b
+#define CF_CONCAT(a, b)	 CF_CONCAT_(a, b)
+#define CF_SETUP(reqs)                                                                             \
+	for (int CF_CONCAT(cf_setup_, __LINE__) = cf_setup_begin(reqs);                            \
+	     CF_CONCAT(cf_setup_, __LINE__); CF_CONCAT(cf_setup_, __LINE__) = cf_setup_end())
+
 /* Assertions: they record a CUnit failure with a readable message. */
 bool cf_check_status(struct cf_conn *c, int got, int want, bool fatal, const char *expr,
 		     const char *file, unsigned line);

@@ -25,7 +25,8 @@ static void exercise(uint32_t features)
 	CF_ST(c, cf_keepalive(c), PRB_ST_OK);
 	CF_ST(c, cf_info(c, &info), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 2), PRB_ST_OK);
-	CF_ST(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_EEXIST); /* an error response with digest */
+	/* An error response with digests; that it is EEXIST rests on PRB-ALLOC-2. */
+	CF_SETUP("PRB-ALLOC-2") CF_ST(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_EEXIST);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(1), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	CF_ST(c, cf_write(c, h, 3, sizeof(data), data), PRB_ST_OK);
 	CF_ST(c, cf_read(c, h, 3, sizeof(back), back), PRB_ST_OK);
