@@ -4,6 +4,7 @@
  * checked by the receive path itself: a missing, unexpected or wrong digest from the
  * brick fails the call that receives it.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "suite.h"
@@ -165,6 +166,48 @@ static void data_mismatch(void)
 	CF_ST(c, cf_write(c, h, 64, sizeof(data), data), PRB_ST_OK);
 }
 
+/* A WRITE with data digests, its digest right or spoilt: the status of its answer. */
+static int write_status(struct cf_conn *c, uint64_t h, uint32_t offset, bool spoil_digest)
+{
+	uint8_t data[64], buf[256];
+	union prb_msg m = {.write_req = {.handle = h, .offset = offset, .length = sizeof(data)}};
+	union prb_msg rsp;
+	int len;
+
+	cf_pattern(data, sizeof(data), offset);
+	m.hdr.tag = 0x46;
+	len = cf_build(c, PRB_MSG_WRITE_REQ, &m, data, sizeof(data), buf, sizeof(buf));
+	if (len <= 0)
+		return -EINVAL;
+	if (spoil_digest)
+		buf[len - 1] ^= 0x80;
+	if (cf_send_raw(c, buf, (size_t)len) != 0)
+		return -EIO;
+	return cf_recv_rsp(c, 0x46, &rsp);
+}
+
+/*
+ * EBADMSG is check 4 of section 7.1, before the operation's own statuses (check 5):
+ * a WRITE through a bad handle, a read-only handle or past the block with a wrong
+ * data digest is EBADMSG; with the digest right, the handle's status.
+ */
+static void data_mismatch_first(void)
+{
+	struct cf_conn *c = cf_connect_features(PRB_FEAT_DDGST);
+	uint64_t rw, ro;
+
+	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &rw), PRB_ST_OK);
+	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &ro), PRB_ST_OK);
+	CF_ST(c, write_status(c, 0, 0, true), PRB_ST_EBADMSG);
+	CF_ST(c, write_status(c, 0, 0, false), PRB_ST_ESTALE);
+	CF_ST(c, write_status(c, ro, 0, true), PRB_ST_EBADMSG);
+	CF_ST(c, write_status(c, ro, 0, false), PRB_ST_EPERM);
+	CF_ST(c, write_status(c, rw, PRB_BLOCK_SIZE - 8, true), PRB_ST_EBADMSG);
+	CF_ST(c, write_status(c, rw, PRB_BLOCK_SIZE - 8, false), PRB_ST_ERANGE);
+	CF_ST(c, write_status(c, rw, 0, false), PRB_ST_OK);
+}
+
 static void data_flag_missing(void)
 {
 	struct cf_conn *c = cf_connect_features(PRB_FEAT_DDGST);
@@ -202,6 +245,9 @@ const struct cf_test cf_tests_digest[] = {
 	 "a HELLO carrying a digest: TERM HEADER_DIGEST; HELLO responses carry none"},
 	{"Digest.Data.Mismatch", data_mismatch, "PRB-DGST-7 PRB-REQ-6", false, 0, PRB_FEAT_DDGST,
 	 "WRITE with a wrong data digest: EBADMSG, nothing written, connection goes on"},
+	{"Digest.Data.MismatchFirst", data_mismatch_first, "PRB-REQ-1 PRB-DGST-7", false, 0,
+	 PRB_FEAT_DDGST,
+	 "a wrong data digest is EBADMSG before ESTALE, EPERM or ERANGE of the WRITE"},
 	{"Digest.Data.FlagMissing", data_flag_missing, "PRB-DGST-5 PRB-DGST-6", false, 0,
 	 PRB_FEAT_DDGST, "WRITE without the negotiated data digest: TERM HEADER_DIGEST"},
 	{NULL, NULL, NULL, false, 0, 0, NULL},
