@@ -24,7 +24,8 @@ if [ -e "$build/dissector" ] && ! find "$tmp/all" -path '*/wireshark/plugins/*/e
 	echo "install_test: the dissector was built but not installed under the prefix" >&2
 	exit 1
 fi
-for f in bin/prb-target share/man/man8/prb-target.8; do
+for f in bin/prb-target share/man/man8/prb-target.8 bin/prb-conformance \
+	share/man/man1/prb-conformance.1; do
 	[ -e "$tmp/all/$f" ] || { echo "install_test: $f not installed" >&2; exit 1; }
 done
 
