@@ -241,6 +241,13 @@ int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8
  */
 int prb_proto_hdr_decode(const uint8_t *pdu, size_t len, struct prb_hdr *h);
 int prb_proto_msg_decode(const uint8_t *pdu, size_t len, union prb_msg *m, enum prb_msg_id *id);
+/*
+ * Check a successful hello_rsp against what the session asked (version, queue depth,
+ * features beyond the informational ones or in \p refused) and record its parameters in
+ * s->params, all but max_data, which is the binding's to set. \return 0 or -EPROTO.
+ */
+int prb_proto_hello_accept(struct prb_session *s, const struct prb_hello_rsp *m,
+			   uint32_t refused);
 uint32_t prb_request_payload(const struct prb_request *r);
 
 /* buffers.c: regions given to prb_register_buffer, kept across reconnects. */

@@ -221,6 +221,28 @@ int prb_proto_hdr_decode(const uint8_t *pdu, size_t len, struct prb_hdr *h)
 	return prb_hdr_decode(pdu, PRB_HDR_SIZE, h, NULL);
 }
 
+int prb_proto_hello_accept(struct prb_session *s, const struct prb_hello_rsp *m,
+			   uint32_t refused)
+{
+	const uint32_t informational = PRB_FEATURE_TIERING | PRB_FEATURE_PERSISTENT;
+	struct prb_session_info *p = &s->params;
+
+	if (m->version < 1 || m->version > PRB_VERSION || m->queue_depth > s->opts.queue_depth)
+		return -EPROTO;
+	if (m->features & ~(s->opts.features | informational) || m->features & refused)
+		return -EPROTO;
+	memcpy(p->brick_id, m->brick_id, sizeof(p->brick_id));
+	p->boot_epoch = m->boot_epoch;
+	p->capacity_blocks = m->capacity_blocks;
+	p->free_blocks = m->free_blocks;
+	p->version = m->version;
+	p->features = m->features;
+	p->queue_depth = m->queue_depth;
+	p->max_pdu = m->max_pdu;
+	p->max_mappings = m->max_mappings;
+	return 0;
+}
+
 int prb_proto_msg_decode(const uint8_t *pdu, size_t len, union prb_msg *m, enum prb_msg_id *id)
 {
 	uint8_t scratch[PRB_ERROR_RSP_MAX];

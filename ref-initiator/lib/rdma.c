@@ -247,11 +247,10 @@ static int prb_rdma_setup(struct prb_rdma *c)
 /* Check the brick's HELLO response against what was asked; record the parameters. */
 static int prb_rdma_accept_hello(struct prb_session *s, const uint8_t *pdata, size_t len)
 {
-	const uint32_t informational = PRB_FEATURE_TIERING | PRB_FEATURE_PERSISTENT;
-	struct prb_session_info *p = &s->params;
 	const struct prb_hello_rsp *m;
 	enum prb_msg_id id;
 	union prb_msg u;
+	int rc;
 
 	/* PRB-RDMA-6: the PDU's length comes from plen; the transport may pad. */
 	if (len < PRB_HDR_SIZE || prb_rdma_le32(pdata + 4) > len)
@@ -262,23 +261,13 @@ static int prb_rdma_accept_hello(struct prb_session *s, const uint8_t *pdata, si
 	m = &u.hello_rsp;
 	if (m->hdr.status != PRB_ST_OK)
 		return prb_status_to_errno(m->hdr.status);
-	if (m->version < 1 || m->version > PRB_VERSION || m->queue_depth > s->opts.queue_depth)
-		return -EPROTO;
 	/* PRB-RDMA-15: never digests on RDMA. */
-	if (m->features & ~(s->opts.features | informational) ||
-	    m->features & (PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST))
-		return -EPROTO;
-	memcpy(p->brick_id, m->brick_id, sizeof(p->brick_id));
-	p->boot_epoch = m->boot_epoch;
-	p->capacity_blocks = m->capacity_blocks;
-	p->free_blocks = m->free_blocks;
-	p->version = m->version;
-	p->features = m->features;
-	p->queue_depth = m->queue_depth;
-	p->max_pdu = m->max_pdu;
-	p->max_mappings = m->max_mappings;
+	rc = prb_proto_hello_accept(s, m,
+				    PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST);
+	if (rc < 0)
+		return rc;
 	/* One-sided verbs move up to a whole block: max_data bounds only TCP's data PDUs. */
-	p->max_data = PRB_BLOCK_SIZE;
+	s->params.max_data = PRB_BLOCK_SIZE;
 	s->max_write = PRB_BLOCK_SIZE;
 	return 0;
 }

@@ -223,26 +223,12 @@ static int prb_tcp_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ms)
 /* Check the brick's HELLO answer against what was asked and record the parameters. */
 static int prb_tcp_accept_hello(struct prb_session *s, const struct prb_hello_rsp *m)
 {
-	const uint32_t informational = PRB_FEATURE_TIERING | PRB_FEATURE_PERSISTENT;
-	struct prb_session_info *p = &s->params;
 	uint32_t overhead = PRB_WRITE_REQ_SIZE + PRB_HDGST_SIZE + PRB_DDGST_SIZE;
+	int rc = prb_proto_hello_accept(s, m, 0);
 
-	if (m->version < 1 || m->version > PRB_VERSION)
-		return -EPROTO;
-	if (m->queue_depth > s->opts.queue_depth)
-		return -EPROTO;
-	if (m->features & ~(s->opts.features | informational))
-		return -EPROTO;
-	memcpy(p->brick_id, m->brick_id, sizeof(p->brick_id));
-	p->boot_epoch = m->boot_epoch;
-	p->capacity_blocks = m->capacity_blocks;
-	p->free_blocks = m->free_blocks;
-	p->version = m->version;
-	p->features = m->features;
-	p->queue_depth = m->queue_depth;
-	p->max_pdu = m->max_pdu;
-	p->max_data = m->max_data;
-	p->max_mappings = m->max_mappings;
+	if (rc < 0)
+		return rc;
+	s->params.max_data = m->max_data;
 	s->max_write = m->max_pdu - overhead < m->max_data ? m->max_pdu - overhead : m->max_data;
 	return 0;
 }

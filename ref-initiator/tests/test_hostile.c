@@ -420,6 +420,21 @@ static void run_mangled(const char *name, void (*fn)(uint8_t *, size_t *), uint3
 	fake_finish(&f, &s);
 }
 
+/* Reap until \p want completions are in c (or reaping fails). \return how many. */
+static int reap_all(struct prb_session *s, struct prb_completion *c, int want)
+{
+	int n = 0;
+
+	while (n < want) {
+		int got = prb_reap(s, c + n, 1, (unsigned)(want - n), -1);
+
+		if (got <= 0)
+			break;
+		n += got;
+	}
+	return n;
+}
+
 /*
  * PRB-VER-9: an answer with a status this version does not define fails its
  * request as if the status were EIO; the connection, its mappings and the
@@ -453,13 +468,7 @@ static void run_unknown_status(const char *name, void (*fn)(uint8_t *, size_t *)
 	f.op = PRB_OP_READ; /* the fake reads f->op at each request */
 	EXPECT(prb_async_read(m, 0, data, sizeof(data), 1), 0);
 	EXPECT(prb_async_alloc(s, PRB_BLOCK_SIZE, 1, 2), 0);
-	while (n < 2) {
-		int got = prb_reap(s, c + n, 1, (unsigned)(2 - n), -1);
-
-		if (got <= 0)
-			break;
-		n += got;
-	}
+	n = reap_all(s, c, 2);
 	EXPECT(n, 2);
 	for (int i = 0; i < n; i++)
 		EXPECT(c[i].result, c[i].user_data == 1 ? -EIO : 0);
@@ -513,13 +522,7 @@ static void run_swap(void)
 		EXPECT(prb_async_read(m, 0, a, sizeof(a), 1), 0);
 		EXPECT(prb_async_read(m, 100, b, sizeof(b), 2), 0);
 		EXPECT(prb_submit(s) >= 0, true);
-		while (n < 2) {
-			int got = prb_reap(s, c + n, 1, (unsigned)(2 - n), -1);
-
-			if (got <= 0)
-				break;
-			n += got;
-		}
+		n = reap_all(s, c, 2);
 		EXPECT(n, 2);
 		EXPECT(c[0].user_data, 2); /* the second READ's answer came first */
 		EXPECT(c[0].result == 0 && c[1].result == 0, true);
