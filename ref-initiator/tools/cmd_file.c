@@ -570,12 +570,33 @@ static int prb_get_dest_open(const struct prb_common *c, const char *path, struc
 	return 0;
 }
 
+/* Make a rename in the folder of path durable: fsync the folder. \return 0 or -errno. */
+static int prb_sync_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	int fd, err = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 /*
- * Close the destination: on success (rc 0) make the temporary file durable and rename it
- * into place; on failure remove it. Returns rc, or the exit code of a failure here.
+ * Close the destination: on success (rc 0) make the temporary file durable, rename it
+ * into place and make the rename durable; on failure remove it. Returns rc, or the exit code of a failure here.
  */
 static int prb_get_dest_close(const struct prb_common *c, struct prb_get_dest *d, int rc)
 {
+	int err;
+
 	if (d->fd > STDERR_FILENO) {
 		if (rc == 0 && d->tmp && fsync(d->fd) < 0)
 			rc = prb_tool_local_error(c, "fsync", -errno);
@@ -585,6 +606,8 @@ static int prb_get_dest_close(const struct prb_common *c, struct prb_get_dest *d
 	if (d->tmp) {
 		if (rc == 0 && rename(d->tmp, d->final) < 0)
 			rc = prb_tool_local_error(c, d->final, -errno);
+		else if (rc == 0 && (err = prb_sync_parent(d->final)) < 0)
+			rc = prb_tool_local_error(c, "fsync of the folder", err);
 		if (rc != 0)
 			unlink(d->tmp);
 	}
