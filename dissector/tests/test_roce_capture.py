@@ -49,7 +49,8 @@ SESSION = [
     [(0x01, OK), (0x81, OK), (0x12, OK), (0x92, OK), (0x13, OK), (0x93, OK)],  # bench: data
     [(0x01, OK), (0x81, OK), (0x14, OK), (0x94, OK)],                       # prb list
 ]
-HELLO_DEPTHS = [128, 128, 128, 1, 128]
+# prb bench asks the brick for its --qd on both its connections (setup and data).
+HELLO_DEPTHS = [128, 128, 1, 1, 128]
 
 
 def hexnum(text: str) -> int:
