@@ -186,6 +186,8 @@ static void url_rejects(void)
 		{"tcp://user@host", -EINVAL, 0, NULL, 0, NULL},
 		{"tcp://user:pw@host:80", -EINVAL, 0, NULL, 0, NULL},
 		{"tcp://host name", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://br!ck", -EINVAL, 0, NULL, 0, NULL},
+		{"tcp://brick~1", -EINVAL, 0, NULL, 0, NULL},
 	};
 	char text[6 + 256 + 1];
 	struct prb_url u;
@@ -244,6 +246,8 @@ static void url_host_and_format(void)
 		 "rdma://[2001:db8::7]:7117"},
 		{"tcp://192.0.2.7:7200", 0, PRB_TRANSPORT_TCP, "192.0.2.7", 7200, NULL},
 		{"tcp://brick1:65535", 0, PRB_TRANSPORT_TCP, "brick1", 65535, NULL},
+		{"tcp://brick_1.lab", 0, PRB_TRANSPORT_TCP, "brick_1.lab", PRB_TCP_PORT,
+		 "tcp://brick_1.lab:7117"},
 	};
 	struct prb_url u;
 	char buf[64];
