@@ -280,7 +280,8 @@ static const char prb_put_help[] =
 	"the length, block count and CRC32C.\n"
 	"For a regular file, the address range (below 2^64: else exit 2) and the brick's\n"
 	"free blocks are checked first. A put that fails frees the blocks it allocated\n"
-	"(not those that were there before) and says so on stderr.\n";
+	"(not those that were there before) and says so on stderr. Over a longer file an\n"
+	"earlier put stored at ADDR, it names that file's blocks left allocated.\n";
 
 static const char prb_get_help[] =
 	"usage: prb get URL ADDR FILE [--json]\n"
@@ -298,7 +299,27 @@ struct prb_file_result {
 	uint32_t data_crc; /* CRC32C of the bytes (get: as the header says) */
 	bool verified;	   /* get: the header has a data checksum and the bytes matched it */
 	struct prb_put_fresh fresh; /* put: the blocks it allocated */
+	uint64_t earlier_blocks;    /* put: blocks of the file stored there before, 0: none */
 };
+
+static int prb_get_header(struct prb_session *s, uint64_t addr, uint8_t *buf,
+			  struct prb_file_result *res, const char **why);
+
+/*
+ * How many blocks the file that an earlier put stored at addr has (0: none, or addr
+ * was free before this put). A shorter put leaves the rest of them allocated.
+ */
+static uint64_t prb_put_earlier_blocks(struct prb_session *s, uint64_t addr,
+				       const struct prb_put_fresh *fresh)
+{
+	uint8_t header[PRB_FILE_HEADER];
+	struct prb_file_result old = {0};
+	const char *why;
+
+	if (fresh->count > 0) /* block 0 is one this put allocated */
+		return 0;
+	return prb_get_header(s, addr, header, &old, &why) == 0 ? old.blocks : 0;
+}
 
 /*
  * The put loop: data blocks first, header last. Block 0's data is read before the
@@ -325,8 +346,11 @@ static int prb_put_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 		if (i > 0 && block < addr)
 			return prb_tool_fail(c, "address space", -EFBIG);
 		rc = prb_put_ensure(s, addr, i, &res->fresh);
-		if (rc == 0 && i == 0) /* invalidate the header before any data changes */
+		if (rc == 0 && i == 0) {
+			res->earlier_blocks = prb_put_earlier_blocks(s, addr, &res->fresh);
+			/* invalidate the header before any data changes */
 			rc = prb_put_block(s, addr, 0, header, PRB_FILE_HEADER);
+		}
 		if (rc == 0 && n > 0)
 			rc = prb_put_block(s, block, i == 0 ? PRB_FILE_HEADER : 0, buf,
 					   (uint32_t)n);
@@ -345,6 +369,27 @@ static int prb_put_stream(struct prb_common *c, struct prb_session *s, uint64_t 
 	return rc < 0 ? prb_tool_fail(c, "header", rc) : 0;
 }
 
+/* Blocks of an earlier, longer file at the address that a put left allocated. */
+static uint64_t prb_put_left_over(const struct prb_file_result *r)
+{
+	return r->earlier_blocks > r->blocks ? r->earlier_blocks - r->blocks : 0;
+}
+
+/* Say which blocks of an earlier, longer file stay allocated, and how to free them. */
+static void prb_put_left_over_notice(const char *url, uint64_t addr,
+				     const struct prb_file_result *r)
+{
+	uint64_t n = prb_put_left_over(r), first = addr + r->blocks * PRB_BLOCK_BYTES;
+
+	if (n == 0)
+		return;
+	fprintf(stderr,
+		"prb put: %" PRIu64 " block(s) of the longer file stored at 0x%" PRIx64
+		" before stay allocated from 0x%" PRIx64 "; free them with: prb free %s 0x%" PRIx64
+		" --count %" PRIu64 "\n",
+		n, addr, first, url, first, n);
+}
+
 /* The summary of a put or a get: a line, or the JSON object. */
 static void prb_file_report(const struct prb_common *c, FILE *f, uint64_t addr,
 			    const struct prb_file_result *r)
@@ -357,7 +402,8 @@ static void prb_file_report(const struct prb_common *c, FILE *f, uint64_t addr,
 			", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"crc32c\": %" PRIu32,
 			c->cmd, addr, r->length, r->blocks, r->data_crc);
 		if (put)
-			fprintf(f, ", \"allocated\": %" PRIu64 "}\n", r->allocated);
+			fprintf(f, ", \"allocated\": %" PRIu64 ", \"left_allocated\": %" PRIu64 "}\n",
+				r->allocated, prb_put_left_over(r));
 		else
 			fprintf(f, ", \"verified\": %s}\n", r->verified ? "true" : "false");
 	} else if (put) {
@@ -405,11 +451,6 @@ static int prb_get_header(struct prb_session *s, uint64_t addr, uint8_t *buf,
 	if (prb_file_blocks(res->length) != res->blocks ||
 	    res->blocks - 1 > (UINT64_MAX - addr) / PRB_BLOCK_BYTES)
 		return -EBADMSG;
-	if (v1)
-		fprintf(stderr,
-			"prb get: a version 1 header (no data checksum): the bytes at "
-			"0x%" PRIx64 " cannot be checked\n",
-			addr);
 	return 0;
 }
 
@@ -665,10 +706,12 @@ int prb_cmd_put(int argc, char **argv)
 	rc = size == UINT64_MAX ? 0 : prb_put_check_space(&c, s, addr, size);
 	if (rc == 0)
 		rc = prb_put_stream(&c, s, addr, fd, buf, &res);
-	if (rc)
+	if (rc) {
 		prb_put_rollback(s, addr, &res.fresh);
-	else
+	} else {
 		prb_file_report(&c, stdout, addr, &res);
+		prb_put_left_over_notice(p.pos[0], addr, &res);
+	}
 	free(res.fresh.flags);
 	prb_disconnect(&s);
 out_free:
@@ -722,6 +765,11 @@ int prb_cmd_get(int argc, char **argv)
 	} else if (rc < 0) {
 		rc = prb_tool_fail(&c, "header", rc);
 	} else {
+		if (!res.verified)
+			fprintf(stderr,
+				"prb get: a version 1 header (no data checksum): the bytes at "
+				"0x%" PRIx64 " cannot be checked\n",
+				addr);
 		rc = prb_get_stream(&c, s, addr, dest.fd, buf, &res);
 	}
 	prb_disconnect(&s);

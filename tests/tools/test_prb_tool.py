@@ -221,6 +221,32 @@ def test_put_get():
         expect_rc(["free", URL, hex(a), "--count", str(used)], 0, "free put's blocks")
 
 
+def test_put_shorter():
+    """A shorter put over a longer file says which of its blocks stay allocated."""
+    a = BASE + 56 * BLK
+    with tempfile.TemporaryDirectory() as tmp:
+        big, small = os.path.join(tmp, "big"), os.path.join(tmp, "small")
+        with open(big, "wb") as f:
+            f.write(os.urandom(3 * BLK))  # 3 blocks after block 0's header: 4 in all
+        with open(small, "wb") as f:
+            f.write(os.urandom(100))
+        d = js(["put", URL, hex(a), big])
+        check(d.get("blocks") == 4 and d.get("left_allocated") == 0, f"put big {d}")
+        _, err = expect_rc(["put", URL, hex(a), small], 0, "put shorter")
+        first = a + BLK
+        check(f"3 block(s)" in err and f"prb free {URL} {hex(first)} --count 3" in err,
+              f"put shorter names the blocks left: {err!r}")
+        d = js(["put", URL, hex(a), small])
+        check(d.get("left_allocated") == 0, f"same length again: nothing left over {d}")
+        d = js(["get", URL, hex(a), os.path.join(tmp, "out")])
+        check(d.get("bytes") == 100 and d.get("verified") is True, f"get small {d}")
+        expect_rc(["free", URL, hex(a), "--count", "4"], 0, "free the four blocks")
+        # A put onto blocks it allocates itself has no earlier file to speak of.
+        d = js(["put", URL, hex(a), small])
+        check(d.get("allocated") == 1 and d.get("left_allocated") == 0, f"fresh put {d}")
+        expect_rc(["free", URL, hex(a)], 0)
+
+
 def one_json(args, want_rc, what):
     """Run prb; stdout must be exactly one JSON object with "ok": false."""
     rc, out, err = run(*args)
@@ -520,7 +546,7 @@ def test_get_checks_data():
 
 
 DEFAULT_TESTS = (test_help, test_man_page, test_info, test_alloc_free_list, test_map,
-                 test_put_get, test_put_bad_file_keeps_old, test_put_range, test_get_keeps_dest,
+                 test_put_get, test_put_shorter, test_put_bad_file_keeps_old, test_put_range, test_get_keeps_dest,
                  test_get_checks_data, test_json_errors, test_numbers, test_range_past_end, test_polish, test_bench_qd,
                  test_bench)
 
