@@ -16,7 +16,6 @@
 #define RX_BUF_SIZE (64u * 1024u)
 /* Below this many bytes left, a payload is received through the buffer (fewer syscalls). */
 #define RX_DIRECT_MIN 4096u
-/* Stop reading requests while this much output waits (the peer is not reading). */
 /* Largest fixed part (info_rsp) plus a header digest. */
 #define TX_HEAD_MAX 128u
 /* Fixed parts up to this size (digest included) are buffered; bigger ones (unknown
