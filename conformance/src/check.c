@@ -22,10 +22,31 @@ int cf_setup_end(void)
 	return 0;
 }
 
+/* Is every ID of the space-separated list \p ids also in the list \p of? */
+static bool all_in(const char *ids, const char *of)
+{
+	for (const char *p = ids; *p;) {
+		size_t len = strcspn(p, " ");
+		bool found = false;
+		for (const char *q = of; *q && !found;) {
+			size_t l = strcspn(q, " ");
+			found = l == len && strncmp(p, q, len) == 0;
+			q += l;
+			q += strspn(q, " ");
+		}
+		if (len && !found)
+			return false;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return true;
+}
+
 /*
  * Record a failed check: blame the innermost setup step's requirements, or the test's own
- * (always the test's own when \p no_answer: nothing came back to judge the step by).
- * A fatal failure ends the test here (CUnit longjmps out).
+ * (always the test's own when \p no_answer: nothing came back to judge the step by, and
+ * when the step rests only on requirements the test checks anyway: a shared helper's MAP
+ * in a MAP test). A fatal failure ends the test here (CUnit longjmps out).
  */
 static void fail(const char *msg, const char *file, unsigned line, bool fatal, bool no_answer)
 {
@@ -35,6 +56,8 @@ static void fail(const char *msg, const char *file, unsigned line, bool fatal, b
 						    : NULL;
 	char text[1024];
 
+	if (step && all_in(step, cf_ctx.current->test->reqs))
+		step = NULL;
 	if (step) {
 		cf_context_blame(step, true);
 		snprintf(text, sizeof(text), "setup step (%s) failed: %s", step, msg);

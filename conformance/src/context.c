@@ -163,9 +163,11 @@ void cf_session_close(struct prb_session *s)
 
 struct prb_mapping *cf_session_map(struct prb_session *s, uint64_t addr, unsigned flags)
 {
+	const char *rests_on = flags & PRB_MAPPING_EXCL ? CF_REQ_MAP_EXCL : CF_REQ_MAP;
 	struct prb_mapping *m = NULL;
 
-	cf_check_rc(prb_map(s, addr, flags, &m), 0, true, "prb_map", __FILE__, __LINE__);
+	CF_SETUP(rests_on)
+		cf_check_rc(prb_map(s, addr, flags, &m), 0, true, "prb_map", __FILE__, __LINE__);
 	return m;
 }
 

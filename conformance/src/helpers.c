@@ -11,7 +11,9 @@ uint64_t cf_allocated_range(struct cf_conn *c, uint64_t addr, uint64_t blocks)
 	for (;;) {
 		uint32_t count = 0, flags = 0;
 		uint64_t next;
-		CF_ST_FATAL(c, cf_list(c, cursor, 64, ext, &count, &next, &flags), PRB_ST_OK);
+		CF_SETUP(CF_REQ_LIST)
+			CF_ST_FATAL(c, cf_list(c, cursor, 64, ext, &count, &next, &flags),
+				    PRB_ST_OK);
 		for (uint32_t i = 0; i < count; i++) {
 			uint64_t a = ext[i].addr >> PRB_BLOCK_SHIFT, b = a + ext[i].blocks;
 			if (a >= end)
@@ -65,7 +67,8 @@ uint64_t cf_session_allocated(struct prb_session *s, uint64_t first, uint64_t n)
 	uint64_t lo = cf_addr(first) >> PRB_BLOCK_SHIFT, hi = lo + n, total = 0;
 	int ret;
 
-	CF_RC_FATAL(prb_list_new(s, cf_addr(first), &it), 0);
+	CF_SETUP(CF_REQ_LIST)
+		CF_RC_FATAL(prb_list_new(s, cf_addr(first), &it), 0);
 	while ((ret = prb_list_next(it, &e)) == 1) {
 		uint64_t a = e.addr >> PRB_BLOCK_SHIFT, b = a + e.blocks;
 		if (a >= hi)
@@ -78,7 +81,8 @@ uint64_t cf_session_allocated(struct prb_session *s, uint64_t first, uint64_t n)
 			total += b - a;
 	}
 	prb_list_delete(&it);
-	CF_CHECK(ret >= 0, "libprb LIST: %s", prb_strerror(ret));
+	CF_SETUP(CF_REQ_LIST)
+		CF_CHECK(ret >= 0, "libprb LIST: %s", prb_strerror(ret));
 	return total;
 }
 
@@ -93,7 +97,9 @@ struct cf_conn *cf_connect_mapped(uint64_t *handle)
 {
 	struct cf_conn *c = cf_connect();
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, handle), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, handle), PRB_ST_OK);
 	return c;
 }

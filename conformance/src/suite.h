@@ -70,7 +70,10 @@ struct cf_conn *cf_open(void);
 struct cf_conn *cf_connect_features(uint32_t features);
 /** Connection after HELLO asking for ATOMICS (when the brick offers it), no digests. */
 struct cf_conn *cf_connect(void);
-/** Raw connection with block 0 of the region allocated and mapped read-write. */
+/**
+ * Raw connection with block 0 of the region allocated and mapped read-write; the ALLOC and
+ * the MAP are setup steps (CF_REQ_ALLOC, CF_REQ_MAP).
+ */
 struct cf_conn *cf_connect_mapped(uint64_t *handle);
 /** Close a connection early (the brick sees it drop). */
 void cf_disconnect(struct cf_conn *c);
@@ -84,7 +87,10 @@ struct prb_session *cf_session_features(uint32_t features);
 struct prb_session *cf_session(void);
 /** Disconnect a session early (its mappings die with it). */
 void cf_session_close(struct prb_session *s);
-/** Map with libprb; fails fatally unless it works. */
+/**
+ * Map with libprb; fails fatally unless it works. A setup step (CF_REQ_MAP, or
+ * CF_REQ_MAP_EXCL with PRB_MAPPING_EXCL): a test whose subject is the MAP calls prb_map.
+ */
 struct prb_mapping *cf_session_map(struct prb_session *s, uint64_t addr, unsigned flags);
 
 /** Zeroed memory freed by the runner after the test (also when a fatal check ends it). */
@@ -131,7 +137,7 @@ void cf_fix_hdgst(uint8_t *pdu);
 /** The brick still answers: a new connection, HELLO, KEEPALIVE. Fails the test if not. */
 void cf_check_alive(void);
 
-/** Blocks allocated among \p blocks blocks from \p addr, counted with LIST. */
+/** Blocks allocated among \p blocks blocks from \p addr, counted with LIST (OK: CF_REQ_LIST). */
 uint64_t cf_allocated_range(struct cf_conn *c, uint64_t addr, uint64_t blocks);
 /** Blocks allocated among blocks first .. first + n - 1 of the test's region. */
 uint64_t cf_allocated(struct cf_conn *c, uint64_t first, uint64_t n);
@@ -152,7 +158,8 @@ void cf_pattern(void *buf, size_t len, uint64_t seed);
  * put one statement after it): a check inside that fails is reported as a failed setup
  * step breaking those IDs, and the test's own requirements as not reached, so the report
  * names the broken rule. A status check that got no answer at all (a transport or digest
- * error) still counts against the test's own requirements. Blocks nest.
+ * error) still counts against the test's own requirements, and so does a step that rests
+ * only on requirements the test cites (a helper's MAP in a MAP test). Blocks nest.
  */
 int cf_setup_begin(const char *reqs);
 int cf_setup_end(void);
@@ -161,6 +168,21 @@ int cf_setup_end(void);
 #define CF_SETUP(reqs)                                                                             \
 	for (int CF_CONCAT(cf_setup_, __LINE__) = cf_setup_begin(reqs);                            \
 	     CF_CONCAT(cf_setup_, __LINE__); CF_CONCAT(cf_setup_, __LINE__) = cf_setup_end())
+
+/*
+ * What the common setup steps rest on. PROTOCOL.md has no rule "an operation that no
+ * check refuses answers OK" apart from PRB-REQ-1; each step names instead the rule of its
+ * operation that grants it, or that says when it may be refused:
+ */
+#define CF_REQ_ALLOC	"PRB-ALLOC-4" /* ALLOC of free blocks while the brick has room */
+#define CF_REQ_MAP	"PRB-MAP-5"   /* shared MAP, RO or RW, of an allocated block */
+#define CF_REQ_MAP_EXCL "PRB-MAP-3"   /* exclusive MAP of a block no live handle reaches */
+#define CF_REQ_READ	"PRB-DATA-8"  /* READ inside the block through a live handle */
+#define CF_REQ_WRITE	"PRB-DATA-9"  /* WRITE inside the block through a RW handle */
+#define CF_REQ_FLUSH	"PRB-FLUSH-1" /* FLUSH inside the block through a live handle */
+#define CF_REQ_UNMAP	"PRB-UNMAP-1" /* UNMAP of a live handle of this connection */
+#define CF_REQ_FREE	"PRB-FREE-2 PRB-FREE-3" /* FREE of allocated blocks no handle reaches */
+#define CF_REQ_LIST	"PRB-LIST-1"		/* LIST with a valid cursor and max_extents */
 
 /* Assertions: they record a CUnit failure with a readable message. */
 bool cf_check_status(struct cf_conn *c, int got, int want, bool fatal, const char *expr,
