@@ -19,7 +19,8 @@ static void basic_eexist(void)
 {
 	struct prb_session *a = cf_session(), *b = cf_session();
 
-	CF_RC_FATAL(prb_alloc(a, cf_addr(3), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(a, cf_addr(3), 1), 0);
 	CF_RC(prb_alloc(a, cf_addr(3), 1), -EEXIST);
 	CF_RC(prb_alloc(b, cf_addr(3), 1), -EEXIST);
 }
@@ -31,16 +32,22 @@ static void basic_zeroed(void)
 
 	/* Write a block, free it, allocate again: the new block reads as zeros. */
 	for (int round = 0; round < 2; round++) {
-		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
+		CF_SETUP(CF_REQ_ALLOC)
+			CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
 		struct prb_mapping *m = cf_session_map(s, cf_addr(0), PRB_MAPPING_RW);
-		CF_RC_FATAL(prb_read(m, 0, buf, PRB_BLOCK_SIZE), 0);
+		CF_SETUP(CF_REQ_READ)
+			CF_RC_FATAL(prb_read(m, 0, buf, PRB_BLOCK_SIZE), 0);
 		CF_CHECK(memcmp(buf, zero, PRB_BLOCK_SIZE) == 0,
 			 "newly allocated block does not read as zeros (round %d)", round);
 		cf_pattern(buf, PRB_BLOCK_SIZE, 77);
-		CF_RC_FATAL(prb_write(m, 0, buf, PRB_BLOCK_SIZE), 0);
-		CF_RC_FATAL(prb_flush(m, 0, PRB_BLOCK_SIZE), 0);
-		CF_RC_FATAL(prb_unmap(&m), 0);
-		CF_RC_FATAL(prb_free(s, cf_addr(0), 1, 0), 0);
+		CF_SETUP(CF_REQ_WRITE)
+			CF_RC_FATAL(prb_write(m, 0, buf, PRB_BLOCK_SIZE), 0);
+		CF_SETUP(CF_REQ_FLUSH)
+			CF_RC_FATAL(prb_flush(m, 0, PRB_BLOCK_SIZE), 0);
+		CF_SETUP(CF_REQ_UNMAP)
+			CF_RC_FATAL(prb_unmap(&m), 0);
+		CF_SETUP(CF_REQ_FREE)
+			CF_RC_FATAL(prb_free(s, cf_addr(0), 1, 0), 0);
 	}
 }
 
@@ -104,7 +111,8 @@ static void range_overlap(void)
 {
 	struct prb_session *s = cf_session();
 
-	CF_RC_FATAL(prb_alloc(s, cf_addr(5), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(5), 1), 0);
 	/* Ranges that cover block 5 at their start, middle and end. */
 	CF_RC(prb_alloc(s, cf_addr(5), 3), -EEXIST);
 	CF_RC(prb_alloc(s, cf_addr(2), 8), -EEXIST);

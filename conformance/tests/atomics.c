@@ -24,7 +24,8 @@ static struct prb_mapping *session_block(struct prb_session **out)
 {
 	struct prb_session *s = cf_session();
 
-	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
 	*out = s;
 	return cf_session_map(s, cf_addr(0), PRB_MAPPING_RW);
 }
@@ -39,17 +40,20 @@ static void cas_basic(void)
 	CF_RC(prb_cas(m, 64, 0, 0x1122334455667788ULL, &orig), 0);
 	CF_CHECK(orig == 0, "CAS on a zero word returned original 0x%llx",
 		 (unsigned long long)orig);
-	CF_RC(prb_read(m, 64, back, 8), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(m, 64, back, 8), 0);
 	CF_CHECK(get_le64(back) == 0x1122334455667788ULL, "CAS did not store (little-endian)");
 	/* Wrong compare: nothing stored, the current value returned. */
 	CF_RC(prb_cas(m, 64, 5, 6, &orig), 0);
 	CF_CHECK(orig == 0x1122334455667788ULL, "failed CAS returned 0x%llx",
 		 (unsigned long long)orig);
-	CF_RC(prb_read(m, 64, back, 8), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(m, 64, back, 8), 0);
 	CF_CHECK(get_le64(back) == 0x1122334455667788ULL, "failed CAS stored");
 	/* The last word of the block. */
 	CF_RC(prb_cas(m, PRB_BLOCK_SIZE - 8, 0, 42, &orig), 0);
-	CF_RC(prb_read(m, PRB_BLOCK_SIZE - 8, back, 8), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(m, PRB_BLOCK_SIZE - 8, back, 8), 0);
 	CF_CHECK(get_le64(back) == 42, "CAS of the last word did not store");
 }
 
@@ -65,7 +69,8 @@ static void fadd_basic(void)
 	CF_RC(prb_fadd(m, 8, ~0ULL, &orig), 0); /* -1 */
 	CF_CHECK(orig == 5, "FADD original %llu, expected 5", (unsigned long long)orig);
 	CF_RC(prb_fadd(m, 8, ~0ULL - 3, &orig), 0); /* 4 + (2^64 - 4): wraps to 0 */
-	CF_RC(prb_read(m, 8, back, 8), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(m, 8, back, 8), 0);
 	CF_CHECK(get_le64(back) == 0, "FADD is not modulo 2^64: 0x%llx",
 		 (unsigned long long)get_le64(back));
 	CF_RC(prb_fadd(m, PRB_BLOCK_SIZE - 8, 1, &orig), 0);
@@ -91,10 +96,12 @@ static void ro_eperm(void)
 	struct cf_conn *c = cf_connect_mapped(&hw);
 	uint8_t back[8];
 
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &hr), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &hr), PRB_ST_OK);
 	CF_ST(c, cf_cas(c, hr, 0, 0, 7, &orig), PRB_ST_EPERM);
 	CF_ST(c, cf_fadd(c, hr, 0, 7, &orig), PRB_ST_EPERM);
-	CF_ST(c, cf_read(c, hr, 0, 8, back), PRB_ST_OK);
+	CF_SETUP(CF_REQ_READ)
+		CF_ST(c, cf_read(c, hr, 0, 8, back), PRB_ST_OK);
 	CF_CHECK(get_le64(back) == 0, "refused atomics through RO changed the word");
 }
 
@@ -104,8 +111,10 @@ static void not_negotiated(void)
 	struct cf_conn *c = cf_connect_features(0);
 	uint64_t h, orig;
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	CF_ST(c, cf_cas(c, h, 0, 0, 1, &orig), PRB_ST_ENOTSUP);
 	CF_ST(c, cf_fadd(c, h, 0, 1, &orig), PRB_ST_ENOTSUP);
 }
@@ -181,7 +190,8 @@ static void contention(void)
 	uint8_t back[8];
 
 	struct prb_session *owner = cf_session();
-	CF_RC_FATAL(prb_alloc(owner, cf_addr(0), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(owner, cf_addr(0), 1), 0);
 	for (int i = 0; i < 2; i++) {
 		w[i].m = cf_session_map(cf_session(), cf_addr(0), PRB_MAPPING_RW);
 		w[i].use_cas = i == 1;
@@ -196,7 +206,8 @@ static void contention(void)
 	CF_CHECK_FATAL(started == 2, "pthread_create");
 	CF_CHECK(w[0].errors == 0 && w[1].errors == 0, "errors: FADD %d, CAS %d", w[0].errors,
 		 w[1].errors);
-	CF_RC(prb_read(w[0].m, 0, back, 8), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(w[0].m, 0, back, 8), 0);
 	CF_CHECK(get_le64(back) == 2 * ROUNDS, "counter %llu after %d increments (updates lost)",
 		 (unsigned long long)get_le64(back), 2 * ROUNDS);
 	/* Every increment saw a distinct value 0 .. 2*ROUNDS-1. */

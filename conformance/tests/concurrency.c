@@ -42,7 +42,8 @@ static void alloc_race(void)
 			 (unsigned long long)i, rc[0], rc[1]);
 		CF_CHECK(cf_session_allocated(s[0], i, 1) == 1,
 			 "round %llu: block not allocated after the race", (unsigned long long)i);
-		CF_RC(prb_free(s[0], cf_addr(i), 1, 0), 0);
+		CF_SETUP(CF_REQ_FREE)
+			CF_RC(prb_free(s[0], cf_addr(i), 1, 0), 0);
 	}
 }
 
@@ -64,7 +65,8 @@ static void alloc_range_race(void)
 		CF_CHECK(cf_allocated(a, base, 12) == 8 &&
 				 cf_allocated(a, a_won ? base : base + 4, 8) == 8,
 			 "round %llu: the loser's range was partly applied", (unsigned long long)i);
-		CF_ST(a, cf_free(a, cf_addr(a_won ? base : base + 4), 8, 0), PRB_ST_OK);
+		CF_SETUP(CF_REQ_FREE)
+			CF_ST(a, cf_free(a, cf_addr(a_won ? base : base + 4), 8, 0), PRB_ST_OK);
 	}
 }
 
@@ -72,7 +74,8 @@ static void free_race(void)
 {
 	struct cf_conn *a = cf_connect(), *b = cf_connect();
 
-	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 32), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 32), PRB_ST_OK);
 	for (uint64_t i = 0; i < 32; i++) {
 		union prb_msg ma = {.free_req = {.addr = cf_addr(i), .blocks = 1}}, mb = ma;
 		int st[2];
@@ -87,7 +90,8 @@ static void map_excl_race(void)
 {
 	struct cf_conn *owner = cf_connect();
 
-	CF_ST_FATAL(owner, cf_alloc(owner, cf_addr(0), 32), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(owner, cf_alloc(owner, cf_addr(0), 32), PRB_ST_OK);
 	for (uint64_t i = 0; i < 32; i++) {
 		/* Fresh connections each round: their handles die with them. */
 		struct cf_conn *a = cf_connect(), *b = cf_connect();
@@ -125,7 +129,8 @@ static void many_connections(void)
 		};
 		CF_ST_FATAL(c[i], cf_hello(c[i], &r), PRB_ST_OK);
 	}
-	CF_ST_FATAL(c[0], cf_alloc(c[0], cf_addr(0), BLOCKS), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c[0], cf_alloc(c[0], cf_addr(0), BLOCKS), PRB_ST_OK);
 	for (int i = 0; i < N; i++) {
 		uint32_t off = (uint32_t)(i / BLOCKS) * 4096U;
 		CF_ST_FATAL(c[i],
@@ -161,7 +166,9 @@ static void disconnect_all_or_none(void)
 			 (unsigned long long)n);
 		if (n == 0) {
 			int st = cf_alloc(check, cf_addr(i * 64), 16);
-			CF_CHECK_FATAL(st == PRB_ST_OK || st == PRB_ST_EEXIST, "ALLOC: %d", st);
+			CF_SETUP(CF_REQ_ALLOC)
+				CF_CHECK_FATAL(st == PRB_ST_OK || st == PRB_ST_EEXIST, "ALLOC: %d",
+					       st);
 		}
 		c = cf_connect();
 		m = (union prb_msg){.free_req = {.addr = cf_addr(i * 64), .blocks = 16}};

@@ -29,7 +29,8 @@ static void rw_exact(void)
 		{65535, 3},
 		{7, PRB_BLOCK_SIZE - 7},
 	};
-	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 3), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 3), 0);
 	struct prb_mapping *m = cf_session_map(s, cf_addr(1), PRB_MAPPING_RW);
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
 		cf_pattern(data, w[i].len, i + 1);
@@ -54,7 +55,8 @@ static void rw_exact(void)
 		CF_RC(prb_read(n, 0, back, PRB_BLOCK_SIZE), 0);
 		CF_CHECK(memcmp(back, shadow, PRB_BLOCK_SIZE) == 0,
 			 "writes to block 1 changed block %llu", (unsigned long long)b);
-		CF_RC(prb_unmap(&n), 0);
+		CF_SETUP(CF_REQ_UNMAP)
+			CF_RC(prb_unmap(&n), 0);
 	}
 }
 
@@ -64,7 +66,8 @@ static void rw_cross_connection(void)
 	struct prb_session *a = cf_session(), *b = cf_session();
 	uint8_t data[8192], back[8192];
 
-	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(a, cf_addr(0), 1), 0);
 	struct prb_mapping *ma = cf_session_map(a, cf_addr(0), PRB_MAPPING_RW);
 	struct prb_mapping *mb = cf_session_map(b, cf_addr(0), PRB_MAPPING_RO);
 	for (int i = 0; i < 8; i++) {
@@ -125,8 +128,10 @@ static void ro_eperm(void)
 	uint8_t data[512], back[512];
 
 	cf_pattern(data, sizeof(data), 9);
-	CF_ST_FATAL(c, cf_write(c, hw, 0, sizeof(data), data), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &hr), PRB_ST_OK);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_ST_FATAL(c, cf_write(c, hw, 0, sizeof(data), data), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &hr), PRB_ST_OK);
 	uint8_t other[512];
 	cf_pattern(other, sizeof(other), 10);
 	CF_ST(c, cf_write(c, hr, 0, sizeof(other), other), PRB_ST_EPERM);
@@ -144,7 +149,8 @@ static void flush_basic(void)
 	uint8_t data[4096];
 
 	cf_pattern(data, sizeof(data), 4);
-	CF_ST(c, cf_write(c, h, 8192, sizeof(data), data), PRB_ST_OK);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_ST(c, cf_write(c, h, 8192, sizeof(data), data), PRB_ST_OK);
 	CF_ST(c, cf_flush(c, h, 8192, sizeof(data)), PRB_ST_OK);
 	CF_ST(c, cf_flush(c, h, 0, PRB_BLOCK_SIZE), PRB_ST_OK);
 	CF_ST(c, cf_flush(c, h, PRB_BLOCK_SIZE - 1, 1), PRB_ST_OK);
@@ -161,7 +167,8 @@ static void read_pipelined(void)
 	union prb_msg m[8];
 
 	cf_pattern(data, PRB_BLOCK_SIZE, 31);
-	CF_ST_FATAL(c, cf_write_big(c, h, 0, PRB_BLOCK_SIZE, data), PRB_ST_OK);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_ST_FATAL(c, cf_write_big(c, h, 0, PRB_BLOCK_SIZE, data), PRB_ST_OK);
 	for (uint32_t i = 0; i < depth; i++) {
 		m[i] = (union prb_msg){
 			.read_req = {.handle = h, .offset = i * 4096U, .length = 4096}};

@@ -25,10 +25,13 @@ static void exercise(uint32_t features)
 	cf_pattern(data, sizeof(data), features);
 	CF_ST(c, cf_keepalive(c), PRB_ST_OK);
 	CF_ST(c, cf_info(c, &info), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 2), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 2), PRB_ST_OK);
 	/* An error response with digests; that it is EEXIST rests on PRB-ALLOC-2. */
-	CF_SETUP("PRB-ALLOC-2") CF_ST(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_EEXIST);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(1), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP("PRB-ALLOC-2")
+		CF_ST(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_EEXIST);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(1), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	CF_ST(c, cf_write(c, h, 3, sizeof(data), data), PRB_ST_OK);
 	CF_ST(c, cf_read(c, h, 3, sizeof(back), back), PRB_ST_OK);
 	CF_CHECK(memcmp(data, back, sizeof(data)) == 0, "data differs with digests 0x%x", features);
@@ -146,8 +149,10 @@ static void data_mismatch(void)
 	union prb_msg m, rsp;
 	uint64_t h;
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	cf_pattern(data, sizeof(data), 8);
 	m = (union prb_msg){.write_req = {.handle = h, .offset = 64, .length = sizeof(data)}};
 	m.hdr.tag = 0x45;
@@ -196,9 +201,12 @@ static void data_mismatch_first(void)
 	struct cf_conn *c = cf_connect_features(PRB_FEAT_DDGST);
 	uint64_t rw, ro;
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &rw), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &ro), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &rw), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &ro), PRB_ST_OK);
 	CF_ST(c, write_status(c, 0, 0, true), PRB_ST_EBADMSG);
 	CF_ST(c, write_status(c, 0, 0, false), PRB_ST_ESTALE);
 	CF_ST(c, write_status(c, ro, 0, true), PRB_ST_EBADMSG);
@@ -215,8 +223,10 @@ static void data_flag_missing(void)
 	union prb_msg m;
 	uint64_t h;
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	m = (union prb_msg){.write_req = {.handle = h, .offset = 0, .length = sizeof(data)}};
 	m.hdr.tag = 0x44;
 	int len = cf_build(c, PRB_MSG_WRITE_REQ, &m, data, sizeof(data), buf, sizeof(buf));

@@ -42,23 +42,31 @@ static void allocations_and_data(void)
 
 	CF_RC_FATAL(prb_session_get_info(s, &before), 0);
 	/* Allocations: 0..15 as a range, 20 alone, then 4..7 freed; 30 allocated and freed. */
-	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 16), 0);
-	CF_RC_FATAL(prb_alloc(s, cf_addr(20), 1), 0);
-	CF_RC_FATAL(prb_alloc(s, cf_addr(30), 1), 0);
-	CF_RC_FATAL(prb_free(s, cf_addr(4), 4, 0), 0);
-	CF_RC_FATAL(prb_free(s, cf_addr(30), 1, 0), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 16), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(20), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(30), 1), 0);
+	CF_SETUP(CF_REQ_FREE)
+		CF_RC_FATAL(prb_free(s, cf_addr(4), 4, 0), 0);
+	CF_SETUP(CF_REQ_FREE)
+		CF_RC_FATAL(prb_free(s, cf_addr(30), 1, 0), 0);
 	/* Flushed data in block 0 (whole range flushed) and block 20 (two flushes). */
 	cf_pattern(data, DATA_LEN, 2024);
 	struct prb_mapping *m0 = cf_session_map(s, cf_addr(0), PRB_MAPPING_RW | PRB_MAPPING_EXCL);
-	CF_RC_FATAL(prb_write(m0, 1000, data, DATA_LEN), 0);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_RC_FATAL(prb_write(m0, 1000, data, DATA_LEN), 0);
 	CF_RC_FATAL(prb_flush(m0, 1000, DATA_LEN), 0);
 	struct prb_mapping *m20 = cf_session_map(s, cf_addr(20), PRB_MAPPING_RW);
-	CF_RC_FATAL(prb_write(m20, PRB_BLOCK_SIZE - 4096, data, 4096), 0);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_RC_FATAL(prb_write(m20, PRB_BLOCK_SIZE - 4096, data, 4096), 0);
 	CF_RC_FATAL(prb_flush(m20, PRB_BLOCK_SIZE - 4096, 2048), 0);
 	CF_RC_FATAL(prb_flush(m20, PRB_BLOCK_SIZE - 2048, 2048), 0);
 	/* Unflushed bytes in block 8. */
 	struct prb_mapping *m8 = cf_session_map(s, cf_addr(8), PRB_MAPPING_RW);
-	CF_RC_FATAL(prb_write(m8, 0, data + 4096, 4096), 0);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_RC_FATAL(prb_write(m8, 0, data + 4096, 4096), 0);
 	uint64_t h0 = prb_mapping_handle(m0), h20 = prb_mapping_handle(m20);
 	/* The handles stay live at the crash. */
 	cf_restart();
@@ -82,7 +90,8 @@ static void allocations_and_data(void)
 		(unsigned long long)cf_session_allocated(s, 20, 1),
 		(unsigned long long)cf_session_allocated(s, 30, 1));
 	/* No mapping survived: the old handles are stale (raw TCP: libprb never sends a dead
-	 * handle), exclusive MAP and plain FREE work. */
+	 * handle), exclusive MAP and plain FREE work (checks of this test: prb_map, not the
+	 * setup step cf_session_map). */
 	if (cf_raw_available()) {
 		struct cf_conn *d = cf_connect();
 		uint8_t byte;
@@ -93,15 +102,21 @@ static void allocations_and_data(void)
 		cf_note("the old handles were not sent after the crash (the raw sender speaks "
 			"TCP only; libprb never sends a dead handle)");
 	}
-	struct prb_mapping *n0 = cf_session_map(s, cf_addr(0), PRB_MAPPING_EXCL);
-	CF_RC(prb_read(n0, 1000, back, DATA_LEN), 0);
+	struct prb_mapping *n0 = NULL;
+	CF_RC_FATAL(prb_map(s, cf_addr(0), PRB_MAPPING_EXCL, &n0), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(n0, 1000, back, DATA_LEN), 0);
 	CF_CHECK(memcmp(data, back, DATA_LEN) == 0, "flushed data of block 0 lost in the crash");
-	struct prb_mapping *n20 = cf_session_map(s, cf_addr(20), PRB_MAPPING_EXCL);
-	CF_RC(prb_read(n20, PRB_BLOCK_SIZE - 4096, back, 4096), 0);
+	struct prb_mapping *n20 = NULL;
+	CF_RC_FATAL(prb_map(s, cf_addr(20), PRB_MAPPING_EXCL, &n20), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(n20, PRB_BLOCK_SIZE - 4096, back, 4096), 0);
 	CF_CHECK(memcmp(data, back, 4096) == 0, "flushed data of block 20 lost in the crash");
 	/* Unflushed bytes hold the old value (zero) or the written one, nothing else. */
-	struct prb_mapping *n8 = cf_session_map(s, cf_addr(8), PRB_MAPPING_EXCL);
-	CF_RC(prb_read(n8, 0, back, 4096), 0);
+	struct prb_mapping *n8 = NULL;
+	CF_RC_FATAL(prb_map(s, cf_addr(8), PRB_MAPPING_EXCL, &n8), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(n8, 0, back, 4096), 0);
 	for (int i = 0; i < 4096; i++) {
 		if (back[i] != 0 && back[i] != data[4096 + i]) {
 			CF_CHECK(false, "unflushed byte %d holds 0x%02x: neither old nor written",
@@ -109,7 +124,8 @@ static void allocations_and_data(void)
 			break;
 		}
 	}
-	CF_RC(prb_unmap(&n8), 0);
+	CF_SETUP(CF_REQ_UNMAP)
+		CF_RC(prb_unmap(&n8), 0);
 	CF_RC(prb_free(s, cf_addr(8), 8, 0), 0);
 	if (cf_destructive())
 		check_no_slot_leaked(s);
@@ -129,7 +145,8 @@ static void epoch_grows(void)
 	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
 	epoch = info.boot_epoch;
 	memcpy(id, info.brick_id, 16);
-	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
 	for (int i = 0; i < 2; i++) {
 		cf_restart();
 		CF_RC(prb_reconnect(s), -ESTALE); /* -ESTALE: the epoch changed */
@@ -155,7 +172,8 @@ static void unacknowledged(void)
 	uint8_t back[4096], zero[4096] = {0};
 	int n;
 
-	CF_RC_FATAL(prb_alloc(s, cf_addr(FREE_FIRST), 8), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(FREE_FIRST), 8), 0);
 	for (uint64_t i = 0; i < ALLOCS; i++)
 		CF_RC_FATAL(prb_async_alloc(s, cf_addr(i * 16), 8, i), 0);
 	CF_RC_FATAL(prb_async_free(s, cf_addr(FREE_FIRST), 8, 0, ALLOCS), 0);
@@ -185,11 +203,13 @@ static void unacknowledged(void)
 		if (cf_session_allocated(s, b, 1) == 0)
 			continue;
 		struct prb_mapping *m = cf_session_map(s, cf_addr(b), 0);
-		CF_RC(prb_read(m, 0, back, sizeof(back)), 0);
+		CF_SETUP(CF_REQ_READ)
+			CF_RC(prb_read(m, 0, back, sizeof(back)), 0);
 		CF_CHECK(memcmp(back, zero, sizeof(back)) == 0,
 			 "block %llu of an unacknowledged ALLOC does not read as zeros",
 			 (unsigned long long)b);
-		CF_RC(prb_unmap(&m), 0);
+		CF_SETUP(CF_REQ_UNMAP)
+			CF_RC(prb_unmap(&m), 0);
 	}
 	cf_log("%llu of 32 blocks of unacknowledged ALLOCs found, %llu of 8 of the FREE",
 	       (unsigned long long)cf_session_allocated(s, 0, ALLOCS * 16),

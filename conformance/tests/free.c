@@ -8,7 +8,8 @@ static void basic_single(void)
 {
 	struct prb_session *c = cf_session();
 
-	CF_RC_FATAL(prb_alloc(c, cf_addr(0), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(c, cf_addr(0), 1), 0);
 	CF_RC(prb_free(c, cf_addr(0), 1, 0), 0);
 	CF_CHECK(cf_session_allocated(c, 0, 1) == 0, "freed block still listed");
 	CF_RC(prb_free(c, cf_addr(0), 1, 0), -ENOENT);
@@ -27,8 +28,10 @@ static void range_partial(void)
 {
 	struct prb_session *c = cf_session();
 
-	CF_RC_FATAL(prb_alloc(c, cf_addr(0), 2), 0);
-	CF_RC_FATAL(prb_alloc(c, cf_addr(3), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(c, cf_addr(0), 2), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(c, cf_addr(3), 1), 0);
 	/* Block 2 is free: the whole FREE fails and nothing is freed. */
 	CF_RC(prb_free(c, cf_addr(0), 4, 0), -ENOENT);
 	CF_CHECK(cf_session_allocated(c, 0, 4) == 3, "a refused FREE freed some blocks");
@@ -41,7 +44,8 @@ static void range_many(void)
 {
 	struct prb_session *c = cf_session();
 
-	CF_RC_FATAL(prb_alloc(c, cf_addr(0), 40), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(c, cf_addr(0), 40), 0);
 	CF_RC(prb_free(c, cf_addr(10), 20, 0), 0);
 	CF_CHECK(cf_session_allocated(c, 0, 40) == 20, "FREE of 20 of 40 blocks left %llu",
 		 (unsigned long long)cf_session_allocated(c, 0, 40));
@@ -54,7 +58,8 @@ static void args(void)
 {
 	struct cf_conn *c = cf_connect();
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
 	CF_ST(c, cf_free(c, cf_addr(0) + 4096, 1, 0), PRB_ST_EINVAL);
 	CF_ST(c, cf_free(c, cf_addr(0), 0, 0), PRB_ST_EINVAL);
 	CF_ST(c, cf_free(c, cf_addr(0), PRB_MAX_RANGE_BLOCKS + 1, 0), PRB_ST_EINVAL);
@@ -70,7 +75,8 @@ static void mapped_busy(void)
 	struct prb_session *a = cf_session(), *b = cf_session();
 	uint8_t byte = 0x5A, back = 0;
 
-	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
 	struct prb_mapping *m = cf_session_map(a, cf_addr(1), PRB_MAPPING_RW);
 	/* Mapped by another connection, by this one, alone or inside a range. */
 	CF_RC(prb_free(b, cf_addr(1), 1, 0), -EBUSY);
@@ -81,7 +87,8 @@ static void mapped_busy(void)
 	CF_RC(prb_read(m, 0, &back, 1), 0);
 	CF_CHECK(back == byte, "handle no longer works after refused FREE");
 	/* Once unmapped, FREE works. */
-	CF_RC(prb_unmap(&m), 0);
+	CF_SETUP(CF_REQ_UNMAP)
+		CF_RC(prb_unmap(&m), 0);
 	CF_RC(prb_free(b, cf_addr(0), 2, 0), 0);
 }
 
@@ -92,11 +99,13 @@ static void mapped_force(void)
 	uint8_t byte = 1;
 	uint64_t h = 0;
 
-	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
 	struct prb_mapping *m1 = cf_session_map(a, cf_addr(0), PRB_MAPPING_RW);
 	struct prb_mapping *m2 = cf_session_map(b, cf_addr(1), PRB_MAPPING_RO);
 	if (raw)
-		CF_ST_FATAL(raw, cf_map(raw, cf_addr(1), 0, &h), PRB_ST_OK);
+		CF_SETUP(CF_REQ_MAP)
+			CF_ST_FATAL(raw, cf_map(raw, cf_addr(1), 0, &h), PRB_ST_OK);
 	CF_RC(prb_free(b, cf_addr(0), 2, PRB_FREE_FLAG_FORCE), 0);
 	CF_CHECK(cf_session_allocated(b, 0, 2) == 0, "FREE FORCE left blocks allocated");
 	if (!raw) {
@@ -114,7 +123,8 @@ static void mapped_force(void)
 	CF_ST(raw, cf_read(raw, h, 0, 1, &byte), PRB_ST_ESTALE);
 	CF_ST(raw, cf_unmap(raw, h), PRB_ST_ESTALE);
 	/* A new block at the address is a new block: no old handle reaches it. */
-	CF_RC(prb_alloc(a, cf_addr(1), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC(prb_alloc(a, cf_addr(1), 1), 0);
 	CF_ST(raw, cf_read(raw, h, 0, 1, &byte), PRB_ST_ESTALE);
 }
 
@@ -128,8 +138,10 @@ static void everything(void)
 	uint64_t listed = 0, extents = 0;
 	int ret;
 
-	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 3), 0);
-	CF_RC_FATAL(prb_alloc(s, cf_addr(10), 2), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 3), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(10), 2), 0);
 	cf_session_map(s, cf_addr(10), PRB_MAPPING_RW); /* FORCE must get it out of the way */
 	CF_RC_FATAL(prb_info(s, &before), 0);
 	CF_RC_FATAL(prb_list_new(s, 0, &it), 0);

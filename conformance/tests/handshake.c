@@ -74,8 +74,10 @@ static void hello_small_max_pdu(void)
 		 "max_data %u: a READ response would not fit our max_pdu %u", c->hello.max_data,
 		 PRB_MIN_MAX_PDU);
 	buf = cf_mem(c->hello.max_data);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h), PRB_ST_OK);
 	/* The receive path fails any PDU above the max_pdu we announced. */
 	CF_ST(c, cf_read(c, h, 0, c->hello.max_data, buf), PRB_ST_OK);
 }
@@ -123,8 +125,10 @@ static void hello_features(void)
 	/* A feature granted must work: digests are checked in Digest.*, atomics here. */
 	if (all->hello.features & PRB_FEAT_ATOMICS) {
 		uint64_t h, orig;
-		CF_ST_FATAL(all, cf_alloc(all, cf_addr(0), 1), PRB_ST_OK);
-		CF_ST_FATAL(all, cf_map(all, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+		CF_SETUP(CF_REQ_ALLOC)
+			CF_ST_FATAL(all, cf_alloc(all, cf_addr(0), 1), PRB_ST_OK);
+		CF_SETUP(CF_REQ_MAP)
+			CF_ST_FATAL(all, cf_map(all, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 		CF_ST(all, cf_fadd(all, h, 0, 1, &orig), PRB_ST_OK);
 	}
 }
@@ -181,21 +185,28 @@ static void info_counts(void)
 	CF_CHECK(i0.free_blocks == c->hello.free_blocks,
 		 "HELLO free_blocks %llu, INFO right after %llu",
 		 (unsigned long long)c->hello.free_blocks, (unsigned long long)i0.free_blocks);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 5), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 5), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_info(c, &i1), PRB_ST_OK);
 	CF_CHECK(i1.free_blocks + 5 == i0.free_blocks, "free_blocks %llu -> %llu after ALLOC of 5",
 		 (unsigned long long)i0.free_blocks, (unsigned long long)i1.free_blocks);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h[0]), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h[1]), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(3), PRB_MAP_WRITE, &h[2]), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h[0]), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h[1]), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(3), PRB_MAP_WRITE, &h[2]), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_info(c, &i2), PRB_ST_OK);
 	CF_CHECK(i2.mapped_blocks == i1.mapped_blocks + 2,
 		 "mapped_blocks %llu -> %llu after mapping 2 blocks (one twice)",
 		 (unsigned long long)i1.mapped_blocks, (unsigned long long)i2.mapped_blocks);
 	CF_CHECK(i2.mapped_blocks <= i2.fast_blocks, "mapped_blocks above fast_blocks");
-	CF_ST(c, cf_unmap(c, h[0]), PRB_ST_OK);
-	CF_ST(c, cf_unmap(c, h[2]), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_free(c, cf_addr(1), 2, 0), PRB_ST_OK);
+	CF_SETUP(CF_REQ_UNMAP)
+		CF_ST(c, cf_unmap(c, h[0]), PRB_ST_OK);
+	CF_SETUP(CF_REQ_UNMAP)
+		CF_ST(c, cf_unmap(c, h[2]), PRB_ST_OK);
+	CF_SETUP(CF_REQ_FREE)
+		CF_ST_FATAL(c, cf_free(c, cf_addr(1), 2, 0), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_info(c, &i3), PRB_ST_OK);
 	CF_CHECK(i3.mapped_blocks == i1.mapped_blocks + 1, "mapped_blocks %llu after unmapping",
 		 (unsigned long long)i3.mapped_blocks);

@@ -73,13 +73,16 @@ static void alloc_runs(struct cf_conn *c, const struct run *want, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (i % 2) {
-			CF_ST_FATAL(c,
-				    cf_alloc(c, cf_addr(want[i].first), (uint32_t)want[i].blocks),
-				    PRB_ST_OK);
+			CF_SETUP(CF_REQ_ALLOC)
+				CF_ST_FATAL(c,
+					    cf_alloc(c, cf_addr(want[i].first),
+						     (uint32_t)want[i].blocks),
+					    PRB_ST_OK);
 		} else {
 			for (uint64_t b = 0; b < want[i].blocks; b++)
-				CF_ST_FATAL(c, cf_alloc(c, cf_addr(want[i].first + b), 1),
-					    PRB_ST_OK);
+				CF_SETUP(CF_REQ_ALLOC)
+					CF_ST_FATAL(c, cf_alloc(c, cf_addr(want[i].first + b), 1),
+						    PRB_ST_OK);
 		}
 	}
 }
@@ -132,8 +135,10 @@ static void last_extent(void)
 	uint32_t count = 0, flags = 0;
 	uint64_t next;
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(2), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(2), 1), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_list(c, cf_addr(0), 2, ext, &count, &next, &flags), PRB_ST_OK);
 	CF_CHECK(count == 2, "LIST of 2 separate blocks, max 2: %u extents", count);
 	CF_ST_FATAL(c, cf_list(c, cf_addr(2), 8, ext, &count, &next, &flags), PRB_ST_OK);
@@ -176,13 +181,15 @@ static void end_flag(void)
 		 "LIST past every block: count %u flags 0x%x next_cursor 0x%llx", count, flags,
 		 (unsigned long long)next);
 	/* The top block allocated: listed, END set, next_cursor wraps to 0. */
-	CF_ST_FATAL(c, cf_alloc(c, top, 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, top, 1), PRB_ST_OK);
 	CF_ST(c, cf_list(c, top, 4, ext, &count, &next, &flags), PRB_ST_OK);
 	CF_CHECK(count == 1 && ext[0].addr == top && ext[0].blocks == 1, "top block not listed");
 	CF_CHECK((flags & PRB_LIST_END) && next == 0,
 		 "last extent ends at 2^64: END 0x%x, next_cursor 0x%llx (expected END and 0)",
 		 flags, (unsigned long long)next);
-	CF_ST(c, cf_free(c, top, 1, 0), PRB_ST_OK);
+	CF_SETUP(CF_REQ_FREE)
+		CF_ST(c, cf_free(c, top, 1, 0), PRB_ST_OK);
 }
 
 static void args(void)
@@ -252,7 +259,8 @@ static void concurrent_alloc(void)
 	uint8_t seen[40];
 
 	for (uint64_t b = 0; b < 40; b += 2)
-		CF_ST_FATAL(c, cf_alloc(c, cf_addr(b), 1), PRB_ST_OK);
+		CF_SETUP(CF_REQ_ALLOC)
+			CF_ST_FATAL(c, cf_alloc(c, cf_addr(b), 1), PRB_ST_OK);
 	ch->c = cf_connect();
 	atomic_init(&ch->stop, false);
 	CF_CHECK_FATAL(pthread_create(&ch->thread, NULL, churn_main, ch) == 0, "pthread_create");
@@ -271,7 +279,8 @@ static void concurrent_alloc(void)
 				 (unsigned long long)b, seen[b]);
 	}
 	churn_stop(ch);
-	CF_CHECK(ch->errors == 0, "the allocating connection got %d errors", ch->errors);
+	CF_SETUP(CF_REQ_ALLOC " " CF_REQ_FREE)
+		CF_CHECK(ch->errors == 0, "the allocating connection got %d errors", ch->errors);
 }
 
 const struct cf_test cf_tests_list[] = {

@@ -20,7 +20,8 @@ static void basic_response(void)
 	struct cf_conn *c = cf_connect();
 	union prb_msg m = {.map_req = {.addr = cf_addr(0), .map_flags = PRB_MAP_WRITE}}, rsp;
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_call(c, PRB_MSG_MAP_REQ, &m, NULL, 0, &rsp), PRB_ST_OK);
 	CF_CHECK(rsp.map_rsp.handle != 0, "handle 0");
 	CF_CHECK(rsp.map_rsp.length == PRB_BLOCK_SIZE, "length %u", rsp.map_rsp.length);
@@ -35,7 +36,8 @@ static void args(void)
 	uint64_t h;
 	uint8_t buf[64];
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
 	CF_ST(c, cf_map(c, cf_addr(0) + 512, 0, &h), PRB_ST_EINVAL);
 	for (uint32_t bit = 1; bit; bit <<= 1)
 		if (!(bit & PRB_MAP_ALL))
@@ -57,10 +59,12 @@ static void shared_coexist(void)
 	struct prb_mapping *m[4];
 	uint8_t data[4096], back[4096];
 
-	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(a, cf_addr(0), 1), 0);
 	m[0] = cf_session_map(a, cf_addr(0), PRB_MAPPING_RW);
 	cf_pattern(data, sizeof(data), 17);
-	CF_RC(prb_write(m[0], 0, data, sizeof(data)), 0);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_RC(prb_write(m[0], 0, data, sizeof(data)), 0);
 	m[1] = cf_session_map(b, cf_addr(0), PRB_MAPPING_RW);
 	m[2] = cf_session_map(a, cf_addr(0), PRB_MAPPING_RO);
 	m[3] = cf_session_map(b, cf_addr(0), PRB_MAPPING_RO);
@@ -70,7 +74,8 @@ static void shared_coexist(void)
 				 "two live mappings share handle 0x%llx",
 				 (unsigned long long)prb_mapping_handle(m[i]));
 	/* MAP did not change the contents. */
-	CF_RC(prb_read(m[3], 0, back, sizeof(back)), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(m[3], 0, back, sizeof(back)), 0);
 	CF_CHECK(memcmp(data, back, sizeof(data)) == 0, "later MAPs changed the block");
 }
 
@@ -80,7 +85,8 @@ static void excl_other_conn(void)
 	struct prb_session *a = cf_session(), *b = cf_session();
 	struct prb_mapping *mb = NULL;
 
-	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
 	cf_session_map(a, cf_addr(0), PRB_MAPPING_RO);
 	CF_RC(prb_map(b, cf_addr(0), PRB_MAPPING_EXCL, &mb), -EBUSY);
 	CF_RC(prb_map(b, cf_addr(0), PRB_MAPPING_EXCL | PRB_MAPPING_RW, &mb), -EBUSY);
@@ -98,7 +104,8 @@ static void excl_same_conn(void)
 	struct prb_session *a = cf_session();
 	struct prb_mapping *m = NULL;
 
-	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(a, cf_addr(0), 2), 0);
 	cf_session_map(a, cf_addr(0), PRB_MAPPING_RW);
 	CF_RC(prb_map(a, cf_addr(0), PRB_MAPPING_EXCL, &m), -EBUSY);
 	cf_session_map(a, cf_addr(1), PRB_MAPPING_EXCL);
@@ -114,13 +121,15 @@ static void handle_unique(void)
 	struct prb_mapping *m[N];
 	uint64_t h[2 * N];
 
-	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 4), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(a, cf_addr(0), 4), 0);
 	for (int i = 0; i < N; i++) {
 		m[i] = cf_session_map(i % 2 ? a : b, cf_addr((uint64_t)i % 4), PRB_MAPPING_RO);
 		h[i] = prb_mapping_handle(m[i]);
 	}
 	for (int i = 0; i < N; i++)
-		CF_RC(prb_unmap(&m[i]), 0);
+		CF_SETUP(CF_REQ_UNMAP)
+			CF_RC(prb_unmap(&m[i]), 0);
 	for (int i = N; i < 2 * N; i++)
 		h[i] = prb_mapping_handle(
 			cf_session_map(a, cf_addr((uint64_t)i % 4), PRB_MAPPING_RO));
@@ -143,8 +152,10 @@ static void handle_other_conn(void)
 	uint64_t h;
 	uint8_t byte = 3;
 
-	CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(a, cf_alloc(a, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(a, cf_map(a, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	CF_ST(b, cf_read(b, h, 0, 1, &byte), PRB_ST_ESTALE);
 	CF_ST(b, cf_write(b, h, 0, 1, &byte), PRB_ST_ESTALE);
 	CF_ST(b, cf_flush(b, h, 0, 1), PRB_ST_ESTALE);
@@ -165,7 +176,8 @@ static void limit_max_mappings(void)
 		cf_skip("max_mappings %u: too many to reach in a quick test", info.max_mappings);
 		return;
 	}
-	CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
 	for (uint32_t i = 0; i < info.max_mappings; i++)
 		CF_RC_FATAL(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &m), 0);
 	struct prb_mapping *extra = NULL, *other = NULL;

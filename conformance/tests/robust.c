@@ -25,10 +25,14 @@ static void sentinel_setup(void)
 	uint64_t h;
 
 	cf_pattern(data, sizeof(data), 0x5E);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_write(c, h, 4096, sizeof(data), data), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_unmap(c, h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_ST_FATAL(c, cf_write(c, h, 4096, sizeof(data), data), PRB_ST_OK);
+	CF_SETUP(CF_REQ_UNMAP)
+		CF_ST_FATAL(c, cf_unmap(c, h), PRB_ST_OK);
 	cf_disconnect(c);
 }
 
@@ -182,7 +186,8 @@ static void header_payload_length(void)
 	sentinel_setup();
 	/* A WRITE whose length field says 100 with 64 bytes of payload. */
 	c = cf_connect();
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	m = (union prb_msg){.write_req = {.handle = h, .offset = 0, .length = 64}};
 	len = build(c, PRB_MSG_WRITE_REQ, &m, payload, sizeof(payload), buf, sizeof(buf));
 	cf_put_le(buf, PRB_WRITE_REQ_LENGTH_OFFSET, PRB_WRITE_REQ_LENGTH_SIZE, 100);
@@ -333,8 +338,10 @@ static void reserved_walk(void)
 	unsigned cases = 0;
 
 	sentinel_setup();
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(1), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(1), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(1), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(1), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	for (int id = 0; id < PRB_MSG_COUNT; id++) {
 		const struct prb_msg_desc *d = &prb_msg_descs[id];
 		if (d->direction != PRB_DIR_REQUEST || id == PRB_MSG_HELLO_REQ)
@@ -623,10 +630,14 @@ static void status_order(void)
 	uint8_t buf[16] = {0};
 	uint64_t hw, hr, orig;
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(2), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &hw), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &hr), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(2), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &hw), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &hr), PRB_ST_OK);
 	/* ENOTSUP (not negotiated) before EINVAL (misaligned). */
 	CF_ST(c, cf_fadd(c, hw, 3, 1, &orig), PRB_ST_ENOTSUP);
 	/* EINVAL (length 0) before ESTALE. */

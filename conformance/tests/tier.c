@@ -24,12 +24,17 @@ static uint64_t fill(struct cf_conn *c, uint64_t extra, struct prb_info_rsp *inf
 		return 0;
 	}
 	for (uint64_t b = 0; b < n; b++) {
-		CF_ST_FATAL(c, cf_alloc(c, cf_addr(b), 1), PRB_ST_OK);
-		CF_ST_FATAL(c, cf_map(c, cf_addr(b), PRB_MAP_WRITE, &h), PRB_ST_OK);
+		CF_SETUP(CF_REQ_ALLOC)
+			CF_ST_FATAL(c, cf_alloc(c, cf_addr(b), 1), PRB_ST_OK);
+		CF_SETUP(CF_REQ_MAP)
+			CF_ST_FATAL(c, cf_map(c, cf_addr(b), PRB_MAP_WRITE, &h), PRB_ST_OK);
 		cf_pattern(data, sizeof(data), b + 1);
-		CF_ST_FATAL(c, cf_write(c, h, 8192, sizeof(data), data), PRB_ST_OK);
-		CF_ST_FATAL(c, cf_flush(c, h, 8192, sizeof(data)), PRB_ST_OK);
-		CF_ST_FATAL(c, cf_unmap(c, h), PRB_ST_OK);
+		CF_SETUP(CF_REQ_WRITE)
+			CF_ST_FATAL(c, cf_write(c, h, 8192, sizeof(data), data), PRB_ST_OK);
+		CF_SETUP(CF_REQ_FLUSH)
+			CF_ST_FATAL(c, cf_flush(c, h, 8192, sizeof(data)), PRB_ST_OK);
+		CF_SETUP(CF_REQ_UNMAP)
+			CF_ST_FATAL(c, cf_unmap(c, h), PRB_ST_OK);
 	}
 	return n;
 }
@@ -44,7 +49,9 @@ static void states(struct cf_conn *c, uint64_t n, uint64_t *resident, uint64_t *
 	for (;;) {
 		uint32_t count = 0, flags = 0;
 		uint64_t next;
-		CF_ST_FATAL(c, cf_list(c, cursor, 64, ext, &count, &next, &flags), PRB_ST_OK);
+		CF_SETUP(CF_REQ_LIST)
+			CF_ST_FATAL(c, cf_list(c, cursor, 64, ext, &count, &next, &flags),
+				    PRB_ST_OK);
 		for (uint32_t i = 0; i < count; i++) {
 			if (ext[i].addr >= cf_addr(n))
 				return;
@@ -65,7 +72,8 @@ static bool block_intact(struct cf_conn *c, uint64_t b, uint64_t h)
 	uint8_t data[4096], back[4096];
 
 	cf_pattern(data, sizeof(data), b + 1);
-	CF_ST(c, cf_read(c, h, 8192, sizeof(back), back), PRB_ST_OK);
+	CF_SETUP(CF_REQ_READ)
+		CF_ST(c, cf_read(c, h, 8192, sizeof(back), back), PRB_ST_OK);
 	return memcmp(data, back, sizeof(data)) == 0;
 }
 
@@ -97,10 +105,12 @@ static void map_recall(void)
 		struct prb_extent e;
 		uint32_t count = 0, flags;
 		uint64_t next;
-		CF_ST(c, cf_list(c, cf_addr(b), 1, &e, &count, &next, &flags), PRB_ST_OK);
+		CF_SETUP(CF_REQ_LIST)
+			CF_ST(c, cf_list(c, cf_addr(b), 1, &e, &count, &next, &flags), PRB_ST_OK);
 		CF_CHECK(count == 1 && e.addr == cf_addr(b) && e.state == PRB_EXTENT_RESIDENT,
 			 "mapped block %llu not RESIDENT", (unsigned long long)b);
-		CF_ST(c, cf_unmap(c, h), PRB_ST_OK);
+		CF_SETUP(CF_REQ_UNMAP)
+			CF_ST(c, cf_unmap(c, h), PRB_ST_OK);
 	}
 }
 
@@ -115,7 +125,8 @@ static void map_pinned(void)
 	h = cf_mem(n * sizeof(*h));
 	/* Pin every fast slot. */
 	for (uint64_t b = 0; b < info.fast_blocks; b++)
-		CF_ST_FATAL(c, cf_map(c, cf_addr(b), 0, &h[b]), PRB_ST_OK);
+		CF_SETUP(CF_REQ_MAP)
+			CF_ST_FATAL(c, cf_map(c, cf_addr(b), 0, &h[b]), PRB_ST_OK);
 	/* The other blocks must be TIERED now, and cannot come back. */
 	uint64_t resident, tiered;
 	states(c, n, &resident, &tiered);
@@ -126,7 +137,8 @@ static void map_pinned(void)
 	/* The pinned blocks did not move: their contents are there. */
 	CF_CHECK(block_intact(c, 0, h[0]), "a pinned block changed");
 	/* One slot unpinned: the tiered block comes back (an unmapped block moves out). */
-	CF_ST(c, cf_unmap(c, h[0]), PRB_ST_OK);
+	CF_SETUP(CF_REQ_UNMAP)
+		CF_ST(c, cf_unmap(c, h[0]), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(info.fast_blocks), 0, &extra), PRB_ST_OK);
 	CF_CHECK(block_intact(c, info.fast_blocks, extra), "recalled block changed");
 }

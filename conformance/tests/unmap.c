@@ -13,9 +13,12 @@ static void revoke_immediate(void)
 	uint64_t h;
 	uint8_t buf[16] = {1, 2, 3};
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
-	CF_ST(c, cf_write(c, h, 0, sizeof(buf), buf), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_ST(c, cf_write(c, h, 0, sizeof(buf), buf), PRB_ST_OK);
 	CF_ST(c, cf_unmap(c, h), PRB_ST_OK);
 	CF_ST(c, cf_read(c, h, 0, sizeof(buf), buf), PRB_ST_ESTALE);
 	CF_ST(c, cf_write(c, h, 0, sizeof(buf), buf), PRB_ST_ESTALE);
@@ -33,8 +36,10 @@ static void revoke_pipelined(void)
 	uint8_t data[64], back[64], zero[64] = {0};
 	union prb_msg u, w, rsp;
 
-	CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, cf_addr(0), 1), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), PRB_MAP_WRITE, &h), PRB_ST_OK);
 	cf_pattern(data, sizeof(data), 5);
 	u = (union prb_msg){.unmap_req = {.handle = h}};
 	w = (union prb_msg){.write_req = {.handle = h, .offset = 0, .length = sizeof(data)}};
@@ -53,8 +58,10 @@ static void revoke_pipelined(void)
 					 ? prb_status_name(c->rx_hdr.status)
 					 : "?");
 	}
-	CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h2), PRB_ST_OK);
-	CF_ST_FATAL(c, cf_read(c, h2, 0, sizeof(back), back), PRB_ST_OK);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, cf_addr(0), 0, &h2), PRB_ST_OK);
+	CF_SETUP(CF_REQ_READ)
+		CF_ST_FATAL(c, cf_read(c, h2, 0, sizeof(back), back), PRB_ST_OK);
 	CF_CHECK(memcmp(back, zero, sizeof(back)) == 0, "WRITE after UNMAP reached the block");
 	(void)rsp;
 }
@@ -90,7 +97,8 @@ static void disconnect_revokes(void)
 	struct prb_session *a = cf_session(), *b = cf_session();
 	struct prb_mapping *mb = NULL;
 
-	CF_RC_FATAL(prb_alloc(b, cf_addr(0), 2), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(b, cf_addr(0), 2), 0);
 	cf_session_map(a, cf_addr(0), PRB_MAPPING_EXCL | PRB_MAPPING_RW);
 	cf_session_map(a, cf_addr(1), PRB_MAPPING_RO);
 	CF_RC(prb_map(b, cf_addr(0), PRB_MAPPING_RO, &mb), -EBUSY);
@@ -109,12 +117,15 @@ static void disconnect_data_stays(void)
 	uint8_t data[4096], back[4096];
 
 	cf_pattern(data, sizeof(data), 11);
-	CF_RC_FATAL(prb_alloc(a, cf_addr(0), 1), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(a, cf_addr(0), 1), 0);
 	m = cf_session_map(a, cf_addr(0), PRB_MAPPING_RW);
-	CF_RC_FATAL(prb_write(m, 100, data, sizeof(data)), 0);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_RC_FATAL(prb_write(m, 100, data, sizeof(data)), 0);
 	cf_session_close(a);
 	CF_RC_FATAL(map_excl_soon(b, cf_addr(0), &m), 0);
-	CF_RC(prb_read(m, 100, back, sizeof(back)), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(m, 100, back, sizeof(back)), 0);
 	CF_CHECK(memcmp(data, back, sizeof(data)) == 0,
 		 "data written before the writer disconnected is gone");
 }
