@@ -274,6 +274,10 @@ int prb_brick_map(struct prb_session *s, uint64_t addr, uint32_t map_flags,
 #endif
 	if (!blk && prb_store_exists(b->store, block) != 1)
 		return -ENOENT;
+#ifdef PRB_MUTANT_MAP_RW_REFUSED
+	if ((map_flags & PRB_MAP_WRITE) && !(map_flags & PRB_MAP_EXCL))
+		return -EBUSY; /* mutant (conformance/mutants.txt): no shared read-write MAP */
+#endif
 	/* PRB-MAP: EXCL conflicts with any live mapping; any MAP conflicts with an EXCL one. */
 #ifdef PRB_MUTANT_EXCL_NOT_EXCLUSIVE
 	if (blk && blk->excl) /* mutant: EXCL does not wait for shared mappings to go */

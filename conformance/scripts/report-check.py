@@ -2,7 +2,8 @@
 """The suite's report names what it checked and what broke.
 
     report-check.py --with-target scripts/with-target.sh --conformance PRB-CONFORMANCE \
-        --target PRB-TARGET [--mutant-eexist PRB-TARGET-MUTANT-EEXIST-IGNORED]
+        --target PRB-TARGET [--mutant-eexist PRB-TARGET-MUTANT-EEXIST-IGNORED] \
+        [--mutant-map-rw PRB-TARGET-MUTANT-MAP-RW-REFUSED]
 
 1. Against the real target, a run without --destructive and the restart commands passes
    (exit 0) but says NOT A FULL CONFORMANCE RUN and lists the requirement IDs only the
@@ -11,6 +12,10 @@
    Digest.*.Negotiated tests fail at their EEXIST setup step: the summary and the JUnit
    failure message blame PRB-ALLOC-2, not the PRB-DGST requirements the tests cite, and
    failure lines name sources relative to the tree (conformance/tests/digest.c:N).
+3. Against the MAP_RW_REFUSED mutant (a shared read-write MAP answers EBUSY), tests whose
+   subject is something else fail at the MAP of the shared helpers (cf_connect_mapped,
+   cf_session_map) and are blamed on PRB-MAP-5, the rule that step rests on, as setup
+   failures; a test that checks PRB-MAP-5 itself is blamed on its own IDs, as a check.
 Exit status 0 when all of that holds, 1 otherwise.
 """
 import argparse
@@ -39,6 +44,7 @@ def main() -> int:
     p.add_argument("--conformance", required=True)
     p.add_argument("--target", required=True)
     p.add_argument("--mutant-eexist")
+    p.add_argument("--mutant-map-rw")
     args = p.parse_args()
     problems = []
 
@@ -89,6 +95,37 @@ def main() -> int:
                    f"JUnit failure messages blame PRB-ALLOC-2: {messages}")
             expect(all(c.find("failure").get("type") == "setup" for c in cases),
                    "JUnit failures are of type setup")
+    # 3. Blame across the suite: the shared helpers' MAP is a setup step.
+    if args.mutant_map_rw:
+        setup_tests = {"Data.Bounds.Erange", "Data.ReadWrite.CrossConnection"}
+        own_test, own_ids = "Map.Shared.Coexist", "PRB-MAP-5 PRB-MAP-15"
+        with tempfile.TemporaryDirectory() as tmp:
+            xml = os.path.join(tmp, "r.xml")
+            tests = [a for t in sorted(setup_tests | {own_test}) for a in ("--test", t)]
+            rc, out = run(args, args.mutant_map_rw, [*tests, "--xml", xml])
+            expect(rc == 1, f"the MAP_RW_REFUSED mutant fails the tests (exit {rc})", out)
+            summary = out.split("Failed (the requirements each breaks):", 1)[-1]
+            failed = dict(re.findall(r"^  (\S+) \(([^)]*)\)$", summary, re.M))
+            expect(all(failed.get(t) == "PRB-MAP-5" for t in setup_tests),
+                   f"summary blames PRB-MAP-5 for {sorted(setup_tests)}: {failed}", out)
+            expect(failed.get(own_test) == own_ids,
+                   f"summary blames {own_test} on its own IDs ({own_ids}): {failed}", out)
+            unreached = set(re.findall(r"^  (\S+) \([^)]*\)\n    a setup step failed", summary,
+                                       re.M))
+            expect(unreached == setup_tests,
+                   f"own requirements not reached in exactly {sorted(setup_tests)}: "
+                   f"{sorted(unreached)}", out)
+            try:
+                cases = {c.get("classname") + "." + c.get("name"): c.find("failure")
+                         for c in ET.parse(xml).getroot().iter("testcase")}
+            except (OSError, ET.ParseError) as e:
+                cases = {}
+                print(e)
+            got = {t: (f.get("message"), f.get("type")) if f is not None else None
+                   for t, f in cases.items()}
+            want = {t: ("PRB-MAP-5", "setup") for t in setup_tests}
+            want[own_test] = (own_ids, "check")
+            expect(got == want, f"JUnit failures (message, type): {got}, expected {want}")
     print(f"report-check: {len(problems)} problem(s)")
     return 1 if problems else 0
 
