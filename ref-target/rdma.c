@@ -699,17 +699,13 @@ static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 	struct prb_hello_req req;
 	struct prb_hello_rsp rsp;
 	uint8_t answer[RDMA_PDATA_MAX];
+	/* Over the limit the engine still checks the HELLO: EINVAL and ENOTSUP come before
+	 * ENOMEM (section 6.1), and private data without a header gets no error response
+	 * (PRB-RDMA-5). */
+	bool refuse = r->shutting_down || r->nconns >= r->cfg.max_connections;
 	struct rdma_conn *rc;
 	size_t n;
 
-	if (r->shutting_down || r->nconns >= r->cfg.max_connections) {
-		uint32_t tag = pdata_len >= PRB_HDR_SIZE ? get_le32(pdata + PRB_HDR_TAG_OFFSET) : 0;
-		int e = prb_error_rsp_encode(PRB_OP_HELLO, tag, PRB_ST_ENOMEM, 0, answer,
-					     sizeof(answer));
-
-		rdma_refuse(id, answer, e > 0 ? (size_t)e : 0);
-		return;
-	}
 	rc = calloc(1, sizeof(*rc));
 	if (!rc) {
 		rdma_refuse(id, NULL, 0);
@@ -732,6 +728,11 @@ static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 	if (prb_conn_new(r->brick, &lim, prb_loop_now_ms(), &rc->conn) < 0)
 		goto err_refuse;
 	prb_conn_set_binding(rc->conn, &rdma_session_ops, rc);
+	if (refuse) {
+		prb_warn("rdma: connection from %s refused: %u connections open", rc->peer,
+			 r->nconns);
+		prb_conn_refuse(rc->conn);
+	}
 	n = rdma_conn_hello(rc, pdata, pdata_len, answer, sizeof(answer));
 	if (n == 0 || prb_hello_rsp_decode(answer, n, &rsp, NULL) < 0 || rsp.hdr.status != 0 ||
 	    prb_hello_req_decode(pdata, pdata_len, &req, NULL) < 0) {

@@ -7,8 +7,9 @@
 # one-sided operation crosses the veth pair as RoCEv2.
 #   probe        device facts the binding relies on (tests/rdma/rdma-probe)
 #   ops          every libprb operation over rdma://, one-sided check, revocation
-#   raw          the brick's binding from raw verbs (refusals, capsules, keys, a crash
-#                with a live mapping through PRB_RESTART_CMD)
+#   raw          the brick's binding from raw verbs (refusals, capsules, keys, hostile
+#                initiators, the connection limit, a crash with a live mapping through
+#                PRB_RESTART_CMD)
 #   regions      raw again with one memory region per mapping (no windows)
 #   tool         prb put/get round trip and a short prb bench over rdma://
 #   conformance  prb-conformance with the rdma:// URL, --destructive, and the restart tests
@@ -96,8 +97,9 @@ export -f run_capture
 
 step probe "$T/rdma-probe" -f /tmp/rdma-probe-pool
 CMD='"$T/test_rdma_ops" "$RDMA_URL"' step ops on_brick
-CMD='"$T/test_rdma_raw" "$RDMA_URL"' step raw on_brick
-CMD='"$T/test_rdma_raw" "$RDMA_URL"' step regions on_brick --rdma-keys mr
+# --max-connections 4: test_rdma_raw fills the brick to its limit (its second argument)
+CMD='"$T/test_rdma_raw" "$RDMA_URL" 4' step raw on_brick --max-connections 4
+CMD='"$T/test_rdma_raw" "$RDMA_URL" 4' step regions on_brick --rdma-keys mr --max-connections 4
 CMD='run_tool' step tool on_brick
 CMD='run_conformance' step conformance on_brick
 CMD='run_capture' step capture on_brick
