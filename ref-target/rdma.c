@@ -29,9 +29,6 @@
 #define RDMA_SEND_MAX (PRB_LIST_RSP_SIZE + PRB_MAX_LIST_EXTENTS * 16u)
 /* Largest HELLO request accepted from connect private data, largest answer we build. */
 #define RDMA_PDATA_MAX 256u
-/* Spare send work requests for window binds (one at a time, synchronous). */
-#define RDMA_BIND_WRS 4u
-#define RDMA_BIND_TIMEOUT_MS 2000u
 #define RDMA_WRID_BIND UINT64_MAX
 #define RDMA_IOV 16
 
@@ -77,6 +74,7 @@ struct rdma_conn {
 	uint8_t *recv_buf;
 	struct ibv_mr *recv_mr;
 	uint32_t send_count, send_size;
+	uint32_t send_wrs; /* send queue: send_count capsules plus window binds */
 	uint8_t *send_buf;
 	struct ibv_mr *send_mr;
 	uint32_t *send_free;
@@ -223,19 +221,23 @@ static bool rdma_send_done(struct rdma_conn *rc, const struct ibv_wc *wc)
 	return true;
 }
 
-/* Bind \p mw over the block on this connection's QP and wait for it (a local operation). */
+/*
+ * Bind \p mw over the block on this connection's QP. Not waited for: the send queue
+ * executes the bind before the MAP response posted after it (as a fast registration
+ * before the capsule naming its key), so the key works once the initiator has it; a
+ * failed bind completes with an error and breaks the QP. Waiting would stall every
+ * connection of the brick behind this one's earlier SENDs, which a peer that posts no
+ * receive buffer holds in RNR retries (PRB-CONN-4, PRB-TERM-8).
+ */
 static int rdma_bind_window(struct rdma_conn *rc, struct ibv_mw *mw, struct ibv_mr *mr,
 			    uint8_t *data, unsigned access)
 {
 	struct ibv_send_wr wr, *bad;
-	struct ibv_wc wc;
-	uint64_t deadline = prb_loop_now_ms() + RDMA_BIND_TIMEOUT_MS;
 	uint32_t rkey = ibv_inc_rkey(mw->rkey);
 
 	memset(&wr, 0, sizeof(wr));
 	wr.wr_id = RDMA_WRID_BIND;
 	wr.opcode = IBV_WR_BIND_MW;
-	wr.send_flags = IBV_SEND_SIGNALED;
 	wr.bind_mw.mw = mw;
 	wr.bind_mw.rkey = rkey;
 	wr.bind_mw.bind_info.mr = mr;
@@ -244,29 +246,9 @@ static int rdma_bind_window(struct rdma_conn *rc, struct ibv_mw *mw, struct ibv_
 	wr.bind_mw.bind_info.mw_access_flags = access;
 	if (ibv_post_send(rc->id->qp, &wr, &bad))
 		return -errno;
-	while (prb_loop_now_ms() < deadline) {
-		int n = ibv_poll_cq(rc->send_cq, 1, &wc);
-
-		if (n < 0)
-			return -EIO;
-		if (n == 0)
-			continue;
-		if (wc.wr_id != RDMA_WRID_BIND) {
-			rdma_send_done(rc, &wc);
-			continue;
-		}
-		if (wc.status != IBV_WC_SUCCESS) {
-			prb_warn("rdma: %s: window bind failed: %s", rc->peer,
-				 ibv_wc_status_str(wc.status));
-			rc->broken = true;
-			return -EIO;
-		}
-		/* the kernel checks the window's current key at the next bind or invalidate */
-		mw->rkey = rkey;
-		return 0;
-	}
-	rc->broken = true;
-	return -ETIMEDOUT;
+	/* the kernel checks the window's current key at the next bind or invalidate */
+	mw->rkey = rkey;
+	return 0;
 }
 
 /* Brick hook: give the initiator a key reaching exactly this block, with the access the
@@ -278,7 +260,6 @@ static int rdma_on_map(void *ctx, struct prb_mapping *m)
 	bool rw = m->map_flags & PRB_MAP_WRITE;
 	unsigned access = IBV_ACCESS_REMOTE_READ;
 	struct rdma_key *key = calloc(1, sizeof(*key));
-	int err = -ENOMEM;
 
 	if (!key)
 		return -ENOMEM;
@@ -291,8 +272,7 @@ static int rdma_on_map(void *ctx, struct prb_mapping *m)
 		key->mw = ibv_alloc_mw(d->pd, IBV_MW_TYPE_2);
 		if (!key->mw)
 			goto err_put_region;
-		err = rdma_bind_window(rc, key->mw, key->region->mr, m->data, access);
-		if (err < 0)
+		if (rdma_bind_window(rc, key->mw, key->region->mr, m->data, access) < 0)
 			goto err_dealloc_mw;
 		m->rkey = key->mw->rkey;
 	} else {
@@ -312,7 +292,7 @@ err_put_region:
 	rdma_region_put(d, key->region);
 err_free_key:
 	free(key);
-	return err < 0 && err != -EIO && err != -ETIMEDOUT ? err : -ENOMEM;
+	return -ENOMEM; /* a memory registration the device refused (appendix A) */
 }
 
 /* Brick hook: revoke the key now (PRB-UNMAP: before the UNMAP response). Deallocating a
@@ -601,8 +581,11 @@ static int rdma_conn_setup_qp(struct rdma_conn *rc, uint32_t queue_depth, uint32
 	rc->channel = ibv_create_comp_channel(verbs);
 	if (!rc->recv_mr || !rc->send_mr || !rc->channel)
 		return -ENOMEM;
-	rc->send_cq = ibv_create_cq(verbs, (int)(rc->send_count + RDMA_BIND_WRS), rc, rc->channel,
-				    0);
+	/* Window binds (unsignaled) share the send queue: each precedes its MAP response,
+	 * queued in the engine (at most queue_depth) or posted (at most send_count). A QP in
+	 * error completes every work request, signaled or not. */
+	rc->send_wrs = 2u * rc->send_count + queue_depth;
+	rc->send_cq = ibv_create_cq(verbs, (int)rc->send_wrs, rc, rc->channel, 0);
 	rc->recv_cq = ibv_create_cq(verbs, (int)rc->recv_count, rc, rc->channel, 0);
 	if (!rc->send_cq || !rc->recv_cq)
 		return -ENOMEM;
@@ -612,7 +595,7 @@ static int rdma_conn_setup_qp(struct rdma_conn *rc, uint32_t queue_depth, uint32
 	qa.send_cq = rc->send_cq;
 	qa.recv_cq = rc->recv_cq;
 	qa.qp_type = IBV_QPT_RC;
-	qa.cap.max_send_wr = rc->send_count + RDMA_BIND_WRS;
+	qa.cap.max_send_wr = rc->send_wrs;
 	qa.cap.max_recv_wr = rc->recv_count;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;

@@ -885,12 +885,7 @@ static void test_hostile(unsigned max_connections)
 	else
 		printf("[not run] SEND with invalidate of another connection's key: a known defect "
 		       "on rxe (tests/rdma/README.md); PRB_RDMA_KNOWN_DEFECTS=1 runs it\n");
-	if (getenv("PRB_RDMA_KNOWN_DEFECTS"))
-		test_stalled_peer(pattern, sizeof(pattern));
-	else
-		printf("[not run] MAP from a peer posting no receive buffer: a known defect (the "
-		       "window bind waits behind its stalled SENDs); PRB_RDMA_KNOWN_DEFECTS=1 runs "
-		       "it\n");
+	test_stalled_peer(pattern, sizeof(pattern));
 	if (max_connections)
 		test_limit(max_connections);
 	else
