@@ -30,6 +30,9 @@
 /* Largest HELLO request accepted from connect private data, largest answer we build. */
 #define RDMA_PDATA_MAX 256u
 #define RDMA_WRID_BIND UINT64_MAX
+/* How long a closing connection waits for its last SENDs (its TERM) to complete. */
+#define RDMA_CLOSE_LINGER_MS 3000u
+#define RDMA_TICK_MS 250u
 #define RDMA_IOV 16
 
 /* One RDMA device the connections use, found through their cm ids. */
@@ -82,6 +85,7 @@ struct rdma_conn {
 
 	bool broken;      /* the QP failed or the peer left: tear down */
 	bool terminating; /* our own TERM is queued: close once it is sent */
+	uint64_t close_by_ms; /* closing: tear down by then even if SENDs are still out */
 	char peer[64];
 };
 
@@ -477,14 +481,30 @@ static void rdma_conn_poll(struct rdma_conn *rc)
 		rc->broken = true;
 }
 
-/* After any event of a connection: send, and close when the engine or the QP is done. */
+/*
+ * After any event of a connection: send, and close when the engine or the QP is done.
+ * A closing connection waits for its SENDs (the TERM among them) to complete, but not
+ * for ever: a peer that posts no receive buffer holds them in RNR retries, for ever
+ * when its connect request asked for rnr_retry 7, and the brick MUST still close
+ * (PRB-TERM-4). rdma_tick comes back to it.
+ */
 static void rdma_conn_kick(struct rdma_conn *rc)
 {
+	uint64_t now = prb_loop_now_ms();
+
 	if (!rc->terminating)
 		rdma_conn_flush(rc);
-	if (rc->broken || ((rc->terminating || prb_conn_done(rc->conn)) &&
-			   rc->send_nfree == rc->send_count))
+	/* over RDMA the engine takes input until it closes (tx_backlog_max 0) */
+	if (!rc->close_by_ms && (rc->terminating || !prb_conn_rx_wanted(rc->conn)))
+		rc->close_by_ms = now + RDMA_CLOSE_LINGER_MS;
+	if (rc->broken ||
+	    ((rc->terminating || prb_conn_done(rc->conn)) && rc->send_nfree == rc->send_count)) {
 		rdma_conn_destroy(rc);
+	} else if (rc->close_by_ms && now >= rc->close_by_ms) {
+		prb_info("rdma: %s: closing with %u SENDs not completed", rc->peer,
+			 rc->send_count - rc->send_nfree);
+		rdma_conn_destroy(rc);
+	}
 }
 
 /* The completion channel is readable. */
@@ -807,7 +827,7 @@ static void rdma_on_cm_event(void *arg, uint32_t events)
 	}
 }
 
-/* Every few hundred ms: idle and partial-PDU timeouts of the engines. */
+/* Every few hundred ms: idle and partial-PDU timeouts of the engines, closing lingers. */
 static void rdma_tick(void *arg)
 {
 	struct prb_rdma *r = arg;
@@ -853,12 +873,11 @@ int prb_rdma_new(struct prb_loop *loop, struct prb_brick *brick,
 	shortest = cfg->limits.idle_timeout_ms;
 	if (cfg->limits.pdu_timeout_ms && (!shortest || cfg->limits.pdu_timeout_ms < shortest))
 		shortest = cfg->limits.pdu_timeout_ms;
-	if (shortest) {
-		r->tick_ms = shortest / 4 < 250 ? shortest / 4 : 250;
-		if (r->tick_ms < 10)
-			r->tick_ms = 10;
-		prb_loop_timer_arm(loop, &r->tick, r->tick_ms, rdma_tick, r);
-	}
+	/* Always ticking: closing connections need it too (rdma_conn_kick). */
+	r->tick_ms = shortest && shortest / 4 < RDMA_TICK_MS ? shortest / 4 : RDMA_TICK_MS;
+	if (r->tick_ms < 10)
+		r->tick_ms = 10;
+	prb_loop_timer_arm(loop, &r->tick, r->tick_ms, rdma_tick, r);
 	*out = r;
 	return 0;
 

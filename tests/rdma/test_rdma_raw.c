@@ -856,6 +856,63 @@ static void test_stalled_peer(const uint8_t *pattern, size_t plen)
 	check_brick_serves("a peer posting no receive buffer", pattern, plen);
 }
 
+/* Wait up to \p ms for the brick to end \p r's connection (a DISCONNECTED event). */
+static bool raw_wait_disconnect(struct raw *r, int ms)
+{
+	struct pollfd pfd = {.fd = r->ch->fd, .events = POLLIN};
+	double end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		if (poll(&pfd, 1, (int)(end - now_ms()) + 1) <= 0)
+			continue;
+		if (cm_event(r, RDMA_CM_EVENT_DISCONNECTED) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A peer that posts no receive buffer and sends more requests than its queue depth:
+ * the brick sends TERM QUEUE_OVERFLOW, which never completes, and still MUST close the
+ * connection (PRB-TERM-4) rather than hold it for ever. */
+static void test_stalled_term(void)
+{
+	struct prb_hello_req hr = {.min_version = 1, .max_version = PRB_VERSION,
+				   .queue_depth = DEPTH, .max_pdu = RX_SIZE};
+	uint8_t pd[PRB_HELLO_REQ_SIZE];
+	struct ibv_sge sge;
+	struct ibv_send_wr wr, *bad;
+	union prb_msg m;
+	struct raw a;
+	double t0;
+	bool gone;
+
+	hr.hdr.tag = 1;
+	prb_hello_req_encode(&hr, pd, sizeof(pd));
+	if (raw_open_recv(&a, pd, sizeof(pd), 0)) {
+		CHECK(false, "connect");
+		return;
+	}
+	for (unsigned i = 0; i < 3 * DEPTH + 3; i++) {
+		uint8_t *p = a.local + (size_t)i * 64;
+
+		memset(&m, 0, sizeof(m));
+		m.hdr.tag = 200 + i;
+		prb_msg_encode(PRB_MSG_KEEPALIVE_REQ, &m, p, 64);
+		sge = (struct ibv_sge){.addr = (uintptr_t)p, .length = PRB_KEEPALIVE_REQ_SIZE,
+				       .lkey = a.local_mr->lkey};
+		wr = (struct ibv_send_wr){.wr_id = 8, .sg_list = &sge, .num_sge = 1,
+					  .opcode = IBV_WR_SEND};
+		if (ibv_post_send(a.id->qp, &wr, &bad))
+			break;
+	}
+	t0 = now_ms();
+	gone = raw_wait_disconnect(&a, 30000);
+	CHECK(gone, "PRB-TERM-4: a peer that posts no receive buffer and overflows its queue "
+		    "depth: the brick closes the connection (%s after %.1f s)",
+	      gone ? "closed" : "still open", (now_ms() - t0) / 1000);
+	raw_close(&a);
+}
+
 /* The hostile-initiator tests; \p max_connections: the brick's --max-connections, or 0. */
 static void test_hostile(unsigned max_connections)
 {
@@ -886,6 +943,8 @@ static void test_hostile(unsigned max_connections)
 		printf("[not run] SEND with invalidate of another connection's key: a known defect "
 		       "on rxe (tests/rdma/README.md); PRB_RDMA_KNOWN_DEFECTS=1 runs it\n");
 	test_stalled_peer(pattern, sizeof(pattern));
+	test_stalled_term();
+	check_brick_serves("a stalled peer's TERM", pattern, sizeof(pattern));
 	if (max_connections)
 		test_limit(max_connections);
 	else
