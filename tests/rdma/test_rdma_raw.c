@@ -734,6 +734,75 @@ static void test_capsule_abuse(const uint8_t *pattern, size_t plen)
 	check_brick_serves("oversized and flooded capsules", pattern, plen);
 }
 
+/* DEPTH MAPs at once, again and again: the window binds are not waited for (they go
+ * through the send queue ahead of the MAP responses), so each key must work as soon as
+ * its response has arrived (PRB-RDMA-16, -20). */
+static void test_pipelined_maps(const uint8_t *pattern, size_t plen)
+{
+	struct prb_map_rsp keys[DEPTH];
+	struct ibv_sge sge;
+	struct ibv_send_wr wr, *bad;
+	struct ibv_wc wc;
+	union prb_msg m;
+	struct raw r;
+	unsigned got = 0, worked = 0, rounds = 8;
+
+	if (raw_hello(&r)) {
+		CHECK(false, "connect");
+		return;
+	}
+	for (unsigned round = 0; round < rounds; round++) {
+		unsigned n = 0;
+
+		for (unsigned i = 0; i < DEPTH; i++) {
+			uint8_t *p = r.local + 4096 + (size_t)i * 64;
+
+			memset(&m, 0, sizeof(m));
+			m.map_req.addr = HOSTILE_ADDR;
+			m.hdr.tag = 300 + i;
+			prb_msg_encode(PRB_MSG_MAP_REQ, &m, p, 64);
+			sge = (struct ibv_sge){.addr = (uintptr_t)p, .length = PRB_MAP_REQ_SIZE,
+					       .lkey = r.local_mr->lkey};
+			wr = (struct ibv_send_wr){.wr_id = 8, .sg_list = &sge, .num_sge = 1,
+						  .opcode = IBV_WR_SEND};
+			ibv_post_send(r.id->qp, &wr, &bad);
+		}
+		while (n < DEPTH && raw_poll(&r, &wc) == IBV_WC_SUCCESS) {
+			const uint8_t *p = r.rx + wc.wr_id * RX_SIZE;
+			struct prb_hdr h;
+
+			if (wc.opcode != IBV_WC_RECV)
+				continue;
+			if (prb_hdr_decode(p, wc.byte_len, &h, NULL) == 0 && h.status == 0 &&
+			    prb_map_rsp_decode(p, wc.byte_len, &keys[n], NULL) == 0)
+				got++;
+			else
+				memset(&keys[n], 0, sizeof(keys[n]));
+			n++;
+			post_recv(&r, (uint32_t)wc.wr_id);
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (!keys[i].rkey)
+				continue;
+			memset(r.local, 0, plen);
+			if (raw_one_sided(&r, IBV_WR_RDMA_READ, keys[i].raddr, keys[i].rkey,
+					  (uint32_t)plen) == IBV_WC_SUCCESS &&
+			    memcmp(r.local, pattern, plen) == 0)
+				worked++;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			memset(&m, 0, sizeof(m));
+			m.unmap_req.handle = keys[i].handle;
+			if (keys[i].rkey)
+				raw_status(&r, PRB_MSG_UNMAP_REQ, &m);
+		}
+	}
+	CHECK(got == rounds * DEPTH && worked == got,
+	      "PRB-RDMA-16/-20: %u rounds of %u MAPs at once: %u keys, %u read the block",
+	      rounds, DEPTH, got, worked);
+	raw_close(&r);
+}
+
 /* A misaligned atomic on a RW key: PRB-RDMA-22 is the initiator's rule; the brick must
  * survive it, and the block's data with it. */
 static void test_misaligned_atomic(const uint8_t *pattern, size_t plen)
@@ -936,6 +1005,7 @@ static void test_hostile(unsigned max_connections)
 	raw_close(&r);
 	test_bad_pdata();
 	test_capsule_abuse(pattern, sizeof(pattern));
+	test_pipelined_maps(pattern, sizeof(pattern));
 	test_misaligned_atomic(pattern, sizeof(pattern));
 	if (getenv("PRB_RDMA_KNOWN_DEFECTS"))
 		test_send_with_invalidate(pattern, sizeof(pattern));
