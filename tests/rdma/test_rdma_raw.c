@@ -982,6 +982,53 @@ static void test_stalled_term(void)
 	raw_close(&a);
 }
 
+/* A peer that holds an exclusive RW mapping, sends requests and vanishes without a
+ * disconnect while they are in flight: its handle is revoked (PRB-CONN-1), so an
+ * exclusive MAP elsewhere succeeds once the brick has seen the end (PRB-CONN-3). */
+static void test_abrupt_close(const uint8_t *pattern, size_t plen)
+{
+	struct prb_map_rsp mine, again;
+	union prb_msg m;
+	struct raw a, b;
+	double t0;
+	int st = -1;
+
+	if (raw_hello(&a) || raw_hello(&b)) {
+		CHECK(false, "two connections");
+		return;
+	}
+	CHECK(raw_map_at(&a, HOSTILE_ADDR, PRB_MAP_WRITE | PRB_MAP_EXCL, &mine) == 0,
+	      "MAP RW EXCL");
+	CHECK(raw_map_at(&b, HOSTILE_ADDR, 0, &again) == -PRB_ST_EBUSY,
+	      "another connection's MAP of the block: EBUSY while the exclusive one lives");
+	for (unsigned i = 0; i < DEPTH; i++) {
+		memset(&m, 0, sizeof(m));
+		m.list_req.max_extents = PRB_MAX_LIST_EXTENTS;
+		raw_post(&a, PRB_MSG_LIST_REQ, &m);
+	}
+	/* no rdma_disconnect: the QP and the id just go, as when a process dies */
+	rdma_destroy_qp(a.id);
+	rdma_destroy_id(a.id);
+	a.id = NULL;
+	raw_close(&a);
+	t0 = now_ms();
+	while (now_ms() - t0 < 10000) {
+		st = raw_map_at(&b, HOSTILE_ADDR, PRB_MAP_WRITE | PRB_MAP_EXCL, &again);
+		if (st != -PRB_ST_EBUSY)
+			break;
+		sleep_ms(100);
+	}
+	CHECK(st == 0, "PRB-CONN-1/-3: after the peer vanished mid-request, MAP RW EXCL succeeds "
+		       "(after %.1f s)", (now_ms() - t0) / 1000);
+	if (st == 0) {
+		memset(&m, 0, sizeof(m));
+		m.unmap_req.handle = again.handle;
+		raw_status(&b, PRB_MSG_UNMAP_REQ, &m);
+	}
+	raw_close(&b);
+	check_brick_serves("a peer vanishing mid-request", pattern, plen);
+}
+
 /* The hostile-initiator tests; \p max_connections: the brick's --max-connections, or 0. */
 static void test_hostile(unsigned max_connections)
 {
@@ -1014,12 +1061,29 @@ static void test_hostile(unsigned max_connections)
 		       "on rxe (tests/rdma/README.md); PRB_RDMA_KNOWN_DEFECTS=1 runs it\n");
 	test_stalled_peer(pattern, sizeof(pattern));
 	test_stalled_term();
+	test_abrupt_close(pattern, sizeof(pattern));
 	check_brick_serves("a stalled peer's TERM", pattern, sizeof(pattern));
 	if (max_connections)
 		test_limit(max_connections);
 	else
 		printf("[not run] connection limit: no MAX_CONNECTIONS argument\n");
 	if (raw_hello(&r) == 0) {
+		struct prb_info_rsp info = {0};
+
+		for (int i = 0; i < 50; i++) {
+			struct prb_hdr h;
+			const uint8_t *p;
+
+			memset(&m, 0, sizeof(m));
+			if (raw_call(&r, PRB_MSG_INFO_REQ, &m, &h, &p) == 0 && h.status == 0)
+				prb_info_rsp_decode(p, h.plen, &info, NULL);
+			if (info.connections == 1)
+				break;
+			sleep_ms(200);
+		}
+		CHECK(info.connections == 1,
+		      "after the hostile tests the brick counts %u connection(s): this one",
+		      (unsigned)info.connections);
 		memset(&m, 0, sizeof(m));
 		m.free_req.addr = HOSTILE_ADDR;
 		m.free_req.blocks = 1;
