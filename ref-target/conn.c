@@ -82,8 +82,7 @@ struct prb_conn {
 	uint32_t wr_offset;
 	uint16_t wr_status;
 	uint8_t *bounce;             /* data digest on: the payload lands here first */
-	bool wr_crc_on;              /* a failed WRITE's dropped payload goes through wr_crc */
-	uint32_t wr_crc;
+	bool wr_crc_on;              /* a failed WRITE's dropped payload goes through crc */
 
 	/* Send side: a ring of queue_depth + 2 entries (responses, one TERM). */
 	struct tx_entry *tx;
@@ -762,7 +761,7 @@ static void conn_write_digest_dropped(struct prb_conn *c)
 	if (!c->ddgst)
 		return;
 	c->wr_crc_on = true;
-	c->wr_crc = 0xFFFFFFFFu;
+	c->crc = 0xFFFFFFFFu;
 }
 
 /* Set up the payload sink of a decoded WRITE (or skip it when the WRITE fails). */
@@ -1171,7 +1170,7 @@ static void rx_ddgst(struct prb_conn *c)
 	c->rstart += PRB_DDGST_SIZE;
 	/* The payload went to the bounce buffer (also when revoked meanwhile), or was dropped. */
 	if (c->wr_crc_on)
-		ok = want == ~c->wr_crc;
+		ok = want == ~c->crc;
 	else if (c->sink_dst)
 		ok = want == prb_crc32c(c->bounce, c->payload_len);
 	conn_write_end(c, ok);
@@ -1187,10 +1186,9 @@ static void rx_payload_from_buffer(struct prb_conn *c)
 	if (c->sink_dst) {
 		memcpy(c->sink_dst, c->rbuf + c->rstart, take);
 		c->sink_dst += take;
-	} else if (c->sink_crc) {
+	} else if (c->sink_crc || c->wr_crc_on) {
+		/* a streamed fixed part, or a failed WRITE's payload (never both at once) */
 		c->crc = crc32_iscsi(c->rbuf + c->rstart, (int)take, c->crc);
-	} else if (c->wr_crc_on) {
-		c->wr_crc = crc32_iscsi(c->rbuf + c->rstart, (int)take, c->wr_crc);
 	}
 	c->rstart += take;
 	c->sink_left -= take;
