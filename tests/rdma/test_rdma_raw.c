@@ -500,6 +500,34 @@ static int raw_post(struct raw *r, enum prb_msg_id id, union prb_msg *m)
 	return n < 0 ? -EIO : raw_send(r, (uint32_t)n);
 }
 
+/*
+ * Post n KEEPALIVEs at once, tags first_tag + i, each SEND from its own 64 bytes of
+ * r->local (the HCA reads them when it sends), without waiting for anything.
+ * \return how many were posted.
+ */
+static unsigned raw_post_keepalives(struct raw *r, unsigned n, uint32_t first_tag)
+{
+	struct ibv_send_wr wr, *bad;
+	struct ibv_sge sge;
+	union prb_msg m;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		uint8_t *p = r->local + (size_t)i * 64;
+
+		memset(&m, 0, sizeof(m));
+		m.hdr.tag = first_tag + i;
+		prb_msg_encode(PRB_MSG_KEEPALIVE_REQ, &m, p, 64);
+		sge = (struct ibv_sge){.addr = (uintptr_t)p, .length = PRB_KEEPALIVE_REQ_SIZE,
+				       .lkey = r->local_mr->lkey};
+		wr = (struct ibv_send_wr){.wr_id = 8, .sg_list = &sge, .num_sge = 1,
+					  .opcode = IBV_WR_SEND};
+		if (ibv_post_send(r->id->qp, &wr, &bad))
+			break;
+	}
+	return i;
+}
+
 /* After an attack: a fresh connection is served (the brick may take a moment to notice
  * the attacker's end) and the hostile tests' block still holds \p pattern at offset 0. */
 static void check_brick_serves(const char *after, const uint8_t *pattern, size_t len)
@@ -646,7 +674,6 @@ static void test_capsule_abuse(const uint8_t *pattern, size_t plen)
 	struct ibv_sge sge;
 	struct ibv_send_wr wr, *bad;
 	struct ibv_wc wc;
-	union prb_msg m;
 	struct prb_hdr h;
 	struct raw r;
 	unsigned answered = 0, sent = 2 * DEPTH + 2, other = 0;
@@ -684,19 +711,7 @@ static void test_capsule_abuse(const uint8_t *pattern, size_t plen)
 
 	/* 2 * DEPTH + 2 KEEPALIVEs at once: each answered, or TERM QUEUE_OVERFLOW (PRB-TAG-7),
 	 * never silence. Each SEND has its own bytes: the HCA reads them when it sends. */
-	for (unsigned i = 0; i < sent; i++) {
-		uint8_t *p = r.local + (size_t)i * 64;
-
-		memset(&m, 0, sizeof(m));
-		m.hdr.tag = 100 + i;
-		prb_msg_encode(PRB_MSG_KEEPALIVE_REQ, &m, p, 64);
-		sge = (struct ibv_sge){.addr = (uintptr_t)p, .length = PRB_KEEPALIVE_REQ_SIZE,
-				       .lkey = r.local_mr->lkey};
-		wr = (struct ibv_send_wr){.wr_id = 8, .sg_list = &sge, .num_sge = 1,
-					  .opcode = IBV_WR_SEND};
-		if (ibv_post_send(r.id->qp, &wr, &bad))
-			break;
-	}
+	raw_post_keepalives(&r, sent, 100);
 	while (answered + other < sent && !term && (st = raw_poll(&r, &wc)) == IBV_WC_SUCCESS) {
 		if (wc.opcode != IBV_WC_RECV)
 			continue;
@@ -948,9 +963,6 @@ static void test_stalled_term(void)
 	struct prb_hello_req hr = {.min_version = 1, .max_version = PRB_VERSION,
 				   .queue_depth = DEPTH, .max_pdu = RX_SIZE};
 	uint8_t pd[PRB_HELLO_REQ_SIZE];
-	struct ibv_sge sge;
-	struct ibv_send_wr wr, *bad;
-	union prb_msg m;
 	struct raw a;
 	double t0;
 	bool gone;
@@ -961,19 +973,7 @@ static void test_stalled_term(void)
 		CHECK(false, "connect");
 		return;
 	}
-	for (unsigned i = 0; i < 3 * DEPTH + 3; i++) {
-		uint8_t *p = a.local + (size_t)i * 64;
-
-		memset(&m, 0, sizeof(m));
-		m.hdr.tag = 200 + i;
-		prb_msg_encode(PRB_MSG_KEEPALIVE_REQ, &m, p, 64);
-		sge = (struct ibv_sge){.addr = (uintptr_t)p, .length = PRB_KEEPALIVE_REQ_SIZE,
-				       .lkey = a.local_mr->lkey};
-		wr = (struct ibv_send_wr){.wr_id = 8, .sg_list = &sge, .num_sge = 1,
-					  .opcode = IBV_WR_SEND};
-		if (ibv_post_send(a.id->qp, &wr, &bad))
-			break;
-	}
+	raw_post_keepalives(&a, 3 * DEPTH + 3, 200);
 	t0 = now_ms();
 	gone = raw_wait_disconnect(&a, 30000);
 	CHECK(gone, "PRB-TERM-4: a peer that posts no receive buffer and overflows its queue "
