@@ -4,8 +4,9 @@ A region is
     <!-- prbgen:begin NAME -->
     ...generated, rewritten by `prbgen doc --update`...
     <!-- prbgen:end NAME -->
-where NAME is `constants`, `messages` (summary), `enum:<name>`, `struct:<name>` or
-`message:<name>`. `prbgen doc --check` fails with a diff when a region drifts from
+where NAME is `constants`, `messages` (summary), `enum:<name>`, `struct:<name>`,
+`message:<name>`, `example:<name>` (a worked example, gen_examples.py), or
+`vectors:format` / `vectors:errors` (the test vectors' format and decoder failures). `prbgen doc --check` fails with a diff when a region drifts from
 the spec, or names something the spec does not have; it also fails when the file is
 missing, when a region the spec calls for (see `required_regions`) is absent, when a
 sentence with MUST, SHALL or REQUIRED does not start with a requirement ID or an ID is
@@ -19,6 +20,8 @@ import re
 import sys
 from pathlib import Path
 
+import gen_examples
+import gen_vectors
 from model import Enum, Field, Message, Spec
 from output import write_if_changed
 
@@ -131,6 +134,17 @@ def messages(spec: Spec) -> list[str]:
                    payload_text(spec, m)] for m in spec.messages])
 
 
+def vectors(what: str) -> list[str]:
+    """The test vectors' file format, or the table of decoder failures."""
+    if what == "format":
+        return ["```"] + gen_vectors.FORMAT.rstrip("\n").split("\n") + ["```"]
+    if what == "errors":
+        return table(["Order", "`expect`", "Failure", "Offset blamed"],
+                     [[str(i), f"`{name}`", what_, blamed]
+                      for i, (name, what_, blamed) in enumerate(gen_vectors.DECODE_ERRORS, 1)])
+    raise DocError(f"unknown region 'vectors:{what}' (vectors:format, vectors:errors)")
+
+
 def render(spec: Spec, name: str) -> list[str]:
     """The generated lines of region NAME; DocError when the spec has no such thing."""
     if name == "constants":
@@ -145,9 +159,16 @@ def render(spec: Spec, name: str) -> list[str]:
             return struct(spec, what)
         if kind == "message":
             return message(spec, spec.message(what))
+        if kind == "example":
+            return gen_examples.render(spec, what)
+        if kind == "vectors":
+            return vectors(what)
+    except gen_examples.ExampleError as e:
+        raise DocError(f"region '{name}': {e}") from None
     except StopIteration:
         raise DocError(f"region '{name}': the spec has no {kind} '{what}'") from None
-    raise DocError(f"unknown region '{name}' (constants, messages, enum:N, struct:N, message:N)")
+    raise DocError(f"unknown region '{name}' (constants, messages, enum:N, struct:N, message:N, "
+                   "example:N, vectors:format, vectors:errors)")
 
 
 def regenerate(spec: Spec, text: str, path: Path) -> str:
@@ -195,6 +216,8 @@ def update(spec: Spec, path: Path) -> int:
 def required_regions(spec: Spec) -> list[str]:
     """Every region the document must hold: one per table the spec has."""
     return (["constants", "messages"] + [f"enum:{e.name}" for e in spec.enums]
+            + [f"example:{name}" for name in gen_examples.EXAMPLES]
+            + ["vectors:format", "vectors:errors"]
             + [f"struct:{s.name}" for s in spec.structs]
             + [f"message:{m.name}" for m in spec.messages])
 

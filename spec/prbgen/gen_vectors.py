@@ -12,6 +12,37 @@ RANDOM_VECTORS = 4
 SMALL_PAYLOAD = 64  # random data payloads stay small; the pdu line is shown up to this size
 PACK = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q"}
 
+# The failures a decoder reports in 'expect ERRNO OFFSET', in the order it checks
+# (PRB-PDU-12's order for the header, then the body in field order): (errno name,
+# failure, the byte offset it blames). PROTOCOL.md Appendix E shows this table.
+DECODE_ERRORS = [
+    ("EMSGSIZE", "fewer bytes than the fixed part (or than hdr_size for a lone header)",
+     "the number of bytes given: the first one missing"),
+    ("EPROTO", "hdr.magic is not magic", "0 (hdr.magic)"),
+    ("EINVAL", "a reserved bit of hdr.flags is set", "hdr.flags"),
+    ("EBADMSG", "hdr.hlen below hdr_size or not a multiple of 8", "hdr.hlen"),
+    ("EBADMSG", "hdr.plen below hdr.hlen plus the digests hdr.flags announces", "hdr.plen"),
+    ("EOPNOTSUPP", "hdr.opcode is not in the enum opcode (a brick answers ENOTSUP)",
+     "hdr.opcode"),
+    ("ENOMSG", "a decoder of one message given another message's opcode or direction",
+     "hdr.opcode"),
+    ("ERANGE", "hdr.status is not in the enum status", "hdr.status"),
+    ("EINVAL", "a request (or TERM) whose hdr.status is not OK", "hdr.status"),
+    ("EBADMSG", "hdr.hlen is not the message's size (hdr_size in an error response)",
+     "hdr.hlen"),
+    ("EBADMSG", "a data digest flag on a PDU without payload", "hdr.flags"),
+    ("EBADMSG", "a payload where the message has none", "hdr.plen"),
+    ("E2BIG", "hdr.plen larger than the message's largest PDU: a payload above its "
+     "maximum (a write_req of more than max_data_limit bytes)",
+     "hdr.plen: the excess is seen there before the length field is read"),
+    ("EBADMSG", "the payload length field disagrees with the payload hdr.plen gives",
+     "the length field (write_req.length, list_rsp.count)"),
+    ("EINVAL", "a reserved field or reserved flag bit of the body is not zero; a value "
+     "breaks align, min or equals", "that field"),
+    ("ERANGE", "a body field of an enum holds a value that is not a member", "that field"),
+    ("E2BIG", "a body field is above its max", "that field"),
+]
+
 FORMAT = """\
 # prb test vectors (format 1): canonical encodings of every prb message.
 #
@@ -19,7 +50,9 @@ FORMAT = """\
 # starting with '#' are comments. Every record starts with 'vector NAME' and holds
 # 'key value' lines:
 #
-#   vector NAME         unique name: MESSAGE/valid/N or MESSAGE/invalid/WHAT
+#   vector NAME         unique name: MESSAGE/valid/N or MESSAGE/invalid/WHAT, or
+#                       example/NAME/N for the worked examples of PROTOCOL.md
+#                       (their payload is the example's own bytes)
 #   message NAME        the message (spec/prb.toml [[message]] name), or
 #   struct NAME         a struct decoded on its own: extent, or hdr (the common header
 #                       as a receiver decodes its first hdr_size bytes: magic, reserved
@@ -37,13 +70,20 @@ FORMAT = """\
 #                       are bytes (i * 7 + 1) mod 256.
 #   expect ok           decoding 'hex' succeeds with these field values, and
 #                       encoding the values gives 'hex' back, byte for byte
-#   expect ERRNO OFFSET decoding 'hex' fails with this errno name (spec/CODEC.md)
-#                       and reports the field at byte OFFSET of the PDU
+#   expect ERRNO OFFSET decoding 'hex' fails with this errno name and reports the
+#                       field at byte OFFSET of the PDU (the list below)
+#
+# 'valid' and 'ok' mean that the bytes decode: a well-formed PDU. Whether a receiver
+# may act on it (a HELLO after the first, a response sent to a brick, a WRITE on the
+# RDMA binding) is decided by the rules of PROTOCOL.md, not by the vectors.
 #
 # Everything is little-endian. Digests are CRC32C (Castagnoli), stored le32; the
 # header digest is followed by 4 zero bytes. Error responses (status != 0) are the
 # header alone and decode with every body field zero.
-"""
+#
+# Decoder failures, in the order a decoder checks (the first that applies is
+# expected):
+""" + "".join(f"#   {name:<11} {what}; blames {blamed}\n" for name, what, blamed in DECODE_ERRORS)
 
 
 # ---------------------------------------------------------------- CRC32C
@@ -518,4 +558,7 @@ def generate(spec: Spec) -> str:
     for s in spec.structs:
         if s is not spec.hdr:
             v.struct_vectors(s)
+    import gen_examples  # here: it builds on this module's encoder
+    for name, pdu in gen_examples.vectors(spec):
+        v.record(name, pdu.lines(), bytes(pdu.fixed()), "ok", pdu.whole())
     return FORMAT + "\n" + "\n".join(v.out)

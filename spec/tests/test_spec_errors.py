@@ -8,7 +8,8 @@ With PROTOCOL.md given, `prbgen.py doc --check` must also fail on a drifted tabl
 unknown or unterminated region, a requirement ID the codec cites gone missing, a
 missing file, a region the spec calls for deleted (markers included), a MUST, SHALL or
 REQUIRED sentence without a requirement ID, an ID defined twice, and a constant's value
-restated in the prose.
+restated in the prose, a worked example edited by hand or deleted; and the worked
+examples' generator must refuse values that break a message's table.
 Usage: test_spec_errors.py PRBGEN SPEC [PROTOCOL.md]
 """
 
@@ -143,7 +144,49 @@ DOC_CASES = [
     ("duplicate requirement ID", "[PRB-KA-3]", "[PRB-KA-2]", "PRB-KA-2 defined again"),
     ("constant value restated", "`min_idle_timeout_s` seconds", "`min_idle_timeout_s` (30) seconds",
      "restates the value of `min_idle_timeout_s`"),
+    ("worked example edited", "CRC32C of the payload = 0x", "CRC32C of the payload = 0x0",
+     "differ from"),
+    ("worked example deleted", re.compile(r"<!-- prbgen:begin example:write -->.*?"
+                                          r"<!-- prbgen:end example:write -->\n", re.S),
+     "", "lacks the generated region(s) example:write"),
+    ("unknown worked example", "<!-- prbgen:begin example:write -->",
+     "<!-- prbgen:begin example:read -->", "no example 'read'"),
+    ("vector format deleted", re.compile(r"<!-- prbgen:begin vectors:format -->.*?"
+                                         r"<!-- prbgen:end vectors:format -->\n", re.S),
+     "", "lacks the generated region(s) vectors:format"),
 ]
+
+# (what, message, field values, payload) of worked examples the generator must refuse.
+EXAMPLE_CASES = [
+    ("queue depth 0", "hello_req", {"min_version": 1, "max_version": 1, "queue_depth": 0,
+                                    "features": (), "max_pdu": 8192, "host_id": bytes(16)},
+     "hello_req.queue_depth = 0 breaks its table"),
+    ("field missing", "write_req", {"handle": 1, "offset": 0}, "write_req.length has no value"),
+    ("unknown field", "keepalive_req", {"colour": 1}, "keepalive_req has no field colour"),
+    ("short bytes16", "hello_req", {"min_version": 1, "max_version": 1, "queue_depth": 1,
+                                    "features": (), "max_pdu": 8192, "host_id": bytes(15)},
+     "needs 16 bytes"),
+]
+
+
+def example_cases(prbgen: str, spec_path: Path) -> int:
+    """The worked examples of PROTOCOL.md Appendix D are checked against the spec."""
+    sys.path.insert(0, str(Path(prbgen).parent))
+    import gen_examples
+    import model
+    spec = model.load(spec_path)
+    failures = 0
+    for what, message, body, fragment in EXAMPLE_CASES:
+        step = gen_examples.Step("initiator", message, body, tag=1)
+        try:
+            gen_examples.build(spec, "test", step)
+            print(f"FAIL example {what}: accepted")
+            failures += 1
+        except gen_examples.ExampleError as e:
+            ok = fragment in str(e)
+            print(f"{'ok  ' if ok else 'FAIL'} example {what}: {e}")
+            failures += 0 if ok else 1
+    return failures
 
 
 def mutate_doc(text: str, old, new: str):
@@ -211,6 +254,7 @@ def main() -> int:
                 failures += 1
             else:
                 print(f"ok   {what}: {message.removeprefix('prbgen: ')}")
+    failures += example_cases(prbgen, spec)
     if len(sys.argv) > 3:
         failures += doc_cases(prbgen, spec, Path(sys.argv[3]))
     print(f"test_spec_errors: {len(CASES)} spec cases, {failures} failures")
