@@ -992,6 +992,11 @@ static void rx_header(struct prb_conn *c)
 	memset(&c->hdr, 0, sizeof(c->hdr));
 	err = prb_hdr_decode(p, PRB_HDR_SIZE, &c->hdr, &we);
 	if (err == -EPROTO) {
+#ifdef PRB_MUTANT_BAD_MAGIC_TAGGED
+		/* mutant (conformance/mutants.txt): a wrong magic's tag field is echoed */
+		c->hdr.tag = get_le32(p + PRB_HDR_TAG_OFFSET);
+		c->hdr_valid = true;
+#endif
 		conn_term(c, PRB_TERM_BAD_HEADER, 0);                  /* check 1 */
 		return;
 	}

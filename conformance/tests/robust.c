@@ -81,8 +81,9 @@ static void header_bad_magic(void)
 		size_t len = build(c, PRB_MSG_KEEPALIVE_REQ, &m, NULL, 0, buf, sizeof(buf));
 		buf[PRB_HDR_MAGIC_OFFSET] ^= 0xFF;
 		send_fatal(c, buf, len);
-		/* No tag check: whether a header with a bad magic counts as received is moot. */
-		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_MAGIC_OFFSET, -1);
+		/* PRB-TERM-2: tag 0, since bytes with a wrong magic are no header (ours say 0x7A6).
+		 */
+		CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_MAGIC_OFFSET, 0);
 	}
 	sentinel_check();
 }
@@ -521,7 +522,7 @@ static void garbage(void)
 			junk[PRB_HDR_MAGIC_OFFSET] ^= 0xFF;
 		int ret = cf_send_raw(c, junk, sizeof(junk));
 		if (ret == 0)
-			CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_MAGIC_OFFSET, -1);
+			CF_TERM_AT(c, PRB_TERM_BAD_HEADER, PRB_HDR_MAGIC_OFFSET, 0);
 		cf_disconnect(c);
 	}
 	sentinel_check();
@@ -659,8 +660,8 @@ static void status_order(void)
 
 const struct cf_test cf_tests_robust[] = {
 	{"Robust.Header.BadMagic", header_bad_magic,
-	 "PRB-PDU-12 PRB-HDR-1 PRB-TERM-1 PRB-TERM-4 PRB-TERM-8 PRB-CONN-6 PRB-SEC-3", true, 0, 0,
-	 "bad magic (first PDU or later): TERM BAD_HEADER at offset 0 with the PDU's tag"},
+	 "PRB-PDU-12 PRB-HDR-1 PRB-TERM-1 PRB-TERM-2 PRB-TERM-4 PRB-TERM-8 PRB-CONN-6 PRB-SEC-3",
+	 true, 0, 0, "bad magic (first PDU or later): TERM BAD_HEADER at offset 0 with tag 0"},
 	{"Robust.Header.ReservedFlags", header_reserved_flags, "PRB-PDU-12 PRB-HDR-4 PRB-TERM-2",
 	 true, 0, 0, "each reserved bit of hdr.flags: TERM BAD_HEADER at offset 3"},
 	{"Robust.Header.Hlen", header_hlen, "PRB-PDU-12 PRB-HDR-6", true, 0, 0,

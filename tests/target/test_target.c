@@ -746,6 +746,26 @@ static int test_pipeline(void)
 		CHECK(expect_term(&c, PRB_TERM_QUEUE_OVERFLOW, 0) == 0);
 	}
 	tc_close(&c);
+
+	/* PRB-TAG-8: a request with an unknown opcode counts toward the depth too. */
+	OPEN(c, 0, 1);
+	{
+		const uint8_t unknown = 0x55;
+		uint8_t two[32];
+
+		CHECK(prb_opcode_name(unknown) == NULL);
+		memset(&m, 0, sizeof(m));
+		m.hdr.tag = 1;
+		CHECK(encode_raw(PRB_MSG_KEEPALIVE_REQ, &m, two, 16) == 16);
+		m.hdr.tag = 2;
+		CHECK(encode_raw(PRB_MSG_KEEPALIVE_REQ, &m, two + 16, 16) == 16);
+		two[16 + PRB_HDR_OPCODE_OFFSET] = unknown;
+		CHECK_ST(tc_send_raw(&c, two, sizeof(two)), 0);
+		CHECK_ST(tc_recv(&c, &p), 0);
+		CHECK(p.id == PRB_MSG_KEEPALIVE_RSP && p.msg.hdr.tag == 1);
+		CHECK(expect_term(&c, PRB_TERM_QUEUE_OVERFLOW, 0) == 0);
+	}
+	tc_close(&c);
 	return 0;
 }
 
