@@ -169,6 +169,14 @@ struct prb_list_iter {
 	bool have_current;
 };
 
+/* A TERM this side must send before it closes the connection. */
+struct prb_term_owed {
+	bool set;
+	uint16_t reason; /* PRB_TERM_* */
+	uint32_t offset; /* term.error_offset */
+	uint32_t tag;	 /* hdr.tag of the TERM: the offending PDU's, or 0 */
+};
+
 struct prb_session {
 	char url[300];
 	struct prb_url parsed_url;
@@ -182,6 +190,10 @@ struct prb_session {
 	bool connected;
 	int status; /* 0, or why the connection ended */
 	unsigned term_reason;
+	/* The TERM owed to the brick for a fault found in what it sent (PRB-PDU-16..18,
+	 * PRB-DGST-6, PRB-HELLO-24): set where the fault is found, sent when the
+	 * transport closes, if it can be sent without cutting a request in two. */
+	struct prb_term_owed term_owed;
 	uint64_t connection; /* grows at every successful connect */
 	bool ever_connected;
 
@@ -233,6 +245,20 @@ int prb_proto_encode(const struct prb_session *s, struct prb_request *r, uint8_t
 		     size_t len);
 int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8_t *pdu,
 		       size_t len);
+/* Little-endian 32-bit fields of PDUs (digests, tags) outside the generated codec. */
+static inline void prb_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t prb_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 /* Longest error response: the header and its digest (PRB-PDU-10). */
 #define PRB_ERROR_RSP_MAX (PRB_HDR_SIZE + PRB_HDGST_SIZE)
 /*
@@ -244,10 +270,24 @@ int prb_proto_msg_decode(const uint8_t *pdu, size_t len, union prb_msg *m, enum 
 /*
  * Check a successful hello_rsp against what the session asked (version, queue depth,
  * features beyond the informational ones or in \p refused) and record its parameters in
- * s->params, all but max_data, which is the binding's to set. \return 0 or -EPROTO.
+ * s->params, all but max_data, which is the binding's to set. \return 0, or -EPROTO
+ * with the TERM owed set (PRB-HELLO-24).
  */
-int prb_proto_hello_accept(struct prb_session *s, const struct prb_hello_rsp *m,
-			   uint32_t refused);
+int prb_proto_hello_accept(struct prb_session *s, const struct prb_hello_rsp *m, uint32_t refused);
+/*
+ * Note the TERM owed to the brick (the first fault found wins). \return \p rc, so that
+ * a check can end with `return prb_proto_fault(s, -EPROTO, ...)`.
+ */
+int prb_proto_fault(struct prb_session *s, int rc, uint16_t reason, uint32_t offset, uint32_t tag);
+/*
+ * The fault of a PDU from the brick that failed to decode (\p len bytes at \p pdu):
+ * BAD_HEADER at the field at fault, SEQUENCE for an opcode that no request has, tag 0
+ * for a wrong magic (PRB-TERM-2). \return \p rc.
+ */
+int prb_proto_fault_decode(struct prb_session *s, int rc, const uint8_t *pdu, size_t len);
+/* Encode the owed TERM with \p flags (the header digest when in force) into \p buf.
+ * \return its length, or a negative errno. */
+int prb_proto_term_encode(const struct prb_session *s, uint8_t flags, uint8_t *buf, size_t size);
 uint32_t prb_request_payload(const struct prb_request *r);
 
 /* buffers.c: regions given to prb_register_buffer, kept across reconnects. */

@@ -221,16 +221,70 @@ int prb_proto_hdr_decode(const uint8_t *pdu, size_t len, struct prb_hdr *h)
 	return prb_hdr_decode(pdu, PRB_HDR_SIZE, h, NULL);
 }
 
+int prb_proto_fault(struct prb_session *s, int rc, uint16_t reason, uint32_t offset, uint32_t tag)
+{
+	if (!s->term_owed.set)
+		s->term_owed = (struct prb_term_owed){
+			.set = true, .reason = reason, .offset = offset, .tag = tag};
+	return rc;
+}
+
+int prb_proto_fault_decode(struct prb_session *s, int rc, const uint8_t *pdu, size_t len)
+{
+	uint8_t scratch[PRB_ERROR_RSP_MAX];
+	struct prb_wire_error we = {0};
+	union prb_msg m;
+	enum prb_msg_id id;
+	const uint8_t *known = prb_proto_as_known(pdu, len, scratch);
+	uint32_t tag = len >= PRB_HDR_SIZE ? prb_get_le32(pdu + PRB_HDR_TAG_OFFSET) : 0;
+	int err = known ? prb_msg_decode(known, len, &m, &id, &we) : -EBADMSG;
+
+	switch (err) {
+	case -EPROTO: /* check 1: no header, no tag */
+		return prb_proto_fault(s, rc, PRB_TERM_BAD_HEADER, PRB_HDR_MAGIC_OFFSET, 0);
+	case -EOPNOTSUPP:
+	case -ENOMSG: /* an opcode that no request of ours has */
+		return prb_proto_fault(s, rc, PRB_TERM_SEQUENCE, PRB_HDR_OPCODE_OFFSET, tag);
+	case 0: /* decodes, but not as its request needs (PRB-PDU-3, PRB-LIST-2) */
+		return prb_proto_fault(s, rc, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET, tag);
+	default:
+		return prb_proto_fault(s, rc, PRB_TERM_BAD_HEADER, we.offset, tag);
+	}
+}
+
+int prb_proto_term_encode(const struct prb_session *s, uint8_t flags, uint8_t *buf, size_t size)
+{
+	struct prb_term t = {.hdr = {.flags = flags, .tag = s->term_owed.tag},
+			     .reason = s->term_owed.reason,
+			     .error_offset = s->term_owed.offset};
+	int n = prb_term_encode(&t, buf, size);
+
+	if (n < 0 || !(flags & PRB_HDR_HDGST))
+		return n;
+	if ((size_t)n + PRB_HDGST_SIZE > size)
+		return -EMSGSIZE;
+	prb_put_le32(buf + n, prb_crc32c(buf, (size_t)n));
+	memset(buf + n + PRB_CRC32C_SIZE, 0, PRB_HDGST_SIZE - PRB_CRC32C_SIZE);
+	return n + (int)PRB_HDGST_SIZE;
+}
+
 int prb_proto_hello_accept(struct prb_session *s, const struct prb_hello_rsp *m,
 			   uint32_t refused)
 {
 	const uint32_t informational = PRB_FEATURE_TIERING | PRB_FEATURE_PERSISTENT;
 	struct prb_session_info *p = &s->params;
+	uint32_t tag = m->hdr.tag;
 
-	if (m->version < 1 || m->version > PRB_VERSION || m->queue_depth > s->opts.queue_depth)
-		return -EPROTO;
+	/* PRB-HELLO-21, -23, -24 */
+	if (m->version < 1 || m->version > PRB_VERSION)
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_NO_VERSION,
+				       PRB_HELLO_RSP_VERSION_OFFSET, tag);
+	if (m->queue_depth > s->opts.queue_depth)
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_BAD_HEADER,
+				       PRB_HELLO_RSP_QUEUE_DEPTH_OFFSET, tag);
 	if (m->features & ~(s->opts.features | informational) || m->features & refused)
-		return -EPROTO;
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_BAD_HEADER,
+				       PRB_HELLO_RSP_FEATURES_OFFSET, tag);
 	memcpy(p->brick_id, m->brick_id, sizeof(p->brick_id));
 	p->boot_epoch = m->boot_epoch;
 	p->capacity_blocks = m->capacity_blocks;
@@ -301,8 +355,8 @@ int prb_proto_complete(struct prb_session *s, struct prb_request *r, const uint8
 	int result = 0;
 	int rc = prb_proto_fill(r, pdu, len, &result);
 
-	if (rc < 0)
-		return rc; /* the caller ends the connection, which fails r too */
+	if (rc < 0) /* the caller ends the connection, which fails r too */
+		return prb_proto_fault_decode(s, rc, pdu, len);
 	prb_queue_finish(s, r, result);
 	return 0;
 }

@@ -82,19 +82,6 @@ static struct prb_tcp *prb_tcp_of(const struct prb_session *s)
 	return s->transport_ctx;
 }
 
-static void prb_put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t prb_get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Wait for events on fd until deadline_ms (monotonic); -ETIMEDOUT when it passes. */
 static int prb_tcp_wait(int fd, short events, uint64_t deadline_ms)
 {
@@ -257,20 +244,30 @@ static int prb_tcp_hello(struct prb_session *s, int fd, uint64_t deadline_ms)
 	rc = prb_tcp_recv_all(fd, buf, PRB_HDR_SIZE, deadline_ms);
 	if (rc < 0)
 		return rc;
-	if (prb_proto_hdr_decode(buf, PRB_HDR_SIZE, &h) < 0 || h.plen < PRB_HDR_SIZE ||
-	    h.plen > sizeof(buf))
-		return -EPROTO;
+	/* PRB-HELLO-24: checks 1 to 5 as a brick would, with our max_pdu as the limit. */
+	if (prb_proto_hdr_decode(buf, PRB_HDR_SIZE, &h) < 0)
+		return prb_proto_fault_decode(s, -EPROTO, buf, PRB_HDR_SIZE);
+	if (h.plen > sizeof(buf))
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_PDU_TOO_LARGE, PRB_HDR_PLEN_OFFSET,
+				       h.tag);
 	rc = prb_tcp_recv_all(fd, buf + PRB_HDR_SIZE, h.plen - PRB_HDR_SIZE, deadline_ms);
 	if (rc < 0)
 		return rc;
-	if (prb_proto_msg_decode(buf, h.plen, &m, &id) < 0)
-		return -EPROTO;
-	if (id == PRB_MSG_TERM) {
+	if (h.flags) /* PRB-DGST-3: no digests before the exchange is over */
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_HEADER_DIGEST, PRB_HDR_FLAGS_OFFSET,
+				       h.tag);
+	if (h.opcode == PRB_OP_TERM) {
+		if (prb_proto_msg_decode(buf, h.plen, &m, &id) < 0)
+			return -EPROTO; /* a TERM is never answered, not even a broken one */
 		s->term_reason = m.term.reason;
 		return m.term.reason == PRB_TERM_NO_VERSION ? -ENOTSUP : -EPROTO;
 	}
-	if (id != PRB_MSG_HELLO_RSP)
-		return -EPROTO;
+	if (h.opcode != (PRB_OP_HELLO | PRB_OPCODE_RESPONSE))
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_SEQUENCE, PRB_HDR_OPCODE_OFFSET, h.tag);
+	if (h.tag != req.hdr.tag)
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_SEQUENCE, PRB_HDR_TAG_OFFSET, h.tag);
+	if (prb_proto_msg_decode(buf, h.plen, &m, &id) < 0)
+		return prb_proto_fault_decode(s, -EPROTO, buf, h.plen);
 	if (m.hdr.status != PRB_ST_OK)
 		return prb_status_to_errno(m.hdr.status);
 	return prb_tcp_accept_hello(s, &m.hello_rsp);
@@ -294,6 +291,24 @@ static int prb_tcp_blocking(int fd, unsigned io_timeout_ms)
 	return 0;
 }
 
+/*
+ * Send the TERM owed to the brick, if any, before closing \p fd (PRB-PDU-16): best
+ * effort, never blocking; not when a request is partly written (the TERM would land
+ * inside it, and the brick would read it as that request's bytes).
+ */
+static void prb_tcp_send_term(struct prb_session *s, int fd, bool hdgst,
+			      const struct prb_request *partial)
+{
+	uint8_t buf[PRB_TERM_SIZE + PRB_HDGST_SIZE];
+	int n;
+
+	if (!s->term_owed.set || (partial && partial->sent > 0))
+		return;
+	n = prb_proto_term_encode(s, hdgst ? PRB_HDR_HDGST : 0, buf, sizeof(buf));
+	if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return; /* the brick is gone or not reading: it will see the close */
+}
+
 static int prb_tcp_open(struct prb_session *s, const struct prb_url *url)
 {
 	uint64_t deadline = prb_now_ms() + s->opts.connect_timeout_ms;
@@ -314,9 +329,12 @@ static int prb_tcp_open(struct prb_session *s, const struct prb_url *url)
 		goto err_free_rbuf;
 	}
 	s->term_reason = 0;
+	s->term_owed.set = false;
 	rc = prb_tcp_hello(s, c->fd, deadline);
-	if (rc < 0)
+	if (rc < 0) {
+		prb_tcp_send_term(s, c->fd, false, NULL);
 		goto err_close;
+	}
 	rc = prb_tcp_blocking(c->fd, s->opts.io_timeout_ms);
 	if (rc < 0)
 		goto err_close;
@@ -343,6 +361,7 @@ static void prb_tcp_close(struct prb_session *s)
 
 	if (!c)
 		return;
+	prb_tcp_send_term(s, c->fd, c->hdgst, c->sq_head);
 	close(c->fd);
 	free(c->rbuf);
 	free(c);
@@ -483,8 +502,9 @@ static int prb_tcp_read_begin(struct prb_session *s, struct prb_tcp *c, struct p
 	uint32_t payload = prb_payload_len(h);
 	size_t copy;
 
-	if (payload != r->length || fixed > sizeof(c->rx_fixed))
-		return -EPROTO;
+	if (payload != r->length || fixed > sizeof(c->rx_fixed)) /* PRB-PDU-3 */
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET,
+				       h->tag);
 	memcpy(c->rx_fixed, c->rbuf + c->rstart, fixed);
 	c->rx_fixed_len = fixed;
 	copy = avail - fixed < payload ? avail - fixed : payload;
@@ -525,24 +545,33 @@ static int prb_tcp_check_header(struct prb_session *s, struct prb_tcp *c, struct
 	size_t avail = c->rend - c->rstart;
 	uint32_t fixed;
 
+	/* PRB-PDU-16: checks 1 to 5 and 9 of section 5.6 as a brick would, and digests. */
 	if (prb_proto_hdr_decode(p, avail, h) < 0) /* an unknown status reads as EIO */
-		return -EPROTO;
+		return prb_proto_fault_decode(s, -EPROTO, p, PRB_HDR_SIZE);
 	if (h->opcode == PRB_OP_TERM)
 		return avail >= PRB_TERM_SIZE ? prb_tcp_term(s, p, avail) : 0;
 	if (!(h->opcode & PRB_OPCODE_RESPONSE))
-		return -EPROTO;
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_SEQUENCE, PRB_HDR_OPCODE_OFFSET,
+				       h->tag);
+	fixed = h->hlen + (c->hdgst ? PRB_HDGST_SIZE : 0u);
+	if (h->plen < fixed)
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET,
+				       h->tag);
+	if (h->plen > PRB_RX_MAX_PDU)
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_PDU_TOO_LARGE, PRB_HDR_PLEN_OFFSET,
+				       h->tag);
 	if (((h->flags & PRB_HDR_HDGST) != 0) != c->hdgst ||
 	    ((h->flags & PRB_HDR_DDGST) && !c->ddgst))
-		return -EBADMSG;
-	fixed = h->hlen + (c->hdgst ? PRB_HDGST_SIZE : 0u);
-	if (h->hlen < PRB_HDR_SIZE || h->plen < fixed || h->plen > PRB_RX_MAX_PDU ||
-	    fixed > PRB_TCP_MAX_FIXED)
-		return -EPROTO;
+		return prb_proto_fault(s, -EBADMSG, PRB_TERM_HEADER_DIGEST, PRB_HDR_FLAGS_OFFSET,
+				       h->tag);
+	if (fixed > PRB_TCP_MAX_FIXED) /* no answer has so large a fixed part */
+		return prb_proto_fault(s, -EPROTO, PRB_TERM_BAD_HEADER, PRB_HDR_HLEN_OFFSET,
+				       h->tag);
 	if (avail < fixed)
 		return 0;
 	if (c->hdgst && (prb_get_le32(p + h->hlen) != prb_crc32c(p, h->hlen) ||
 			 prb_get_le32(p + h->hlen + 4) != 0))
-		return -EBADMSG;
+		return prb_proto_fault(s, -EBADMSG, PRB_TERM_HEADER_DIGEST, h->hlen, h->tag);
 	return (int)fixed;
 }
 
@@ -571,18 +600,24 @@ static int prb_tcp_parse(struct prb_session *s, struct prb_tcp *c)
 		if (fixed <= 0)
 			return fixed;
 		r = prb_queue_lookup(s, h.tag);
-		if (!r || r->sent < r->wire_len || (h.opcode & ~PRB_OPCODE_RESPONSE) != r->opcode)
-			return -EPROTO;
+		if (!r || r->sent < r->wire_len) /* PRB-PDU-16: no such request outstanding */
+			return prb_proto_fault(s, -EPROTO, PRB_TERM_SEQUENCE, PRB_HDR_TAG_OFFSET,
+					       h.tag);
+		if ((h.opcode & ~PRB_OPCODE_RESPONSE) != r->opcode) /* PRB-PDU-17 */
+			return prb_proto_fault(s, -EPROTO, PRB_TERM_SEQUENCE, PRB_HDR_OPCODE_OFFSET,
+					       h.tag);
 		if (c->ddgst && !(h.flags & PRB_HDR_DDGST) && prb_payload_len(&h) > 0)
-			return -EBADMSG;
+			return prb_proto_fault(s, -EBADMSG, PRB_TERM_HEADER_DIGEST,
+					       PRB_HDR_FLAGS_OFFSET, h.tag);
 		if (r->opcode == PRB_OP_READ && h.status == PRB_ST_OK) {
 			rc = prb_tcp_read_begin(s, c, r, &h, (uint32_t)fixed);
 			if (rc < 0)
 				return rc;
 			continue;
 		}
-		if (h.plen > PRB_TCP_MAX_STAGED)
-			return -EPROTO;
+		if (h.plen > PRB_TCP_MAX_STAGED) /* more extents than any LIST may carry */
+			return prb_proto_fault(s, -EPROTO, PRB_TERM_BAD_HEADER, PRB_HDR_PLEN_OFFSET,
+					       h.tag);
 		if (avail < h.plen)
 			return 0;
 		if ((h.flags & PRB_HDR_DDGST) &&

@@ -57,11 +57,14 @@ struct fake {
 	uint8_t op;	  /* the opcode whose answers are twisted */
 	enum twist twist;
 	void (*mangle)(uint8_t *pdu, size_t *len);
-	uint32_t list_count; /* extents in LIST answers */
-	int accepts;	     /* connections served one after the other (0 means 1) */
-	uint8_t next_id;     /* brick_id[0] from the second connection on (0: same brick) */
-	uint64_t next_epoch; /* boot_epoch from the second connection on (0: same) */
-	bool hdgst, ddgst;   /* negotiated, set by the HELLO step */
+	void (*hello_mangle)(uint8_t *pdu, size_t *len); /* applied to the hello_rsp */
+	uint32_t list_count;				 /* extents in LIST answers */
+	int accepts;	      /* connections served one after the other (0 means 1) */
+	uint8_t next_id;      /* brick_id[0] from the second connection on (0: same brick) */
+	uint64_t next_epoch;  /* boot_epoch from the second connection on (0: same) */
+	bool hdgst, ddgst;    /* negotiated, set by the HELLO step */
+	bool got_term;	      /* libprb sent a TERM (PRB-PDU-16..18, PRB-HELLO-24): */
+	struct prb_term term; /* the last one */
 	pthread_t tid;
 };
 
@@ -181,7 +184,7 @@ static size_t answer(const struct fake *f, const union prb_msg *req, uint8_t *bu
 }
 
 /* Serve requests until the initiator closes, twisting the answers to f->op. */
-static void serve(int fd, const struct fake *f)
+static void serve(int fd, struct fake *f)
 {
 	static uint8_t req[1u << 16], rsp[3u << 20], held[1u << 16];
 	size_t held_len = 0;
@@ -189,6 +192,11 @@ static void serve(int fd, const struct fake *f)
 	union prb_msg m;
 
 	while (read_request(fd, req, sizeof(req), &m) >= 0) {
+		if (m.hdr.opcode == PRB_OP_TERM) {
+			f->got_term = true;
+			f->term = m.term;
+			return;
+		}
 		size_t n = answer(f, &m, rsp, sizeof(rsp));
 
 		if (m.hdr.opcode != f->op || f->twist == TWIST_NONE ||
@@ -265,7 +273,12 @@ static void fake_connection(struct fake *f, int fd, int k)
 	};
 	f->hdgst = (r.features & PRB_FEAT_HDGST) != 0;
 	f->ddgst = (r.features & PRB_FEAT_DDGST) != 0;
-	send_all(fd, buf, (size_t)prb_hello_rsp_encode(&r, buf, sizeof(buf)));
+	size_t n = (size_t)prb_hello_rsp_encode(&r, buf, sizeof(buf));
+	if (f->hello_mangle) {
+		f->hello_mangle(buf, &n);
+		f->hdgst = f->ddgst = false; /* libprb will not have granted them */
+	}
+	send_all(fd, buf, n);
 	serve(fd, f);
 }
 
@@ -359,6 +372,33 @@ static void mangle_plen(uint8_t *p, size_t *len)
 	put_le32(p + PRB_HDR_PLEN_OFFSET, 3u << 20);
 }
 
+static void mangle_hello_flag(uint8_t *p, size_t *len)
+{
+	p[PRB_HDR_FLAGS_OFFSET] = PRB_HDR_HDGST; /* PRB-DGST-3: never on HELLO */
+	put_le32(p + PRB_HDR_PLEN_OFFSET, (uint32_t)*len + PRB_HDGST_SIZE);
+	put_le32(p + *len, prb_crc32c(p, *len));
+	memset(p + *len + PRB_CRC32C_SIZE, 0, PRB_HDGST_SIZE - PRB_CRC32C_SIZE);
+	*len += PRB_HDGST_SIZE;
+}
+
+static void mangle_hello_version(uint8_t *p, size_t *len)
+{
+	(void)len;
+	p[PRB_HELLO_RSP_VERSION_OFFSET] = PRB_VERSION + 1;
+}
+
+static void mangle_hello_reserved(uint8_t *p, size_t *len)
+{
+	(void)len;
+	p[PRB_HELLO_RSP_RESERVED0_OFFSET] = 1;
+}
+
+static void mangle_reserved_flag(uint8_t *p, size_t *len)
+{
+	(void)len;
+	p[PRB_HDR_FLAGS_OFFSET] |= 0x80; /* a bit hdr_flags does not define */
+}
+
 static void mangle_digest(uint8_t *p, size_t *len)
 {
 	p[*len - 5] ^= 1; /* inside the header digest */
@@ -399,9 +439,28 @@ static void mangle_status_high(uint8_t *p, size_t *len)
 	make_unknown_error(p, len, UNKNOWN_STATUS_HIGH);
 }
 
-/* A KEEPALIVE answer breaks the rules: the connection ends with `status`. */
+/* What libprb must have sent before closing; reason 0: no TERM at all. */
+struct want_term {
+	uint16_t reason;
+	uint32_t offset;
+	int64_t tag; /* -1: the tag of the twisted answer, whatever it was */
+};
+
+static void expect_term(const struct fake *f, struct want_term w)
+{
+	EXPECT(f->got_term, w.reason != 0);
+	if (!f->got_term || !w.reason)
+		return;
+	EXPECT(f->term.reason, w.reason);
+	EXPECT(f->term.error_offset, w.offset);
+	if (w.tag >= 0)
+		EXPECT(f->term.hdr.tag, w.tag);
+	EXPECT(f->term.hdr.flags, f->hdgst ? PRB_HDR_HDGST : 0); /* PRB-TERM-3 */
+}
+
+/* A KEEPALIVE answer breaks the rules: the connection ends with `status` and a TERM. */
 static void run_mangled(const char *name, void (*fn)(uint8_t *, size_t *), uint32_t want,
-			int status)
+			int status, struct want_term term)
 {
 	struct fake f = {.grant_features = ~0u,
 			 .hello_depth = -1,
@@ -418,6 +477,7 @@ static void run_mangled(const char *name, void (*fn)(uint8_t *, size_t *), uint3
 		EXPECT(prb_keepalive(s), -ENOTCONN);
 	}
 	fake_finish(&f, &s);
+	expect_term(&f, term);
 }
 
 /* Reap until \p want completions are in c (or reaping fails). \return how many. */
@@ -503,6 +563,9 @@ static void run_read(const char *name, enum twist twist, uint32_t want, int resu
 		EXPECT(s != NULL && m != NULL, true);
 	}
 	fake_finish(&f, &s);
+	/* PRB-PDU-16, check 9: a payload longer than asked. No TERM for a data digest. */
+	expect_term(&f, (struct want_term){status == -EPROTO ? PRB_TERM_BAD_HEADER : 0,
+					   PRB_HDR_PLEN_OFFSET, -1});
 }
 
 /* Answers to two requests arrive in the other order: both complete right. */
@@ -552,6 +615,9 @@ static void run_list(const char *name, uint32_t count, int result, int status)
 			EXPECT(ext[result - 1].addr, (uint64_t)(result - 1) * 2 * PRB_BLOCK_SIZE);
 	}
 	fake_finish(&f, &s);
+	/* More extents than asked: a response libprb cannot take, BAD_HEADER. */
+	expect_term(&f, (struct want_term){status == -EPROTO ? PRB_TERM_BAD_HEADER : 0,
+					   PRB_HDR_PLEN_OFFSET, -1});
 }
 
 /*
@@ -601,6 +667,42 @@ static void run_hello(void)
 	EXPECT(s == NULL, true);
 	pthread_join(f.tid, NULL);
 	close(f.lfd);
+	expect_term(&f,
+		    (struct want_term){PRB_TERM_BAD_HEADER, PRB_HELLO_RSP_QUEUE_DEPTH_OFFSET, -1});
+
+	/* PRB-HELLO-24: the TERM for each kind of bad answer to HELLO. */
+	static const struct {
+		const char *name;
+		void (*fn)(uint8_t *, size_t *);
+		struct want_term term;
+	} bad[] = {
+		{"HELLO answer: bad magic", mangle_magic, {PRB_TERM_BAD_HEADER, 0, 0}},
+		{"HELLO answer: digest flag",
+		 mangle_hello_flag,
+		 {PRB_TERM_HEADER_DIGEST, PRB_HDR_FLAGS_OFFSET, -1}},
+		{"HELLO answer: another tag",
+		 mangle_tag,
+		 {PRB_TERM_SEQUENCE, PRB_HDR_TAG_OFFSET, -1}},
+		{"HELLO answer: not HELLO",
+		 mangle_opcode,
+		 {PRB_TERM_SEQUENCE, PRB_HDR_OPCODE_OFFSET, -1}},
+		{"HELLO answer: version 2",
+		 mangle_hello_version,
+		 {PRB_TERM_NO_VERSION, PRB_HELLO_RSP_VERSION_OFFSET, -1}},
+		{"HELLO answer: reserved field",
+		 mangle_hello_reserved,
+		 {PRB_TERM_BAD_HEADER, PRB_HELLO_RSP_RESERVED0_OFFSET, -1}},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f = (struct fake){
+			.grant_features = ~0u, .hello_depth = -1, .hello_mangle = bad[i].fn};
+		scenario_name = bad[i].name;
+		s = fake_connect(&f, 0, -EPROTO);
+		EXPECT(s == NULL, true);
+		pthread_join(f.tid, NULL);
+		close(f.lfd);
+		expect_term(&f, bad[i].term);
+	}
 
 	f = (struct fake){.hello_status = PRB_ST_ENOTSUP, .hello_depth = -1};
 	scenario_name = "HELLO refused (no common version)";
@@ -682,15 +784,24 @@ int main(void)
 {
 	const uint32_t digests = PRB_FEATURE_HEADER_DIGEST | PRB_FEATURE_DATA_DIGEST;
 
-	run_mangled("bad magic", mangle_magic, 0, -EPROTO);
-	run_mangled("unknown tag", mangle_tag, 0, -EPROTO);
-	run_mangled("wrong opcode", mangle_opcode, 0, -EPROTO);
-	run_mangled("request to initiator", mangle_request_dir, 0, -EPROTO);
-	run_mangled("oversize plen", mangle_plen, 0, -EPROTO);
+	/* PRB-PDU-16..18 and PRB-TERM-2: which TERM libprb sends for each fault. */
+	run_mangled("bad magic", mangle_magic, 0, -EPROTO,
+		    (struct want_term){PRB_TERM_BAD_HEADER, PRB_HDR_MAGIC_OFFSET, 0});
+	run_mangled("unknown tag", mangle_tag, 0, -EPROTO,
+		    (struct want_term){PRB_TERM_SEQUENCE, PRB_HDR_TAG_OFFSET, -1});
+	run_mangled("wrong opcode", mangle_opcode, 0, -EPROTO,
+		    (struct want_term){PRB_TERM_SEQUENCE, PRB_HDR_OPCODE_OFFSET, -1});
+	run_mangled("request to initiator", mangle_request_dir, 0, -EPROTO,
+		    (struct want_term){PRB_TERM_SEQUENCE, PRB_HDR_OPCODE_OFFSET, -1});
+	run_mangled("oversize plen", mangle_plen, 0, -EPROTO,
+		    (struct want_term){PRB_TERM_PDU_TOO_LARGE, PRB_HDR_PLEN_OFFSET, -1});
+	run_mangled("reserved header flag", mangle_reserved_flag, 0, -EPROTO,
+		    (struct want_term){PRB_TERM_BAD_HEADER, PRB_HDR_FLAGS_OFFSET, -1});
 	run_unknown_status("unknown status", mangle_status, 0);
 	run_unknown_status("unknown status, both bytes", mangle_status_high, 0);
 	run_unknown_status("unknown status with digests", mangle_status, digests);
-	run_mangled("header digest", mangle_digest, PRB_FEATURE_HEADER_DIGEST, -EBADMSG);
+	run_mangled("header digest", mangle_digest, PRB_FEATURE_HEADER_DIGEST, -EBADMSG,
+		    (struct want_term){PRB_TERM_HEADER_DIGEST, PRB_HDR_SIZE, -1});
 	run_read("READ ok", TWIST_NONE, 0, 0, 0);
 	run_read("READ ok with digests", TWIST_NONE, digests, 0, 0);
 	run_read("READ in 7-byte pieces", TWIST_SLOW, digests, 0, 0);
