@@ -221,6 +221,34 @@ uint64_t cf_addr(uint64_t i)
 	return block << PRB_BLOCK_SHIFT;
 }
 
+uint64_t cf_top_addr(uint64_t i)
+{
+	return (uint64_t)0 - (i << PRB_BLOCK_SHIFT);
+}
+
+bool cf_use_top(struct prb_session *s, uint64_t blocks)
+{
+	struct prb_list_iter *it = NULL;
+	struct prb_list_extent e;
+	int ret;
+
+	CF_SETUP(CF_REQ_LIST)
+		CF_RC_FATAL(prb_list_new(s, cf_top_addr(blocks), &it), 0);
+	ret = prb_list_next(it, &e);
+	prb_list_delete(&it);
+	CF_SETUP(CF_REQ_LIST)
+		CF_CHECK_FATAL(ret >= 0, "libprb LIST: %s", prb_strerror(ret));
+	if (ret == 1) {
+		cf_skip("the top %llu blocks of the address space are in use (block 0x%llx is "
+			"allocated): this test needs them free",
+			(unsigned long long)blocks,
+			(unsigned long long)(e.addr >> PRB_BLOCK_SHIFT));
+		return false;
+	}
+	cf_ctx.top_blocks = blocks;
+	return true;
+}
+
 void cf_skip(const char *fmt, ...)
 {
 	va_list ap;

@@ -20,6 +20,7 @@ struct cf_state {
 	uint32_t default_features;
 	uint64_t region_base; /* block number of region 0 */
 	size_t test_index;
+	uint64_t top_blocks; /* the running test uses the top blocks of the space (cf_use_top) */
 	struct cf_result *current;
 	bool rdma; /* rdma:// URL: libprb only, no raw TCP sender */
 	struct cf_conn *tracked[MAX_TRACKED];

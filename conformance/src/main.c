@@ -57,11 +57,13 @@ static int list_tests(const struct cf_options *opt)
 			match |= fnmatch(opt->patterns[p], t->name, 0) == 0;
 		if (!match)
 			continue;
-		char features[64];
-		snprintf(needs, sizeof(needs), "%s%s%s%s%s",
+		char features[64], blocks[32] = "";
+		if (cf_needs_blocks(t->needs))
+			snprintf(blocks, sizeof(blocks), "blocks:%u,", cf_needs_blocks(t->needs));
+		snprintf(needs, sizeof(needs), "%s%s%s%s%s%s",
 			 t->needs & CF_DESTRUCTIVE ? "destructive," : "",
 			 t->needs & CF_RESTART ? "restart," : "",
-			 t->needs & CF_GRACEFUL ? "shutdown," : "",
+			 t->needs & CF_GRACEFUL ? "shutdown," : "", blocks,
 			 t->feature ? cf_feature_names(t->feature, features, sizeof(features)) : "",
 			 t->feature ? "," : "");
 		if (needs[0])

@@ -53,23 +53,20 @@ static void add_failure_text(const char *line)
 	r->failures = p;
 }
 
-/* Free whatever the test left allocated in its region (FORCE: its handles may live). */
-static void cleanup_region(void)
+/*
+ * Free up to 256 extents of [start, end) (FORCE: handles may live). Collect first: freeing
+ * while iterating would move the listing under our feet. \return extents found, or -1.
+ */
+static int free_some(struct prb_session *s, uint64_t start, uint64_t end)
 {
-	uint64_t start = cf_addr(0), end = cf_addr((uint64_t)1 << REGION_SHIFT);
-	struct prb_session *s = cf_context_session(0, NULL);
 	struct prb_list_iter *it = NULL;
-	struct prb_list_extent e;
-
-	if (!s || prb_list_new(s, start, &it) < 0) {
-		printf("    [WARNING] cleanup: cannot list the brick\n");
-		prb_disconnect(&s);
-		return;
-	}
-	/* Collect first: freeing while iterating would move the listing under our feet. */
-	struct prb_list_extent found[256];
+	struct prb_list_extent e, found[256];
 	size_t n = 0;
-	while (n < 256 && prb_list_next(it, &e) == 1 && e.addr < end)
+
+	if (prb_list_new(s, start, &it) < 0)
+		return -1;
+	/* end 0 stands for 2^64 */
+	while (n < 256 && prb_list_next(it, &e) == 1 && e.addr >= start && (e.addr < end || !end))
 		found[n++] = e;
 	prb_list_delete(&it);
 	for (size_t i = 0; i < n; i++) {
@@ -82,7 +79,42 @@ static void cleanup_region(void)
 			done += count;
 		}
 	}
+	return (int)n;
+}
+
+/* Free whatever is allocated in [start, end) (end 0: 2^64), however many extents. */
+static void free_all(struct prb_session *s, uint64_t start, uint64_t end, const char *what)
+{
+	int n = s ? 1 : -1;
+
+	/* Each round frees what it found: a few rounds empty any region a test fills. */
+	for (int round = 0; n > 0 && round < 64; round++)
+		n = free_some(s, start, end);
+	if (n != 0)
+		printf("    [WARNING] cleanup: cannot %s %s\n", n < 0 ? "list" : "empty", what);
+}
+
+/* Free whatever the test left allocated in its region, and at the top if it used that. */
+static void cleanup_region(void)
+{
+	struct prb_session *s = cf_context_session(0, NULL);
+
+	free_all(s, cf_addr(0), cf_addr((uint64_t)1 << REGION_SHIFT), "the test's region");
+	if (cf_ctx.top_blocks)
+		free_all(s, cf_top_addr(cf_ctx.top_blocks), 0, "the top of the address space");
+	cf_ctx.top_blocks = 0;
 	prb_disconnect(&s);
+}
+
+/* Free blocks of the brick now (INFO), or -1 when it cannot be asked. */
+static long long brick_free_blocks(void)
+{
+	struct prb_session *s = cf_context_session(0, NULL);
+	struct prb_brick_info info;
+	long long n = s && prb_info(s, &info) == 0 ? (long long)info.free_blocks : -1;
+
+	prb_disconnect(&s);
+	return n;
 }
 
 /* Does a --test pattern (or the absence of any) select this test? */
@@ -133,6 +165,17 @@ static const char *skip_reason(const struct cf_test *t, char *buf, size_t size, 
 		return "needs a brick restart: run with --restart-cmd CMD";
 	if ((t->needs & CF_GRACEFUL) && !cf_ctx.opt->graceful_cmd)
 		return "needs a clean brick shutdown: run with --graceful-restart-cmd CMD";
+	if (cf_needs_blocks(t->needs)) {
+		unsigned want = cf_needs_blocks(t->needs);
+		long long free_blocks = brick_free_blocks();
+		if (free_blocks < want) {
+			snprintf(buf, size,
+				 "needs a brick with %u free blocks (%u MiB), this one has %lld: "
+				 "a full run needs a larger brick",
+				 want, want * (PRB_BLOCK_SIZE >> 20), free_blocks);
+			return buf;
+		}
+	}
 	if (t->feature && (cf_ctx.brick.features & t->feature) != t->feature) {
 		char names[96];
 		snprintf(

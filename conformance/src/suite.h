@@ -23,13 +23,25 @@ enum cf_needs {
 	CF_GRACEFUL = 1U << 2,	  /* shuts the brick down cleanly: --graceful-restart-cmd */
 };
 
+/*
+ * The free blocks a test needs, when more than the few dozen any test may use, go in the
+ * bits of `needs` above the flags: CF_NEEDS_BLOCKS(1100). On a brick with fewer free
+ * blocks the runner skips the test and says so (the run is then not a full one).
+ */
+#define CF_BLOCKS_SHIFT	   8U
+#define CF_NEEDS_BLOCKS(n) ((unsigned)(n) << CF_BLOCKS_SHIFT)
+static inline unsigned cf_needs_blocks(unsigned needs)
+{
+	return needs >> CF_BLOCKS_SHIFT;
+}
+
 /* One row of the registration table. */
 struct cf_test {
 	const char *name; /* Family.Suite.Test */
 	void (*fn)(void);
 	const char *reqs; /* requirement IDs of spec/PROTOCOL.md it checks, space-separated */
 	bool mandatory;	  /* false: an optional feature; skipped when the brick lacks it */
-	unsigned needs;	  /* enum cf_needs */
+	unsigned needs;	  /* enum cf_needs, | CF_NEEDS_BLOCKS(n) */
 	uint32_t feature; /* PRB_FEAT_* the brick must grant, 0 for none */
 	const char *doc;  /* what the test checks, one line */
 };
@@ -100,6 +112,15 @@ void cf_defer(void (*fn)(void *), void *arg);
 
 /** Logical address of block \p i of the running test's own region (2^20 blocks, random base). */
 uint64_t cf_addr(uint64_t i);
+
+/** Address of the block \p i blocks below the top of the address space (1: the last block). */
+uint64_t cf_top_addr(uint64_t i);
+/**
+ * Take the top \p blocks blocks of the 64-bit address space for the running test, which the
+ * runner frees after it as it frees the test's region. When any of them is allocated already
+ * (someone else uses the top of the space), the test is skipped: \return false.
+ */
+bool cf_use_top(struct prb_session *s, uint64_t blocks);
 
 /** Mark the running test skipped with a reason (it should return right after). */
 void cf_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
