@@ -451,6 +451,10 @@ int prb_brick_cas(struct prb_session *s, uint64_t handle, uint32_t offset, uint6
 	if (err < 0)
 		return err;
 	*original = load_le64(word);
+#ifdef PRB_MUTANT_ATOMICS_32BIT
+	/* mutant (conformance/mutants.txt): CAS compares the low 32 bits only */
+	compare = (*original & ~UINT64_C(0xFFFFFFFF)) | (compare & UINT64_C(0xFFFFFFFF));
+#endif
 #ifdef PRB_MUTANT_CAS_ALWAYS_STORES
 	compare = *original; /* mutant (conformance/mutants.txt): the swap always happens */
 #endif
@@ -468,6 +472,11 @@ int prb_brick_fadd(struct prb_session *s, uint64_t handle, uint32_t offset, uint
 	if (err < 0)
 		return err;
 	*original = load_le64(word);
+#ifdef PRB_MUTANT_ATOMICS_32BIT
+	/* mutant (conformance/mutants.txt): the sum is kept in 32 bits, the high half lost */
+	store_le64(word, (uint32_t)(*original + add));
+	return 0;
+#endif
 	store_le64(word, *original + add);
 	return 0;
 }

@@ -780,6 +780,20 @@ static void conn_write_begin(struct prb_conn *c, const struct prb_write_req *req
 	c->wr_map = NULL;
 	c->wr_status = PRB_ST_OK;
 	c->wr_crc_on = false;
+#ifdef PRB_MUTANT_WRITE_PARTIAL_STORE
+	/* mutant (conformance/mutants.txt): an out-of-range WRITE stores the bytes that fit (the
+	 * payload lands in the bounce buffer; conn_write_end copies them, then answers ERANGE) */
+	if (err == -ERANGE && !c->ddgst && req->offset < PRB_BLOCK_SIZE &&
+	    prb_brick_access(c->session, req->handle, req->offset, PRB_BLOCK_SIZE - req->offset,
+			     true, &m) == 0 &&
+	    (c->bounce || (c->bounce = malloc(c->lim.max_data)))) {
+		c->sink_dst = c->bounce;
+		c->wr_map = m;
+		c->wr_offset = req->offset;
+		c->wr_status = PRB_ST_ERANGE;
+		return;
+	}
+#endif
 	if (err < 0) {
 		c->wr_status = prb_status_from_errno(err);
 		conn_write_digest_dropped(c);
@@ -820,6 +834,10 @@ static void conn_write_end(struct prb_conn *c, bool digest_ok)
 		return;
 	}
 	if (c->wr_status != PRB_ST_OK) {
+#ifdef PRB_MUTANT_WRITE_PARTIAL_STORE
+		if (c->wr_status == PRB_ST_ERANGE && m)
+			memcpy(m->data + c->wr_offset, c->bounce, PRB_BLOCK_SIZE - c->wr_offset);
+#endif
 		conn_error_rsp(c, c->wr_status);
 		return;
 	}

@@ -51,6 +51,70 @@ static void basic_zeroed(void)
 	}
 }
 
+/* Map block \p i of the region and compare all of it with \p want (NULL: zeros). */
+static void check_block(struct prb_session *s, uint64_t addr, const uint8_t *want, uint8_t *back,
+			const char *what)
+{
+	struct prb_mapping *m = cf_session_map(s, addr, PRB_MAPPING_RO);
+
+	CF_SETUP(CF_REQ_READ)
+		CF_RC_FATAL(prb_read(m, 0, back, PRB_BLOCK_SIZE), 0);
+	for (uint32_t i = 0; i < PRB_BLOCK_SIZE; i++) {
+		if (back[i] != (want ? want[i] : 0)) {
+			CF_CHECK(false, "%s: block at 0x%llx, byte %u is 0x%02x, expected 0x%02x",
+				 what, (unsigned long long)addr, i, back[i], want ? want[i] : 0);
+			break;
+		}
+	}
+	CF_SETUP(CF_REQ_UNMAP)
+		CF_RC(prb_unmap(&m), 0);
+}
+
+/* Fill every byte of the block at \p addr with the pattern of \p seed. */
+static void fill_block(struct prb_session *s, uint64_t addr, uint8_t *buf, uint64_t seed)
+{
+	struct prb_mapping *m = cf_session_map(s, addr, PRB_MAPPING_RW);
+
+	cf_pattern(buf, PRB_BLOCK_SIZE, seed);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_RC_FATAL(prb_write(m, 0, buf, PRB_BLOCK_SIZE), 0);
+	CF_SETUP(CF_REQ_FLUSH)
+		CF_RC_FATAL(prb_flush(m, 0, PRB_BLOCK_SIZE), 0);
+	CF_SETUP(CF_REQ_UNMAP)
+		CF_RC_FATAL(prb_unmap(&m), 0);
+}
+
+/*
+ * A range freed in one FREE reads as zeros in every byte of every block when allocated again,
+ * in one range and block by block (whichever slots the brick hands out next).
+ */
+static void range_zeroed(void)
+{
+	enum { N = 4 };
+	struct prb_session *s = cf_session();
+	uint8_t *buf = cf_mem(PRB_BLOCK_SIZE), *back = cf_mem(PRB_BLOCK_SIZE);
+
+	for (int round = 0; round < 2; round++) {
+		CF_SETUP(CF_REQ_ALLOC)
+			CF_RC_FATAL(prb_alloc(s, cf_addr(0), N), 0);
+		for (uint64_t b = 0; b < N; b++)
+			fill_block(s, cf_addr(b), buf, 100 + b);
+		CF_SETUP(CF_REQ_FREE)
+			CF_RC_FATAL(prb_free(s, cf_addr(0), N, 0), 0);
+		if (round == 0) {
+			CF_RC_FATAL(prb_alloc(s, cf_addr(0), N), 0);
+		} else {
+			for (uint64_t b = 0; b < N; b++)
+				CF_RC_FATAL(prb_alloc(s, cf_addr(N - 1 - b), 1), 0);
+		}
+		for (uint64_t b = 0; b < N; b++)
+			check_block(s, cf_addr(b), NULL, back,
+				    "a block of a freed range, allocated again");
+		CF_SETUP(CF_REQ_FREE)
+			CF_RC_FATAL(prb_free(s, cf_addr(0), N, 0), 0);
+	}
+}
+
 static void align_unaligned(void)
 {
 	struct cf_conn *c = cf_connect();
@@ -198,6 +262,9 @@ const struct cf_test cf_tests_alloc[] = {
 	 "ALLOC of an allocated block: EEXIST, from any connection"},
 	{"Alloc.Basic.Zeroed", basic_zeroed, "PRB-ALLOC-6 PRB-FREE-8 PRB-SEC-2", true, 0, 0,
 	 "a newly allocated block reads as zeros, also after FREE of written data"},
+	{"Alloc.Range.Zeroed", range_zeroed, "PRB-ALLOC-6 PRB-FREE-8 PRB-SEC-2", true, 0, 0,
+	 "blocks of a range written whole and freed in one FREE read as zeros in every byte when "
+	 "allocated again (one range, or block by block)"},
 	{"Alloc.Args.Unaligned", align_unaligned, "PRB-ALLOC-1 PRB-REQ-4", true, 0, 0,
 	 "unaligned address: EINVAL, nothing allocated"},
 	{"Alloc.Args.Count", count_bounds, "PRB-ALLOC-1 PRB-REQ-3", true, 0, 0,

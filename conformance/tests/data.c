@@ -79,26 +79,76 @@ static void rw_cross_connection(void)
 	}
 }
 
+/* Compare \p len bytes read back with what they should be; say where the first difference is. */
+static void check_bytes(const uint8_t *got, const uint8_t *want, uint32_t len, uint32_t at,
+			const char *what)
+{
+	for (uint32_t i = 0; i < len; i++) {
+		if (got[i] != want[i]) {
+			CF_CHECK(false, "%s: byte %u is 0x%02x, expected 0x%02x", what, at + i,
+				 got[i], want[i]);
+			return;
+		}
+	}
+}
+
+/*
+ * A WRITE past the end of the block: ERANGE. Its payload is the complement of the bytes it
+ * would cover, so that any byte it stores shows.
+ */
+static void write_out_of_range(struct cf_conn *c, uint64_t h, const uint8_t *block, uint32_t offset,
+			       uint32_t length)
+{
+	uint8_t payload[16];
+	char got[96];
+	int st;
+
+	for (uint32_t i = 0; i < length && i < sizeof(payload); i++)
+		payload[i] = (uint64_t)offset + i < PRB_BLOCK_SIZE ? (uint8_t)~block[offset + i]
+								   : (uint8_t)(0xA5 + i);
+	st = cf_write(c, h, offset, length, payload);
+	CF_CHECK(st == PRB_ST_ERANGE, "WRITE of %u bytes at offset %u: expected ERANGE, got %s%s%s",
+		 length, offset, cf_status_str(st, got, sizeof(got)), st < 0 ? ": " : "",
+		 st < 0 ? c->detail : "");
+}
+
+/*
+ * Out-of-range READ, WRITE and FLUSH get ERANGE, and a refused WRITE stores nothing, not even
+ * the bytes that would fit: the block holds a pattern and the whole block is read back.
+ */
 static void bounds_erange(void)
 {
 	uint64_t h;
 	struct cf_conn *c = cf_connect_mapped(&h);
-	uint8_t buf[16] = {0};
+	uint8_t *block = cf_mem(PRB_BLOCK_SIZE), *back = cf_mem(PRB_BLOCK_SIZE);
+	uint8_t buf[16];
 
+	cf_pattern(block, PRB_BLOCK_SIZE, 61);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_ST_FATAL(c, cf_write_big(c, h, 0, PRB_BLOCK_SIZE, block), PRB_ST_OK);
 	/* The last byte is inside, one more is out. */
 	CF_ST(c, cf_read(c, h, PRB_BLOCK_SIZE - 1, 1, buf), PRB_ST_OK);
-	CF_ST(c, cf_write(c, h, PRB_BLOCK_SIZE - 1, 1, buf), PRB_ST_OK);
+	CF_CHECK(buf[0] == block[PRB_BLOCK_SIZE - 1],
+		 "READ of the last byte: 0x%02x, expected 0x%02x", buf[0],
+		 block[PRB_BLOCK_SIZE - 1]);
+	block[PRB_BLOCK_SIZE - 1] = (uint8_t)~block[PRB_BLOCK_SIZE - 1];
+	CF_ST(c, cf_write(c, h, PRB_BLOCK_SIZE - 1, 1, block + PRB_BLOCK_SIZE - 1), PRB_ST_OK);
 	CF_ST(c, cf_read(c, h, PRB_BLOCK_SIZE - 1, 2, buf), PRB_ST_ERANGE);
-	CF_ST(c, cf_write(c, h, PRB_BLOCK_SIZE - 1, 2, buf), PRB_ST_ERANGE);
 	CF_ST(c, cf_read(c, h, PRB_BLOCK_SIZE, 1, buf), PRB_ST_ERANGE);
-	CF_ST(c, cf_write(c, h, PRB_BLOCK_SIZE, 1, buf), PRB_ST_ERANGE);
-	CF_ST(c, cf_write(c, h, PRB_BLOCK_SIZE - 8, 16, buf), PRB_ST_ERANGE);
+	write_out_of_range(c, h, block, PRB_BLOCK_SIZE - 1, 2);
+	write_out_of_range(c, h, block, PRB_BLOCK_SIZE, 1);
+	write_out_of_range(c, h, block, PRB_BLOCK_SIZE - 8, 16);
+	write_out_of_range(c, h, block, PRB_BLOCK_SIZE - 15, 16);
 	/* offset + length wraps 32 bits. */
 	CF_ST(c, cf_read(c, h, 0xFFFFFFF8U, 16, buf), PRB_ST_ERANGE);
-	CF_ST(c, cf_write(c, h, 0xFFFFFFF8U, 16, buf), PRB_ST_ERANGE);
+	write_out_of_range(c, h, block, 0xFFFFFFF8U, 16);
 	CF_ST(c, cf_flush(c, h, PRB_BLOCK_SIZE - 1, 2), PRB_ST_ERANGE);
 	CF_ST(c, cf_flush(c, h, 0xFFFFFFF8U, 16), PRB_ST_ERANGE);
 	CF_ST(c, cf_flush(c, h, 0, PRB_BLOCK_SIZE), PRB_ST_OK);
+	/* Only the accepted one-byte WRITE changed the block. */
+	CF_SETUP(CF_REQ_READ)
+		CF_ST_FATAL(c, cf_read_big(c, h, 0, PRB_BLOCK_SIZE, back), PRB_ST_OK);
+	check_bytes(back, block, PRB_BLOCK_SIZE, 0, "after refused out-of-range WRITEs");
 }
 
 static void length_invalid(void)
@@ -201,8 +251,9 @@ const struct cf_test cf_tests_data[] = {
 	 "an acknowledged WRITE is visible to another connection's READ"},
 	{"Data.ReadWrite.Pipelined", read_pipelined, "PRB-TAG-3 PRB-TAG-4 PRB-DATA-6", true, 0, 0,
 	 "pipelined READs each return their own bytes"},
-	{"Data.Bounds.Erange", bounds_erange, "PRB-DATA-4 PRB-SEC-1", true, 0, 0,
-	 "offset + length beyond 2 MiB (also wrapping 32 bits): ERANGE; the last byte is fine"},
+	{"Data.Bounds.Erange", bounds_erange, "PRB-DATA-4 PRB-DATA-10 PRB-SEC-1", true, 0, 0,
+	 "offset + length beyond 2 MiB (also wrapping 32 bits): ERANGE, not a byte stored (the "
+	 "whole block read back); the last byte is fine"},
 	{"Data.Bounds.Length", length_invalid, "PRB-DATA-1", true, 0, 0,
 	 "length 0 or above max_data: EINVAL"},
 	{"Data.ReadOnly.Eperm", ro_eperm, "PRB-DATA-3 PRB-DATA-8 PRB-DATA-10 PRB-FLUSH-3", true, 0,

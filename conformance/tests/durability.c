@@ -63,6 +63,13 @@ static void allocations_and_data(void)
 		CF_RC_FATAL(prb_write(m20, PRB_BLOCK_SIZE - 4096, data, 4096), 0);
 	CF_RC_FATAL(prb_flush(m20, PRB_BLOCK_SIZE - 4096, 2048), 0);
 	CF_RC_FATAL(prb_flush(m20, PRB_BLOCK_SIZE - 2048, 2048), 0);
+	/* Block 1 written and flushed whole, up to its last byte. */
+	uint8_t *whole = cf_mem(PRB_BLOCK_SIZE);
+	cf_pattern(whole, PRB_BLOCK_SIZE, 2025);
+	struct prb_mapping *m1 = cf_session_map(s, cf_addr(1), PRB_MAPPING_RW);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_RC_FATAL(prb_write(m1, 0, whole, PRB_BLOCK_SIZE), 0);
+	CF_RC_FATAL(prb_flush(m1, 0, PRB_BLOCK_SIZE), 0);
 	/* Unflushed bytes in block 8. */
 	struct prb_mapping *m8 = cf_session_map(s, cf_addr(8), PRB_MAPPING_RW);
 	CF_SETUP(CF_REQ_WRITE)
@@ -112,6 +119,21 @@ static void allocations_and_data(void)
 	CF_SETUP(CF_REQ_READ)
 		CF_RC(prb_read(n20, PRB_BLOCK_SIZE - 4096, back, 4096), 0);
 	CF_CHECK(memcmp(data, back, 4096) == 0, "flushed data of block 20 lost in the crash");
+	/* Every byte of block 1, the last ones included. */
+	uint8_t *whole_back = cf_mem(PRB_BLOCK_SIZE);
+	struct prb_mapping *n1 = NULL;
+	CF_RC_FATAL(prb_map(s, cf_addr(1), PRB_MAPPING_EXCL, &n1), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(n1, 0, whole_back, PRB_BLOCK_SIZE), 0);
+	for (uint32_t i = 0; i < PRB_BLOCK_SIZE; i++) {
+		if (whole_back[i] != whole[i]) {
+			CF_CHECK(false,
+				 "block 1, flushed whole: byte %u is 0x%02x after the crash, "
+				 "expected 0x%02x",
+				 i, whole_back[i], whole[i]);
+			break;
+		}
+	}
 	/* Unflushed bytes hold the old value (zero) or the written one, nothing else. */
 	struct prb_mapping *n8 = NULL;
 	CF_RC_FATAL(prb_map(s, cf_addr(8), PRB_MAPPING_EXCL, &n8), 0);

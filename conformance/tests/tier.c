@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tiering (feature TIERING; destructive: fills fast memory): blocks move to the tier
- * under pressure, come back on MAP with their contents, mapped blocks never move, and
- * MAP of a tiered block when every fast slot is pinned gets ENOMEM.
+ * under pressure, come back on MAP with every byte of their contents, mapped blocks never
+ * move, and MAP of a tiered block when every fast slot is pinned gets ENOMEM.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "suite.h"
 
-/* Allocate fast_blocks + extra blocks, each with its own 4 KiB pattern. */
+/* Allocate fast_blocks + extra blocks, each filled whole with its own pattern. */
 static uint64_t fill(struct cf_conn *c, uint64_t extra, struct prb_info_rsp *info)
 {
-	uint8_t data[4096];
+	uint8_t *data = cf_mem(PRB_BLOCK_SIZE);
 	uint64_t h, n;
 
 	CF_ST_FATAL(c, cf_info(c, info), PRB_ST_OK);
@@ -28,11 +28,11 @@ static uint64_t fill(struct cf_conn *c, uint64_t extra, struct prb_info_rsp *inf
 			CF_ST_FATAL(c, cf_alloc(c, cf_addr(b), 1), PRB_ST_OK);
 		CF_SETUP(CF_REQ_MAP)
 			CF_ST_FATAL(c, cf_map(c, cf_addr(b), PRB_MAP_WRITE, &h), PRB_ST_OK);
-		cf_pattern(data, sizeof(data), b + 1);
+		cf_pattern(data, PRB_BLOCK_SIZE, b + 1);
 		CF_SETUP(CF_REQ_WRITE)
-			CF_ST_FATAL(c, cf_write(c, h, 8192, sizeof(data), data), PRB_ST_OK);
+			CF_ST_FATAL(c, cf_write_big(c, h, 0, PRB_BLOCK_SIZE, data), PRB_ST_OK);
 		CF_SETUP(CF_REQ_FLUSH)
-			CF_ST_FATAL(c, cf_flush(c, h, 8192, sizeof(data)), PRB_ST_OK);
+			CF_ST_FATAL(c, cf_flush(c, h, 0, PRB_BLOCK_SIZE), PRB_ST_OK);
 		CF_SETUP(CF_REQ_UNMAP)
 			CF_ST_FATAL(c, cf_unmap(c, h), PRB_ST_OK);
 	}
@@ -66,15 +66,26 @@ static void states(struct cf_conn *c, uint64_t n, uint64_t *resident, uint64_t *
 	}
 }
 
-/* Does block b still hold the pattern fill() wrote? */
-static bool block_intact(struct cf_conn *c, uint64_t b, uint64_t h)
-{
-	uint8_t data[4096], back[4096];
+/* Two block-sized buffers: the pattern expected, the bytes read back. */
+struct tier_bufs {
+	uint8_t *want, *back;
+};
 
-	cf_pattern(data, sizeof(data), b + 1);
+static struct tier_bufs tier_bufs(void)
+{
+	return (struct tier_bufs){cf_mem(PRB_BLOCK_SIZE), cf_mem(PRB_BLOCK_SIZE)};
+}
+
+/* Where block b first differs from the pattern fill() wrote in all of it, or -1 if nowhere. */
+static long block_changed(struct cf_conn *c, uint64_t b, uint64_t h, struct tier_bufs *t)
+{
+	cf_pattern(t->want, PRB_BLOCK_SIZE, b + 1);
 	CF_SETUP(CF_REQ_READ)
-		CF_ST(c, cf_read(c, h, 8192, sizeof(back), back), PRB_ST_OK);
-	return memcmp(data, back, sizeof(data)) == 0;
+		CF_ST_FATAL(c, cf_read_big(c, h, 0, PRB_BLOCK_SIZE, t->back), PRB_ST_OK);
+	for (long i = 0; i < PRB_BLOCK_SIZE; i++)
+		if (t->want[i] != t->back[i])
+			return i;
+	return -1;
 }
 
 static void map_recall(void)
@@ -82,6 +93,8 @@ static void map_recall(void)
 	struct cf_conn *c = cf_connect();
 	struct prb_info_rsp info, after;
 	uint64_t n = fill(c, 4, &info), resident, tiered, h;
+	struct tier_bufs t = tier_bufs();
+	long at;
 
 	if (n == 0)
 		return;
@@ -100,8 +113,9 @@ static void map_recall(void)
 	/* Every block comes back with its contents, RESIDENT while mapped. */
 	for (uint64_t b = 0; b < n; b++) {
 		CF_ST_FATAL(c, cf_map(c, cf_addr(b), 0, &h), PRB_ST_OK);
-		CF_CHECK(block_intact(c, b, h), "block %llu changed by tiering",
-			 (unsigned long long)b);
+		at = block_changed(c, b, h, &t);
+		CF_CHECK(at < 0, "block %llu changed by tiering (first at byte %ld)",
+			 (unsigned long long)b, at);
 		struct prb_extent e;
 		uint32_t count = 0, flags;
 		uint64_t next;
@@ -119,6 +133,8 @@ static void map_pinned(void)
 	struct cf_conn *c = cf_connect();
 	struct prb_info_rsp info;
 	uint64_t n = fill(c, 2, &info), *h, extra;
+	struct tier_bufs t = tier_bufs();
+	long at;
 
 	if (n == 0)
 		return;
@@ -135,12 +151,14 @@ static void map_pinned(void)
 		 (unsigned long long)tiered);
 	CF_ST(c, cf_map(c, cf_addr(info.fast_blocks), 0, &extra), PRB_ST_ENOMEM);
 	/* The pinned blocks did not move: their contents are there. */
-	CF_CHECK(block_intact(c, 0, h[0]), "a pinned block changed");
+	at = block_changed(c, 0, h[0], &t);
+	CF_CHECK(at < 0, "a pinned block changed (first at byte %ld)", at);
 	/* One slot unpinned: the tiered block comes back (an unmapped block moves out). */
 	CF_SETUP(CF_REQ_UNMAP)
 		CF_ST(c, cf_unmap(c, h[0]), PRB_ST_OK);
 	CF_ST_FATAL(c, cf_map(c, cf_addr(info.fast_blocks), 0, &extra), PRB_ST_OK);
-	CF_CHECK(block_intact(c, info.fast_blocks, extra), "recalled block changed");
+	at = block_changed(c, info.fast_blocks, extra, &t);
+	CF_CHECK(at < 0, "recalled block changed (first at byte %ld)", at);
 }
 
 const struct cf_test cf_tests_tier[] = {
