@@ -237,8 +237,13 @@ int prb_brick_free(struct prb_brick *b, uint64_t addr, uint32_t blocks, uint32_t
 			struct brick_block *blk;
 
 			/* The block goes away with its last mapping: look it up each time. */
-			while ((blk = brick_find_block(b, i)))
+			while ((blk = brick_find_block(b, i))) {
+#ifdef PRB_MUTANT_MAPPINGS_KEPT_ON_FORCE
+				/* mutant (conformance/mutants.txt): the slot stays taken */
+				blk->mappings->session->mappings_count++;
+#endif
 				brick_revoke(b, blk->mappings);
+			}
 		}
 	}
 	return prb_store_free(b->store, block, blocks);

@@ -548,7 +548,11 @@ static void conn_hello(struct prb_conn *c, const struct prb_hello_req *req)
 	c->peer_max_pdu = req->max_pdu;
 	/* Our largest PDU to the peer is a READ response: fixed part, digests, data. One-sided
 	 * verbs carry no PDU: there max_data bounds nothing and is the limit (PRB-HELLO). */
+#ifdef PRB_MUTANT_MAX_DATA_NO_DIGESTS /* mutant (conformance/mutants.txt) */
+	max_data = req->max_pdu - PRB_READ_RSP_SIZE;
+#else
 	max_data = req->max_pdu - PRB_READ_RSP_SIZE - PRB_HDGST_SIZE - PRB_DDGST_SIZE;
+#endif
 	max_data &= ~4095u;
 	if (c->lim.one_sided || max_data > c->lim.max_data)
 		max_data = c->lim.max_data;
@@ -626,8 +630,12 @@ static void conn_map(struct prb_conn *c, const struct prb_map_req *req)
 static void conn_list(struct prb_conn *c, const struct prb_list_req *req)
 {
 	/* PRB-LIST: the response must fit the peer's max_pdu. */
+#ifdef PRB_MUTANT_LIST_FIT_NO_DIGESTS /* mutant (conformance/mutants.txt) */
+	uint32_t fit = (c->peer_max_pdu - PRB_LIST_RSP_SIZE) / 16u;
+#else
 	uint32_t fit = (c->peer_max_pdu - PRB_LIST_RSP_SIZE - PRB_HDGST_SIZE - PRB_DDGST_SIZE) /
 		       16u;
+#endif
 	uint32_t max = req->max_extents < fit ? req->max_extents : fit;
 	struct prb_extent *ext = calloc(max, sizeof(*ext));
 	uint8_t *payload;

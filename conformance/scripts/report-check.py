@@ -8,6 +8,8 @@
 1. Against the real target, a run without --destructive and the restart commands passes
    (exit 0) but says NOT A FULL CONFORMANCE RUN and lists the requirement IDs only the
    skipped tests check (PRB-BOOT-1, PRB-DUR-1, ...); with --require-full it exits 3.
+   A test that needs more free blocks than the (64M) brick has is skipped with the number
+   it needs, and the run is not full either.
 2. Against the EEXIST_IGNORED mutant (ALLOC of an allocated block answers OK), the
    Digest.*.Negotiated tests fail at their EEXIST setup step: the summary and the JUnit
    failure message blame PRB-ALLOC-2, not the PRB-DGST requirements the tests cite, and
@@ -68,6 +70,11 @@ def main() -> int:
            "an ID a test that ran checks is not listed as unchecked", out)
     rc, out = run(args, args.target, ["--require-full", *partial])
     expect(rc == 3, f"--require-full fails a partial run with exit 3 (exit {rc})", out)
+    rc, out = run(args, args.target, ["--test", "List.Pdu.SmallPages"])
+    expect(rc == 0 and re.search(r"\[SKIPPED\] needs a brick with 1100 free blocks", out)
+           and "NOT A FULL CONFORMANCE RUN" in out and "PRB-LIST-10" in out,
+           f"a brick too small: the test says how many blocks it needs, the run is not full "
+           f"and lists its IDs (exit {rc})", out)
 
     # 2. Blame: a broken setup step names its own requirement.
     if args.mutant_eexist:

@@ -171,6 +171,116 @@ static void length_invalid(void)
 	}
 }
 
+/* The initiator max_pdu values of Data.Limits.MaxData: the smallest, one more, and on both sides
+ * of k * min_max_data plus a READ response's fixed part and both digests. */
+static uint32_t limit_max_pdu(size_t i)
+{
+	const uint32_t overhead = PRB_READ_RSP_SIZE + PRB_HDGST_SIZE + PRB_DDGST_SIZE;
+	const uint32_t values[] = {
+		PRB_MIN_MAX_PDU,
+		PRB_MIN_MAX_PDU + 1,
+		3 * PRB_MIN_MAX_DATA + overhead - 1,
+		3 * PRB_MIN_MAX_DATA + overhead,
+		16 * PRB_MIN_MAX_DATA + overhead - 1,
+		CF_RX_MAX,
+	};
+
+	return i < sizeof(values) / sizeof(values[0]) ? values[i] : 0;
+}
+
+/* The block as the test wrote it, and a buffer to read it back. */
+struct limit_block {
+	uint64_t addr;
+	uint8_t *shadow, *back, *payload;
+};
+
+/*
+ * One HELLO of Data.Limits.MaxData: max_data fits both max_pdu values (PRB-HELLO-15); a READ
+ * and a WRITE of max_data bytes at the end of the block work and the data is right (the
+ * receive path fails any PDU above the max_pdu we announced); one byte more is EINVAL and
+ * stores nothing.
+ */
+static void max_data_at(struct limit_block *b, uint32_t max_pdu, uint32_t features)
+{
+	struct prb_hello_req req = {.min_version = PRB_VERSION,
+				    .max_version = PRB_VERSION,
+				    .queue_depth = 4,
+				    .features = features,
+				    .max_pdu = max_pdu};
+	struct cf_conn *c = cf_open();
+	const uint32_t digests = PRB_HDGST_SIZE + PRB_DDGST_SIZE;
+	uint64_t h;
+
+	CF_ST_FATAL(c, cf_hello(c, &req), PRB_ST_OK);
+	uint32_t md = c->hello.max_data;
+	CF_CHECK_FATAL(md >= PRB_MIN_MAX_DATA && md <= PRB_MAX_DATA_LIMIT,
+		       "max_pdu %u: max_data %u outside %u..%u", max_pdu, md, PRB_MIN_MAX_DATA,
+		       PRB_MAX_DATA_LIMIT);
+	CF_CHECK((uint64_t)md + PRB_READ_RSP_SIZE + digests <= max_pdu,
+		 "our max_pdu %u, features 0x%x: max_data %u, but a READ response of it with both "
+		 "digests takes %llu bytes",
+		 max_pdu, features, md, (unsigned long long)md + PRB_READ_RSP_SIZE + digests);
+	CF_CHECK((uint64_t)md + PRB_WRITE_REQ_SIZE + digests <= c->hello.max_pdu,
+		 "max_data %u: a WRITE of it with both digests does not fit the brick's max_pdu %u",
+		 md, c->hello.max_pdu);
+	CF_SETUP(CF_REQ_MAP)
+		CF_ST_FATAL(c, cf_map(c, b->addr, PRB_MAP_WRITE, &h), PRB_ST_OK);
+	/* At the limit, and up to the block's last byte. */
+	uint32_t at = PRB_BLOCK_SIZE - md;
+	cf_pattern(b->shadow + at, md, (uint64_t)max_pdu << 8 | features);
+	CF_ST(c, cf_write(c, h, at, md, b->shadow + at), PRB_ST_OK);
+	if (!CF_ST(c, cf_read(c, h, at, md, b->back), PRB_ST_OK))
+		return; /* a response we could not take: this connection is out of step */
+	check_bytes(b->back, b->shadow + at, md, at, "READ of max_data bytes");
+	/* One byte over: EINVAL (before ERANGE when max_data is the whole block). */
+	at = md < PRB_BLOCK_SIZE ? PRB_BLOCK_SIZE - md - 1 : 0;
+	CF_ST(c, cf_read(c, h, at, md + 1, b->back), PRB_ST_EINVAL);
+	if ((uint64_t)md + 1 + PRB_WRITE_REQ_SIZE + digests > c->hello.max_pdu) {
+		cf_note("WRITE of max_data + 1 bytes with max_data %u (beyond the brick's max_pdu "
+			"%u)",
+			md, c->hello.max_pdu);
+		return;
+	}
+	for (uint32_t i = 0; i < md + 1 && at + i < PRB_BLOCK_SIZE; i++)
+		b->payload[i] = (uint8_t)~b->shadow[at + i];
+	CF_ST(c, cf_write(c, h, at, md + 1, b->payload), PRB_ST_EINVAL);
+	uint32_t covered = PRB_BLOCK_SIZE - at < md + 1 ? PRB_BLOCK_SIZE - at : md + 1;
+	CF_SETUP(CF_REQ_READ)
+		CF_ST_FATAL(c, cf_read_big(c, h, at, covered, b->back), PRB_ST_OK);
+	check_bytes(b->back, b->shadow + at, covered, at, "after a refused WRITE of max_data + 1");
+}
+
+/*
+ * max_data below its maximum: the suite announces small and odd max_pdu values, with and
+ * without digests, and checks what the brick derives from them and that it enforces it.
+ */
+static void max_data_limits(void)
+{
+	const uint32_t choices[] = {0, PRB_FEAT_DDGST, PRB_FEAT_HDGST | PRB_FEAT_DDGST};
+	struct limit_block b = {.addr = cf_addr(0)};
+	struct cf_conn *c;
+
+	if (strncmp(cf_url(), "rdma://", 7) == 0) {
+		cf_skip("TCP binding only: over RDMA data moves one-sided and max_data bounds "
+			"nothing");
+		return;
+	}
+	b.shadow = cf_mem(PRB_BLOCK_SIZE);
+	b.back = cf_mem(PRB_BLOCK_SIZE + 1);
+	b.payload = cf_mem(PRB_BLOCK_SIZE + 1);
+	c = cf_connect();
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_ST_FATAL(c, cf_alloc(c, b.addr, 1), PRB_ST_OK);
+	for (size_t f = 0; f < sizeof(choices) / sizeof(choices[0]); f++) {
+		if ((cf_brick()->features & choices[f]) != choices[f]) {
+			cf_note("max_data with digests 0x%x (not granted)", choices[f]);
+			continue;
+		}
+		for (size_t i = 0; limit_max_pdu(i); i++)
+			max_data_at(&b, limit_max_pdu(i), choices[f]);
+	}
+}
+
 static void ro_eperm(void)
 {
 	uint64_t hw, hr;
@@ -256,6 +366,10 @@ const struct cf_test cf_tests_data[] = {
 	 "whole block read back); the last byte is fine"},
 	{"Data.Bounds.Length", length_invalid, "PRB-DATA-1", true, 0, 0,
 	 "length 0 or above max_data: EINVAL"},
+	{"Data.Limits.MaxData", max_data_limits, "PRB-HELLO-15 PRB-DATA-1 PRB-DATA-10 PRB-PDU-6",
+	 true, 0, 0,
+	 "TCP byte stream: initiator max_pdu of 8192, 8193 and k*4096 + 27 or + 28, with and "
+	 "without digests: max_data fits; READ/WRITE of max_data work, one byte more EINVAL"},
 	{"Data.ReadOnly.Eperm", ro_eperm, "PRB-DATA-3 PRB-DATA-8 PRB-DATA-10 PRB-FLUSH-3", true, 0,
 	 0, "WRITE through a read-only handle: EPERM, nothing written; RO may FLUSH"},
 	{"Data.Flush.Basic", flush_basic, "PRB-FLUSH-4 PRB-DATA-2 PRB-DATA-4", true, 0, 0,

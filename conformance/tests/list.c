@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* LIST: coalesced extents, cursors, pagination, END, arguments, concurrent changes. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "suite.h"
 
@@ -192,6 +194,223 @@ static void end_flag(void)
 		CF_ST(c, cf_free(c, top, 1, 0), PRB_ST_OK);
 }
 
+/*
+ * Extents at the top of the address space, for tests of END: nothing of anyone else can follow
+ * them. Extent i of n is the single block 2 * (n - i) blocks below the top, so the last one
+ * ends one block below 2^64 (END must come from the emptiness after it, not from 2^64).
+ */
+static uint64_t top_extent(uint32_t n, uint32_t i)
+{
+	return cf_top_addr(2 * ((uint64_t)n - i));
+}
+
+/* One LIST page as the tests below see it, from libprb or from the raw sender. */
+struct page {
+	uint32_t count;
+	uint64_t addr[PRB_MAX_LIST_EXTENTS];
+	uint64_t blocks[PRB_MAX_LIST_EXTENTS];
+	uint64_t next;
+	bool end;
+};
+
+/* Where pages come from: a libprb session (asynchronous LIST) or a raw connection. */
+struct lister {
+	struct prb_session *s;
+	struct cf_conn *c;
+	struct prb_list_extent *lext; /* libprb's page buffer */
+	struct prb_extent *ext;	      /* the raw sender's */
+};
+
+/* Fetch one page of at most \p max extents from \p cursor. \return false when none came. */
+static bool fetch_page(struct lister *l, uint64_t cursor, uint32_t max, struct page *p)
+{
+	uint32_t flags = 0;
+
+	if (l->c) {
+		if (!CF_ST(l->c, cf_list(l->c, cursor, max, l->ext, &p->count, &p->next, &flags),
+			   PRB_ST_OK))
+			return false;
+		for (uint32_t i = 0; i < p->count; i++) {
+			p->addr[i] = l->ext[i].addr;
+			p->blocks[i] = l->ext[i].blocks;
+		}
+		p->end = flags & PRB_LIST_END;
+		return true;
+	}
+	struct prb_list_page lp;
+	struct prb_completion done;
+	CF_RC_FATAL(prb_async_list(l->s, cursor, l->lext, max, &lp, 0), 0);
+	CF_CHECK_FATAL(prb_reap(l->s, &done, 1, 1, -1) == 1, "no answer to LIST");
+	if (!CF_CHECK(done.result >= 0, "LIST from 0x%llx: %s", (unsigned long long)cursor,
+		      prb_strerror(done.result)))
+		return false;
+	p->count = lp.count;
+	for (uint32_t i = 0; i < p->count; i++) {
+		p->addr[i] = l->lext[i].addr;
+		p->blocks[i] = l->lext[i].blocks;
+	}
+	p->next = lp.next_cursor;
+	p->end = lp.end != 0;
+	return true;
+}
+
+/*
+ * List the top extents from extent \p first with pages of \p max: every extent once, in order,
+ * next_cursor the end of each page's last extent, END on the page that lists the last one and
+ * on no other. \return the first page's count.
+ */
+static uint32_t walk_top(struct lister *l, uint32_t n, uint32_t first, uint32_t max, struct page *p,
+			 const char *how)
+{
+	uint64_t cursor = top_extent(n, first);
+	uint32_t next_index = first, first_count = 0;
+
+	for (uint32_t pages = 0; pages <= n; pages++) {
+		if (!fetch_page(l, cursor, max, p))
+			return first_count;
+		if (pages == 0)
+			first_count = p->count;
+		CF_CHECK(p->count <= max, "%s: %u extents for max_extents %u", how, p->count, max);
+		for (uint32_t i = 0; i < p->count; i++, next_index++) {
+			if (!CF_CHECK(next_index < n && p->addr[i] == top_extent(n, next_index) &&
+					      p->blocks[i] == 1,
+				      "%s: extent %u of the page is %llu block(s) at 0x%llx, "
+				      "expected "
+				      "extent %u of %u at 0x%llx",
+				      how, i, (unsigned long long)p->blocks[i],
+				      (unsigned long long)p->addr[i], next_index, n,
+				      (unsigned long long)top_extent(n, next_index < n ? next_index
+										       : 0)))
+				return first_count;
+		}
+		uint64_t want_next = p->count ? p->addr[p->count - 1] + PRB_BLOCK_SIZE : cursor;
+		CF_CHECK(p->next == want_next, "%s: next_cursor 0x%llx, expected 0x%llx", how,
+			 (unsigned long long)p->next, (unsigned long long)want_next);
+		if (!CF_CHECK(p->end == (next_index == n),
+			      "%s: a page of %u extents, %u of %u listed, %s END", how, p->count,
+			      next_index, n, p->end ? "has" : "lacks"))
+			return first_count;
+		if (p->end || p->count == 0)
+			break;
+		cursor = p->next;
+	}
+	CF_CHECK(next_index == n, "%s: %u of %u extents listed", how, next_index - first,
+		 n - first);
+	return first_count;
+}
+
+/*
+ * ALLOC (or FREE) the n top extents (single blocks, every other one), queue depth at a time:
+ * pipelined, as a thousand round trips would be slow.
+ */
+static void top_extents(struct prb_session *s, uint32_t n, bool alloc)
+{
+	struct prb_completion cq[64];
+
+	for (uint32_t queued = 0, done = 0; done < n;) {
+		int ret = -EAGAIN;
+		if (queued < n)
+			ret = alloc ? prb_async_alloc(s, top_extent(n, queued), 1, queued)
+				    : prb_async_free(s, top_extent(n, queued), 1, 0, queued);
+		if (ret == 0) {
+			queued++;
+			continue;
+		}
+		CF_RC_FATAL(ret, -EAGAIN);
+		int got = prb_reap(s, cq, 1, 64, -1);
+		CF_CHECK_FATAL(got > 0, "%s of the top extents: no completion",
+			       alloc ? "ALLOC" : "FREE");
+		for (int i = 0; i < got; i++)
+			CF_SETUP(alloc ? CF_REQ_ALLOC : CF_REQ_FREE)
+				CF_RC_FATAL(cq[i].result, 0);
+		done += (uint32_t)got;
+	}
+}
+
+/*
+ * Pages that end exactly full: with pages of 1, 2, 3, 4, 6 and 12 extents over 12 extents the
+ * last page is full and must still say END; no earlier page may. libprb's asynchronous LIST,
+ * so it runs over both bindings.
+ */
+static void page_exactly_full(void)
+{
+	enum { N = 12 };
+	const uint32_t maxes[] = {1, 2, 3, 4, 6, 12, 5, 7, 11, 13};
+	struct prb_session *s = cf_session();
+	struct page *p = cf_mem(sizeof(*p));
+	struct lister l = {.s = s, .lext = cf_mem(PRB_MAX_LIST_EXTENTS * sizeof(*l.lext))};
+	char how[64];
+
+	if (!cf_use_top(s, 2 * N + 1))
+		return;
+	top_extents(s, N, true);
+	for (size_t i = 0; i < sizeof(maxes) / sizeof(maxes[0]); i++) {
+		snprintf(how, sizeof(how), "pages of %u", maxes[i]);
+		walk_top(&l, N, 0, maxes[i], p, how);
+	}
+	/* From inside: the remaining k extents in one page of exactly k. */
+	for (uint32_t k = 1; k <= N; k += 5) {
+		snprintf(how, sizeof(how), "the last %u extents, max_extents %u", k, k);
+		walk_top(&l, N, N - k, k, p, how);
+	}
+}
+
+/*
+ * LIST under a small initiator max_pdu (the smallest, and with both digests), with more extents
+ * than fit in one response: each response fits the max_pdu we announced (the receive path fails
+ * any larger PDU), pages chain to every extent once, END only on the last; then from the
+ * cursors where the rest fills exactly one and exactly two of the brick's pages.
+ */
+static void pdu_small_pages(void)
+{
+	enum { N = 1100 };
+	const struct {
+		uint32_t max_pdu, features;
+	} configs[] = {
+		{PRB_MIN_MAX_PDU, 0},
+		{PRB_MIN_MAX_PDU, PRB_FEAT_HDGST | PRB_FEAT_DDGST},
+		{PRB_MIN_MAX_PDU + PRB_HDGST_SIZE + PRB_DDGST_SIZE,
+		 PRB_FEAT_HDGST | PRB_FEAT_DDGST},
+		{PRB_MIN_MAX_PDU + 1, PRB_FEAT_HDGST},
+	};
+	struct prb_session *s = cf_session();
+	struct page *p = cf_mem(sizeof(*p));
+	struct lister l = {.ext = cf_mem(PRB_MAX_LIST_EXTENTS * sizeof(*l.ext))};
+	char how[96];
+
+	if (!cf_use_top(s, 2 * N + 1))
+		return;
+	top_extents(s, N, true);
+	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
+		struct prb_hello_req req = {.min_version = PRB_VERSION,
+					    .max_version = PRB_VERSION,
+					    .queue_depth = 4,
+					    .features = configs[i].features,
+					    .max_pdu = configs[i].max_pdu};
+		if ((cf_brick()->features & req.features) != req.features) {
+			cf_note("LIST with max_pdu %u and digests 0x%x (not granted)", req.max_pdu,
+				req.features);
+			continue;
+		}
+		l.c = cf_open();
+		CF_ST_FATAL(l.c, cf_hello(l.c, &req), PRB_ST_OK);
+		snprintf(how, sizeof(how), "max_pdu %u, digests 0x%x", req.max_pdu, req.features);
+		uint32_t page = walk_top(&l, N, 0, PRB_MAX_LIST_EXTENTS, p, how);
+		if (!CF_CHECK(page > 0 && page < N / 2, "%s: the first page holds %u of %u extents",
+			      how, page, N))
+			continue;
+		snprintf(how, sizeof(how), "max_pdu %u, digests 0x%x, the last %u extents",
+			 req.max_pdu, req.features, page);
+		walk_top(&l, N, N - page, PRB_MAX_LIST_EXTENTS, p, how);
+		snprintf(how, sizeof(how), "max_pdu %u, digests 0x%x, the last %u extents",
+			 req.max_pdu, req.features, 2 * page);
+		walk_top(&l, N, N - 2 * page, PRB_MAX_LIST_EXTENTS, p, how);
+		cf_disconnect(l.c);
+	}
+	/* A new session: s idled while the raw connections listed. */
+	top_extents(cf_session(), N, false);
+}
+
 static void args(void)
 {
 	struct cf_conn *c = cf_connect();
@@ -295,6 +514,14 @@ const struct cf_test cf_tests_list[] = {
 	 "a run that straddles the cursor is reported from the cursor"},
 	{"List.Cursor.End", end_flag, "PRB-LIST-8 PRB-LIST-10 PRB-LIST-11", true, 0, 0,
 	 "nothing after the cursor: count 0, END, next_cursor = cursor; top block listed"},
+	{"List.Page.ExactlyFull", page_exactly_full, "PRB-LIST-2 PRB-LIST-8 PRB-LIST-9 PRB-LIST-10",
+	 true, 0, 0,
+	 "pages of 1 to 13 extents over 12 at the top of the space: END on the last page, also "
+	 "when it is exactly full, and on no other"},
+	{"List.Pdu.SmallPages", pdu_small_pages,
+	 "PRB-LIST-2 PRB-LIST-8 PRB-LIST-9 PRB-LIST-10 PRB-PDU-6", true, CF_NEEDS_BLOCKS(1100), 0,
+	 "1100 extents listed by an initiator with max_pdu 8192 (and 8193, 8204, with digests): "
+	 "every response fits, pages chain, END right also on exactly full pages"},
 	{"List.Args.Invalid", args, "PRB-LIST-1", true, 0, 0,
 	 "unaligned cursor, max_extents 0 or above 4096: EINVAL"},
 	{"List.Concurrent.Allocate", concurrent_alloc, "PRB-LIST-5 PRB-LIST-9", true, 0, 0,

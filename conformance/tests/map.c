@@ -189,6 +189,48 @@ static void limit_max_mappings(void)
 	CF_RC(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &extra), 0);
 }
 
+/*
+ * Handles revoked by another connection's FREE FORCE give their max_mappings slots back: a
+ * connection at its limit gets every slot again (and ENOMEM one past the limit).
+ */
+static void limit_freed_by_force(void)
+{
+	struct prb_session *s = cf_session(), *other;
+	struct prb_session_info info;
+	struct prb_mapping **m, *extra = NULL;
+
+	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
+	if (info.max_mappings > 8192) {
+		cf_skip("max_mappings %u: too many to reach in a quick test", info.max_mappings);
+		return;
+	}
+	m = cf_mem(info.max_mappings * sizeof(*m));
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 2), 0);
+	for (uint32_t i = 0; i < info.max_mappings; i++)
+		CF_SETUP(CF_REQ_MAP)
+			CF_RC_FATAL(prb_map(s, cf_addr(i % 2), PRB_MAPPING_RO, &m[i]), 0);
+	CF_RC(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &extra), -ENOMEM);
+	/* Another connection frees both blocks with FORCE: every handle of s is revoked. (It
+	 * connects only now: idle all along, a brick with a short idle timeout would end it.) */
+	other = cf_session();
+	CF_RC_FATAL(prb_free(other, cf_addr(0), 2, PRB_FREE_FLAG_FORCE), 0);
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(other, cf_addr(0), 2), 0);
+	for (uint32_t i = 0; i < info.max_mappings; i++) {
+		int ret = prb_map(s, cf_addr(i % 2), PRB_MAPPING_RO, &extra);
+		if (!CF_CHECK(ret == 0,
+			      "MAP %u of %u after FREE FORCE revoked all %u handles: %s "
+			      "(the revoked handles still count)",
+			      i + 1, info.max_mappings, info.max_mappings, prb_strerror(ret)))
+			break;
+	}
+	CF_RC(prb_map(s, cf_addr(1), PRB_MAPPING_RO, &extra), -ENOMEM);
+	/* libprb keeps the revoked mapping objects until they are unmapped. */
+	for (uint32_t i = 0; i < info.max_mappings; i++)
+		CF_RC(prb_unmap(&m[i]), -ESTALE);
+}
+
 const struct cf_test cf_tests_map[] = {
 	{"Map.Basic.Enoent", basic_enoent, "PRB-MAP-2", true, 0, 0, "MAP of a free block: ENOENT"},
 	{"Map.Basic.Response", basic_response, "PRB-MAP-9 PRB-MAP-12 PRB-MAP-13", true, 0, 0,
@@ -207,5 +249,9 @@ const struct cf_test cf_tests_map[] = {
 	 0, 0, "another connection's handle: ESTALE for every operation"},
 	{"Map.Limit.MaxMappings", limit_max_mappings, "PRB-MAP-6 PRB-HELLO-19 PRB-VER-1", true, 0,
 	 0, "more than max_mappings live handles on one connection: ENOMEM"},
+	{"Map.Limit.FreedByForce", limit_freed_by_force, "PRB-MAP-6 PRB-FREE-4 PRB-HELLO-19", true,
+	 0, 0,
+	 "a connection at max_mappings whose handles another connection revokes with FREE FORCE "
+	 "can map max_mappings blocks again"},
 	{NULL, NULL, NULL, false, 0, 0, NULL},
 };
