@@ -239,6 +239,9 @@ static uint64_t run_length(const struct prb_store *s, uint64_t first, bool tiere
 		    group + 1 >= STORE_BLOCK_LIMIT >> 6)
 			return length;
 		group++;
+#ifdef PRB_MUTANT_RUN_CROSSES_GROUP_AT_BIT
+		continue; /* mutant (conformance/mutants.txt): the next group read from `bit` on */
+#endif
 		bit = 0;
 	}
 }

@@ -115,6 +115,116 @@ static void range_zeroed(void)
 	}
 }
 
+/*
+ * The runs of allocated blocks (block numbers relative to the region, up to 64) LIST gives
+ * for [first, first + n): adjacent extents are joined (a brick with a tier splits a run where
+ * RESIDENT and TIERED blocks meet).
+ */
+static size_t runs_in(struct prb_session *s, uint64_t first, uint64_t n, uint64_t (*runs)[2])
+{
+	struct prb_list_extent e;
+	struct prb_list_iter *it = NULL;
+	size_t got = 0;
+	int ret;
+
+	CF_SETUP(CF_REQ_LIST)
+		CF_RC_FATAL(prb_list_new(s, cf_addr(first), &it), 0);
+	while (got < 64 && (ret = prb_list_next(it, &e)) == 1 && e.addr < cf_addr(first + n)) {
+		uint64_t block = (e.addr - cf_addr(0)) >> PRB_BLOCK_SHIFT;
+		if (got > 0 && runs[got - 1][0] + runs[got - 1][1] == block) {
+			runs[got - 1][1] += e.blocks;
+			continue;
+		}
+		runs[got][0] = block;
+		runs[got][1] = e.blocks;
+		got++;
+	}
+	prb_list_delete(&it);
+	return got;
+}
+
+/* LIST of [first, first + n) gives exactly the runs \p want (block, count; \p nwant of them). */
+static void check_runs_in(struct prb_session *s, uint64_t first, uint64_t n,
+			  const uint64_t (*want)[2], size_t nwant, const char *after)
+{
+	uint64_t runs[64][2];
+	size_t got = runs_in(s, first, n, runs);
+
+	for (size_t i = 0; i < got || i < nwant; i++) {
+		if (i < got && i < nwant && runs[i][0] == want[i][0] && runs[i][1] == want[i][1])
+			continue;
+		CF_CHECK(false, "after %s: run %zu is %s%llu+%llu, expected %s%llu+%llu", after, i,
+			 i < got ? "" : "(none) ", i < got ? (unsigned long long)runs[i][0] : 0ULL,
+			 i < got ? (unsigned long long)runs[i][1] : 0ULL,
+			 i < nwant ? "" : "(none) ",
+			 i < nwant ? (unsigned long long)want[i][0] : 0ULL,
+			 i < nwant ? (unsigned long long)want[i][1] : 0ULL);
+		return;
+	}
+}
+
+/*
+ * ALLOC, FREE, LIST and data across block-number boundaries where an index built of 64-bit
+ * words, pages or tree levels changes node: 64, 512, 4096, 32768 and 262144 (the region starts
+ * at a multiple of 2^30 blocks). Around each boundary B: the odd blocks of [B - 64, B + 64) one
+ * by one (each its own extent), then the even ones (one extent of 128), a FREE and an ALLOC
+ * of [B - 1, B + 1), a FREE that overlaps a free block (ENOENT, nothing freed), the blocks on
+ * both sides written and read whole, then one FREE and one ALLOC of all 128.
+ */
+static void layout_boundaries(void)
+{
+	const uint64_t bounds[] = {64, 512, 4096, 32768, 262144};
+	struct prb_session *s = cf_session();
+	uint8_t *before = cf_mem(PRB_BLOCK_SIZE), *after = cf_mem(PRB_BLOCK_SIZE);
+	uint8_t *back = cf_mem(PRB_BLOCK_SIZE);
+	uint64_t want[64][2];
+	char what[96];
+
+	for (size_t k = 0; k < sizeof(bounds) / sizeof(bounds[0]); k++) {
+		const uint64_t b = bounds[k], lo = b - 64;
+
+		for (uint64_t i = lo + 1; i < b + 64; i += 2) {
+			CF_SETUP(CF_REQ_ALLOC)
+				CF_RC_FATAL(prb_alloc(s, cf_addr(i), 1), 0);
+			want[(i - lo) / 2][0] = i;
+			want[(i - lo) / 2][1] = 1;
+		}
+		snprintf(what, sizeof(what), "ALLOC of the odd blocks around %llu",
+			 (unsigned long long)b);
+		check_runs_in(s, lo, 128, (const uint64_t(*)[2])want, 64, what);
+		for (uint64_t i = lo; i < b + 64; i += 2)
+			CF_SETUP(CF_REQ_ALLOC)
+				CF_RC_FATAL(prb_alloc(s, cf_addr(i), 1), 0);
+		const uint64_t whole[1][2] = {{lo, 128}};
+		snprintf(what, sizeof(what), "ALLOC of all 128 blocks around %llu",
+			 (unsigned long long)b);
+		check_runs_in(s, lo, 128, whole, 1, what);
+		CF_RC(prb_free(s, cf_addr(b - 1), 2, 0), 0);
+		const uint64_t split[2][2] = {{lo, 63}, {b + 1, 63}};
+		snprintf(what, sizeof(what), "FREE of blocks %llu and %llu",
+			 (unsigned long long)b - 1, (unsigned long long)b);
+		check_runs_in(s, lo, 128, split, 2, what);
+		CF_RC(prb_free(s, cf_addr(b - 2), 4, 0), -ENOENT);
+		check_runs_in(s, lo, 128, split, 2, "a FREE refused with ENOENT");
+		CF_RC(prb_alloc(s, cf_addr(b - 1), 2), 0);
+		snprintf(what, sizeof(what), "ALLOC of blocks %llu and %llu again",
+			 (unsigned long long)b - 1, (unsigned long long)b);
+		check_runs_in(s, lo, 128, whole, 1, what);
+		/* The blocks on both sides hold their own bytes. */
+		fill_block(s, cf_addr(b - 1), before, b);
+		fill_block(s, cf_addr(b), after, b + 1);
+		check_block(s, cf_addr(b - 1), before, back, "the block below a boundary");
+		check_block(s, cf_addr(b), after, back, "the block above a boundary");
+		CF_RC(prb_free(s, cf_addr(lo), 128, 0), 0);
+		check_runs_in(s, lo, 128, want, 0, "FREE of all 128 blocks");
+		CF_RC(prb_alloc(s, cf_addr(lo), 128), 0);
+		check_runs_in(s, lo, 128, whole, 1, "ALLOC of all 128 blocks in one range");
+		check_block(s, cf_addr(b - 1), NULL, back, "a block freed and allocated again");
+		CF_SETUP(CF_REQ_FREE)
+			CF_RC_FATAL(prb_free(s, cf_addr(lo), 128, 0), 0);
+	}
+}
+
 static void align_unaligned(void)
 {
 	struct cf_conn *c = cf_connect();
@@ -148,6 +258,101 @@ static void range_overflow(void)
 	if (!CF_CHECK(cf_allocated_range(c, last, 1) == 0,
 		      "refused ALLOC at the top of the space allocated"))
 		cf_free(c, last, 1, PRB_FREE_FORCE);
+}
+
+/* Extents of [addr, 2^64) through libprb: up to \p max into \p out. \return how many. */
+static size_t list_to_top(struct prb_session *s, uint64_t addr, struct prb_list_extent *out,
+			  size_t max)
+{
+	struct prb_list_iter *it = NULL;
+	size_t n = 0;
+	int ret;
+
+	CF_SETUP(CF_REQ_LIST)
+		CF_RC_FATAL(prb_list_new(s, addr, &it), 0);
+	while (n < max && (ret = prb_list_next(it, &out[n])) == 1)
+		n++;
+	prb_list_delete(&it);
+	return n;
+}
+
+/* The top of the address space holds exactly the \p n top blocks \p first .. (counted down). */
+static void check_top(struct prb_session *s, uint64_t first, uint64_t n, const char *after)
+{
+	struct prb_list_extent e[4];
+	size_t got = list_to_top(s, cf_top_addr(8), e, 4);
+
+	if (n == 0) {
+		CF_CHECK(got == 0,
+			 "after %s: %zu extents at the top, the first %llu blocks at 0x%llx", after,
+			 got, got ? (unsigned long long)e[0].blocks : 0ULL,
+			 got ? (unsigned long long)e[0].addr : 0ULL);
+		return;
+	}
+	CF_CHECK(got == 1 && e[0].addr == cf_top_addr(first) && e[0].blocks == n,
+		 "after %s: %zu extents at the top, the first %llu blocks at 0x%llx; expected %llu "
+		 "at 0x%llx",
+		 after, got, got ? (unsigned long long)e[0].blocks : 0ULL,
+		 got ? (unsigned long long)e[0].addr : 0ULL, (unsigned long long)n,
+		 (unsigned long long)cf_top_addr(first));
+}
+
+/*
+ * The top of the 64-bit space: ranges that end exactly at 2^64 are valid for ALLOC, FREE and
+ * LIST (next_cursor wraps to 0 with END), one block more is EINVAL, and the last block's last
+ * bytes are read and written like any other.
+ */
+static void range_top(void)
+{
+	struct prb_session *s = cf_session();
+	struct prb_list_page page;
+	struct prb_list_extent e[2];
+	struct prb_completion done;
+	uint8_t data[4096], back[4096];
+
+	if (!cf_use_top(s, 8))
+		return;
+	CF_RC(prb_alloc(s, cf_top_addr(4), 4), 0);
+	check_top(s, 4, 4, "ALLOC of the 4 blocks that end at 2^64");
+	/* One block more passes 2^64: EINVAL, before EEXIST and ENOENT (libprb refuses such a
+	 * range itself: the raw sender asks the brick). */
+	if (cf_raw_available()) {
+		struct cf_conn *c = cf_connect();
+		CF_ST(c, cf_alloc(c, cf_top_addr(4), 5), PRB_ST_EINVAL);
+		CF_ST(c, cf_alloc(c, cf_top_addr(1), 2), PRB_ST_EINVAL);
+		CF_ST(c, cf_free(c, cf_top_addr(4), 5, 0), PRB_ST_EINVAL);
+		CF_ST(c, cf_free(c, cf_top_addr(1), 2, PRB_FREE_FORCE), PRB_ST_EINVAL);
+		check_top(s, 4, 4, "refused ALLOC and FREE passing 2^64");
+	} else {
+		cf_note("ALLOC and FREE passing 2^64 (libprb refuses them itself; the raw sender "
+			"speaks TCP only)");
+	}
+	/* One page from the last extent: it ends at 2^64, so END and next_cursor 0. */
+	CF_RC_FATAL(prb_async_list(s, cf_top_addr(4), e, 2, &page, 0), 0);
+	CF_CHECK_FATAL(prb_reap(s, &done, 1, 1, -1) == 1, "no answer to LIST");
+	CF_CHECK(done.result == 1 && page.end && page.next_cursor == 0,
+		 "LIST of the extent ending at 2^64: %d extents, END %d, next_cursor 0x%llx "
+		 "(expected 1, END, 0)",
+		 done.result, page.end, (unsigned long long)page.next_cursor);
+	/* The last bytes of the address space. */
+	struct prb_mapping *m = cf_session_map(s, cf_top_addr(1), PRB_MAPPING_RW);
+	cf_pattern(data, sizeof(data), 64);
+	CF_SETUP(CF_REQ_WRITE)
+		CF_RC(prb_write(m, PRB_BLOCK_SIZE - sizeof(data), data, sizeof(data)), 0);
+	CF_SETUP(CF_REQ_READ)
+		CF_RC(prb_read(m, PRB_BLOCK_SIZE - sizeof(back), back, sizeof(back)), 0);
+	CF_CHECK(memcmp(data, back, sizeof(data)) == 0,
+		 "the last block's last bytes read back wrong");
+	CF_SETUP(CF_REQ_UNMAP)
+		CF_RC(prb_unmap(&m), 0);
+	/* FREE of the two that end at 2^64, then of the two below, then all four in one. */
+	CF_RC(prb_free(s, cf_top_addr(2), 2, 0), 0);
+	check_top(s, 4, 2, "FREE of the 2 blocks that end at 2^64");
+	CF_RC(prb_alloc(s, cf_top_addr(2), 2), 0);
+	check_top(s, 4, 4, "ALLOC of the 2 blocks that end at 2^64");
+	CF_RC(prb_free(s, cf_top_addr(4), 4, 0), 0);
+	check_top(s, 0, 0, "FREE of the 4 blocks that end at 2^64");
+	CF_RC(prb_free(s, cf_top_addr(1), 1, 0), -ENOENT);
 }
 
 static void range_basic(void)
@@ -265,6 +470,11 @@ const struct cf_test cf_tests_alloc[] = {
 	{"Alloc.Range.Zeroed", range_zeroed, "PRB-ALLOC-6 PRB-FREE-8 PRB-SEC-2", true, 0, 0,
 	 "blocks of a range written whole and freed in one FREE read as zeros in every byte when "
 	 "allocated again (one range, or block by block)"},
+	{"Alloc.Layout.Boundaries", layout_boundaries,
+	 "PRB-ALLOC-5 PRB-FREE-2 PRB-FREE-6 PRB-LIST-9 PRB-DATA-5 PRB-ALLOC-6", true,
+	 CF_NEEDS_BLOCKS(128), 0,
+	 "ALLOC/FREE/LIST, alternating and whole, and data across block 64, 512, 4096, 32768 and "
+	 "262144 of an aligned region"},
 	{"Alloc.Args.Unaligned", align_unaligned, "PRB-ALLOC-1 PRB-REQ-4", true, 0, 0,
 	 "unaligned address: EINVAL, nothing allocated"},
 	{"Alloc.Args.Count", count_bounds, "PRB-ALLOC-1 PRB-REQ-3", true, 0, 0,
@@ -273,6 +483,11 @@ const struct cf_test cf_tests_alloc[] = {
 	 "reserved field nonzero: EINVAL, nothing allocated"},
 	{"Alloc.Range.Overflow", range_overflow, "PRB-ALLOC-1", true, 0, 0,
 	 "a range passing 2^64: EINVAL"},
+	{"Alloc.Range.Top", range_top,
+	 "PRB-REQ-8 PRB-ALLOC-1 PRB-ALLOC-5 PRB-FREE-1 PRB-FREE-6 PRB-LIST-8 PRB-LIST-10", true, 0,
+	 0,
+	 "ranges that end exactly at 2^64 are allocated, listed and freed whole; one block more is "
+	 "EINVAL; the last block's last bytes work"},
 	{"Alloc.Range.Basic", range_basic, "PRB-ALLOC-2 PRB-ALLOC-5", true, 0, 0,
 	 "ALLOC of a range allocates each block; LIST coalesces"},
 	{"Alloc.Range.Overlap", range_overlap, "PRB-ALLOC-2 PRB-ALLOC-5", true, 0, 0,
