@@ -25,33 +25,7 @@ static void basic_eexist(void)
 	CF_RC(prb_alloc(b, cf_addr(3), 1), -EEXIST);
 }
 
-static void basic_zeroed(void)
-{
-	struct prb_session *s = cf_session();
-	uint8_t *buf = cf_mem(PRB_BLOCK_SIZE), *zero = cf_mem(PRB_BLOCK_SIZE);
-
-	/* Write a block, free it, allocate again: the new block reads as zeros. */
-	for (int round = 0; round < 2; round++) {
-		CF_SETUP(CF_REQ_ALLOC)
-			CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
-		struct prb_mapping *m = cf_session_map(s, cf_addr(0), PRB_MAPPING_RW);
-		CF_SETUP(CF_REQ_READ)
-			CF_RC_FATAL(prb_read(m, 0, buf, PRB_BLOCK_SIZE), 0);
-		CF_CHECK(memcmp(buf, zero, PRB_BLOCK_SIZE) == 0,
-			 "newly allocated block does not read as zeros (round %d)", round);
-		cf_pattern(buf, PRB_BLOCK_SIZE, 77);
-		CF_SETUP(CF_REQ_WRITE)
-			CF_RC_FATAL(prb_write(m, 0, buf, PRB_BLOCK_SIZE), 0);
-		CF_SETUP(CF_REQ_FLUSH)
-			CF_RC_FATAL(prb_flush(m, 0, PRB_BLOCK_SIZE), 0);
-		CF_SETUP(CF_REQ_UNMAP)
-			CF_RC_FATAL(prb_unmap(&m), 0);
-		CF_SETUP(CF_REQ_FREE)
-			CF_RC_FATAL(prb_free(s, cf_addr(0), 1, 0), 0);
-	}
-}
-
-/* Map block \p i of the region and compare all of it with \p want (NULL: zeros). */
+/* Map the block at \p addr and compare all of it with \p want (NULL: zeros). */
 static void check_block(struct prb_session *s, uint64_t addr, const uint8_t *want, uint8_t *back,
 			const char *what)
 {
@@ -82,6 +56,24 @@ static void fill_block(struct prb_session *s, uint64_t addr, uint8_t *buf, uint6
 		CF_RC_FATAL(prb_flush(m, 0, PRB_BLOCK_SIZE), 0);
 	CF_SETUP(CF_REQ_UNMAP)
 		CF_RC_FATAL(prb_unmap(&m), 0);
+}
+
+static void basic_zeroed(void)
+{
+	struct prb_session *s = cf_session();
+	uint8_t *buf = cf_mem(PRB_BLOCK_SIZE);
+
+	/* Write a block, free it, allocate again: the new block reads as zeros. */
+	for (int round = 0; round < 2; round++) {
+		CF_SETUP(CF_REQ_ALLOC)
+			CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
+		check_block(s, cf_addr(0), NULL, buf,
+			    round ? "a block written, freed and allocated again"
+				  : "a newly allocated block");
+		fill_block(s, cf_addr(0), buf, 77);
+		CF_SETUP(CF_REQ_FREE)
+			CF_RC_FATAL(prb_free(s, cf_addr(0), 1, 0), 0);
+	}
 }
 
 /*
