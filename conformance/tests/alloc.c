@@ -82,7 +82,7 @@ static void basic_zeroed(void)
  */
 static void range_zeroed(void)
 {
-	enum { N = 4 };
+	enum { N = 3 };
 	struct prb_session *s = cf_session();
 	uint8_t *buf = cf_mem(PRB_BLOCK_SIZE), *back = cf_mem(PRB_BLOCK_SIZE);
 
