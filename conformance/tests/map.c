@@ -164,31 +164,6 @@ static void handle_other_conn(void)
 	CF_ST(a, cf_write(a, h, 0, 1, &byte), PRB_ST_OK);
 }
 
-/* max_mappings live handles per connection; one more gets ENOMEM. */
-static void limit_max_mappings(void)
-{
-	struct prb_session *s = cf_session();
-	struct prb_session_info info;
-	struct prb_mapping *m = NULL;
-
-	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
-	if (info.max_mappings > 8192) {
-		cf_skip("max_mappings %u: too many to reach in a quick test", info.max_mappings);
-		return;
-	}
-	CF_SETUP(CF_REQ_ALLOC)
-		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 1), 0);
-	for (uint32_t i = 0; i < info.max_mappings; i++)
-		CF_RC_FATAL(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &m), 0);
-	struct prb_mapping *extra = NULL, *other = NULL;
-	CF_RC(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &extra), -ENOMEM);
-	/* The limit is per connection. */
-	CF_RC(prb_map(cf_session(), cf_addr(0), PRB_MAPPING_RO, &other), 0);
-	/* One handle less: one more MAP fits. */
-	CF_RC(prb_unmap(&m), 0);
-	CF_RC(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &extra), 0);
-}
-
 /*
  * Map blocks 0 and 1 of the region read-only, alternately, \p n times, pipelined (thousands of
  * round trips take a minute in the Soft-RoCE VM). The mapping objects stay with the session.
@@ -226,6 +201,34 @@ static uint32_t map_many(struct prb_session *s, uint32_t n, struct prb_mapping *
 		done += (uint32_t)got;
 	}
 	return mapped;
+}
+
+/* max_mappings live handles per connection; one more gets ENOMEM. */
+static void limit_max_mappings(void)
+{
+	struct prb_session *s = cf_session();
+	struct prb_session_info info;
+	struct prb_mapping **m, *extra = NULL, *other = NULL;
+	uint32_t mapped;
+	int err;
+
+	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
+	if (info.max_mappings > 8192) {
+		cf_skip("max_mappings %u: too many to reach in a quick test", info.max_mappings);
+		return;
+	}
+	m = cf_mem(info.max_mappings * sizeof(*m));
+	CF_SETUP(CF_REQ_ALLOC)
+		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 2), 0);
+	mapped = map_many(s, info.max_mappings, m, &err);
+	CF_CHECK_FATAL(mapped == info.max_mappings, "%u of %u MAPs: %s", mapped, info.max_mappings,
+		       prb_strerror(err));
+	CF_RC(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &extra), -ENOMEM);
+	/* The limit is per connection. */
+	CF_RC(prb_map(cf_session(), cf_addr(0), PRB_MAPPING_RO, &other), 0);
+	/* One handle less: one more MAP fits. */
+	CF_RC(prb_unmap(&m[0]), 0);
+	CF_RC(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &extra), 0);
 }
 
 /*
