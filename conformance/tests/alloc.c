@@ -158,22 +158,24 @@ static void check_runs_in(struct prb_session *s, uint64_t first, uint64_t n,
 /*
  * ALLOC, FREE, LIST and data across block-number boundaries where an index built of 64-bit
  * words, pages or tree levels changes node: 64, 512, 4096, 32768 and 262144 (the region starts
- * at a multiple of 2^30 blocks). Around each boundary B: the odd blocks of [B - 64, B + 64) one
- * by one (each its own extent), then the even ones (one extent of 128), a FREE and an ALLOC
+ * at a multiple of 2^30 blocks). Around each boundary B: the odd blocks of [B - 62, B + 64) one
+ * by one (each its own extent: B - 1 ends a 64-bit word, B + 63 the next), then the even ones
+ * (one extent of 126, which fits a 256 MiB brick), a FREE and an ALLOC
  * of [B - 1, B + 1), a FREE that overlaps a free block (ENOENT, nothing freed), the blocks on
- * both sides written and read whole, then one FREE and one ALLOC of all 128.
+ * both sides written and read whole, then one FREE and one ALLOC of all 126.
  */
 static void layout_boundaries(void)
 {
+	enum { SPAN = 126 };
 	const uint64_t bounds[] = {64, 512, 4096, 32768, 262144};
 	struct prb_session *s = cf_session();
 	uint8_t *before = cf_mem(PRB_BLOCK_SIZE), *after = cf_mem(PRB_BLOCK_SIZE);
 	uint8_t *back = cf_mem(PRB_BLOCK_SIZE);
-	uint64_t want[64][2];
+	uint64_t want[SPAN / 2][2];
 	char what[96];
 
 	for (size_t k = 0; k < sizeof(bounds) / sizeof(bounds[0]); k++) {
-		const uint64_t b = bounds[k], lo = b - 64;
+		const uint64_t b = bounds[k], lo = b - (SPAN - 64);
 
 		for (uint64_t i = lo + 1; i < b + 64; i += 2) {
 			CF_SETUP(CF_REQ_ALLOC)
@@ -183,37 +185,37 @@ static void layout_boundaries(void)
 		}
 		snprintf(what, sizeof(what), "ALLOC of the odd blocks around %llu",
 			 (unsigned long long)b);
-		check_runs_in(s, lo, 128, (const uint64_t(*)[2])want, 64, what);
+		check_runs_in(s, lo, SPAN, (const uint64_t(*)[2])want, SPAN / 2, what);
 		for (uint64_t i = lo; i < b + 64; i += 2)
 			CF_SETUP(CF_REQ_ALLOC)
 				CF_RC_FATAL(prb_alloc(s, cf_addr(i), 1), 0);
-		const uint64_t whole[1][2] = {{lo, 128}};
-		snprintf(what, sizeof(what), "ALLOC of all 128 blocks around %llu",
+		const uint64_t whole[1][2] = {{lo, SPAN}};
+		snprintf(what, sizeof(what), "ALLOC of all %u blocks around %llu", SPAN,
 			 (unsigned long long)b);
-		check_runs_in(s, lo, 128, whole, 1, what);
+		check_runs_in(s, lo, SPAN, whole, 1, what);
 		CF_RC(prb_free(s, cf_addr(b - 1), 2, 0), 0);
-		const uint64_t split[2][2] = {{lo, 63}, {b + 1, 63}};
+		const uint64_t split[2][2] = {{lo, b - 1 - lo}, {b + 1, 63}};
 		snprintf(what, sizeof(what), "FREE of blocks %llu and %llu",
 			 (unsigned long long)b - 1, (unsigned long long)b);
-		check_runs_in(s, lo, 128, split, 2, what);
+		check_runs_in(s, lo, SPAN, split, 2, what);
 		CF_RC(prb_free(s, cf_addr(b - 2), 4, 0), -ENOENT);
-		check_runs_in(s, lo, 128, split, 2, "a FREE refused with ENOENT");
+		check_runs_in(s, lo, SPAN, split, 2, "a FREE refused with ENOENT");
 		CF_RC(prb_alloc(s, cf_addr(b - 1), 2), 0);
 		snprintf(what, sizeof(what), "ALLOC of blocks %llu and %llu again",
 			 (unsigned long long)b - 1, (unsigned long long)b);
-		check_runs_in(s, lo, 128, whole, 1, what);
+		check_runs_in(s, lo, SPAN, whole, 1, what);
 		/* The blocks on both sides hold their own bytes. */
 		fill_block(s, cf_addr(b - 1), before, b);
 		fill_block(s, cf_addr(b), after, b + 1);
 		check_block(s, cf_addr(b - 1), before, back, "the block below a boundary");
 		check_block(s, cf_addr(b), after, back, "the block above a boundary");
-		CF_RC(prb_free(s, cf_addr(lo), 128, 0), 0);
-		check_runs_in(s, lo, 128, want, 0, "FREE of all 128 blocks");
-		CF_RC(prb_alloc(s, cf_addr(lo), 128), 0);
-		check_runs_in(s, lo, 128, whole, 1, "ALLOC of all 128 blocks in one range");
+		CF_RC(prb_free(s, cf_addr(lo), SPAN, 0), 0);
+		check_runs_in(s, lo, SPAN, want, 0, "FREE of all blocks around the boundary");
+		CF_RC(prb_alloc(s, cf_addr(lo), SPAN), 0);
+		check_runs_in(s, lo, SPAN, whole, 1, "ALLOC of all blocks around it in one range");
 		check_block(s, cf_addr(b - 1), NULL, back, "a block freed and allocated again");
 		CF_SETUP(CF_REQ_FREE)
-			CF_RC_FATAL(prb_free(s, cf_addr(lo), 128, 0), 0);
+			CF_RC_FATAL(prb_free(s, cf_addr(lo), SPAN, 0), 0);
 	}
 }
 
@@ -464,7 +466,7 @@ const struct cf_test cf_tests_alloc[] = {
 	 "allocated again (one range, or block by block)"},
 	{"Alloc.Layout.Boundaries", layout_boundaries,
 	 "PRB-ALLOC-5 PRB-FREE-2 PRB-FREE-6 PRB-LIST-9 PRB-DATA-5 PRB-ALLOC-6", true,
-	 CF_NEEDS_BLOCKS(128), 0,
+	 CF_NEEDS_BLOCKS(126), 0,
 	 "ALLOC/FREE/LIST, alternating and whole, and data across block 64, 512, 4096, 32768 and "
 	 "262144 of an aligned region"},
 	{"Alloc.Args.Unaligned", align_unaligned, "PRB-ALLOC-1 PRB-REQ-4", true, 0, 0,
