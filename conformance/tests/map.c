@@ -203,26 +203,42 @@ static uint32_t map_many(struct prb_session *s, uint32_t n, struct prb_mapping *
 	return mapped;
 }
 
-/* max_mappings live handles per connection; one more gets ENOMEM. */
-static void limit_max_mappings(void)
+/*
+ * Bring a new session to max_mappings live handles (blocks 0 and 1 of the region, pipelined):
+ * \return the session, its mapping objects in *m and the limit in *max; NULL when max_mappings
+ * is too large to reach quickly (the test is skipped).
+ */
+static struct prb_session *session_at_limit(struct prb_mapping ***m, uint32_t *max)
 {
 	struct prb_session *s = cf_session();
 	struct prb_session_info info;
-	struct prb_mapping **m, *extra = NULL, *other = NULL;
 	uint32_t mapped;
 	int err;
 
 	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
 	if (info.max_mappings > 8192) {
 		cf_skip("max_mappings %u: too many to reach in a quick test", info.max_mappings);
-		return;
+		return NULL;
 	}
-	m = cf_mem(info.max_mappings * sizeof(*m));
+	*max = info.max_mappings;
+	*m = cf_mem(info.max_mappings * sizeof(**m));
 	CF_SETUP(CF_REQ_ALLOC)
 		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 2), 0);
-	mapped = map_many(s, info.max_mappings, m, &err);
+	mapped = map_many(s, info.max_mappings, *m, &err);
 	CF_CHECK_FATAL(mapped == info.max_mappings, "%u of %u MAPs: %s", mapped, info.max_mappings,
 		       prb_strerror(err));
+	return s;
+}
+
+/* max_mappings live handles per connection; one more gets ENOMEM. */
+static void limit_max_mappings(void)
+{
+	struct prb_mapping **m, *extra = NULL, *other = NULL;
+	uint32_t max;
+	struct prb_session *s = session_at_limit(&m, &max);
+
+	if (!s)
+		return;
 	CF_RC(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &extra), -ENOMEM);
 	/* The limit is per connection. */
 	CF_RC(prb_map(cf_session(), cf_addr(0), PRB_MAPPING_RO, &other), 0);
@@ -237,24 +253,14 @@ static void limit_max_mappings(void)
  */
 static void limit_freed_by_force(void)
 {
-	struct prb_session *s = cf_session(), *other;
-	struct prb_session_info info;
 	struct prb_mapping **m, *extra = NULL;
-	uint32_t mapped;
+	struct prb_session *other;
+	uint32_t max, mapped;
+	struct prb_session *s = session_at_limit(&m, &max);
 	int err;
 
-	CF_RC_FATAL(prb_session_get_info(s, &info), 0);
-	if (info.max_mappings > 8192) {
-		cf_skip("max_mappings %u: too many to reach in a quick test", info.max_mappings);
+	if (!s)
 		return;
-	}
-	m = cf_mem(info.max_mappings * sizeof(*m));
-	CF_SETUP(CF_REQ_ALLOC)
-		CF_RC_FATAL(prb_alloc(s, cf_addr(0), 2), 0);
-	mapped = map_many(s, info.max_mappings, m, &err);
-	CF_SETUP(CF_REQ_MAP)
-		CF_CHECK_FATAL(mapped == info.max_mappings, "%u of %u MAPs: %s", mapped,
-			       info.max_mappings, prb_strerror(err));
 	CF_RC(prb_map(s, cf_addr(0), PRB_MAPPING_RO, &extra), -ENOMEM);
 	/* Another connection frees both blocks with FORCE: every handle of s is revoked. (It
 	 * connects only now: idle all along, a brick with a short idle timeout would end it.) */
@@ -262,11 +268,11 @@ static void limit_freed_by_force(void)
 	CF_RC_FATAL(prb_free(other, cf_addr(0), 2, PRB_FREE_FLAG_FORCE), 0);
 	CF_SETUP(CF_REQ_ALLOC)
 		CF_RC_FATAL(prb_alloc(other, cf_addr(0), 2), 0);
-	mapped = map_many(s, info.max_mappings, m, &err);
-	CF_CHECK(mapped == info.max_mappings,
+	mapped = map_many(s, max, m, &err);
+	CF_CHECK(mapped == max,
 		 "%u of %u MAPs after FREE FORCE revoked all %u handles, then %s (the revoked "
 		 "handles still count)",
-		 mapped, info.max_mappings, info.max_mappings, prb_strerror(err));
+		 mapped, max, max, prb_strerror(err));
 	CF_RC(prb_map(s, cf_addr(1), PRB_MAPPING_RO, &extra), -ENOMEM);
 	/* The revoked mapping objects go with the session (no UNMAP each: slow over rdma://). */
 }
