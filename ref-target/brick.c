@@ -20,6 +20,7 @@ struct brick_block {
 	struct prb_hmap_node node;  /* key: block number */
 	uint8_t *data;
 	uint32_t maps;
+	uint32_t writers;           /* read-write mappings among them */
 	bool excl;
 	struct prb_mapping *mappings;
 };
@@ -150,6 +151,8 @@ static void brick_revoke(struct prb_brick *b, struct prb_mapping *m)
 	if (m->block_next)
 		m->block_next->block_prev = m->block_prev;
 	blk->maps--;
+	if (m->map_flags & PRB_MAP_WRITE)
+		blk->writers--;
 	if (m->map_flags & PRB_MAP_EXCL)
 		blk->excl = false;
 	if (blk->maps == 0) {
@@ -268,6 +271,17 @@ static int brick_new_handle(struct prb_brick *b, uint64_t *handle)
 	return 0;
 }
 
+/* A read-write MAP of \p blk by \p s: tell the sessions of the block's other mappings. */
+static void brick_shared_write(struct brick_block *blk, const struct prb_session *s)
+{
+	for (struct prb_mapping *m = blk->mappings; m; m = m->block_next) {
+		const struct prb_session *other = m->session;
+
+		if (other != s && other->ops && other->ops->on_shared_write)
+			other->ops->on_shared_write(other->ctx, m);
+	}
+}
+
 int prb_brick_map(struct prb_session *s, uint64_t addr, uint32_t map_flags,
 		  struct prb_mapping **out)
 {
@@ -304,6 +318,8 @@ int prb_brick_map(struct prb_session *s, uint64_t addr, uint32_t map_flags,
 	err = brick_new_handle(b, &m->handle);
 	if (err < 0)
 		goto err_free_mapping;
+	if (blk && (map_flags & PRB_MAP_WRITE))
+		brick_shared_write(blk, s);
 	if (!blk) {
 		blk = calloc(1, sizeof(*blk));
 		if (!blk) {
@@ -332,6 +348,8 @@ int prb_brick_map(struct prb_session *s, uint64_t addr, uint32_t map_flags,
 		blk->mappings->block_prev = m;
 	blk->mappings = m;
 	blk->maps++;
+	if (map_flags & PRB_MAP_WRITE)
+		blk->writers++;
 	if (map_flags & PRB_MAP_EXCL)
 		blk->excl = true;
 	m->session_next = s->mappings;
@@ -410,6 +428,11 @@ int prb_brick_access(struct prb_session *s, uint64_t handle, uint32_t offset, ui
 		return -ERANGE;
 	*out = m;
 	return 0;
+}
+
+bool prb_brick_others_may_write(const struct prb_mapping *m)
+{
+	return m->block->writers > ((m->map_flags & PRB_MAP_WRITE) ? 1u : 0u);
 }
 
 int prb_brick_flush(struct prb_session *s, uint64_t handle, uint32_t offset, uint32_t length)

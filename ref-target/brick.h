@@ -42,10 +42,16 @@ struct prb_mapping {
  * block and sets m->raddr / m->rkey; a negative errno fails the MAP (-ENOMEM).
  * on_unmap runs whenever a mapping is revoked (UNMAP, FREE with FORCE, session end),
  * before the block is unpinned: RDMA invalidates the key, TCP stops using the bytes.
+ * on_shared_write runs for each live mapping of other sessions before a read-write MAP
+ * of the same block succeeds (and before its on_map).
  */
 struct prb_session_ops {
 	int (*on_map)(void *ctx, struct prb_mapping *m);
 	void (*on_unmap)(void *ctx, struct prb_mapping *m);
+	/* Another session is mapping m's block read-write: from now on its bytes may change
+	 * without this session's knowledge (TCP: copy queued READ answers whose digest was
+	 * computed over them). */
+	void (*on_shared_write)(void *ctx, struct prb_mapping *m);
 };
 
 /** Brick identity, capacity and statistics (INFO, HELLO). */
@@ -107,6 +113,12 @@ int prb_brick_unmap(struct prb_session *s, uint64_t handle);
  */
 int prb_brick_access(struct prb_session *s, uint64_t handle, uint32_t offset, uint32_t length,
 		     bool write, struct prb_mapping **out);
+/**
+ * True when a read-write mapping of \p m's block exists other than \p m itself: bytes of
+ * the block may then change through another session (or the same one's other handle)
+ * at any time, one-sided RDMA writes included.
+ */
+bool prb_brick_others_may_write(const struct prb_mapping *m);
 /** FLUSH: persist [offset, offset + length) of the block. Errors as prb_brick_access. */
 int prb_brick_flush(struct prb_session *s, uint64_t handle, uint32_t offset, uint32_t length);
 /** 8-byte compare-and-swap (little-endian value); -EINVAL for an unaligned offset. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <isa-l/crc.h>
 #include <prb/wire.h>
@@ -21,6 +22,8 @@
 /* Fixed parts up to this size (digest included) are buffered; bigger ones (unknown
  * opcodes only) are streamed through the header digest. */
 #define RX_FIXED_MAX 4096u
+/* Buffers from this size up come from mmap (conn_buf_alloc). */
+#define CONN_BUF_MMAP_MIN (64u * 1024u)
 
 enum rx_state {
 	RX_HDR,      /* waiting for the 16-byte common header */
@@ -37,7 +40,8 @@ struct tx_entry {
 	uint32_t head_len;
 	const uint8_t *data;
 	uint32_t data_len;
-	uint8_t *owned;              /* heap copy of the payload, freed once sent */
+	uint8_t *owned;              /* copy of the payload (conn_buf_alloc), freed once sent */
+	size_t owned_len;
 	struct prb_mapping *ref;     /* zero-copy: data points into this mapping's block */
 	uint8_t trailer[PRB_DDGST_SIZE];
 	uint32_t trailer_len;
@@ -96,17 +100,55 @@ struct prb_conn {
 	bool closing;                /* TERM queued or peer gone: no more requests */
 	bool eof;
 	bool refuse;                 /* over the connection limit: HELLO gets ENOMEM */
+	bool aborted;                /* send timeout: close now, queued output dropped */
+
+	/* Timers (milliseconds on the caller's monotonic clock). */
+	uint64_t clock_ms;           /* the time given by the latest call into the engine */
+	uint64_t opened_ms;          /* the connection's start (HELLO timeout) */
 	uint64_t idle_since_ms;      /* last complete PDU, or last response sent */
 	uint64_t last_rx_ms;         /* last bytes received */
+	uint64_t pdu_start_ms;       /* first byte of the PDU being received */
+	uint64_t tx_progress_ms;     /* output last taken by the peer, or queued when none was */
+	bool rx_paused;              /* not reading: too much output waits (tx_backlog_full) */
+	uint64_t rx_paused_since_ms;
 };
 
 static int conn_on_map(void *ctx, struct prb_mapping *m);
 static void conn_on_unmap(void *ctx, struct prb_mapping *m);
+static void conn_on_shared_write(void *ctx, struct prb_mapping *m);
 
 static const struct prb_session_ops conn_session_ops = {
 	.on_map = conn_on_map,
 	.on_unmap = conn_on_unmap,
+	.on_shared_write = conn_on_shared_write,
 };
+
+/*
+ * A per-connection buffer. Big ones come from mmap so that each goes back to the system
+ * as soon as it is freed: malloc keeps freed memory in its heap, and after the first
+ * big free it raises its mmap threshold and serves the next 2 MiB buffers from the heap
+ * too, where a few live allocations keep the rest from being returned.
+ */
+static void *conn_buf_alloc(size_t len)
+{
+	void *p;
+
+	if (len < CONN_BUF_MMAP_MIN)
+		return malloc(len);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Free a buffer of conn_buf_alloc(\p len). NULL is a no-op. */
+static void conn_buf_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	if (len < CONN_BUF_MMAP_MIN)
+		free(p);
+	else
+		munmap(p, len);
+}
 
 static uint32_t get_le32(const uint8_t *p)
 {
@@ -144,9 +186,11 @@ int prb_conn_new(struct prb_brick *brick, const struct prb_conn_limits *lim, uin
 	c->queue_depth = 1;
 	c->max_data = lim->max_data;
 	c->peer_max_pdu = PRB_MIN_MAX_PDU;
+	c->clock_ms = now_ms;
+	c->opened_ms = now_ms;
 	c->idle_since_ms = now_ms;
 	c->last_rx_ms = now_ms;
-	c->rbuf = malloc(RX_BUF_SIZE);
+	c->rbuf = conn_buf_alloc(RX_BUF_SIZE);
 	if (!c->rbuf)
 		goto err_free_conn;
 	c->tx_cap = (uint32_t)lim->queue_depth + 2u;
@@ -162,7 +206,7 @@ int prb_conn_new(struct prb_brick *brick, const struct prb_conn_limits *lim, uin
 err_free_tx:
 	free(c->tx);
 err_free_rbuf:
-	free(c->rbuf);
+	conn_buf_free(c->rbuf, RX_BUF_SIZE);
 err_free_conn:
 	free(c);
 	return err;
@@ -170,7 +214,7 @@ err_free_conn:
 
 static void tx_entry_release(struct prb_conn *c, struct tx_entry *e)
 {
-	free(e->owned);
+	conn_buf_free(e->owned, e->owned_len);
 	if (e->ref)
 		c->zero_copy--;
 	memset(e, 0, sizeof(*e));
@@ -188,9 +232,9 @@ void prb_conn_delete(struct prb_conn *c)
 	}
 	c->wr_map = NULL;
 	prb_session_delete(c->session);
-	free(c->bounce);
+	conn_buf_free(c->bounce, c->lim.max_data);
 	free(c->tx);
-	free(c->rbuf);
+	conn_buf_free(c->rbuf, RX_BUF_SIZE);
 	free(c);
 }
 
@@ -209,6 +253,31 @@ static struct tx_entry *tx_push(struct prb_conn *c)
 	return e;
 }
 
+static bool tx_backlog_full(const struct prb_conn *c);
+
+/* Bytes of one queued PDU. */
+static size_t tx_entry_size(const struct tx_entry *e)
+{
+	return (size_t)e->head_len + e->data_len + e->trailer_len;
+}
+
+/*
+ * After tx_bytes changed: the engine stops reading while too much output waits, and that
+ * time does not count against the PDU being received (its rest may be waiting for us).
+ */
+static void rx_pause_track(struct prb_conn *c)
+{
+	bool full = tx_backlog_full(c);
+
+	if (full == c->rx_paused)
+		return;
+	c->rx_paused = full;
+	if (full)
+		c->rx_paused_since_ms = c->clock_ms;
+	else
+		c->pdu_start_ms += c->clock_ms - c->rx_paused_since_ms;
+}
+
 /* Account a filled entry; append the header digest over the encoded fixed part. */
 static void tx_commit_entry(struct prb_conn *c, struct tx_entry *e, int hlen, bool hdgst)
 {
@@ -218,7 +287,11 @@ static void tx_commit_entry(struct prb_conn *c, struct tx_entry *e, int hlen, bo
 		memset(e->head + hlen + 4, 0, 4);
 		e->head_len += PRB_HDGST_SIZE;
 	}
-	c->tx_bytes += e->head_len + e->data_len + e->trailer_len;
+	/* The send timeout runs from the moment output waits. */
+	if (c->tx_bytes == 0)
+		c->tx_progress_ms = c->clock_ms;
+	c->tx_bytes += tx_entry_size(e);
+	rx_pause_track(c);
 }
 
 /* Digest flags of a PDU we send after the handshake with \p payload_len bytes of payload. */
@@ -339,20 +412,24 @@ static void conn_simple_rsp(struct prb_conn *c, enum prb_msg_id id, int err)
 }
 
 /* Replace zero-copy payloads of queued entries by copies: those matching \p m, or with
- * \p m NULL, those reading the block at \p block_data. */
-static void tx_copy_refs(struct prb_conn *c, const struct prb_mapping *m, const uint8_t *block_data)
+ * \p m NULL, those reading the block at \p block_data; with \p digested_only, only
+ * those carrying a data digest. */
+static void tx_copy_refs(struct prb_conn *c, const struct prb_mapping *m, const uint8_t *block_data,
+			 bool digested_only)
 {
 	for (uint32_t i = 0; i < c->tx_count && c->zero_copy; i++) {
 		struct tx_entry *e = &c->tx[(c->tx_head + i) % c->tx_cap];
 		uint8_t *copy;
 
-		if (!e->ref || (m ? e->ref != m : e->ref->data != block_data))
+		if (!e->ref || (m ? e->ref != m : e->ref->data != block_data) ||
+		    (digested_only && !e->trailer_len))
 			continue;
-		copy = malloc(e->data_len);
+		copy = conn_buf_alloc(e->data_len);
 		if (!copy) {
-			/* Cannot keep the bytes: drop the connection rather than send others'. */
+			/* Cannot keep the bytes: drop the connection (and its output) rather
+			 * than send others'. */
 			prb_err("out of memory copying a READ response: closing the connection");
-			e->data_len = 0;
+			c->aborted = true;
 			c->closing = true;
 			c->rx_state = RX_DEAD;
 			c->eof = true;
@@ -360,6 +437,7 @@ static void tx_copy_refs(struct prb_conn *c, const struct prb_mapping *m, const 
 			memcpy(copy, e->data, e->data_len);
 		}
 		e->owned = copy;
+		e->owned_len = copy ? e->data_len : 0;
 		e->data = copy;
 		e->ref = NULL;
 		c->zero_copy--;
@@ -393,15 +471,31 @@ static void conn_on_unmap(void *ctx, struct prb_mapping *m)
 			c->sink_dst = NULL;
 	}
 	if (c->zero_copy)
-		tx_copy_refs(c, m, NULL);
+		tx_copy_refs(c, m, NULL, false);
 	if (c->binding && c->binding->on_unmap)
 		c->binding->on_unmap(c->binding_ctx, m);
+}
+
+/*
+ * Brick hook: another connection maps m's block read-write. A queued READ answer's
+ * digest was computed over the block's bytes when the READ ran; from now on they may
+ * change before they are sent, so send a copy of them instead (PRB-DGST-2).
+ */
+static void conn_on_shared_write(void *ctx, struct prb_mapping *m)
+{
+	struct prb_conn *c = ctx;
+
+	if (c->zero_copy && c->ddgst)
+		tx_copy_refs(c, m, NULL, true);
 }
 
 int prb_conn_tx_iov(struct prb_conn *c, struct iovec *iov, int max)
 {
 	size_t skip = c->tx_off;
 	int n = 0;
+
+	if (c->aborted)
+		return 0;
 
 	for (uint32_t i = 0; i < c->tx_count && n < max; i++) {
 		struct tx_entry *e = &c->tx[(c->tx_head + i) % c->tx_cap];
@@ -432,11 +526,15 @@ static bool tx_backlog_full(const struct prb_conn *c)
 
 void prb_conn_tx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
 {
+	c->clock_ms = now_ms;
+	if (n)
+		c->tx_progress_ms = now_ms;
 	c->tx_bytes -= n;
 	c->tx_off += n;
+	rx_pause_track(c);
 	while (c->tx_count) {
 		struct tx_entry *e = &c->tx[c->tx_head];
-		size_t total = (size_t)e->head_len + e->data_len + e->trailer_len;
+		size_t total = tx_entry_size(e);
 
 		if (c->tx_off < total)
 			break;
@@ -462,7 +560,7 @@ size_t prb_conn_tx_pending(const struct prb_conn *c)
 
 bool prb_conn_done(const struct prb_conn *c)
 {
-	return (c->eof || c->closing) && c->tx_count == 0;
+	return c->aborted || ((c->eof || c->closing) && c->tx_count == 0);
 }
 
 void prb_conn_rx_eof(struct prb_conn *c)
@@ -479,14 +577,82 @@ void prb_conn_shutdown(struct prb_conn *c)
 	conn_term(c, PRB_TERM_SHUTDOWN, 0);
 }
 
+void prb_conn_shutdown_cut(struct prb_conn *c)
+{
+	/* A PDU whose first byte went out must be finished (PRB-TCP-4); the TERM is last. */
+	uint32_t keep = c->tx_off ? 1u : 0u;
+	struct tx_entry *last, term;
+
+	if (!c->closing || c->tx_count <= keep + 1u)
+		return;
+	last = &c->tx[(c->tx_head + c->tx_count - 1u) % c->tx_cap];
+	if (!last->last)
+		return;
+	term = *last;
+	prb_info("shutdown: %u answers not sent yet dropped, TERM next", c->tx_count - keep - 1u);
+	for (uint32_t i = keep; i < c->tx_count; i++) {
+		struct tx_entry *e = &c->tx[(c->tx_head + i) % c->tx_cap];
+
+		c->tx_bytes -= tx_entry_size(e);
+		tx_entry_release(c, e);
+	}
+	c->tx_count = keep + 1u;
+	c->tx[(c->tx_head + keep) % c->tx_cap] = term;
+	c->tx_bytes += tx_entry_size(&term);
+}
+
+/* Send timeout: the peer takes none of our bytes, so a TERM would not reach it either
+ * (PROTOCOL.md 6.4): close now, dropping the output. */
+static void conn_abort(struct prb_conn *c, uint64_t now_ms)
+{
+	prb_info("connection ended: the peer took none of %zu bytes for %llu ms", c->tx_bytes,
+		 (unsigned long long)(now_ms - c->tx_progress_ms));
+	c->aborted = true;
+	c->closing = true;
+	c->eof = true;
+	c->rx_state = RX_DEAD;
+}
+
+uint32_t prb_conn_tick_ms(const struct prb_conn_limits *lim)
+{
+	const uint32_t all[] = { lim->idle_timeout_ms, lim->hello_timeout_ms, lim->pdu_timeout_ms,
+				 lim->send_timeout_ms };
+	uint32_t shortest = 0;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (all[i] && (!shortest || all[i] < shortest))
+			shortest = all[i];
+	if (!shortest)
+		return 0;
+	if (shortest / 4 > 250)
+		return 250;
+	return shortest / 4 < 10 ? 10 : shortest / 4;
+}
+
 void prb_conn_tick(struct prb_conn *c, uint64_t now_ms)
 {
 	bool partial = c->rx_state != RX_HDR || c->rend > c->rstart;
 
+	c->clock_ms = now_ms;
+	if (c->aborted)
+		return;
+	/* Also while closing: a TERM behind output the peer does not take never leaves. */
+	if (c->tx_bytes && c->lim.send_timeout_ms &&
+	    now_ms - c->tx_progress_ms >= c->lim.send_timeout_ms) {
+		conn_abort(c, now_ms);
+		return;
+	}
 	/* Not reading because the peer does not read: its next bytes may be waiting. */
 	if (c->closing || !prb_conn_rx_wanted(c))
 		return;
-	if (partial && c->lim.pdu_timeout_ms && now_ms - c->last_rx_ms >= c->lim.pdu_timeout_ms) {
+	/* PRB-KA-5: no HELLO in time. */
+	if (!c->hello_done && c->lim.hello_timeout_ms &&
+	    now_ms - c->opened_ms >= c->lim.hello_timeout_ms) {
+		conn_term(c, PRB_TERM_TIMEOUT, 0);
+		return;
+	}
+	/* PRB-KA-4, counted from the PDU's first byte: trickled bytes do not extend it. */
+	if (partial && c->lim.pdu_timeout_ms && now_ms - c->pdu_start_ms >= c->lim.pdu_timeout_ms) {
 		conn_term(c, PRB_TERM_TIMEOUT, 0);
 		return;
 	}
@@ -510,6 +676,17 @@ static void conn_hello_refuse(struct prb_conn *c, uint16_t status)
 void prb_conn_refuse(struct prb_conn *c)
 {
 	c->refuse = true;
+}
+
+bool prb_conn_hello_done(const struct prb_conn *c)
+{
+	return c->hello_done;
+}
+
+void prb_conn_evict(struct prb_conn *c)
+{
+	if (!c->hello_done)
+		conn_term(c, PRB_TERM_TIMEOUT, 0);
 }
 
 static void conn_hello(struct prb_conn *c, const struct prb_hello_req *req)
@@ -655,7 +832,7 @@ static void conn_list(struct prb_conn *c, const struct prb_list_req *req)
 		conn_error_rsp(c, prb_status_from_errno(n));
 		return;
 	}
-	payload = malloc((size_t)n * 16u + 1u);
+	payload = conn_buf_alloc((size_t)n * 16u + 1u);
 	if (!payload) {
 		free(ext);
 		conn_error_rsp(c, PRB_ST_ENOMEM);
@@ -671,10 +848,11 @@ static void conn_list(struct prb_conn *c, const struct prb_list_req *req)
 	msg.list_rsp.payload_len = (uint32_t)n * 16u;
 	e = conn_rsp(c, PRB_MSG_LIST_RSP, &msg, msg.list_rsp.payload_len, true);
 	if (!e) {
-		free(payload);
+		conn_buf_free(payload, (size_t)n * 16u + 1u);
 		return;
 	}
 	e->owned = payload;
+	e->owned_len = (size_t)n * 16u + 1u;
 	e->data = payload;
 	e->data_len = msg.list_rsp.payload_len;
 	conn_rsp_done(c, e);
@@ -700,14 +878,20 @@ static void conn_read(struct prb_conn *c, const struct prb_read_req *req)
 	e = conn_rsp(c, PRB_MSG_READ_RSP, &msg, req->length, true);
 	if (!e)
 		return;
-	if (c->ddgst) {
-		/* The digest must match the bytes sent: send a snapshot. */
-		e->owned = malloc(req->length);
+	/*
+	 * The digest (conn_rsp_done) must match the bytes sent. It is computed now, so the
+	 * answer is sent from the block only while no other connection can write it: this
+	 * connection's own writes copy queued answers first (tx_copy_refs), and another's
+	 * read-write MAP does (conn_on_shared_write). Else send a snapshot.
+	 */
+	if (c->ddgst && prb_brick_others_may_write(m)) {
+		e->owned = conn_buf_alloc(req->length);
 		if (!e->owned) {
 			c->tx_count--;
 			conn_error_rsp(c, PRB_ST_ENOMEM);
 			return;
 		}
+		e->owned_len = req->length;
 		memcpy(e->owned, m->data + req->offset, req->length);
 		e->data = e->owned;
 	} else {
@@ -737,7 +921,7 @@ static void conn_atomic(struct prb_conn *c, enum prb_msg_id id, const union prb_
 	/* Earlier READs of this connection answer with the bytes before the change. */
 	if (c->zero_copy && prb_brick_access(c->session, handle, offset, PRB_ATOMIC_SIZE, true,
 					     &m) == 0)
-		tx_copy_refs(c, NULL, m->data);
+		tx_copy_refs(c, NULL, m->data, false);
 	if (id == PRB_MSG_CAS_REQ)
 		err = prb_brick_cas(c->session, handle, offset, req->cas_req.compare,
 				    req->cas_req.swap, &original);
@@ -809,7 +993,7 @@ static void conn_write_begin(struct prb_conn *c, const struct prb_write_req *req
 	}
 	if (c->ddgst) {
 		if (!c->bounce)
-			c->bounce = malloc(c->lim.max_data);
+			c->bounce = conn_buf_alloc(c->lim.max_data);
 		if (!c->bounce) {
 			c->wr_status = PRB_ST_ENOMEM;
 			conn_write_digest_dropped(c);
@@ -819,7 +1003,7 @@ static void conn_write_begin(struct prb_conn *c, const struct prb_write_req *req
 	} else {
 		/* Earlier READs of this connection answer with the bytes before the WRITE. */
 		if (c->zero_copy)
-			tx_copy_refs(c, NULL, m->data);
+			tx_copy_refs(c, NULL, m->data, false);
 		c->sink_dst = m->data + req->offset;
 	}
 	c->wr_map = m;
@@ -851,7 +1035,7 @@ static void conn_write_end(struct prb_conn *c, bool digest_ok)
 	}
 	if (c->ddgst) {
 		if (c->zero_copy)
-			tx_copy_refs(c, NULL, m->data);
+			tx_copy_refs(c, NULL, m->data, false);
 		memcpy(m->data + c->wr_offset, c->bounce, c->payload_len);
 	}
 	conn_simple_rsp(c, PRB_MSG_WRITE_RSP, 0);
@@ -1274,8 +1458,11 @@ static void rx_process(struct prb_conn *c, uint64_t now_ms)
 			c->rstart = c->rend;
 			return;
 		}
-		if (c->rx_state == RX_HDR)
+		if (c->rx_state == RX_HDR) {
+			/* A PDU ended; bytes still buffered start the next one. */
 			c->idle_since_ms = now_ms;
+			c->pdu_start_ms = now_ms;
+		}
 	}
 }
 
@@ -1317,7 +1504,11 @@ void prb_conn_rx_commit(struct prb_conn *c, size_t n, uint64_t now_ms)
 {
 	if (n == 0)
 		return;
+	c->clock_ms = now_ms;
 	c->last_rx_ms = now_ms;
+	/* The first byte of a PDU: the partial-PDU timeout runs from here. */
+	if (c->rx_state == RX_HDR && c->rend == c->rstart)
+		c->pdu_start_ms = now_ms;
 	if (c->rx_direct) {
 		/* Bytes received straight into the block (revocation cannot happen between
 		 * rx_space and this call: both run back to back on the loop's thread). */

@@ -8,9 +8,11 @@
  * handshake, queue depth and timeouts, dispatches to the brick and encodes responses.
  *
  * Zero-copy paths: a WRITE payload without data digest is received straight into the
- * mapped block (rx_space points into it); a READ response without data digest is sent
- * straight from the block (an iovec into it). Pending references are copied out when
- * their mapping is revoked, and before this connection writes to the same block.
+ * mapped block (rx_space points into it); a READ response is sent straight from the
+ * block (an iovec into it), with data digests too where no other connection can write
+ * the block. Pending references are copied out when their mapping is revoked, before
+ * this connection writes to the same block, and (with a digest) when another
+ * connection maps the block read-write.
  */
 #ifndef PRB_TARGET_CONN_H
 #define PRB_TARGET_CONN_H
@@ -31,7 +33,11 @@ struct prb_conn_limits {
 	uint32_t max_mappings;     /* live handles per connection */
 	uint32_t features;         /* offered: PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS */
 	uint32_t idle_timeout_ms;  /* nothing received nor outstanding this long: TERM; 0 off */
-	uint32_t pdu_timeout_ms;   /* a partial PDU stalled this long: TERM TIMEOUT; 0 off */
+	uint32_t hello_timeout_ms; /* no HELLO this long after the start: TERM TIMEOUT; 0 off */
+	uint32_t pdu_timeout_ms;   /* a PDU still partial this long after its first byte: TERM
+				    * TIMEOUT; 0 off */
+	uint32_t send_timeout_ms;  /* output waits and the peer takes none of it this long:
+				    * the connection ends without TERM; 0 off */
 	bool one_sided;            /* RDMA: READ/WRITE/CAS/FADD capsules get ENOTSUP */
 	/* Answers waiting to be sent beyond this: take no more requests until they leave
 	 * (TCP: a peer that does not read). 0: no cap (RDMA: the initiator's receive credits
@@ -51,6 +57,13 @@ int prb_conn_new(struct prb_brick *brick, const struct prb_conn_limits *lim, uin
 		 struct prb_conn **out);
 /** Over the connection limit: answer the HELLO with ENOMEM and close (PRB-HELLO order). */
 void prb_conn_refuse(struct prb_conn *c);
+/** True once the HELLO exchange has completed (a HELLO answered with success). */
+bool prb_conn_hello_done(const struct prb_conn *c);
+/**
+ * Make room for a new connection at the connection limit (only before the HELLO
+ * exchange, PRB-KA-5): queue TERM TIMEOUT and take no more input.
+ */
+void prb_conn_evict(struct prb_conn *c);
 /**
  * Binding hooks chained after the engine's own (RDMA: register a mapped block on MAP,
  * invalidate its key on every revocation). Set before the first PDU; \p ops may be NULL.
@@ -85,11 +98,25 @@ void prb_conn_tx_commit(struct prb_conn *c, size_t n, uint64_t now_ms);
 /** Bytes waiting to be sent. */
 size_t prb_conn_tx_pending(const struct prb_conn *c);
 
-/** True when the transport should close the connection now. */
+/**
+ * True when the transport should close the connection now. Output may still be queued
+ * then (prb_conn_tx_pending): the send timeout expired, and the transport drops it
+ * (TCP: a reset).
+ */
 bool prb_conn_done(const struct prb_conn *c);
-/** Check the idle and partial-PDU timeouts (call every few hundred ms). */
+/** Check the HELLO, partial-PDU, idle and send timeouts (call every prb_conn_tick_ms()). */
 void prb_conn_tick(struct prb_conn *c, uint64_t now_ms);
+/**
+ * How often to call prb_conn_tick: a few times per shortest timeout of \p lim, from 10 to
+ * 250 ms. \return 0 when every timeout is off.
+ */
+uint32_t prb_conn_tick_ms(const struct prb_conn_limits *lim);
 /** The brick shuts down: queue TERM SHUTDOWN after the responses already queued. */
 void prb_conn_shutdown(struct prb_conn *c);
+/**
+ * The shutdown grace runs out: drop the queued responses whose first byte has not been
+ * sent, so that the TERM queued by prb_conn_shutdown follows the PDU being sent.
+ */
+void prb_conn_shutdown_cut(struct prb_conn *c);
 
 #endif

@@ -32,6 +32,9 @@
 #define DEFAULT_POOL "prb-data/pool"
 #define DEFAULT_POOL_SIZE (UINT64_C(1) << 30)
 #define SHUTDOWN_GRACE_MS 5000
+/* Halfway through the grace, responses a slow reader has not started to receive are
+ * dropped so that its TERM can still reach it (prb_tcp_shutdown). */
+#define SHUTDOWN_CUT_MS (SHUTDOWN_GRACE_MS / 2)
 #define URLS_MAX 4096
 
 #ifndef PRB_VERSION_STRING
@@ -79,11 +82,16 @@ static void usage(FILE *f)
 		"  --ready-file FILE    once listening, write one URL per listener to FILE\n"
 		"  --queue-depth N      largest queue depth granted (default 128, max %u)\n"
 		"  --max-data SIZE      largest READ/WRITE data (default 2M, 4K..2M)\n"
-		"  --max-connections N  connections served at once (default 1024)\n"
+		"  --max-connections N  connections served at once (default 1024); at the limit\n"
+		"                       the oldest one without HELLO makes room for a new one\n"
 		"  --max-mappings N     live handles per connection (default 4096)\n"
-		"  --idle-timeout SEC   close a connection idle this long (default 300, 0 off)\n"
-		"  --pdu-timeout SEC    close a connection whose partial PDU stalls this long\n"
-		"                       (default 30, 0 off); SEC may be fractional\n"
+		"  --hello-timeout SEC  close a connection without HELLO after SEC (default 10)\n"
+		"  --idle-timeout SEC   close a connection idle this long (default 300)\n"
+		"  --pdu-timeout SEC    close a connection whose PDU is not whole SEC after its\n"
+		"                       first byte (default 30)\n"
+		"  --send-timeout SEC   close a connection whose peer takes none of the brick's\n"
+		"                       output for SEC (default 30); each SEC may be fractional,\n"
+		"                       0 turns a timeout off\n"
 		"  --no-digests         do not grant header/data digests\n"
 		"  --no-atomics         do not grant CAS/FADD\n"
 		"  --rdma-keys auto|mr  RDMA keys: memory windows where the device has them (auto),\n"
@@ -156,7 +164,7 @@ static int parse_seconds(const char *s, uint32_t *ms)
 enum {
 	OPT_LISTEN = 256, OPT_POOL, OPT_SIZE, OPT_TIER, OPT_TIER_SIZE, OPT_READY, OPT_QD,
 	OPT_MAX_DATA, OPT_MAX_CONN, OPT_MAX_MAPPINGS, OPT_IDLE, OPT_PDU_TIMEOUT,
-	OPT_NO_DIGESTS, OPT_NO_ATOMICS, OPT_RDMA_KEYS,
+	OPT_HELLO_TIMEOUT, OPT_SEND_TIMEOUT, OPT_NO_DIGESTS, OPT_NO_ATOMICS, OPT_RDMA_KEYS,
 };
 
 static const struct option long_options[] = {
@@ -172,6 +180,8 @@ static const struct option long_options[] = {
 	{ "max-mappings", required_argument, NULL, OPT_MAX_MAPPINGS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "pdu-timeout", required_argument, NULL, OPT_PDU_TIMEOUT },
+	{ "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
+	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
 	{ "no-digests", no_argument, NULL, OPT_NO_DIGESTS },
 	{ "no-atomics", no_argument, NULL, OPT_NO_ATOMICS },
 	{ "rdma-keys", required_argument, NULL, OPT_RDMA_KEYS },
@@ -229,6 +239,8 @@ static int parse_option(struct options *o, int opt, const char *arg)
 		break;
 	case OPT_IDLE: err = parse_seconds(arg, &lim->idle_timeout_ms); break;
 	case OPT_PDU_TIMEOUT: err = parse_seconds(arg, &lim->pdu_timeout_ms); break;
+	case OPT_HELLO_TIMEOUT: err = parse_seconds(arg, &lim->hello_timeout_ms); break;
+	case OPT_SEND_TIMEOUT: err = parse_seconds(arg, &lim->send_timeout_ms); break;
 	case OPT_NO_DIGESTS:
 		lim->features &= ~(uint32_t)(PRB_FEAT_HDGST | PRB_FEAT_DDGST);
 		return 0;
@@ -249,12 +261,20 @@ static int parse_option(struct options *o, int opt, const char *arg)
 /* Shorter timeouts are allowed (tests use them) but PROTOCOL.md 6.4 advises against them. */
 static void warn_short_timeouts(const struct prb_conn_limits *lim)
 {
-	if (lim->idle_timeout_ms && lim->idle_timeout_ms < PRB_MIN_IDLE_TIMEOUT_S * 1000u)
-		fprintf(stderr, "prb-target: warning: --idle-timeout below the %u s the protocol "
-				"advises (fine for tests)\n", PRB_MIN_IDLE_TIMEOUT_S);
-	if (lim->pdu_timeout_ms && lim->pdu_timeout_ms < PRB_MIN_PDU_TIMEOUT_S * 1000u)
-		fprintf(stderr, "prb-target: warning: --pdu-timeout below the %u s the protocol "
-				"advises (fine for tests)\n", PRB_MIN_PDU_TIMEOUT_S);
+	const struct {
+		const char *option;
+		uint32_t ms, min_s;
+	} t[] = {
+		{ "--idle-timeout", lim->idle_timeout_ms, PRB_MIN_IDLE_TIMEOUT_S },
+		{ "--hello-timeout", lim->hello_timeout_ms, PRB_MIN_HELLO_TIMEOUT_S },
+		{ "--pdu-timeout", lim->pdu_timeout_ms, PRB_MIN_PDU_TIMEOUT_S },
+		{ "--send-timeout", lim->send_timeout_ms, PRB_MIN_SEND_TIMEOUT_S },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].ms && t[i].ms < t[i].min_s * 1000u)
+			fprintf(stderr, "prb-target: warning: %s below the %u s the protocol "
+					"advises (fine for tests)\n", t[i].option, t[i].min_s);
 }
 
 /* \return 0 to run, 1 after --help/--version, or -EINVAL. */
@@ -268,7 +288,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->tcp.limits.max_mappings = 4096;
 	o->tcp.limits.features = PRB_FEAT_HDGST | PRB_FEAT_DDGST | PRB_FEAT_ATOMICS;
 	o->tcp.limits.idle_timeout_ms = 300000;
+	o->tcp.limits.hello_timeout_ms = 10000;
 	o->tcp.limits.pdu_timeout_ms = 30000;
+	o->tcp.limits.send_timeout_ms = 30000;
 	o->tcp.limits.tx_backlog_max = PRB_CONN_TX_BACKLOG_DEFAULT;
 	o->tcp.max_connections = 1024;
 	o->tcp.socket_buffer = 4 << 20;
@@ -456,7 +478,7 @@ static void on_signal(void *arg, uint32_t events)
 	t->draining = t->rdma ? 2 : 1;
 	if (t->rdma)
 		prb_rdma_shutdown(t->rdma, on_drained, t);
-	prb_tcp_shutdown(t->tcp, on_drained, t);
+	prb_tcp_shutdown(t->tcp, SHUTDOWN_CUT_MS, on_drained, t);
 }
 
 /* SIGTERM/SIGINT arrive through a signalfd in the loop; SIGPIPE is ignored. */

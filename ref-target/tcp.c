@@ -28,6 +28,12 @@
 #define TCP_READ_BUDGET 16
 #define TCP_ACCEPT_PAUSE_MS 100
 #define TCP_REFUSE_SLACK 64
+/*
+ * Unsent bytes the kernel may hold per socket (TCP_NOTSENT_LOWAT): output beyond waits
+ * in the engine, where a shutdown can still cut it at a PDU boundary and put the TERM
+ * before it, and where a peer that reads nothing pins no kernel memory for it.
+ */
+#define TCP_NOTSENT_LOWAT_BYTES (1 << 20)
 /* "[" numeric address with scope "]:" port */
 #define TCP_ADDR_MAX (INET6_ADDRSTRLEN + IF_NAMESIZE + 16)
 
@@ -43,6 +49,9 @@ struct tcp_conn {
 	struct prb_loop_fd lfd;
 	struct prb_conn *conn;
 	struct tcp_conn *prev, *next;
+	/* Connections waiting for their HELLO, oldest first (evicted in that order). */
+	bool awaiting_hello;
+	struct tcp_conn *hello_prev, *hello_next;
 	char peer[TCP_ADDR_MAX];
 };
 
@@ -54,9 +63,11 @@ struct prb_tcp {
 	unsigned nlisteners;
 	struct tcp_conn *conns;
 	uint32_t nconns;
+	struct tcp_conn *hello_oldest, *hello_newest;
 	struct prb_loop_timer sweep;
 	uint32_t sweep_ms;
 	struct prb_loop_timer accept_pause;
+	struct prb_loop_timer shutdown_cut;
 	bool shutting_down;
 	void (*drained)(void *arg);
 	void *drained_arg;
@@ -68,7 +79,6 @@ int prb_tcp_new(struct prb_loop *loop, struct prb_brick *brick, const struct prb
 		struct prb_tcp **out)
 {
 	struct prb_tcp *t = calloc(1, sizeof(*t));
-	uint32_t shortest;
 
 	if (!t)
 		return -ENOMEM;
@@ -76,17 +86,43 @@ int prb_tcp_new(struct prb_loop *loop, struct prb_brick *brick, const struct prb
 	t->brick = brick;
 	t->cfg = *cfg;
 	/* Timeouts are checked by one sweep over the connections, a few times per timeout. */
-	shortest = cfg->limits.idle_timeout_ms;
-	if (cfg->limits.pdu_timeout_ms && (!shortest || cfg->limits.pdu_timeout_ms < shortest))
-		shortest = cfg->limits.pdu_timeout_ms;
-	if (shortest) {
-		t->sweep_ms = shortest / 4 < 250 ? shortest / 4 : 250;
-		if (t->sweep_ms < 10)
-			t->sweep_ms = 10;
+	t->sweep_ms = prb_conn_tick_ms(&cfg->limits);
+	if (t->sweep_ms)
 		prb_loop_timer_arm(loop, &t->sweep, t->sweep_ms, tcp_sweep, t);
-	}
 	*out = t;
 	return 0;
+}
+
+/* The connection's HELLO arrived, or it closes: out of the list of those waiting for it. */
+static void tcp_hello_list_remove(struct tcp_conn *tc)
+{
+	struct prb_tcp *t = tc->tcp;
+
+	if (!tc->awaiting_hello)
+		return;
+	tc->awaiting_hello = false;
+	if (tc->hello_prev)
+		tc->hello_prev->hello_next = tc->hello_next;
+	else
+		t->hello_oldest = tc->hello_next;
+	if (tc->hello_next)
+		tc->hello_next->hello_prev = tc->hello_prev;
+	else
+		t->hello_newest = tc->hello_prev;
+	tc->hello_prev = tc->hello_next = NULL;
+}
+
+static void tcp_hello_list_append(struct tcp_conn *tc)
+{
+	struct prb_tcp *t = tc->tcp;
+
+	tc->awaiting_hello = true;
+	tc->hello_prev = t->hello_newest;
+	if (t->hello_newest)
+		t->hello_newest->hello_next = tc;
+	else
+		t->hello_oldest = tc;
+	t->hello_newest = tc;
 }
 
 static void tcp_conn_close(struct tcp_conn *tc)
@@ -94,7 +130,15 @@ static void tcp_conn_close(struct tcp_conn *tc)
 	struct prb_tcp *t = tc->tcp;
 
 	prb_loop_del_fd(t->loop, &tc->lfd);
+	/* Output left behind (send timeout, end of the shutdown grace): a reset, so that the
+	 * kernel drops it too instead of trying to deliver it to a peer that does not read. */
+	if (prb_conn_tx_pending(tc->conn)) {
+		struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(tc->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	}
 	close(tc->fd);
+	tcp_hello_list_remove(tc);
 	prb_conn_delete(tc->conn);
 	if (tc->prev)
 		tc->prev->next = tc->next;
@@ -132,6 +176,7 @@ void prb_tcp_delete(struct prb_tcp *t)
 	while (t->conns)
 		tcp_conn_close(t->conns);
 	prb_loop_timer_cancel(t->loop, &t->sweep);
+	prb_loop_timer_cancel(t->loop, &t->shutdown_cut);
 	free(t);
 }
 
@@ -208,6 +253,8 @@ static void tcp_conn_service(struct tcp_conn *tc)
 		tcp_conn_close(tc);
 		return;
 	}
+	if (tc->awaiting_hello && prb_conn_hello_done(tc->conn))
+		tcp_hello_list_remove(tc);
 	if (prb_conn_rx_wanted(tc->conn))
 		events |= EPOLLIN;
 	if (prb_conn_tx_pending(tc->conn))
@@ -265,8 +312,10 @@ static void tcp_set_socket_options(const struct prb_tcp *t, int fd)
 {
 	int one = 1;
 	int size = t->cfg.socket_buffer;
+	int lowat = TCP_NOTSENT_LOWAT_BYTES;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 	if (size > 0) {
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
@@ -289,6 +338,17 @@ static void tcp_accept_pause(struct prb_tcp *t)
 	prb_loop_timer_arm(t->loop, &t->accept_pause, TCP_ACCEPT_PAUSE_MS, tcp_accept_resume, t);
 }
 
+/* Close a connection without HELLO to make room for a new one: TERM TIMEOUT, then close
+ * (its TERM is the first byte the brick sends on it: the socket takes it at once). */
+static void tcp_conn_evict(struct tcp_conn *tc)
+{
+	prb_warn("connection from %s closed before its HELLO to make room: %u connections open",
+		 tc->peer, tc->tcp->nconns);
+	prb_conn_evict(tc->conn);
+	tcp_conn_flush(tc);
+	tcp_conn_close(tc);
+}
+
 static void tcp_accept_one(struct prb_tcp *t, int fd, const struct sockaddr_storage *ss,
 			   socklen_t sslen)
 {
@@ -300,6 +360,10 @@ static void tcp_accept_one(struct prb_tcp *t, int fd, const struct sockaddr_stor
 	tc->tcp = t;
 	tc->fd = fd;
 	tcp_format_addr((const struct sockaddr *)ss, sslen, tc->peer, sizeof(tc->peer));
+	/* At the limit the connection that has waited longest for its HELLO makes room
+	 * (PRB-KA-5: never one that has completed its HELLO). */
+	if (t->nconns >= t->cfg.max_connections && t->hello_oldest)
+		tcp_conn_evict(t->hello_oldest);
 	/* Past the limit a few more get an ENOMEM answer to their HELLO; beyond, a close. */
 	if (t->nconns >= t->cfg.max_connections + TCP_REFUSE_SLACK) {
 		prb_warn("connection from %s dropped: %u connections open", tc->peer, t->nconns);
@@ -321,6 +385,7 @@ static void tcp_accept_one(struct prb_tcp *t, int fd, const struct sockaddr_stor
 		t->conns->prev = tc;
 	t->conns = tc;
 	t->nconns++;
+	tcp_hello_list_append(tc);
 	prb_info("connection from %s", tc->peer);
 	return;
 
@@ -428,7 +493,22 @@ int prb_tcp_listen(struct prb_tcp *t, const char *host, uint16_t port, char *url
 	return bound ? bound : (err ? err : -EADDRNOTAVAIL);
 }
 
-void prb_tcp_shutdown(struct prb_tcp *t, void (*drained)(void *arg), void *arg)
+/* The shutdown grace runs out: the TERM goes right after the PDU each connection is sending. */
+static void tcp_shutdown_cut(void *arg)
+{
+	struct prb_tcp *t = arg;
+	struct tcp_conn *tc = t->conns;
+
+	while (tc) {
+		struct tcp_conn *next = tc->next;
+
+		prb_conn_shutdown_cut(tc->conn);
+		tcp_conn_service(tc);
+		tc = next;
+	}
+}
+
+void prb_tcp_shutdown(struct prb_tcp *t, uint32_t cut_ms, void (*drained)(void *arg), void *arg)
 {
 	struct tcp_conn *tc = t->conns;
 
@@ -436,6 +516,7 @@ void prb_tcp_shutdown(struct prb_tcp *t, void (*drained)(void *arg), void *arg)
 	t->drained = drained;
 	t->drained_arg = arg;
 	tcp_close_listeners(t);
+	prb_loop_timer_arm(t->loop, &t->shutdown_cut, cut_ms, tcp_shutdown_cut, t);
 	while (tc) {
 		struct tcp_conn *next = tc->next;
 

@@ -18,7 +18,8 @@ struct prb_tcp;
 
 struct prb_tcp_config {
 	struct prb_conn_limits limits;
-	uint32_t max_connections;  /* more are accepted and closed at once */
+	uint32_t max_connections;  /* served at once; beyond, the oldest connection without
+				    * HELLO makes room, or the HELLO gets ENOMEM */
 	int socket_buffer;         /* SO_SNDBUF / SO_RCVBUF bytes, 0: the kernel's autotuning */
 };
 
@@ -38,8 +39,10 @@ int prb_tcp_listen(struct prb_tcp *t, const char *host, uint16_t port, char *url
 
 /**
  * Shut down: close the listeners, send TERM SHUTDOWN after the queued responses on every
- * connection, and call \p drained once no connection is left.
+ * connection, and call \p drained once no connection is left. After \p cut_ms, the
+ * responses a connection has not started to send are dropped: its TERM follows the
+ * PDU being sent (a slow reader gets it before the caller's grace ends).
  */
-void prb_tcp_shutdown(struct prb_tcp *t, void (*drained)(void *arg), void *arg);
+void prb_tcp_shutdown(struct prb_tcp *t, uint32_t cut_ms, void (*drained)(void *arg), void *arg);
 
 #endif

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit test of the connection engine's send backlog cap (prb_conn_limits.tx_backlog_max):
- * requests that arrive in one piece while too many answers wait are held, not dropped,
- * and run as answers leave; with no cap (the RDMA binding) every request is answered at
- * once. Drives the engine directly, as a binding does, on a small temporary pool.
+ * Unit tests of the connection engine, driven directly as a binding does, on a small
+ * temporary pool:
+ * - the send backlog cap (prb_conn_limits.tx_backlog_max): requests that arrive in one
+ *   piece while too many answers wait are held, not dropped, and run as answers leave;
+ *   with no cap (the RDMA binding) every request is answered at once;
+ * - READ answers with a data digest: sent from the block itself while no other
+ *   connection can write it, and their bytes always match their digest, also when
+ *   another connection maps the block read-write and writes it before they are sent.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -82,7 +86,7 @@ static size_t take_answer(struct prb_conn *c, uint8_t *out, size_t cap)
 	return plen;
 }
 
-static int hello(struct prb_conn *c)
+static int hello_features(struct prb_conn *c, uint32_t features)
 {
 	struct prb_hello_req h = { 0 };
 	uint8_t pdu[PRB_HELLO_REQ_SIZE], answer[256];
@@ -91,7 +95,8 @@ static int hello(struct prb_conn *c)
 	h.min_version = 1;
 	h.max_version = 1;
 	h.queue_depth = REQUESTS;
-	h.max_pdu = 1u << 20;
+	h.max_pdu = 4u << 20;
+	h.features = features;
 	CHECK(prb_hello_req_encode(&h, pdu, sizeof(pdu)) == (int)sizeof(pdu));
 	CHECK(feed(c, pdu, sizeof(pdu)) == 0);
 	size_t len = take_answer(c, answer, sizeof(answer));
@@ -99,7 +104,13 @@ static int hello(struct prb_conn *c)
 	CHECK(len > 0);
 	CHECK(decode(answer, len, &rsp) == PRB_MSG_HELLO_RSP);
 	CHECK(rsp.hdr.status == 0 && rsp.hello_rsp.queue_depth == REQUESTS);
+	CHECK(rsp.hello_rsp.features == features);
 	return 0;
+}
+
+static int hello(struct prb_conn *c)
+{
+	return hello_features(c, 0);
 }
 
 /*
@@ -151,6 +162,159 @@ out:
 	return rc;
 }
 
+#define BLOCK 7u
+#define READ_LEN 65536u
+
+/* Send request \p id with tag \p tag (and a data digest after a payload when \p ddgst)
+ * and take its whole answer into \p out. \return the answer's size, 0 on failure. */
+static size_t call(struct prb_conn *c, enum prb_msg_id id, union prb_msg *m, uint32_t tag,
+		   const uint8_t *payload, uint32_t len, bool ddgst, uint8_t *out, size_t cap)
+{
+	uint8_t pdu[64], digest[PRB_DDGST_SIZE];
+	uint32_t crc = len ? prb_crc32c(payload, len) : 0;
+	int n;
+
+	m->hdr.tag = tag;
+	m->hdr.flags = ddgst && len ? PRB_HDR_DDGST : 0;
+	n = prb_msg_encode(id, m, pdu, sizeof(pdu));
+	for (unsigned i = 0; i < PRB_DDGST_SIZE; i++)
+		digest[i] = (uint8_t)(crc >> (8 * i));
+	if (n < 0 || feed(c, pdu, (size_t)n) || (len && feed(c, payload, len)) ||
+	    ((m->hdr.flags & PRB_HDR_DDGST) && feed(c, digest, sizeof(digest))))
+		return 0;
+	return take_answer(c, out, cap);
+}
+
+/* A connection that maps the block (PRB_MAP_WRITE or 0 in \p flags). \return the handle, 0. */
+static uint64_t map_block(struct prb_conn *c, uint32_t flags)
+{
+	union prb_msg m, rsp;
+	uint8_t answer[128];
+	size_t len;
+
+	memset(&m, 0, sizeof(m));
+	m.map_req.addr = (uint64_t)BLOCK * PRB_BLOCK_SIZE;
+	m.map_req.map_flags = flags;
+	len = call(c, PRB_MSG_MAP_REQ, &m, 2, NULL, 0, false, answer, sizeof(answer));
+	if (len == 0 || decode(answer, len, &rsp) != PRB_MSG_MAP_RSP || rsp.hdr.status)
+		return 0;
+	return rsp.map_rsp.handle;
+}
+
+/* WRITE \p len bytes of \p byte at offset 0 through \p h (with a data digest when
+ * \p ddgst). \return 0 when answered OK. */
+static int write_byte(struct prb_conn *c, uint64_t h, uint8_t byte, uint32_t len, bool ddgst)
+{
+	static uint8_t data[READ_LEN];
+	union prb_msg m, rsp;
+	uint8_t answer[64];
+	size_t n;
+
+	memset(data, byte, len);
+	memset(&m, 0, sizeof(m));
+	m.write_req.handle = h;
+	m.write_req.length = len;
+	m.write_req.payload_len = len;
+	n = call(c, PRB_MSG_WRITE_REQ, &m, 3, data, len, ddgst, answer, sizeof(answer));
+	CHECK(n > 0 && decode(answer, n, &rsp) == PRB_MSG_WRITE_RSP && rsp.hdr.status == 0);
+	return 0;
+}
+
+/* Queue a READ of READ_LEN bytes at 0 through \p h (answer left queued). */
+static int queue_read(struct prb_conn *c, uint64_t h)
+{
+	union prb_msg m;
+	uint8_t pdu[PRB_READ_REQ_SIZE];
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.tag = 9;
+	m.read_req.handle = h;
+	m.read_req.length = READ_LEN;
+	CHECK(prb_msg_encode(PRB_MSG_READ_REQ, &m, pdu, sizeof(pdu)) == (int)sizeof(pdu));
+	CHECK(feed(c, pdu, sizeof(pdu)) == 0);
+	CHECK(prb_conn_tx_pending(c) == PRB_READ_RSP_SIZE + READ_LEN + PRB_DDGST_SIZE);
+	return 0;
+}
+
+/* Whether the queued READ answer's data is sent from [block, block + block size). */
+static bool answer_from_block(struct prb_conn *c, const uint8_t *block)
+{
+	struct iovec iov[4];
+	int n = prb_conn_tx_iov(c, iov, 4);
+	const uint8_t *data = n >= 2 ? iov[1].iov_base : NULL;
+
+	return data >= block && data < block + PRB_BLOCK_SIZE;
+}
+
+/* Take the queued READ answer: its digest must match its bytes, which must all be \p want. */
+static int check_read_answer(struct prb_conn *c, uint8_t want)
+{
+	static uint8_t answer[READ_LEN + 64];
+	size_t len = take_answer(c, answer, sizeof(answer));
+	const uint8_t *data = answer + PRB_READ_RSP_SIZE, *d = data + READ_LEN;
+	uint32_t digest =
+		(uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+
+	CHECK(len == PRB_READ_RSP_SIZE + READ_LEN + PRB_DDGST_SIZE);
+	CHECK(answer[PRB_HDR_FLAGS_OFFSET] & PRB_HDR_DDGST);
+	CHECK(digest == prb_crc32c(data, READ_LEN));
+	for (uint32_t i = 0; i < READ_LEN; i++)
+		CHECK(data[i] == want);
+	return 0;
+}
+
+/*
+ * A READ answer with a data digest, queued (the peer reads nothing yet), while another
+ * connection writes the block. \p writer_first: the writer maps the block read-write
+ * before the READ runs (the answer is a snapshot then), else after it (the answer was
+ * sent from the block, and the writer's MAP makes it a copy). Either way the answer
+ * carries the bytes from before the write, and they match its digest.
+ */
+static int digest_read_with_writer(struct prb_brick *brick, bool writer_first)
+{
+	struct prb_conn_limits lim = { .queue_depth = REQUESTS, .max_data = PRB_MAX_DATA_LIMIT,
+				       .max_mappings = 4, .features = PRB_FEAT_DDGST,
+				       .tx_backlog_max = PRB_CONN_TX_BACKLOG_DEFAULT };
+	struct prb_conn *reader = NULL, *writer = NULL;
+	uint8_t *block = NULL;
+	uint64_t rh, wh = 0;
+	int rc = -1;
+
+	if (prb_store_pin(prb_brick_store(brick), BLOCK, &block) < 0)
+		return -1;
+	if (prb_conn_new(brick, &lim, 0, &reader) < 0 || hello_features(reader, PRB_FEAT_DDGST))
+		goto out;
+	lim.features = 0;
+	if (prb_conn_new(brick, &lim, 0, &writer) < 0 || hello(writer))
+		goto out;
+	rh = map_block(reader, PRB_MAP_WRITE);
+	if (!rh || write_byte(reader, rh, 0xA1, READ_LEN, true))
+		goto out;
+	if (writer_first && !(wh = map_block(writer, PRB_MAP_WRITE)))
+		goto out;
+	if (queue_read(reader, rh))
+		goto out;
+	/* Alone with the block, the answer is sent from it: no copy per READ. */
+	if (answer_from_block(reader, block) != !writer_first) {
+		fprintf(stderr, "writer %s: the READ answer is %s\n",
+			writer_first ? "first" : "after", writer_first ? "not a copy" : "a copy");
+		goto out;
+	}
+	if (!writer_first && !(wh = map_block(writer, PRB_MAP_WRITE)))
+		goto out;
+	if (answer_from_block(reader, block) || write_byte(writer, wh, 0xB2, READ_LEN, false) ||
+	    check_read_answer(reader, 0xA1))
+		goto out;
+	rc = 0;
+out:
+	prb_conn_delete(writer);
+	prb_conn_delete(reader);
+	prb_store_unpin(prb_brick_store(brick), BLOCK);
+	printf("digested READ, writer mapping %s it: %s\n", writer_first ? "before" : "after",
+	       rc ? "FAIL" : "ok");
+	return rc;
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -175,6 +339,10 @@ int main(void)
 	fails += keepalives_in_one_piece(brick, 64, 5 * PRB_KEEPALIVE_RSP_SIZE) != 0;
 	/* No cap: all 16 answered at once. */
 	fails += keepalives_in_one_piece(brick, 0, REQUESTS * PRB_KEEPALIVE_RSP_SIZE) != 0;
+	if (prb_brick_alloc(brick, (uint64_t)BLOCK * PRB_BLOCK_SIZE, 1) < 0)
+		return 1;
+	fails += digest_read_with_writer(brick, false) != 0;
+	fails += digest_read_with_writer(brick, true) != 0;
 	prb_brick_delete(brick);
 	prb_store_close(store);
 	unlink(pool);
