@@ -623,6 +623,33 @@ static void stall_half_pdu(void)
 		 "idle connection ended without TERM TIMEOUT (offset 0): %s", idle->detail);
 }
 
+/*
+ * A connection that never sends a byte: others are served meanwhile; the brick may end
+ * it at its HELLO timeout, but only with TERM TIMEOUT, tag 0, offset 0, then a close.
+ */
+static void stall_no_hello(void)
+{
+	struct cf_conn *silent = cf_open();
+
+	sentinel_setup();
+	sentinel_check();
+	/* The HELLO timeout is the brick's (at least 5 s outside tests): wait as for a stall. */
+	int ret = cf_recv_pdu(silent, cf_stall_wait_ms());
+	if (ret == -ETIMEDOUT) {
+		cf_log("connection without HELLO not ended within %d ms (the HELLO timeout is a "
+		       "MAY)",
+		       cf_stall_wait_ms());
+		return;
+	}
+	CF_CHECK(ret == -ECONNABORTED && silent->term.reason == PRB_TERM_TIMEOUT &&
+			 silent->term.error_offset == 0 && silent->rx_hdr.tag == 0,
+		 "connection without HELLO ended without TERM TIMEOUT (tag 0, offset 0): %s",
+		 silent->detail);
+	CF_CHECK(cf_recv_pdu(silent, cf_stall_wait_ms()) == -ECONNRESET,
+		 "connection without HELLO not closed after its TERM: %s", silent->detail);
+	sentinel_check();
+}
+
 /* When several checks fail, the status of the first in section 7.1's order wins. */
 static void status_order(void)
 {
@@ -690,6 +717,8 @@ const struct cf_test cf_tests_robust[] = {
 	 "a PDU sent byte by byte, and a queue depth of PDUs in one send, all answered"},
 	{"Robust.Stall.HalfPdu", stall_half_pdu, "PRB-KA-2 PRB-KA-4 PRB-SEC-3", true, 0, 0,
 	 "half a PDU then silence: others served meanwhile, then TERM TIMEOUT"},
+	{"Robust.Stall.NoHello", stall_no_hello, "PRB-KA-5 PRB-TCP-3 PRB-SEC-3", true, 0, 0,
+	 "no byte sent: others served meanwhile; ended only by TERM TIMEOUT, tag 0, offset 0"},
 	{"Robust.Order.Statuses", status_order, "PRB-REQ-1 PRB-REQ-7", true, 0, 0,
 	 "with several faults, the status of the first check in section 7.1's order"},
 	{NULL, NULL, NULL, false, 0, 0, NULL},
