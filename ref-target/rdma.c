@@ -86,6 +86,9 @@ struct rdma_conn {
 	bool broken;      /* the QP failed or the peer left: tear down */
 	bool terminating; /* our own TERM is queued: close once it is sent */
 	uint64_t close_by_ms; /* closing: tear down by then even if SENDs are still out */
+	bool established;     /* RDMA_CM_EVENT_ESTABLISHED arrived */
+	uint64_t accepted_ms; /* the HELLO timeout runs from the accept until established */
+	uint64_t send_progress_ms; /* a SEND completed, or was posted when none was out */
 	char peer[64];
 };
 
@@ -213,6 +216,7 @@ static void rdma_region_put(struct rdma_device *d, struct rdma_region *g)
 /* A send completion: the buffer is free again. False when the QP failed. */
 static bool rdma_send_done(struct rdma_conn *rc, const struct ibv_wc *wc)
 {
+	rc->send_progress_ms = prb_loop_now_ms();
 	if (wc->wr_id < rc->send_count)
 		rc->send_free[rc->send_nfree++] = (uint32_t)wc->wr_id;
 	if (wc->status != IBV_WC_SUCCESS) {
@@ -368,6 +372,9 @@ static int rdma_post_send(struct rdma_conn *rc, uint32_t len)
 	wr.num_sge = 1;
 	if (ibv_post_send(rc->id->qp, &wr, &bad))
 		return -errno;
+	/* The send timeout runs from the first SEND out. */
+	if (rc->send_nfree == rc->send_count)
+		rc->send_progress_ms = prb_loop_now_ms();
 	rc->send_nfree--;
 	return 0;
 }
@@ -692,6 +699,23 @@ static void rdma_refuse(struct rdma_cm_id *id, const uint8_t *pdata, size_t len)
 	rdma_destroy_id(id);
 }
 
+/* Make room at the connection limit: the oldest connection accepted but not established
+ * (the peer never completed the handshake; there is nothing to send it a TERM on). */
+static void rdma_evict_unestablished(struct prb_rdma *r)
+{
+	struct rdma_conn *oldest = NULL;
+
+	/* the list is newest first */
+	for (struct rdma_conn *rc = r->conns; rc; rc = rc->next)
+		if (!rc->established)
+			oldest = rc;
+	if (!oldest)
+		return;
+	prb_warn("rdma: %s: never established, closed to make room: %u connections open",
+		 oldest->peer, r->nconns);
+	rdma_conn_destroy(oldest);
+}
+
 /* A connect request (already acknowledged): HELLO, QP, receive buffers, accept. */
 static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 				    const uint8_t *pdata, size_t pdata_len,
@@ -702,13 +726,17 @@ static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 	struct prb_hello_req req;
 	struct prb_hello_rsp rsp;
 	uint8_t answer[RDMA_PDATA_MAX];
-	/* Over the limit the engine still checks the HELLO: EINVAL and ENOTSUP come before
-	 * ENOMEM (section 6.1), and private data without a header gets no error response
-	 * (PRB-RDMA-5). */
-	bool refuse = r->shutting_down || r->nconns >= r->cfg.max_connections;
+	bool refuse;
 	struct rdma_conn *rc;
 	size_t n;
 
+	/* At the limit, a connection accepted but never established makes room. */
+	if (r->nconns >= r->cfg.max_connections)
+		rdma_evict_unestablished(r);
+	/* Over the limit the engine still checks the HELLO: EINVAL and ENOTSUP come before
+	 * ENOMEM (section 6.1), and private data without a header gets no error response
+	 * (PRB-RDMA-5). */
+	refuse = r->shutting_down || r->nconns >= r->cfg.max_connections;
 	rc = calloc(1, sizeof(*rc));
 	if (!rc) {
 		rdma_refuse(id, NULL, 0);
@@ -764,6 +792,7 @@ static void rdma_on_connect_request(struct prb_rdma *r, struct rdma_cm_id *id,
 		prb_warn("rdma: %s: accept: %s", rc->peer, strerror(errno));
 		goto err_free;
 	}
+	rc->accepted_ms = prb_loop_now_ms();
 	rc->next = r->conns;
 	if (r->conns)
 		r->conns->prev = rc;
@@ -809,6 +838,8 @@ static void rdma_on_cm_event(void *arg, uint32_t events)
 			rdma_on_connect_request(r, id, pdata, pdata_len, depth);
 			break;
 		case RDMA_CM_EVENT_ESTABLISHED:
+			if (rc)
+				rc->established = true;
 			break;
 		case RDMA_CM_EVENT_DISCONNECTED:
 		case RDMA_CM_EVENT_CONNECT_ERROR:
@@ -827,7 +858,28 @@ static void rdma_on_cm_event(void *arg, uint32_t events)
 	}
 }
 
-/* Every few hundred ms: idle and partial-PDU timeouts of the engines, closing lingers. */
+/* The binding's own timeouts (PROTOCOL.md 6.4): the handshake not completed within the
+ * HELLO timeout, SENDs the peer takes none of (no receive buffer) for the send timeout. */
+static void rdma_conn_timeouts(struct rdma_conn *rc, uint64_t now)
+{
+	const struct prb_conn_limits *lim = &rc->rdma->cfg.limits;
+
+	if (!rc->established && lim->hello_timeout_ms &&
+	    now - rc->accepted_ms >= lim->hello_timeout_ms) {
+		prb_info("rdma: %s: not established %llu ms after the accept", rc->peer,
+			 (unsigned long long)(now - rc->accepted_ms));
+		rc->broken = true;
+	} else if (rc->send_nfree < rc->send_count && lim->send_timeout_ms &&
+		   now - rc->send_progress_ms >= lim->send_timeout_ms) {
+		prb_info("rdma: %s: the peer took none of %u capsules for %llu ms (no receive "
+			 "buffer posted)",
+			 rc->peer, rc->send_count - rc->send_nfree,
+			 (unsigned long long)(now - rc->send_progress_ms));
+		rc->broken = true;
+	}
+}
+
+/* Every few hundred ms: the engines' and the binding's timeouts, closing lingers. */
 static void rdma_tick(void *arg)
 {
 	struct prb_rdma *r = arg;
@@ -837,6 +889,7 @@ static void rdma_tick(void *arg)
 	while (rc) {
 		struct rdma_conn *next = rc->next;
 
+		rdma_conn_timeouts(rc, now);
 		prb_conn_tick(rc->conn, now);
 		rdma_conn_kick(rc);
 		rc = next;
@@ -850,7 +903,6 @@ int prb_rdma_new(struct prb_loop *loop, struct prb_brick *brick,
 		 const struct prb_rdma_config *cfg, struct prb_rdma **out)
 {
 	struct prb_rdma *r = calloc(1, sizeof(*r));
-	uint32_t shortest;
 	int err;
 
 	if (!r)
@@ -870,13 +922,10 @@ int prb_rdma_new(struct prb_loop *loop, struct prb_brick *brick,
 	if (err < 0)
 		goto err_destroy_channel;
 	r->channel_in_loop = true;
-	shortest = cfg->limits.idle_timeout_ms;
-	if (cfg->limits.pdu_timeout_ms && (!shortest || cfg->limits.pdu_timeout_ms < shortest))
-		shortest = cfg->limits.pdu_timeout_ms;
 	/* Always ticking: closing connections need it too (rdma_conn_kick). */
-	r->tick_ms = shortest && shortest / 4 < RDMA_TICK_MS ? shortest / 4 : RDMA_TICK_MS;
-	if (r->tick_ms < 10)
-		r->tick_ms = 10;
+	r->tick_ms = prb_conn_tick_ms(&cfg->limits);
+	if (!r->tick_ms)
+		r->tick_ms = RDMA_TICK_MS;
 	prb_loop_timer_arm(loop, &r->tick, r->tick_ms, rdma_tick, r);
 	*out = r;
 	return 0;

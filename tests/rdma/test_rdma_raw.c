@@ -172,6 +172,48 @@ static int raw_open_recv(struct raw *r, const void *pdata, uint8_t pdata_len, ui
 	return rc ? -EIO : 0;
 }
 
+/*
+ * A connect request with a valid HELLO whose handshake is never completed: no QP, so the
+ * accept comes back as CONNECT_RESPONSE and, without rdma_establish, no RTU goes out and
+ * the brick never sees the connection established. \return 0 once accepted.
+ */
+static int raw_connect_no_rtu(struct raw *r)
+{
+	static uint32_t fake_qpn;
+	struct prb_hello_req h = {.min_version = 1, .max_version = PRB_VERSION,
+				  .queue_depth = DEPTH, .max_pdu = RX_SIZE};
+	uint8_t pd[PRB_HELLO_REQ_SIZE];
+	struct rdma_conn_param cp;
+	struct addrinfo *ai;
+
+	memset(r, 0, sizeof(*r));
+	h.hdr.tag = 1;
+	prb_hello_req_encode(&h, pd, sizeof(pd));
+	if (getaddrinfo(g_host, g_port, NULL, &ai))
+		return -EINVAL;
+	r->ch = rdma_create_event_channel();
+	if (!r->ch || rdma_create_id(r->ch, &r->id, NULL, RDMA_PS_TCP) ||
+	    rdma_resolve_addr(r->id, NULL, ai->ai_addr, TIMEOUT_MS)) {
+		freeaddrinfo(ai);
+		return -EIO;
+	}
+	freeaddrinfo(ai);
+	if (cm_event(r, RDMA_CM_EVENT_ADDR_RESOLVED) || rdma_resolve_route(r->id, TIMEOUT_MS) ||
+	    cm_event(r, RDMA_CM_EVENT_ROUTE_RESOLVED))
+		return -EIO;
+	memset(&cp, 0, sizeof(cp));
+	cp.private_data = pd;
+	cp.private_data_len = sizeof(pd);
+	/* No QP behind it, and nothing is ever sent; each a number of its own, else the
+	 * brick's CM refuses the next as a stale connection. */
+	cp.qp_num = 0x4200 + ++fake_qpn;
+	cp.retry_count = 7;
+	cp.rnr_retry_count = 7;
+	if (rdma_connect(r->id, &cp))
+		return -EIO;
+	return cm_event(r, RDMA_CM_EVENT_CONNECT_RESPONSE) ? -EIO : 0;
+}
+
 /* Connect with \p pdata as private data. 0: established; -ECONNREFUSED: rejected. */
 static int raw_open(struct raw *r, const void *pdata, uint8_t pdata_len)
 {
@@ -896,9 +938,30 @@ static void test_send_with_invalidate(const uint8_t *pattern, size_t plen)
 	check_brick_serves("SEND with invalidate", pattern, plen);
 }
 
-/* A peer that posts no receive buffer: the brick's answers to it wait in RNR retries.
- * Its MAP must not stop the brick serving other connections (PRB-CONN-4, PRB-TERM-8). */
-static void test_stalled_peer(const uint8_t *pattern, size_t plen)
+static bool raw_wait_disconnect(struct raw *r, int ms);
+
+/* The connections the brick counts (INFO on \p r), or -1. */
+static long raw_connections(struct raw *r)
+{
+	union prb_msg m;
+	struct prb_info_rsp info;
+	struct prb_hdr h;
+	const uint8_t *p;
+
+	memset(&m, 0, sizeof(m));
+	if (raw_call(r, PRB_MSG_INFO_REQ, &m, &h, &p) || h.status ||
+	    prb_info_rsp_decode(p, h.plen, &info, NULL) < 0)
+		return -1;
+	return (long)info.connections;
+}
+
+/*
+ * A peer that posts no receive buffer: the brick's answers to it wait in RNR retries.
+ * Its MAP must not stop the brick serving other connections (PRB-CONN-4, PRB-TERM-8),
+ * and with \p send_timeout_s (the brick's --send-timeout; 0: not set) the brick ends the
+ * connection once none of its SENDs has completed for that long (PROTOCOL.md 6.4).
+ */
+static void test_stalled_peer(const uint8_t *pattern, size_t plen, unsigned send_timeout_s)
 {
 	struct prb_hello_req hr = {.min_version = 1, .max_version = PRB_VERSION,
 				   .queue_depth = DEPTH, .max_pdu = RX_SIZE};
@@ -909,6 +972,8 @@ static void test_stalled_peer(const uint8_t *pattern, size_t plen)
 	int st = PRB_ST_OK;
 	unsigned pings = 0;
 
+	double t_stall;
+
 	hr.hdr.tag = 1;
 	prb_hello_req_encode(&hr, pd, sizeof(pd));
 	if (raw_hello(&b) || raw_open_recv(&a, pd, sizeof(pd), 0)) {
@@ -917,6 +982,7 @@ static void test_stalled_peer(const uint8_t *pattern, size_t plen)
 	}
 	memset(&m, 0, sizeof(m));
 	raw_post(&a, PRB_MSG_KEEPALIVE_REQ, &m); /* its answer finds no receive buffer */
+	t_stall = now_ms();
 	sleep_ms(300);
 	memset(&m, 0, sizeof(m));
 	m.map_req.addr = HOSTILE_ADDR;
@@ -935,6 +1001,17 @@ static void test_stalled_peer(const uint8_t *pattern, size_t plen)
 	CHECK(st == PRB_ST_OK && worst < 1000,
 	      "PRB-CONN-4, PRB-TERM-8: a MAP from a peer that posts no receive buffer does not "
 	      "stall other connections: %u KEEPALIVEs, the slowest %.0f ms", pings, worst);
+	if (send_timeout_s) {
+		bool gone = raw_wait_disconnect(&a, (int)send_timeout_s * 1000 + 10000);
+		double after = (now_ms() - t_stall) / 1000;
+
+		CHECK(gone && after >= send_timeout_s - 0.5,
+		      "send timeout %u s: the brick ends the connection of a peer that takes none "
+		      "of its capsules (%s %.1f s after its first answer was sent)",
+		      send_timeout_s, gone ? "ended" : "still open", after);
+	} else {
+		printf("[not run] send timeout: no SEND_TIMEOUT_S argument\n");
+	}
 	raw_close(&a);
 	raw_close(&b);
 	check_brick_serves("a peer posting no receive buffer", pattern, plen);
@@ -980,6 +1057,43 @@ static void test_stalled_term(void)
 		    "depth: the brick closes the connection (%s after %.1f s)",
 	      gone ? "closed" : "still open", (now_ms() - t0) / 1000);
 	raw_close(&a);
+}
+
+/*
+ * Connect requests whose handshake never completes, at the connection limit (\p max):
+ * the oldest of them makes room for a new initiator at once, and the brick drops the
+ * others after its HELLO timeout (\p hello_timeout_s, its --hello-timeout).
+ */
+static void test_unestablished(unsigned max, unsigned hello_timeout_s)
+{
+	static struct raw held[MAX_HELD];
+	struct raw good;
+	long conns = -1;
+	unsigned n;
+	double t0;
+
+	sleep_ms(500); /* connections of earlier tests are gone at the brick */
+	for (n = 0; n < max && n < MAX_HELD; n++)
+		if (raw_connect_no_rtu(&held[n]))
+			break;
+	CHECK(n == max, "%u connect requests accepted and never established (want %u)", n, max);
+	t0 = now_ms();
+	CHECK(raw_hello(&good) == 0,
+	      "at the connection limit, full of connections never established, a new initiator "
+	      "gets in (the oldest makes room)");
+	while (now_ms() - t0 < (hello_timeout_s + 10) * 1000.0) {
+		conns = raw_connections(&good);
+		if (conns == 1)
+			break;
+		sleep_ms(200);
+	}
+	CHECK(conns == 1 && now_ms() - t0 >= (hello_timeout_s - 1) * 1000.0,
+	      "HELLO timeout %u s: connections never established are dropped (%ld counted after "
+	      "%.1f s)",
+	      hello_timeout_s, conns, (now_ms() - t0) / 1000);
+	raw_close(&good);
+	while (n)
+		raw_close(&held[--n]);
 }
 
 /* A peer that holds an exclusive RW mapping, sends requests and vanishes without a
@@ -1029,8 +1143,10 @@ static void test_abrupt_close(const uint8_t *pattern, size_t plen)
 	check_brick_serves("a peer vanishing mid-request", pattern, plen);
 }
 
-/* The hostile-initiator tests; \p max_connections: the brick's --max-connections, or 0. */
-static void test_hostile(unsigned max_connections)
+/* The hostile-initiator tests; the brick's --max-connections, --send-timeout and
+ * --hello-timeout (seconds), or 0 for those it was not given. */
+static void test_hostile(unsigned max_connections, unsigned send_timeout_s,
+			 unsigned hello_timeout_s)
 {
 	union prb_msg m = {.alloc_req = {.addr = HOSTILE_ADDR, .blocks = 1}};
 	struct prb_map_rsp mr;
@@ -1059,7 +1175,7 @@ static void test_hostile(unsigned max_connections)
 	else
 		printf("[not run] SEND with invalidate of another connection's key: a known defect "
 		       "on rxe (tests/rdma/README.md); PRB_RDMA_KNOWN_DEFECTS=1 runs it\n");
-	test_stalled_peer(pattern, sizeof(pattern));
+	test_stalled_peer(pattern, sizeof(pattern), send_timeout_s);
 	test_stalled_term();
 	test_abrupt_close(pattern, sizeof(pattern));
 	check_brick_serves("a stalled peer's TERM", pattern, sizeof(pattern));
@@ -1067,6 +1183,11 @@ static void test_hostile(unsigned max_connections)
 		test_limit(max_connections);
 	else
 		printf("[not run] connection limit: no MAX_CONNECTIONS argument\n");
+	if (max_connections && hello_timeout_s)
+		test_unestablished(max_connections, hello_timeout_s);
+	else
+		printf("[not run] connections never established: no MAX_CONNECTIONS and "
+		       "HELLO_TIMEOUT_S arguments\n");
 	if (raw_hello(&r) == 0) {
 		struct prb_info_rsp info = {0};
 
@@ -1202,8 +1323,12 @@ int main(int argc, char **argv)
 	struct prb_url url;
 	char port[8];
 
-	if (argc < 2 || argc > 3 || prb_url_parse_connect(argv[1], &url) < 0 || url.transport != PRB_TRANSPORT_RDMA) {
-		fprintf(stderr, "usage: %s rdma://HOST:PORT [MAX_CONNECTIONS]\n", argv[0]);
+	if (argc < 2 || argc > 5 || prb_url_parse_connect(argv[1], &url) < 0 ||
+	    url.transport != PRB_TRANSPORT_RDMA) {
+		fprintf(stderr,
+			"usage: %s rdma://HOST:PORT [MAX_CONNECTIONS [SEND_TIMEOUT_S "
+			"[HELLO_TIMEOUT_S]]]\n  (the brick's options; 0: not given)\n",
+			argv[0]);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1213,7 +1338,9 @@ int main(int argc, char **argv)
 	test_hello();
 	test_capsules();
 	test_keys();
-	test_hostile(argc == 3 ? (unsigned)strtoul(argv[2], NULL, 10) : 0);
+	test_hostile(argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 0,
+		     argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 0,
+		     argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 0);
 	test_restart();
 	printf("%d failure(s)\n", failures);
 	return failures ? 1 : 0;
