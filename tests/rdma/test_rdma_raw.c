@@ -114,18 +114,14 @@ static void raw_close(struct raw *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Connect with \p pdata as private data and \p nrecv receive buffers posted (a correct
- * initiator posts DEPTH + 1). 0: established; -ECONNREFUSED: rejected. */
-static int raw_open_recv(struct raw *r, const void *pdata, uint8_t pdata_len, uint32_t nrecv)
+/* A fresh cm id with the brick's address and route resolved. \return 0 or -EIO. */
+static int raw_resolve(struct raw *r)
 {
 	struct addrinfo *ai;
-	struct ibv_qp_init_attr qa;
-	struct rdma_conn_param cp;
-	int rc;
 
 	memset(r, 0, sizeof(*r));
 	if (getaddrinfo(g_host, g_port, NULL, &ai))
-		return -EINVAL;
+		return -EIO;
 	r->ch = rdma_create_event_channel();
 	if (!r->ch || rdma_create_id(r->ch, &r->id, NULL, RDMA_PS_TCP) ||
 	    rdma_resolve_addr(r->id, NULL, ai->ai_addr, TIMEOUT_MS)) {
@@ -135,6 +131,19 @@ static int raw_open_recv(struct raw *r, const void *pdata, uint8_t pdata_len, ui
 	freeaddrinfo(ai);
 	if (cm_event(r, RDMA_CM_EVENT_ADDR_RESOLVED) || rdma_resolve_route(r->id, TIMEOUT_MS) ||
 	    cm_event(r, RDMA_CM_EVENT_ROUTE_RESOLVED))
+		return -EIO;
+	return 0;
+}
+
+/* Connect with \p pdata as private data and \p nrecv receive buffers posted (a correct
+ * initiator posts DEPTH + 1). 0: established; -ECONNREFUSED: rejected. */
+static int raw_open_recv(struct raw *r, const void *pdata, uint8_t pdata_len, uint32_t nrecv)
+{
+	struct ibv_qp_init_attr qa;
+	struct rdma_conn_param cp;
+	int rc;
+
+	if (raw_resolve(r))
 		return -EIO;
 	r->pd = ibv_alloc_pd(r->id->verbs);
 	r->cq = ibv_create_cq(r->id->verbs, 32, NULL, NULL, 0);
@@ -184,22 +193,10 @@ static int raw_connect_no_rtu(struct raw *r)
 				  .queue_depth = DEPTH, .max_pdu = RX_SIZE};
 	uint8_t pd[PRB_HELLO_REQ_SIZE];
 	struct rdma_conn_param cp;
-	struct addrinfo *ai;
 
-	memset(r, 0, sizeof(*r));
 	h.hdr.tag = 1;
 	prb_hello_req_encode(&h, pd, sizeof(pd));
-	if (getaddrinfo(g_host, g_port, NULL, &ai))
-		return -EINVAL;
-	r->ch = rdma_create_event_channel();
-	if (!r->ch || rdma_create_id(r->ch, &r->id, NULL, RDMA_PS_TCP) ||
-	    rdma_resolve_addr(r->id, NULL, ai->ai_addr, TIMEOUT_MS)) {
-		freeaddrinfo(ai);
-		return -EIO;
-	}
-	freeaddrinfo(ai);
-	if (cm_event(r, RDMA_CM_EVENT_ADDR_RESOLVED) || rdma_resolve_route(r->id, TIMEOUT_MS) ||
-	    cm_event(r, RDMA_CM_EVENT_ROUTE_RESOLVED))
+	if (raw_resolve(r))
 		return -EIO;
 	memset(&cp, 0, sizeof(cp));
 	cp.private_data = pd;

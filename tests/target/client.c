@@ -465,6 +465,66 @@ int tc_list_all(struct tc *c, uint64_t *blocks, uint64_t *tiered)
 	}
 }
 
+long tc_target_status_kib(const char *field)
+{
+	const char *pid = getenv("PRB_TARGET_PID");
+	size_t flen = strlen(field);
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	if (!pid)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, flen) && line[flen] == ':' &&
+		    sscanf(line + flen + 1, "%ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+int tc_main(const struct tc_test *tests, size_t count, int argc, char **argv, const char **url)
+{
+	int failed = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		for (size_t i = 0; i < count; i++)
+			printf("%s\n", tests[i].name);
+		return 0;
+	}
+	*url = getenv("PRB_URL");
+	if (!*url || argc < 2) {
+		fprintf(stderr,
+			"usage: PRB_URL=tcp://... %s NAME... (under scripts/with-target.sh), or "
+			"%s --list\n",
+			argv[0], argv[0]);
+		return 2;
+	}
+	for (int a = 1; a < argc; a++) {
+		size_t i;
+
+		for (i = 0; i < count; i++)
+			if (!strcmp(argv[a], tests[i].name))
+				break;
+		if (i == count) {
+			fprintf(stderr, "no test %s\n", argv[a]);
+			return 2;
+		}
+		if (tests[i].fn() != 0) {
+			printf("FAIL %s\n", argv[a]);
+			failed++;
+		} else {
+			printf("PASS %s\n", argv[a]);
+		}
+	}
+	return failed ? 1 : 0;
+}
+
 void tc_pattern(void *buf, size_t len, uint64_t seed)
 {
 	uint8_t *p = buf;

@@ -84,4 +84,24 @@ int tc_list_all(struct tc *c, uint64_t *blocks, uint64_t *tiered);
 /** Deterministic test bytes: fill \p buf with a pattern of \p seed. */
 void tc_pattern(void *buf, size_t len, uint64_t seed);
 
+/**
+ * A "NAME: N kB" field of the target's /proc/PID/status (PID from PRB_TARGET_PID, set by
+ * scripts/with-target.sh), such as "VmRSS" or "RssAnon". \return N, or -1.
+ */
+long tc_target_status_kib(const char *field);
+
+/** One test of a test program: 0 when it passes. */
+struct tc_test {
+	const char *name;
+	int (*fn)(void);
+};
+
+/**
+ * The main of a test program run under scripts/with-target.sh: `PROGRAM NAME...` runs the
+ * named tests of \p tests (PASS or FAIL per test), `PROGRAM --list` lists them. \p url
+ * gets PRB_URL before the first test runs. \return the exit status (0: all passed, 1: a
+ * test failed, 2: usage).
+ */
+int tc_main(const struct tc_test *tests, size_t count, int argc, char **argv, const char **url);
+
 #endif

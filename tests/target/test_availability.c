@@ -155,27 +155,6 @@ static int pings_check(struct pings *p, double base, const char *attack)
 
 /* ------------------------------------------------------------------ helpers */
 
-/* Resident anonymous memory of the target (its heap and mmap buffers, not the pool), KiB. */
-static long target_rss_anon_kib(void)
-{
-	const char *pid = getenv("PRB_TARGET_PID");
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	if (!pid)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%s/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /* The connections the target counts (INFO), or -1. */
 static long target_connections(struct tc *c)
 {
@@ -386,7 +365,7 @@ static int test_no_read(void)
 	CHECK(tc_keepalive(&a[0]) == 0);
 	tc_close(&a[0]);
 	sleep_s(0.2);
-	rss0 = target_rss_anon_kib();
+	rss0 = tc_target_status_kib("RssAnon");
 	CHECK(rss0 > 0);
 	tc_pattern(data, sizeof(data), 3);
 	for (int i = 0; i < K; i++) {
@@ -412,7 +391,7 @@ static int test_no_read(void)
 	t0 = now_s();
 	pings_start(&p, &g);
 	sleep_s(0.6);
-	rss1 = target_rss_anon_kib();
+	rss1 = tc_target_status_kib("RssAnon");
 	printf("no_read: %d peers not reading: the target grew by %ld KiB\n", K, rss1 - rss0);
 	/* A copy per answer would be 8 MiB of backlog plus one answer per peer. */
 	CHECK(rss1 - rss0 < K * 1024);
@@ -441,7 +420,7 @@ static int test_no_read(void)
 	for (int i = 0; i < K; i++)
 		tc_close(&a[i]);
 	sleep_s(0.2);
-	rss2 = target_rss_anon_kib();
+	rss2 = tc_target_status_kib("RssAnon");
 	printf("no_read: after they left the target holds %ld KiB more than before\n", rss2 - rss0);
 	CHECK(rss2 - rss0 < 4 * 1024);
 	CHECK(tc_free(&g, 10 * B, K, 0) == 0);
@@ -530,12 +509,7 @@ static int test_shutdown_slow_reader(void)
 
 /* ------------------------------------------------------------------ runner */
 
-struct test {
-	const char *name;
-	int (*fn)(void);
-};
-
-static const struct test tests[] = {
+static const struct tc_test tests[] = {
 	{"hello_flood", test_hello_flood},
 	{"slowloris", test_slowloris},
 	{"no_read", test_no_read},
@@ -544,37 +518,6 @@ static const struct test tests[] = {
 
 int main(int argc, char **argv)
 {
-	int failed = 0;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 2 && !strcmp(argv[1], "--list")) {
-		for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-			printf("%s\n", tests[i].name);
-		return 0;
-	}
-	url = getenv("PRB_URL");
-	if (!url || argc < 2) {
-		fprintf(stderr, "usage: PRB_URL=tcp://... test_availability NAME... (under "
-				"scripts/with-target.sh)\n");
-		return 2;
-	}
 	signal(SIGPIPE, SIG_IGN);
-	for (int a = 1; a < argc; a++) {
-		size_t i;
-
-		for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-			if (!strcmp(argv[a], tests[i].name))
-				break;
-		if (i == sizeof(tests) / sizeof(tests[0])) {
-			fprintf(stderr, "no test %s\n", argv[a]);
-			return 2;
-		}
-		if (tests[i].fn() != 0) {
-			printf("FAIL %s\n", argv[a]);
-			failed++;
-		} else {
-			printf("PASS %s\n", argv[a]);
-		}
-	}
-	return failed ? 1 : 0;
+	return tc_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv, &url);
 }

@@ -1329,32 +1329,11 @@ static int test_many_connections(void)
 	return 0;
 }
 
-/* Resident memory of the target process in KiB, or -1. */
-static long target_rss_kib(void)
-{
-	const char *pid = getenv("PRB_TARGET_PID");
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	if (!pid)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%s/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /*
  * A peer that sends a queue depth of 2 MiB READs with data digests on and does not read:
- * every answer is a copy of the data (its digest must match what is sent), so the brick
- * must not take in more than its send backlog allows (it holds buffered requests), and
- * must answer them all, right, once the peer reads.
+ * the brick must not take in more than its send backlog allows (it holds buffered
+ * requests; where an answer is a copy of the data, that bounds the copies), and must
+ * answer them all, right, once the peer reads.
  */
 static int test_read_backlog(void)
 {
@@ -1372,7 +1351,7 @@ static int test_read_backlog(void)
 	CHECK_ST(tc_map(&c, 0, PRB_MAP_WRITE, &h), 0);
 	tc_pattern(block, B, 77);
 	CHECK_ST(tc_write(&c, h, 0, block, (uint32_t)B), 0);
-	before = target_rss_kib();
+	before = tc_target_status_kib("VmRSS");
 	CHECK(before > 0);
 	/* In one send, so that the brick receives them all at once. */
 	for (int i = 0; i < QD; i++) {
@@ -1385,7 +1364,7 @@ static int test_read_backlog(void)
 	}
 	CHECK_ST(tc_send_raw(&c, reqs, sizeof(reqs)), 0);
 	usleep(500 * 1000);
-	held = target_rss_kib() - before;
+	held = tc_target_status_kib("VmRSS") - before;
 	/* 256 MiB of answers if all were taken in; the backlog cap is 8 MiB plus one answer. */
 	printf("read_backlog: the target grew by %ld KiB with %d READs of 2 MiB unread\n", held,
 	       QD);
@@ -1496,12 +1475,7 @@ static int test_ipv6(void)
 
 /* ------------------------------------------------------------------ runner */
 
-struct test {
-	const char *name;
-	int (*fn)(void);
-};
-
-static const struct test tests[] = {
+static const struct tc_test tests[] = {
 	{ "hello", test_hello },
 	{ "info", test_info },
 	{ "alloc_free", test_alloc_free },
@@ -1526,35 +1500,5 @@ static const struct test tests[] = {
 
 int main(int argc, char **argv)
 {
-	int failed = 0;
-
-	if (argc == 2 && !strcmp(argv[1], "--list")) {
-		for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-			printf("%s\n", tests[i].name);
-		return 0;
-	}
-	url = getenv("PRB_URL");
-	if (!url || argc < 2) {
-		fprintf(stderr, "usage: PRB_URL=tcp://... test_target NAME... (under "
-				"scripts/with-target.sh)\n");
-		return 2;
-	}
-	for (int a = 1; a < argc; a++) {
-		size_t i;
-
-		for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-			if (!strcmp(argv[a], tests[i].name))
-				break;
-		if (i == sizeof(tests) / sizeof(tests[0])) {
-			fprintf(stderr, "no test %s\n", argv[a]);
-			return 2;
-		}
-		if (tests[i].fn() != 0) {
-			printf("FAIL %s\n", argv[a]);
-			failed++;
-		} else {
-			printf("PASS %s\n", argv[a]);
-		}
-	}
-	return failed ? 1 : 0;
+	return tc_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv, &url);
 }
