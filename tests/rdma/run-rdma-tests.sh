@@ -99,9 +99,9 @@ step probe "$T/rdma-probe" -f /tmp/rdma-probe-pool
 CMD='"$T/test_rdma_ops" "$RDMA_URL"' step ops on_brick
 # test_rdma_raw's arguments after the URL are the brick's options: it fills the brick to
 # --max-connections, waits for --send-timeout and --hello-timeout (seconds)
-raw_opts="--max-connections 4 --send-timeout 2 --hello-timeout 5"
-CMD='"$T/test_rdma_raw" "$RDMA_URL" 4 2 5' step raw on_brick $raw_opts
-CMD='"$T/test_rdma_raw" "$RDMA_URL" 4 2 5' step regions on_brick --rdma-keys mr $raw_opts
+raw_opts="--max-connections 4 --send-timeout 2 --hello-timeout 3"
+CMD='"$T/test_rdma_raw" "$RDMA_URL" 4 2 3' step raw on_brick $raw_opts
+CMD='"$T/test_rdma_raw" "$RDMA_URL" 4 2 3' step regions on_brick --rdma-keys mr $raw_opts
 CMD='run_tool' step tool on_brick
 CMD='run_conformance' step conformance on_brick
 CMD='run_capture' step capture on_brick
